@@ -1,0 +1,70 @@
+"""The `ellm-release` command line: parse, call, print. The work lives in the other modules."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from release import __version__
+from release.commands import core, deploy, github, images, smoke
+from release.errors import ReleaseError
+from release.manifest import ManifestError
+from release.output import Options
+
+EPILOG = """\b
+Examples:
+  ellm-release status                 where the fork stands against the manifest
+  ellm-release sync                   fork master <- upstream master (fast-forward only)
+  ellm-release rebase 0.13.0          branch ellm-0.13.0 from upstream v0.13.0 and replay the patches
+  ellm-release continue | skip | abort
+  ellm-release build --push && ellm-release promote
+  ellm-release demo                   a self-contained walkthrough on local repositories
+"""
+
+
+@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="ellm-release")
+@click.option("--repo", type=click.Path(path_type=Path), default=Path("skypilot"), show_default=True,
+              envvar="ELLM_REPO", help="The fork's working copy.")
+@click.option("--manifest", type=click.Path(path_type=Path), default=Path("patches/manifest.yaml"),
+              show_default=True, envvar="ELLM_MANIFEST", help="The patch manifest.")
+@click.option("--dry-run", is_flag=True, help="Show what would happen; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result on stdout.")
+@click.option("-v", "--verbose", count=True, help="More detail (repeat for more).")
+@click.pass_context
+def cli(ctx: click.Context, repo: Path, manifest: Path, dry_run: bool, as_json: bool, verbose: int) -> None:
+    """Release tool for EmbeddedLLM's SkyPilot fork: sync upstream, rebase the patch stack,
+    regenerate the fork README, build and promote images."""
+    ctx.obj = Options(repo=repo, manifest=manifest, dry_run=dry_run, json=as_json, verbose=verbose)
+
+
+for module in (core, images, deploy, smoke, github):
+    for command in module.COMMANDS:
+        cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="ellm-release", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except ManifestError as exc:
+        click.echo(f"error: the manifest has {len(exc.problems)} problem(s):", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+    except ReleaseError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        for hint in exc.hints:
+            click.echo(f"  {hint}", err=True)
+        sys.exit(exc.exit_code)
+    else:
+        sys.exit(0)

@@ -1,0 +1,394 @@
+"""The patch manifest: model, validation with file:line errors, and round-trip edits.
+
+The manifest is read with ruamel.yaml in round-trip mode so that the tool's own edits (new version,
+new base, new SHAs, statuses) keep the maintainers' comments and key order.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from release.versions import InvalidVersion, parse_version
+
+PATCH_STATUSES = ("carry", "upstreamed", "dropped")
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+# Allowed keys per section; `True` marks a required key.
+SECTION_KEYS: dict[str, dict[str, bool]] = {
+    "upstream": {"repo": True, "url": False, "remote": False, "version": True, "base": True},
+    "fork": {"repo": True, "url": False, "remote": False, "master": False, "branch": True},
+    "image": {
+        "repository": True,
+        "stable_tag": True,
+        "dev_tag": True,
+        "platform": False,
+        "dockerfile": False,
+        "context": False,
+        "build_args": False,
+    },
+    "chart": {"name": True, "repo_name": False, "repo_url": False},
+}
+PATCH_KEYS = {
+    "id": True,
+    "title": True,
+    "description": True,
+    "commits": True,
+    "status": True,
+    "upstream": False,
+    "owner": False,
+}
+TOP_KEYS = {*SECTION_KEYS, "patches"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the manifest, located in the file."""
+
+    path: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.field}: {self.message}"
+
+
+class ManifestError(Exception):
+    """Raised with every problem found, so that one run shows them all."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Patch:
+    id: str
+    title: str
+    description: str
+    commits: tuple[str, ...]
+    status: str = "carry"
+    upstream: str | None = None
+    owner: str | None = None
+
+    @property
+    def carried(self) -> bool:
+        return self.status == "carry"
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    repository: str
+    stable_tag: str
+    dev_tag: str
+    platform: str = "linux/amd64"
+    dockerfile: str = "Dockerfile"
+    context: str = "."
+    build_args: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    upstream_repo: str
+    upstream_url: str | None
+    upstream_remote: str
+    version: str
+    base: str
+    fork_repo: str
+    fork_url: str | None
+    fork_remote: str
+    fork_master: str
+    branch_pattern: str
+    image: ImageSpec
+    chart_name: str
+    chart_repo_name: str
+    chart_repo_url: str | None
+    patches: tuple[Patch, ...]
+
+    def branch(self, version: str | None = None) -> str:
+        return self.branch_pattern.format(version=version or self.version)
+
+    def dev_tag(self, version: str | None = None) -> str:
+        return self.image.dev_tag.format(version=version or self.version)
+
+    def stable_tag(self, version: str | None = None) -> str:
+        return self.image.stable_tag.format(version=version or self.version)
+
+    def dev_image(self, version: str | None = None) -> str:
+        return f"{self.image.repository}:{self.dev_tag(version)}"
+
+    def stable_image(self, version: str | None = None) -> str:
+        return f"{self.image.repository}:{self.stable_tag(version)}"
+
+    @property
+    def chart_version(self) -> str:
+        return self.version
+
+    @property
+    def carried_patches(self) -> tuple[Patch, ...]:
+        return tuple(p for p in self.patches if p.carried)
+
+    def patch(self, patch_id: str) -> Patch:
+        for p in self.patches:
+            if p.id == patch_id:
+                return p
+        raise KeyError(patch_id)
+
+    def patch_of_commit(self) -> dict[str, Patch]:
+        return {sha: p for p in self.patches for sha in p.commits}
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
+def _line_of(node: Any, key: Any | None = None, default: int = 1) -> int:
+    """1-based line of `key` in a ruamel mapping/sequence (or of the node itself)."""
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return default
+    try:
+        if key is not None:
+            return lc.key(key)[0] + 1 if isinstance(node, CommentedMap) else lc.item(key)[0] + 1
+        return lc.line + 1
+    except (KeyError, IndexError, TypeError):
+        return default
+
+
+class _Checker:
+    """Collects problems while turning the raw YAML tree into the model."""
+
+    def __init__(self, path: Path):
+        self.path = str(path)
+        self.problems: list[Problem] = []
+
+    def add(self, line: int, field_name: str, message: str) -> None:
+        self.problems.append(Problem(self.path, line, field_name, message))
+
+    def section(self, doc: CommentedMap, name: str) -> dict[str, Any]:
+        node = doc.get(name)
+        if not isinstance(node, CommentedMap):
+            self.add(_line_of(doc, name) if name in doc else 1, name, "missing section" if node is None
+                     else "must be a mapping")
+            return {}
+        return self.keys(node, name, SECTION_KEYS[name])
+
+    def keys(self, node: CommentedMap, prefix: str, allowed: dict[str, bool]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in node:
+            if key not in allowed:
+                self.add(_line_of(node, key), f"{prefix}.{key}", f"unknown key (allowed: {', '.join(allowed)})")
+        for key, required in allowed.items():
+            if key in node:
+                out[key] = node[key]
+            elif required:
+                self.add(_line_of(node), f"{prefix}.{key}", "required key is missing")
+        return out
+
+    def string(self, node: Any, key: str, value: Any, field_name: str) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.add(_line_of(node, key), field_name, f"must be a non-empty string, got {value!r}")
+            return None
+        return str(value)
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    """Load and validate a manifest; raise ManifestError listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError([Problem(str(path), 0, "file", "manifest not found")]) from None
+    try:
+        doc = _yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise ManifestError([Problem(str(path), line, "yaml", str(exc.problem or exc).strip())]) from None
+    return _build(path, doc)
+
+
+def _build(path: Path, doc: Any) -> Manifest:
+    check = _Checker(path)
+    if not isinstance(doc, CommentedMap):
+        raise ManifestError([Problem(str(path), 1, "file", "the manifest must be a YAML mapping")])
+    for key in doc:
+        if key not in TOP_KEYS:
+            check.add(_line_of(doc, key), str(key), f"unknown key (allowed: {', '.join(sorted(TOP_KEYS))})")
+
+    up = check.section(doc, "upstream")
+    fork = check.section(doc, "fork")
+    image = check.section(doc, "image")
+    chart = check.section(doc, "chart")
+    up_node, fork_node = doc.get("upstream"), doc.get("fork")
+    image_node = doc.get("image")
+
+    version = check.string(up_node, "version", up.get("version"), "upstream.version")
+    if version is not None:
+        try:
+            parse_version(version)
+        except InvalidVersion as exc:
+            check.add(_line_of(up_node, "version"), "upstream.version", str(exc))
+    base = check.string(up_node, "base", up.get("base"), "upstream.base")
+    if base is not None and not SHA_RE.match(base):
+        check.add(_line_of(up_node, "base"), "upstream.base", f"not a full 40-character SHA: {base!r}")
+    branch = check.string(fork_node, "branch", fork.get("branch"), "fork.branch")
+    if branch is not None and "{version}" not in branch:
+        check.add(_line_of(fork_node, "branch"), "fork.branch", "pattern must contain {version}")
+    for key in ("stable_tag", "dev_tag"):
+        tag = check.string(image_node, key, image.get(key), f"image.{key}")
+        if tag is not None and "{version}" not in tag:
+            check.add(_line_of(image_node, key), f"image.{key}", "pattern must contain {version}")
+    if image.get("stable_tag") and image.get("stable_tag") == image.get("dev_tag"):
+        check.add(_line_of(image_node, "dev_tag"), "image.dev_tag", "must differ from image.stable_tag")
+    build_args = image.get("build_args") or {}
+    if not isinstance(build_args, Mapping):
+        check.add(_line_of(image_node, "build_args"), "image.build_args", "must be a mapping")
+        build_args = {}
+
+    patches = _patches(check, doc)
+    if check.problems:
+        raise ManifestError(check.problems)
+    return Manifest(
+        path=path,
+        upstream_repo=str(up["repo"]),
+        upstream_url=_opt(up.get("url")),
+        upstream_remote=str(up.get("remote") or "upstream"),
+        version=str(version),
+        base=str(base),
+        fork_repo=str(fork["repo"]),
+        fork_url=_opt(fork.get("url")),
+        fork_remote=str(fork.get("remote") or "origin"),
+        fork_master=str(fork.get("master") or "master"),
+        branch_pattern=str(branch),
+        image=ImageSpec(
+            repository=str(image["repository"]),
+            stable_tag=str(image["stable_tag"]),
+            dev_tag=str(image["dev_tag"]),
+            platform=str(image.get("platform") or "linux/amd64"),
+            dockerfile=str(image.get("dockerfile") or "Dockerfile"),
+            context=str(image.get("context") or "."),
+            build_args={str(k): str(v) for k, v in build_args.items()},
+        ),
+        chart_name=str(chart["name"]),
+        chart_repo_name=str(chart.get("repo_name") or str(chart["name"]).split("/")[0]),
+        chart_repo_url=_opt(chart.get("repo_url")),
+        patches=tuple(patches),
+    )
+
+
+def _opt(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _patches(check: _Checker, doc: CommentedMap) -> list[Patch]:
+    seq = doc.get("patches")
+    if not isinstance(seq, CommentedSeq):
+        check.add(_line_of(doc, "patches") if "patches" in doc else 1, "patches",
+                  "missing list of patches" if seq is None else "must be a list")
+        return []
+    patches: list[Patch] = []
+    seen_ids: dict[str, int] = {}
+    seen_commits: dict[str, str] = {}
+    for index, node in enumerate(seq):
+        where = f"patches[{index}]"
+        if not isinstance(node, CommentedMap):
+            check.add(_line_of(seq, index), where, "must be a mapping with id, title, description, commits, status")
+            continue
+        raw = check.keys(node, where, PATCH_KEYS)
+        pid = check.string(node, "id", raw.get("id"), f"{where}.id")
+        if pid is not None:
+            where = f"patches[{pid}]"
+            if not ID_RE.match(pid):
+                check.add(_line_of(node, "id"), f"{where}.id",
+                          "must be a lowercase slug (letters, digits, '.', '_', '-')")
+            if pid in seen_ids:
+                check.add(_line_of(node, "id"), f"{where}.id", f"duplicate id (first at line {seen_ids[pid]})")
+            seen_ids.setdefault(pid, _line_of(node, "id"))
+        title = check.string(node, "title", raw.get("title"), f"{where}.title")
+        description = check.string(node, "description", raw.get("description"), f"{where}.description")
+        status = raw.get("status")
+        if "status" in raw and status not in PATCH_STATUSES:
+            check.add(_line_of(node, "status"), f"{where}.status",
+                      f"must be one of {', '.join(PATCH_STATUSES)}, got {status!r}")
+        commits = _commits(check, node, raw.get("commits"), where, seen_commits, pid or where)
+        for key in ("upstream", "owner"):
+            check.string(node, key, raw.get(key), f"{where}.{key}")
+        patches.append(Patch(
+            id=pid or where, title=title or "", description=(description or "").strip(),
+            commits=tuple(commits), status=str(status or "carry"),
+            upstream=_opt(raw.get("upstream")), owner=_opt(raw.get("owner")),
+        ))
+    return patches
+
+
+def _commits(check: _Checker, node: CommentedMap, value: Any, where: str,
+             seen: dict[str, str], owner: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, CommentedSeq) or not value:
+        check.add(_line_of(node, "commits"), f"{where}.commits", "must be a non-empty list of commit SHAs")
+        return []
+    commits: list[str] = []
+    for i, sha in enumerate(value):
+        line = _line_of(value, i, _line_of(node, "commits"))
+        sha_text = str(sha)
+        if not isinstance(sha, str) or not SHA_RE.match(sha_text):
+            check.add(line, f"{where}.commits[{i}]", f"not a full 40-character lowercase SHA: {sha_text!r}")
+            continue
+        if sha_text in seen:
+            check.add(line, f"{where}.commits[{i}]", f"commit {sha_text[:12]} is also listed by {seen[sha_text]}")
+        seen.setdefault(sha_text, owner)
+        commits.append(sha_text)
+    return commits
+
+
+@dataclass(frozen=True)
+class ManifestUpdate:
+    """The fields the tool owns, to write back after a rebase."""
+
+    version: str | None = None
+    base: str | None = None
+    commits: Mapping[str, Iterable[str]] = field(default_factory=dict)
+    statuses: Mapping[str, str] = field(default_factory=dict)
+
+
+def apply_update(path: str | Path, update: ManifestUpdate) -> None:
+    """Rewrite only the owned fields, keeping comments and key order, then re-validate."""
+    path = Path(path)
+    yaml = _yaml()
+    doc = yaml.load(path.read_text(encoding="utf-8"))
+    if update.version is not None:
+        doc["upstream"]["version"] = update.version
+    if update.base is not None:
+        doc["upstream"]["base"] = update.base
+    for node in doc["patches"]:
+        pid = node["id"]
+        if pid in update.commits:
+            new = CommentedSeq(list(update.commits[pid]))
+            if not new:  # an empty list is invalid; keep the old SHAs for the record
+                continue
+            node["commits"] = new
+        if pid in update.statuses:
+            node["status"] = update.statuses[pid]
+    buf = io.StringIO()
+    yaml.dump(doc, buf)
+    _build(path, _yaml().load(buf.getvalue()))  # never write a manifest that would not load
+    path.write_text(buf.getvalue(), encoding="utf-8")

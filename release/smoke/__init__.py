@@ -1,0 +1,1 @@
+"""GPU smoke checks: pure functions over Kubernetes objects, `sky` output and GPU tool output."""

@@ -1,0 +1,167 @@
+"""The result of a rebase, as frozen data, and its renderers (Markdown, JSON, terminal).
+
+One model feeds every consumer: the terminal table, `--json`, the saved last-run summary that
+`report` renders again, pull-request bodies and CI job summaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    CLEAN = "clean"  # every commit applied without conflict, same diff as before
+    CHANGED = "applied-with-changes"  # applied, but the patch's diff differs from the old one
+    CONFLICT = "conflict"  # stopped here; waiting for the maintainer
+    UPSTREAMED = "upstreamed"  # already in the new base (patch-id match or an empty pick)
+    SKIPPED = "skipped"  # the maintainer skipped it during a conflict
+    DROPPED = "dropped"  # the manifest marks it dropped/upstreamed; not replayed
+    PENDING = "pending"  # not reached yet (the run stopped earlier)
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    old: str
+    new: str | None
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class PatchResult:
+    id: str
+    title: str
+    outcome: Outcome
+    commits: tuple[CommitResult, ...] = ()
+    files: tuple[str, ...] = ()
+    range_diff: str = ""
+    note: str = ""
+
+    @property
+    def old_commits(self) -> tuple[str, ...]:
+        return tuple(c.old for c in self.commits)
+
+    @property
+    def new_commits(self) -> tuple[str, ...]:
+        return tuple(c.new for c in self.commits if c.new)
+
+
+@dataclass(frozen=True)
+class ConflictInfo:
+    patch_id: str
+    patch_title: str
+    commit: str
+    subject: str
+    files: tuple[str, ...]
+    next_commands: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RebaseSummary:
+    version: str
+    branch: str
+    base: str
+    base_ref: str
+    previous_version: str
+    previous_base: str
+    state: str  # complete | conflict | aborted | dry-run
+    patches: tuple[PatchResult, ...]
+    conflict: ConflictInfo | None = None
+    readme_commit: str | None = None
+    pushed: bool = False
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for p in self.patches:
+            out[p.outcome.value] = out.get(p.outcome.value, 0) + 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["counts"] = self.counts()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RebaseSummary:
+        patches = tuple(
+            PatchResult(
+                id=p["id"], title=p["title"], outcome=Outcome(p["outcome"]),
+                commits=tuple(CommitResult(c["old"], c.get("new"), Outcome(c["outcome"])) for c in p["commits"]),
+                files=tuple(p.get("files", ())), range_diff=p.get("range_diff", ""), note=p.get("note", ""),
+            )
+            for p in data["patches"]
+        )
+        conflict = data.get("conflict")
+        return cls(
+            version=data["version"], branch=data["branch"], base=data["base"], base_ref=data["base_ref"],
+            previous_version=data["previous_version"], previous_base=data["previous_base"],
+            state=data["state"], patches=patches,
+            conflict=ConflictInfo(**{**conflict, "files": tuple(conflict["files"]),
+                                     "next_commands": tuple(conflict["next_commands"])}) if conflict else None,
+            readme_commit=data.get("readme_commit"), pushed=bool(data.get("pushed")),
+            warnings=tuple(data.get("warnings", ())),
+        )
+
+
+def _short(sha: str | None) -> str:
+    return sha[:7] if sha else "-"
+
+
+def render_markdown(summary: RebaseSummary) -> str:
+    """GitHub-flavoured Markdown: a PR body, a job summary, or `report --format md`."""
+    lines = [
+        f"## Rebase of the patch stack onto upstream {summary.version}",
+        "",
+        f"- Branch: `{summary.branch}` ({summary.state})",
+        f"- Base: `{summary.base_ref}` = `{summary.base[:12]}` (was {summary.previous_version} "
+        f"`{summary.previous_base[:12]}`)",
+        "- Outcomes: " + ", ".join(f"{n} {k}" for k, n in sorted(summary.counts().items())),
+        "",
+        "| # | Patch | Outcome | Old | New | Files |",
+        "|---|---|---|---|---|---|",
+    ]
+    for i, p in enumerate(summary.patches, 1):
+        old = ", ".join(f"`{_short(c.old)}`" for c in p.commits) or "-"
+        new = ", ".join(f"`{_short(c.new)}`" for c in p.commits if c.new) or "-"
+        files = "<br>".join(f"`{f}`" for f in p.files) or "-"
+        lines.append(f"| {i} | {p.title} (`{p.id}`) | {p.outcome.value} | {old} | {new} | {files} |")
+    if summary.conflict:
+        c = summary.conflict
+        lines += ["", "### Needs a maintainer: conflict", "",
+                  f"Patch `{c.patch_id}` ({c.patch_title}), commit `{c.commit[:12]}` {c.subject}", "",
+                  "Conflicting files:", *[f"- `{f}`" for f in c.files], "",
+                  "Next:", "```", *c.next_commands, "```"]
+    changed = [p for p in summary.patches if p.range_diff]
+    if changed:
+        lines += ["", "### Patches whose diff changed"]
+        for p in changed:
+            lines += ["", f"<details><summary>{p.title} (<code>{p.id}</code>)</summary>", "", "```diff",
+                      p.range_diff.rstrip(), "```", "</details>"]
+    notes = [p for p in summary.patches if p.note]
+    if notes or summary.warnings:
+        lines += ["", "### Notes", ""]
+        lines += [f"- `{p.id}`: {p.note}" for p in notes]
+        lines += [f"- {w}" for w in summary.warnings]
+    return "\n".join(lines) + "\n"
+
+
+def render_table(summary: RebaseSummary) -> Any:
+    """A Rich table for the terminal."""
+    from rich.table import Table
+
+    styles = {Outcome.CLEAN: "green", Outcome.CHANGED: "yellow", Outcome.CONFLICT: "red bold",
+              Outcome.UPSTREAMED: "cyan", Outcome.SKIPPED: "magenta", Outcome.DROPPED: "dim",
+              Outcome.PENDING: "dim"}
+    table = Table(title=f"{summary.branch} on {summary.base_ref} ({summary.state})")
+    for col in ("#", "patch", "outcome", "old", "new", "files"):
+        table.add_column(col)
+    for i, p in enumerate(summary.patches, 1):
+        table.add_row(
+            str(i), f"{p.id}", f"[{styles[p.outcome]}]{p.outcome.value}[/]",
+            " ".join(_short(c.old) for c in p.commits),
+            " ".join(_short(c.new) for c in p.commits if c.new) or "-",
+            "\n".join(p.files) or "-",
+        )
+    return table
