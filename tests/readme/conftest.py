@@ -1,0 +1,116 @@
+"""A tiny real fork in a temporary directory, and a manifest that points at its commits.
+
+Layout of the fork (branch ellm-1.0.0, oldest first):
+  base      upstream's state: README.md (non-ASCII, an invalid UTF-8 byte, no final newline), sky/*.py
+  alpha     sky/a.py, docs/alpha.md
+  multi 1   sky/b.py
+  readme    README.md only (a hand-edited fork block from before the tool)
+  multi 2   sky/c.py and README.md (README.md must not be listed as a patch file)
+"""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+UPSTREAM_README = (
+    "<p align=\"center\">Upstream project \u2014 caf\u00e9 \U0001f680</p>\n\n".encode()
+    + b"A stray Latin-1 byte: \xe9.\n\n  trailing spaces  \nLast line without a newline"
+)
+TITLE_ALPHA = "Fix a < b & friends in the scheduler"
+TITLE_MULTI = "[Kubernetes] Two-commit patch"
+TITLE_GONE = "Patch upstream already merged"
+
+
+@dataclass(frozen=True)
+class Fork:
+    path: Path
+    manifest: Path
+    base: str
+    alpha: str
+    multi1: str
+    readme_only: str
+    multi2: str
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def commit_files(cwd: Path, message: str, files: dict[str, bytes]) -> str:
+    for name, data in files.items():
+        target = cwd / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        git(cwd, "add", "--", name)
+    git(cwd, "commit", "-q", "-m", message)
+    return git(cwd, "rev-parse", "HEAD")
+
+
+def write_manifest(path: Path, base: str, alpha: str, multi: list[str], *, extra: str = "") -> Path:
+    commits = "\n".join(f"      - {sha}" for sha in multi)
+    path.write_text(textwrap.dedent(f"""\
+        upstream:
+          repo: example-org/sky
+          url: https://github.com/example-org/sky.git
+          version: 1.0.0
+          base: {base}
+        fork:
+          repo: ExampleCo/sky
+          branch: ellm-{{version}}
+        image:
+          repository: ghcr.io/exampleco/sky
+          stable_tag: v{{version}}
+          dev_tag: v{{version}}-dev
+        chart:
+          name: sky/sky
+          repo_url: https://helm.example.org
+        patches:
+          - id: alpha
+            title: "{TITLE_ALPHA}"
+            status: carry
+            commits:
+              - {alpha}
+            description: |
+              First line of <b>alpha</b>.
+
+              After a blank line.
+          - id: gone
+            title: {TITLE_GONE}
+            status: upstreamed
+            upstream: https://github.com/example-org/sky/pull/1
+            commits:
+              - {"f" * 40}
+            description: Merged upstream.
+          - id: multi
+            title: "{TITLE_MULTI}"
+            status: carry
+            commits:
+        """) + commits + "\n" + "    description: Two commits, <code>b</code> then <code>c</code>.\n" + extra,
+        encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def fork(tmp_path: Path) -> Fork:
+    path = tmp_path / "fork"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "master")
+    for key, value in (("user.name", "Test"), ("user.email", "test@example.org"),
+                       ("commit.gpgsign", "false"), ("core.autocrlf", "false")):
+        git(path, "config", key, value)
+    base = commit_files(path, "upstream base", {
+        "README.md": UPSTREAM_README, "sky/a.py": b"a = 1\n", "sky/b.py": b"b = 1\n", "sky/c.py": b"c = 1\n",
+    })
+    git(path, "checkout", "-q", "-b", "ellm-1.0.0")
+    alpha = commit_files(path, "alpha", {"sky/a.py": b"a = 2\n", "docs/alpha.md": b"alpha\n"})
+    multi1 = commit_files(path, "multi 1", {"sky/b.py": b"b = 2\n"})
+    readme_only = commit_files(path, "hand-made fork README", {"README.md": b"## Old fork block\n" + UPSTREAM_README})
+    multi2 = commit_files(path, "multi 2", {"sky/c.py": b"c = 2\n",
+                                            "README.md": b"## Old fork block, edited\n" + UPSTREAM_README})
+    manifest = write_manifest(tmp_path / "manifest.yaml", base, alpha, [multi1, multi2])
+    return Fork(path, manifest, base, alpha, multi1, readme_only, multi2)

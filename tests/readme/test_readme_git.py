@@ -1,0 +1,113 @@
+"""Reading git and writing the README commit, on the real repository the fixture builds."""
+
+from __future__ import annotations
+
+import re
+
+import git as gitpython
+import pytest
+from conftest import TITLE_ALPHA, TITLE_GONE, TITLE_MULTI, UPSTREAM_README, Fork, commit_files, git
+
+from release.errors import ReleaseError
+from release.manifest import load_manifest
+from release.readme import (
+    COMMIT_MESSAGE,
+    files_changed,
+    generate_readme,
+    is_readme_only,
+    patch_rows,
+    read_upstream_readme,
+    split_readme,
+    write_readme_commit,
+)
+
+
+def test_upstream_readme_is_read_as_exact_bytes(fork: Fork) -> None:
+    repo = gitpython.Repo(fork.path)
+    assert read_upstream_readme(repo, fork.base) == UPSTREAM_README
+
+
+def test_base_without_readme_gives_an_empty_upstream_part(fork: Fork) -> None:
+    git(fork.path, "checkout", "-q", "--orphan", "bare")
+    git(fork.path, "rm", "-q", "-r", "--cached", ".")
+    bare = commit_files(fork.path, "no readme", {"only.txt": b"x\n"})
+    repo = gitpython.Repo(fork.path)
+    assert read_upstream_readme(repo, bare) == b""
+
+
+def test_files_come_from_git_without_readme(fork: Fork) -> None:
+    repo = gitpython.Repo(fork.path)
+    assert files_changed(repo, fork.alpha) == ("docs/alpha.md", "sky/a.py")
+    assert files_changed(repo, fork.multi2) == ("sky/c.py",)
+    assert files_changed(repo, fork.readme_only) == ()
+    assert is_readme_only(repo, fork.readme_only)
+    assert not is_readme_only(repo, fork.multi2)
+
+
+def test_rows_follow_the_manifest_and_skip_retired_patches(fork: Fork) -> None:
+    rows = patch_rows(gitpython.Repo(fork.path), load_manifest(fork.manifest))
+    assert [row.patch.id for row in rows] == ["alpha", "multi"]
+    assert rows[0].files == ("docs/alpha.md", "sky/a.py")
+    assert rows[1].commits == (fork.multi1, fork.multi2)
+    assert rows[1].short_commits == (fork.multi1[:7], fork.multi2[:7])
+    assert rows[1].files == ("sky/b.py", "sky/c.py")
+
+
+def test_explicit_new_commits_override_the_manifest(fork: Fork) -> None:
+    repo = gitpython.Repo(fork.path)
+    rows = patch_rows(repo, load_manifest(fork.manifest), {"multi": [fork.multi2[:10]]})
+    assert rows[1].commits == (fork.multi2,)  # short SHAs are resolved to full ones
+    assert rows[1].files == ("sky/c.py",)
+    assert rows[0].commits == (fork.alpha,)
+
+
+def test_unknown_commit_is_a_clear_error(fork: Fork) -> None:
+    with pytest.raises(ReleaseError, match="commit of patch 'multi' 1234567"):
+        patch_rows(gitpython.Repo(fork.path), load_manifest(fork.manifest), {"multi": ["1234567" * 5 + "12345"]})
+
+
+def test_generated_readme_has_rows_and_the_exact_upstream(fork: Fork) -> None:
+    data = generate_readme(fork.path, load_manifest(fork.manifest))
+    block, upstream = split_readme(data)
+    assert upstream == UPSTREAM_README
+    assert data.endswith(b"Last line without a newline")
+    text = block.decode()
+    assert "<td><b>Fix a &lt; b &amp; friends in the scheduler</b></td>" in text
+    assert f"<td><code>{fork.alpha[:7]}</code></td>" in text
+    assert "<td><code>docs/alpha.md</code><br><code>sky/a.py</code></td>" in text
+    multi = f"<td><code>{fork.multi2[:7]}</code><br>(plus <code>{fork.multi1[:7]}</code>)</td>"
+    assert multi in text
+    assert "<td><code>sky/b.py</code><br><code>sky/c.py</code></td>" in text
+    assert "README.md</code>" not in text
+    assert fork.readme_only[:7] not in text
+    assert "First line of <b>alpha</b>.\nAfter a blank line." in text
+    picks = re.findall(r"^git cherry-pick (\w+) # (.+)$", text, flags=re.MULTILINE)
+    assert picks == [(fork.alpha[:7], TITLE_ALPHA), (fork.multi1[:7], f"{TITLE_MULTI} (1/2)"),
+                     (fork.multi2[:7], f"{TITLE_MULTI} (2/2)")]
+    assert f"{TITLE_GONE} (upstreamed" in text
+    assert "--version 1.0.0" in text and "apiService.image=ghcr.io/exampleco/sky:v1.0.0" in text
+
+
+def test_write_commits_once_then_is_a_no_op(fork: Fork) -> None:
+    manifest = load_manifest(fork.manifest)
+    first = write_readme_commit(fork.path, manifest)
+    assert first.changed and first.commit == git(fork.path, "rev-parse", "HEAD")
+    assert git(fork.path, "log", "-1", "--format=%s") == COMMIT_MESSAGE.format(version="1.0.0")
+    assert git(fork.path, "show", "--name-only", "--format=", "HEAD") == "README.md"
+    written = (fork.path / "README.md").read_bytes()
+    assert written == generate_readme(fork.path, manifest)
+    assert git(fork.path, "status", "--porcelain") == ""
+
+    second = write_readme_commit(fork.path, manifest)
+    assert not second.changed and second.commit is None
+    assert git(fork.path, "rev-parse", "HEAD") == first.commit
+    assert (fork.path / "README.md").read_bytes() == written
+
+
+def test_write_repairs_a_stale_worktree_copy_without_a_commit(fork: Fork) -> None:
+    manifest = load_manifest(fork.manifest)
+    head = write_readme_commit(fork.path, manifest).commit
+    (fork.path / "README.md").write_bytes(b"scribbled")
+    again = write_readme_commit(fork.path, manifest)
+    assert not again.changed and git(fork.path, "rev-parse", "HEAD") == head
+    assert git(fork.path, "status", "--porcelain") == ""
