@@ -3,7 +3,7 @@
 Layout of the fork (branch ellm-1.0.0, oldest first):
   base      upstream's state: README.md (non-ASCII, an invalid UTF-8 byte, no final newline), sky/*.py
   alpha     sky/a.py, docs/alpha.md
-  multi 1   sky/b.py
+  multi 1   sky/b.py, zz/late.py
   readme    README.md only (a hand-edited fork block from before the tool)
   multi 2   sky/c.py and README.md (README.md must not be listed as a patch file)
 """
@@ -108,7 +108,7 @@ def fork(tmp_path: Path) -> Fork:
     })
     git(path, "checkout", "-q", "-b", "ellm-1.0.0")
     alpha = commit_files(path, "alpha", {"sky/a.py": b"a = 2\n", "docs/alpha.md": b"alpha\n"})
-    multi1 = commit_files(path, "multi 1", {"sky/b.py": b"b = 2\n"})
+    multi1 = commit_files(path, "multi 1", {"sky/b.py": b"b = 2\n", "zz/late.py": b"z\n"})
     readme_only = commit_files(path, "hand-made fork README", {"README.md": b"## Old fork block\n" + UPSTREAM_README})
     multi2 = commit_files(path, "multi 2", {"sky/c.py": b"c = 2\n",
                                             "README.md": b"## Old fork block, edited\n" + UPSTREAM_README})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from click.testing import CliRunner, Result
 from conftest import UPSTREAM_README, Fork, commit_files, git
 
@@ -23,7 +22,8 @@ def head(fork: Fork) -> str:
 
 
 def test_module_exports_the_command() -> None:
-    assert COMMANDS == [readme] and readme.name == "readme"
+    assert [readme] == COMMANDS
+    assert readme.name == "readme"
 
 
 def test_regenerate_commits_and_reports_json(fork: Fork) -> None:
@@ -97,7 +97,7 @@ def test_dry_run_prints_a_diff_and_changes_nothing(fork: Fork) -> None:
     assert (fork.path / "README.md").read_bytes() == before and head(fork) == commit
 
 
-def test_output_writes_a_file_without_committing(fork: Fork, tmp_path: pytest.TempPathFactory) -> None:
+def test_output_writes_a_file_without_committing(fork: Fork) -> None:
     target = fork.path.parent / "generated.md"
     commit = head(fork)
     result = run(fork, "--output", str(target))

@@ -50,7 +50,7 @@ def test_rows_follow_the_manifest_and_skip_retired_patches(fork: Fork) -> None:
     assert rows[0].files == ("docs/alpha.md", "sky/a.py")
     assert rows[1].commits == (fork.multi1, fork.multi2)
     assert rows[1].short_commits == (fork.multi1[:7], fork.multi2[:7])
-    assert rows[1].files == ("sky/b.py", "sky/c.py")
+    assert rows[1].files == ("sky/b.py", "sky/c.py", "zz/late.py")  # sorted, not in commit order
 
 
 def test_explicit_new_commits_override_the_manifest(fork: Fork) -> None:
@@ -77,7 +77,7 @@ def test_generated_readme_has_rows_and_the_exact_upstream(fork: Fork) -> None:
     assert "<td><code>docs/alpha.md</code><br><code>sky/a.py</code></td>" in text
     multi = f"<td><code>{fork.multi2[:7]}</code><br>(plus <code>{fork.multi1[:7]}</code>)</td>"
     assert multi in text
-    assert "<td><code>sky/b.py</code><br><code>sky/c.py</code></td>" in text
+    assert "<td><code>sky/b.py</code><br><code>sky/c.py</code><br><code>zz/late.py</code></td>" in text
     assert "README.md</code>" not in text
     assert fork.readme_only[:7] not in text
     assert "First line of <b>alpha</b>.\nAfter a blank line." in text
