@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from release import __version__
-from release.commands import core, deploy, github, images, smoke
+from release.commands import core, deploy, github, images, readme, smoke
 from release.errors import ReleaseError
 from release.manifest import ManifestError
 from release.output import Options
@@ -40,14 +40,15 @@ def cli(ctx: click.Context, repo: Path, manifest: Path, dry_run: bool, as_json: 
     ctx.obj = Options(repo=repo, manifest=manifest, dry_run=dry_run, json=as_json, verbose=verbose)
 
 
-for module in (core, images, deploy, smoke, github):
+for module in (core, readme, images, deploy, smoke, github):
     for command in module.COMMANDS:
         cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        cli.main(args=argv, prog_name="ellm-release", standalone_mode=False)
+        # without standalone mode click hands back the code of ctx.exit()/Exit instead of exiting
+        code = cli.main(args=argv, prog_name="ellm-release", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -67,4 +68,4 @@ def main(argv: list[str] | None = None) -> None:
             click.echo(f"  {hint}", err=True)
         sys.exit(exc.exit_code)
     else:
-        sys.exit(0)
+        sys.exit(code if isinstance(code, int) else 0)

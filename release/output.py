@@ -12,6 +12,12 @@ from typing import Any
 from rich.console import Console
 
 
+def _console(stderr: bool) -> Console:
+    # logs and CI captures are not terminals: give tables room instead of Rich's 80-column default
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 150)
+
+
 @dataclass
 class Options:
     """Global options, shared by every command through click's context object."""
@@ -21,11 +27,11 @@ class Options:
     dry_run: bool = False
     json: bool = False
     verbose: int = 0
-    console: Console = field(default_factory=lambda: Console(highlight=False))
+    console: Console = field(default_factory=lambda: _console(stderr=False))
 
     def __post_init__(self) -> None:
         if self.json:
-            self.console = Console(stderr=True, highlight=False)
+            self.console = _console(stderr=True)
 
     def say(self, *args: Any, **kwargs: Any) -> None:
         """Progress and human-readable results (moved to stderr under --json)."""

@@ -1,0 +1,207 @@
+"""Commands of the release core: status, sync, rebase, continue, skip, abort, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from release import drift, gitrepo, replay
+from release import sync as sync_mod
+from release.errors import EXIT_DRIFT
+from release.manifest import load_manifest
+from release.output import Options
+from release.summary import RebaseSummary, render_table
+
+pass_options = click.make_pass_decorator(Options)
+
+
+def _emit_summary(opts: Options, summary: RebaseSummary) -> None:
+    opts.say(render_table(summary))
+    for patch in summary.patches:
+        if patch.note:
+            opts.say(f"[dim]{patch.id}: {patch.note}[/]")
+        if patch.range_diff and opts.verbose:
+            opts.say(patch.range_diff)
+    for warning in summary.warnings:
+        opts.say(f"[yellow]note:[/] {warning}")
+    opts.emit(summary.to_dict())
+
+
+def _conflict_exit(opts: Options, exc: replay.ConflictStopWithSummary) -> None:
+    """A conflict is a normal stop: show the table, emit JSON, then let the CLI print the next steps."""
+    _emit_summary(opts, exc.summary)
+    raise exc
+
+
+@click.command()
+@pass_options
+def status(opts: Options) -> None:
+    """Compare the manifest with the fork's branch.
+
+    Lists commits on the branch that no patch names (README-only commits are ignored), manifest
+    commits missing from the branch, an order that differs from the manifest's, and a rebase in
+    progress. Exits 0 when everything agrees, 1 when there is drift.
+
+    \b
+    Example:
+      ellm-release --repo ~/src/skypilot status --json
+    """
+    manifest = load_manifest(opts.manifest)
+    repo = gitrepo.open_repo(opts.repo)
+    state = replay.load_state(repo)
+    in_progress = (f"a rebase to {state.version} is in progress ({state.phase}); "
+                   "ellm-release continue | skip | abort") if state else None
+    report = drift.status(repo, manifest, in_progress)
+    opts.emit(report.to_dict())
+    head = report.head[:12] if report.head else "missing"
+    opts.say(f"{report.branch} @ {head}: {report.commits_on_branch} patch commit(s) on base {report.base[:12]}")
+    if report.in_sync:
+        opts.say("[green]the branch and the manifest agree[/]")
+        return
+    for finding in report.findings:
+        opts.say(f"[red]{finding.kind}[/]: {finding.message}")
+    raise click.exceptions.Exit(EXIT_DRIFT)
+
+
+@click.command()
+@pass_options
+def sync(opts: Options) -> None:
+    """Fast-forward the fork's master to upstream's master and push it to the fork.
+
+    Fetches upstream's branches and tags first. A fork master that has diverged is refused with an
+    explanation: this command never merges and never force-pushes. With --dry-run it fetches (to
+    know what there is) but pushes nothing.
+
+    \b
+    Example:
+      ellm-release sync --dry-run
+    """
+    manifest = load_manifest(opts.manifest)
+    repo = gitrepo.open_repo(opts.repo)
+    with replay.repo_lock(repo):
+        result = sync_mod.sync(repo, manifest, dry_run=opts.dry_run)
+    opts.emit(result.to_dict())
+    if result.action == "up-to-date":
+        opts.say(f"{manifest.fork_remote}/{result.branch} is up to date with {manifest.upstream_remote} "
+                 f"({result.after[:12]})")
+    else:
+        verb = "would fast-forward" if opts.dry_run else "fast-forwarded"
+        opts.say(f"{verb} {manifest.fork_remote}/{result.branch} by {result.commits} commit(s) to "
+                 f"{result.after[:12]}")
+
+
+@click.command()
+@click.argument("version")
+@click.option("--base", "base_ref", metavar="REF", help="Branch from REF instead of tag vVERSION / releases/VERSION.")
+@click.option("--push", is_flag=True, help="Push the new branch to the fork (never with force).")
+@pass_options
+def rebase(opts: Options, version: str, base_ref: str | None, push: bool) -> None:
+    """Create ellm-VERSION from upstream VERSION and replay the patch manifest onto it.
+
+    The base is the tag vVERSION, else upstream's releases/VERSION branch; --base overrides it
+    (required for release candidates). Patches upstream already has are reported as upstreamed
+    and not picked. On a conflict the run stops with exit code 3 and prints what to do next
+    (continue, skip or abort). On success the fork README is regenerated as the last commit, the
+    manifest gets the new version, base and SHAs, and a summary is printed and saved for `report`.
+
+    \b
+    Examples:
+      ellm-release rebase 0.13.0
+      ellm-release --dry-run rebase 0.13.0       # replay in a temporary worktree, change nothing
+      ellm-release rebase 0.13.0rc1 --base v0.13.0rc1 --push
+    """
+    manifest = load_manifest(opts.manifest)
+    repo = gitrepo.open_repo(opts.repo)
+    request = replay.RebaseRequest(version, base_ref, push and not opts.dry_run, opts.dry_run)
+    with replay.repo_lock(repo):
+        state, plan = replay.prepare(repo, manifest, request)
+        opts.say(f"{len(plan.steps)} commit(s) to replay onto {state.base_ref} ({state.base[:12]}); "
+                 f"{len(plan.upstreamed)} already upstream")
+        try:
+            if opts.dry_run:
+                summary = replay.dry_run(repo, manifest, state, opts.say)
+            else:
+                summary = replay.start(repo, manifest, state, opts.say)
+        except replay.ConflictStopWithSummary as exc:
+            _conflict_exit(opts, exc)
+            return
+    _emit_summary(opts, summary)
+    if summary.state == "conflict":  # only a dry run gets here with a conflict
+        opts.say(f"[red]dry run: the replay would stop on a conflict in {summary.conflict.patch_id}[/]")  # type: ignore[union-attr]
+        raise click.exceptions.Exit(3)
+
+
+@click.command(name="continue")
+@pass_options
+def continue_(opts: Options) -> None:
+    """Go on after a conflict has been resolved and staged (or after an interrupted run).
+
+    \b
+    Example:
+      git -C skypilot add sky/clouds/kubernetes.py && ellm-release continue
+    """
+    _resume(opts, replay.resume)
+
+
+@click.command()
+@pass_options
+def skip(opts: Options) -> None:
+    """Leave out the conflicting commit and go on; it is recorded as skipped in the summary and
+    the manifest (a patch whose every commit is skipped becomes `dropped`).
+
+    \b
+    Example:
+      ellm-release skip
+    """
+    _resume(opts, replay.skip)
+
+
+def _resume(opts: Options, action: object) -> None:
+    manifest = load_manifest(opts.manifest)
+    repo = gitrepo.open_repo(opts.repo)
+    with replay.repo_lock(repo):
+        try:
+            summary = action(repo, manifest, opts.say)  # type: ignore[operator]
+        except replay.ConflictStopWithSummary as exc:
+            _conflict_exit(opts, exc)
+            return
+    _emit_summary(opts, summary)
+
+
+@click.command()
+@pass_options
+def abort(opts: Options) -> None:
+    """Drop the rebase in progress: delete the half-made branch and go back to where it started.
+
+    \b
+    Example:
+      ellm-release abort
+    """
+    manifest = load_manifest(opts.manifest)
+    repo = gitrepo.open_repo(opts.repo)
+    with replay.repo_lock(repo):
+        branch = replay.abort(repo, manifest, opts.say)
+    opts.emit({"aborted": branch})
+
+
+@click.command()
+@click.option("--workdir", type=click.Path(path_type=Path), help="Where to create the demo (default: a new temp dir).")
+@click.option("--images/--no-images", default=True, show_default=True,
+              help="Also build, push and promote the demo image when Docker can run here.")
+@pass_options
+def demo(opts: Options, workdir: Path | None, images: bool) -> None:
+    """A self-contained walkthrough on local repositories: status, sync, rebase, a conflict and its
+    resolution, continue, readme, and (with Docker) build and promote against a local registry.
+
+    \b
+    Example:
+      ellm-release demo --workdir /tmp/ellm-demo
+    """
+    from release.demo import run_demo
+
+    result = run_demo(workdir, images=images, say=opts.say)
+    opts.emit(result)
+
+
+COMMANDS: list[click.Command] = [status, sync, rebase, continue_, skip, abort, demo]

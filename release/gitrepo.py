@@ -1,0 +1,173 @@
+"""Git plumbing on top of GitPython: what its object API lacks goes through `repo.git`."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import git
+
+from release.errors import Refused
+
+README = "README.md"
+
+
+def open_repo(path: Path) -> git.Repo:
+    try:
+        return git.Repo(path)
+    except (git.NoSuchPathError, git.InvalidGitRepositoryError):
+        raise Refused(
+            f"{path} is not a git working copy of the fork",
+            hints=["clone the fork there (see skypilot/README.md) or point --repo at it"],
+        ) from None
+
+
+def git_dir(repo: git.Repo) -> Path:
+    return Path(repo.git.rev_parse("--absolute-git-dir"))
+
+
+def require_remote(repo: git.Repo, name: str) -> git.Remote:
+    if name not in [r.name for r in repo.remotes]:
+        raise Refused(f"the remote {name!r} is not configured in {repo.working_dir}",
+                      hints=[f"git -C {repo.working_dir} remote add {name} <url>"])
+    return repo.remote(name)
+
+
+def require_clean(repo: git.Repo) -> None:
+    """Refuse when there are staged, unstaged or untracked changes: a replay would mix them in."""
+    dirty = repo.git.status("--porcelain", "--untracked-files=normal")
+    if dirty.strip():
+        files = [line[3:] for line in dirty.splitlines()][:5]
+        raise Refused(f"the working copy {repo.working_dir} has uncommitted changes ({', '.join(files)})",
+                      hints=["commit or stash them first"])
+
+
+def rev(repo: git.Repo, ref: str) -> str | None:
+    """Full SHA of a commit-ish, or None when it does not exist."""
+    try:
+        return repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")
+    except git.GitCommandError:
+        return None
+
+
+def has_commit(repo: git.Repo, sha: str) -> bool:
+    return rev(repo, sha) is not None
+
+
+def branch_exists(repo: git.Repo, name: str) -> bool:
+    return rev(repo, f"refs/heads/{name}") is not None
+
+
+def current_branch(repo: git.Repo) -> str | None:
+    try:
+        return repo.git.symbolic_ref("--quiet", "--short", "HEAD")
+    except git.GitCommandError:
+        return None
+
+
+def changed_files(repo: git.Repo, sha: str) -> list[str]:
+    out = repo.git.diff_tree("--no-commit-id", "--name-only", "-r", "--root", sha)
+    return [line for line in out.splitlines() if line]
+
+
+def files_by_commit(repo: git.Repo, shas: Iterable[str]) -> dict[str, list[str]]:
+    """Files each commit changes, for many commits in one git process."""
+    shas = list(shas)
+    if not shas:
+        return {}
+    out = repo.git.show("--no-walk=unsorted", "--name-only", "--no-renames", "--format=%x00%H", *shas)
+    result: dict[str, list[str]] = {}
+    for chunk in out.split("\x00")[1:]:
+        lines = [line for line in chunk.splitlines() if line]
+        result[lines[0]] = lines[1:]
+    return result
+
+
+def only_readme(files: list[str]) -> bool:
+    return bool(files) and all(f == README for f in files)
+
+
+def commits_between(repo: git.Repo, base: str, head: str) -> list[str]:
+    """First-parent commits in base..head, oldest first."""
+    out = repo.git.rev_list("--reverse", "--first-parent", f"{base}..{head}")
+    return [line for line in out.splitlines() if line]
+
+
+def subject(repo: git.Repo, sha: str) -> str:
+    return repo.git.log("-1", "--format=%s", sha)
+
+
+def patch_ids(repo: git.Repo, shas: Iterable[str]) -> dict[str, str]:
+    """Stable patch-id per commit (commits with an empty diff get none)."""
+    shas = list(shas)
+    if not shas:
+        return {}
+    # `git show` of many commits piped into one `git patch-id` keeps this to two processes.
+    show = subprocess.run(["git", "show", "--no-color", "--format=commit %H", *shas], cwd=repo.working_dir,
+                          capture_output=True, check=True)
+    ids = subprocess.run(["git", "patch-id", "--stable"], cwd=repo.working_dir, input=show.stdout,
+                         capture_output=True, check=True)
+    out: dict[str, str] = {}
+    for line in ids.stdout.decode().splitlines():
+        pid, sha = line.split()
+        out[sha] = pid
+    return out
+
+
+def upstream_patch_ids(repo: git.Repo, old_base: str, new_base: str, paths: Iterable[str] = ()) -> set[str]:
+    """Patch-ids of what upstream added between the old base and the new one. Limiting the log to
+    the files our patches touch keeps this fast on a long upstream history; a commit that changes
+    other files as well can then still match on the part that concerns us, which is what we want."""
+    try:
+        since = repo.git.merge_base(old_base, new_base)
+    except git.GitCommandError:
+        since = None
+    revs = f"{since}..{new_base}" if since else new_base
+    log = subprocess.run(
+        ["git", "log", "-p", "--no-merges", "--no-color", "--format=commit %H", revs, "--", *paths],
+        cwd=repo.working_dir, capture_output=True, check=True,
+    )
+    ids = subprocess.run(["git", "patch-id", "--stable"], cwd=repo.working_dir, input=log.stdout,
+                         capture_output=True, check=True)
+    return {line.split()[0] for line in ids.stdout.decode().splitlines() if line}
+
+
+def enable_rerere(repo: git.Repo) -> None:
+    with repo.config_writer() as cfg:
+        cfg.set_value("rerere", "enabled", "true")
+        cfg.set_value("rerere", "autoupdate", "true")
+
+
+def unmerged_files(repo: git.Repo) -> list[str]:
+    out = repo.git.diff("--name-only", "--diff-filter=U")
+    return sorted({line for line in out.splitlines() if line})
+
+
+def cherry_pick_in_progress(repo: git.Repo) -> bool:
+    return (git_dir(repo) / "CHERRY_PICK_HEAD").exists()
+
+
+def range_diff(repo: git.Repo, old: list[str], new: list[str]) -> str:
+    """`git range-diff` of a patch's old commits against its new ones."""
+    if not old or not new:
+        return ""
+    old_range = f"{old[0]}^..{old[-1]}"
+    new_range = f"{new[0]}^..{new[-1]}"
+    try:
+        return repo.git.range_diff("--no-color", old_range, new_range)
+    except git.GitCommandError:
+        return ""
+
+
+@contextmanager
+def temporary_worktree(repo: git.Repo, ref: str, where: Path) -> Iterator[git.Repo]:
+    """A detached worktree, removed afterwards whatever happens."""
+    repo.git.worktree("add", "--detach", "--quiet", str(where), ref)
+    try:
+        wt = git.Repo(where)
+        yield wt
+    finally:
+        repo.git.worktree("remove", "--force", str(where))
+        repo.git.worktree("prune")

@@ -1,0 +1,486 @@
+"""The replay state machine: plan -> pick -> (conflict -> continue | skip | abort) -> finish.
+
+State lives in `<fork>/.git/ellm-release/rebase.json` and is written before and after every pick,
+so a run killed at any moment (even with SIGKILL) can be continued or aborted. A file lock next to
+it keeps two runs off one repository.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import git
+
+from release import gitrepo
+from release.errors import ConflictStop, Refused
+from release.manifest import Manifest, ManifestUpdate, apply_update
+from release.plan import Plan, Step, make_plan, new_commits_by_patch, new_statuses, summarize_patches
+from release.state_dir import read_json, state_dir, write_json
+from release.summary import CommitResult, ConflictInfo, Outcome, RebaseSummary
+from release.upstream import resolve_base
+
+STATE_FILE = "rebase.json"
+Say = Callable[[str], None]
+
+
+@dataclass
+class ReplayState:
+    """Everything needed to pick a replay up again, saved as JSON inside the fork's git dir."""
+
+    version: str
+    branch: str
+    base: str
+    base_ref: str
+    previous_version: str
+    previous_base: str
+    original_ref: str  # branch name, or a SHA when HEAD was detached
+    original_head: str
+    steps: list[dict[str, str]]
+    upstreamed: dict[str, str]
+    readme_only: list[str]
+    position: int = 0
+    head_before_pick: str = ""
+    phase: str = "picking"  # picking | conflict | finishing
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    rerere_before: dict[str, str | None] = field(default_factory=dict)
+    push: bool = False
+    manifest_path: str = ""
+
+    @property
+    def plan_steps(self) -> list[Step]:
+        return [Step(s["patch_id"], s["commit"]) for s in self.steps]
+
+
+def _state_path(repo: git.Repo) -> Path:
+    return gitrepo.git_dir(repo) / "ellm-release" / STATE_FILE
+
+
+def load_state(repo: git.Repo) -> ReplayState | None:
+    data = read_json(_state_path(repo))
+    return ReplayState(**data) if data else None
+
+
+def save_state(repo: git.Repo, state: ReplayState) -> None:
+    write_json(_state_path(repo), dataclasses.asdict(state))
+
+
+def clear_state(repo: git.Repo) -> None:
+    _state_path(repo).unlink(missing_ok=True)
+
+
+@contextmanager
+def repo_lock(repo: git.Repo) -> Iterator[None]:
+    """An advisory lock the kernel drops when the process dies, so a killed run never blocks the next."""
+    path = gitrepo.git_dir(repo) / "ellm-release" / "lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise Refused(f"another ellm-release run ({holder}) is working on {repo.working_dir}",
+                          hints=["wait for it to finish"]) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --------------------------------------------------------------------------------------------- start
+
+
+@dataclass(frozen=True)
+class RebaseRequest:
+    version: str
+    base_override: str | None = None
+    push: bool = False
+    dry_run: bool = False
+
+
+def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple[ReplayState, Plan]:
+    """Every refusal happens here, before anything changes."""
+    if load_state(repo) is not None:
+        raise Refused("a rebase is already in progress in this repository",
+                      hints=["ellm-release continue   # after resolving the conflict",
+                             "ellm-release abort      # to drop it and go back"])
+    gitrepo.require_remote(repo, manifest.upstream_remote)
+    if request.push:
+        gitrepo.require_remote(repo, manifest.fork_remote)
+    if not request.dry_run:
+        gitrepo.require_clean(repo)
+    choice = resolve_base(repo, request.version, manifest.upstream_remote, request.base_override)
+    branch = manifest.branch(request.version)
+    if gitrepo.branch_exists(repo, branch):
+        raise Refused(f"the branch {branch} already exists",
+                      hints=[f"delete it first if it is a failed attempt: git branch -D {branch}",
+                             "or continue a stopped rebase: ellm-release continue"])
+    carried = [sha for p in manifest.carried_patches for sha in p.commits]
+    missing = [sha for sha in carried if not gitrepo.has_commit(repo, sha)]
+    if missing:
+        raise Refused(f"{len(missing)} manifest commit(s) are not in {repo.working_dir}: "
+                      + ", ".join(m[:12] for m in missing),
+                      hints=[f"git fetch {manifest.fork_remote}   # the old branch holds them"])
+
+    files = gitrepo.files_by_commit(repo, carried)
+    commit_ids = gitrepo.patch_ids(repo, carried)
+    touched = sorted({f for shas in files.values() for f in shas if f != gitrepo.README})
+    upstream_ids = gitrepo.upstream_patch_ids(repo, manifest.base, choice.sha, touched) if touched else set()
+    plan = make_plan(manifest, files, commit_ids, upstream_ids)
+    head = repo.head.commit.hexsha
+    state = ReplayState(
+        version=request.version, branch=branch, base=choice.sha, base_ref=choice.ref,
+        previous_version=manifest.version, previous_base=manifest.base,
+        original_ref=gitrepo.current_branch(repo) or head, original_head=head,
+        steps=[{"patch_id": s.patch_id, "commit": s.commit} for s in plan.steps],
+        upstreamed=dict(plan.upstreamed), readme_only=list(plan.readme_only),
+        push=request.push, manifest_path=str(manifest.path),
+    )
+    for sha, why in plan.upstreamed.items():
+        state.results[sha] = {"new": None, "outcome": Outcome.UPSTREAMED.value, "why": why}
+    return state, plan
+
+
+def start(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
+    """Create the branch at the base and replay the plan."""
+    state.rerere_before = _read_rerere(repo)
+    save_state(repo, state)  # saved before the first change, so abort always knows the way back
+    gitrepo.enable_rerere(repo)
+    repo.git.checkout("--quiet", "-b", state.branch, state.base)
+    say(f"created {state.branch} at {state.base_ref} ({state.base[:12]})")
+    return run(repo, manifest, state, say)
+
+
+def _read_rerere(repo: git.Repo) -> dict[str, str | None]:
+    reader = repo.config_reader(config_level="repository")
+    return {key: reader.get_value("rerere", key, None) if reader.has_section("rerere") else None
+            for key in ("enabled", "autoupdate")}
+
+
+# ---------------------------------------------------------------------------------------------- pick
+
+
+def run(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
+    steps = state.plan_steps
+    while state.position < len(steps):
+        step = steps[state.position]
+        state.head_before_pick = repo.head.commit.hexsha
+        state.phase = "picking"
+        save_state(repo, state)
+        outcome, note = _pick(repo, step.commit)
+        if outcome is None:
+            return _stop_on_conflict(repo, manifest, state, step)
+        _record(repo, state, step, outcome, note)
+        say(f"  {step.patch_id}: {step.commit[:7]} -> {_describe(state.results[step.commit])}")
+        state.position += 1
+    save_state(repo, state)
+    return finish(repo, manifest, state, say)
+
+
+def _describe(result: dict[str, Any]) -> str:
+    new = result.get("new")
+    return f"{new[:7]} ({result['outcome']})" if new else result["outcome"]
+
+
+def _pick(repo: git.Repo, sha: str) -> tuple[Outcome | None, str]:
+    """Cherry-pick one commit. Returns its outcome (None when it stopped on a conflict) and a note."""
+    try:
+        repo.git.cherry_pick("-x", "--allow-empty-message", sha)
+        return Outcome.CLEAN, ""
+    except git.GitCommandError:
+        pass
+    if gitrepo.unmerged_files(repo):
+        return None, ""
+    if not gitrepo.cherry_pick_in_progress(repo):
+        raise Refused(f"git cherry-pick of {sha[:12]} failed without a conflict; see `git status`")
+    staged = repo.git.diff("--cached", "--name-only").strip()
+    if not staged:
+        # the change is already in the base: the pick came out empty
+        repo.git.cherry_pick("--skip")
+        return Outcome.UPSTREAMED, ""
+    # rerere replayed a recorded resolution and staged it: finish the pick with the reused resolution
+    repo.git.cherry_pick("--continue", env={"GIT_EDITOR": "true"})
+    return Outcome.CHANGED, f"{sha[:7]} conflicted; a recorded resolution (git rerere) was reused"
+
+
+def _record(repo: git.Repo, state: ReplayState, step: Step, outcome: Outcome, note: str = "") -> None:
+    new = None if outcome in (Outcome.UPSTREAMED, Outcome.SKIPPED) else repo.head.commit.hexsha
+    state.results[step.commit] = {"new": new, "outcome": outcome.value}
+    if outcome == Outcome.UPSTREAMED and not note:
+        note = f"{step.commit[:7]} came out empty: upstream already has it"
+    if note:
+        previous = state.notes.get(step.patch_id)
+        state.notes[step.patch_id] = f"{previous}; {note}" if previous else note
+
+
+def _stop_on_conflict(repo: git.Repo, manifest: Manifest, state: ReplayState, step: Step) -> RebaseSummary:
+    state.phase = "conflict"
+    save_state(repo, state)
+    patch = manifest.patch(step.patch_id)
+    files = tuple(gitrepo.unmerged_files(repo))
+    where = repo.working_dir
+    info = ConflictInfo(
+        patch_id=patch.id, patch_title=patch.title, commit=step.commit,
+        subject=gitrepo.subject(repo, step.commit), files=files,
+        next_commands=(
+            f"# resolve the conflicts in {' '.join(files)}, then:",
+            f"git -C {where} add {' '.join(files)}",
+            "ellm-release continue",
+            "# or leave this commit out:  ellm-release skip",
+            "# or give up and go back:    ellm-release abort",
+        ),
+    )
+    summary = build_summary(repo, manifest, state, "conflict", conflict=info)
+    save_summary(manifest, summary)
+    raise ConflictStopWithSummary(summary)
+
+
+class ConflictStopWithSummary(ConflictStop):
+    def __init__(self, summary: RebaseSummary):
+        c = summary.conflict
+        assert c is not None
+        super().__init__(
+            f"conflict in patch {c.patch_id} ({c.patch_title}), commit {c.commit[:12]} {c.subject!r}; "
+            f"files: {', '.join(c.files)}",
+            hints=list(c.next_commands),
+        )
+        self.summary = summary
+
+
+# ------------------------------------------------------------------------------ continue/skip/abort
+
+
+def require_state(repo: git.Repo) -> ReplayState:
+    state = load_state(repo)
+    if state is None:
+        raise Refused("no rebase is in progress in this repository",
+                      hints=["start one with: ellm-release rebase VERSION"])
+    lock = gitrepo.git_dir(repo) / "index.lock"
+    if lock.exists():
+        raise Refused(f"git's {lock} is left from an interrupted git command",
+                      hints=[f"if no git command is running, remove it: rm {lock}"])
+    return state
+
+
+def resume(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
+    """`continue`: finish the conflicting pick with the maintainer's resolution, or pick up a run
+    that was killed, then go on with the rest of the plan."""
+    state = require_state(repo)
+    if state.phase == "finishing" or state.position >= len(state.steps):
+        return finish(repo, manifest, state, say)
+    step = state.plan_steps[state.position]
+    if gitrepo.current_branch(repo) != state.branch:
+        raise Refused(f"HEAD is not on {state.branch}; check it out before continuing")
+    unmerged = gitrepo.unmerged_files(repo)
+    if unmerged:
+        raise Refused(f"these files still have conflicts: {', '.join(unmerged)}",
+                      hints=[f"resolve them, `git -C {repo.working_dir} add` them, then run continue again"])
+    outcome = _settle_current_pick(repo, state, step)
+    if outcome is None:  # nothing was applied yet (killed before the pick): pick it now
+        return run(repo, manifest, state, say)
+    note = "conflict resolved by a maintainer" if state.phase == "conflict" else ""
+    _record(repo, state, step, outcome, note)
+    say(f"  {step.patch_id}: {step.commit[:7]} -> {_describe(state.results[step.commit])}")
+    state.position += 1
+    return run(repo, manifest, state, say)
+
+
+def _settle_current_pick(repo: git.Repo, state: ReplayState, step: Step) -> Outcome | None:
+    head = repo.head.commit.hexsha
+    if gitrepo.cherry_pick_in_progress(repo):
+        if not repo.git.diff("--cached", "--name-only").strip():
+            repo.git.cherry_pick("--skip")
+            return Outcome.UPSTREAMED
+        repo.git.cherry_pick("--continue", env={"GIT_EDITOR": "true"})
+        return Outcome.CHANGED if state.phase == "conflict" else Outcome.CLEAN
+    if head != state.head_before_pick:
+        # the pick (or the maintainer's own `git commit`) already made the commit
+        return Outcome.CHANGED if state.phase == "conflict" else Outcome.CLEAN
+    if state.phase == "conflict":
+        # the maintainer resolved the conflict to "no change": nothing of this commit remains
+        return Outcome.UPSTREAMED
+    return None
+
+
+def skip(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
+    state = require_state(repo)
+    if state.position >= len(state.steps):
+        raise Refused("nothing to skip: every commit has been picked", hints=["ellm-release continue"])
+    step = state.plan_steps[state.position]
+    if gitrepo.cherry_pick_in_progress(repo):
+        repo.git.cherry_pick("--abort")
+    elif repo.head.commit.hexsha != state.head_before_pick:
+        repo.git.reset("--hard", "--quiet", state.head_before_pick)
+    _record(repo, state, step, Outcome.SKIPPED, f"{step.commit[:7]} skipped by a maintainer")
+    say(f"  {step.patch_id}: {step.commit[:7]} -> skipped")
+    state.position += 1
+    return run(repo, manifest, state, say)
+
+
+def abort(repo: git.Repo, manifest: Manifest, say: Say) -> str:
+    """Go back to where the rebase started: branch deleted, HEAD and config restored."""
+    state = load_state(repo)
+    if state is None:
+        raise Refused("no rebase is in progress in this repository")
+    if gitrepo.cherry_pick_in_progress(repo):
+        repo.git.cherry_pick("--abort")
+    repo.git.reset("--hard", "--quiet")
+    repo.git.checkout("--quiet", state.original_ref)
+    if gitrepo.branch_exists(repo, state.branch):
+        repo.git.branch("-D", state.branch)
+    _restore_rerere(repo, state.rerere_before)
+    clear_state(repo)
+    say(f"aborted: {state.branch} deleted, back on {state.original_ref}")
+    return state.branch
+
+
+def _restore_rerere(repo: git.Repo, before: dict[str, str | None]) -> None:
+    with repo.config_writer() as cfg:
+        for key, value in before.items():
+            if value is None:
+                if cfg.has_option("rerere", key):
+                    cfg.remove_option("rerere", key)
+            else:
+                cfg.set_value("rerere", key, value)
+        if cfg.has_section("rerere") and not cfg.options("rerere"):
+            cfg.remove_section("rerere")
+
+
+# -------------------------------------------------------------------------------------------- finish
+
+
+def finish(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say,
+           *, update_manifest: bool = True) -> RebaseSummary:
+    """README commit, manifest update, summary, push. Each part is idempotent so a run killed here
+    finishes on `continue`."""
+    state.phase = "finishing"
+    save_state(repo, state)
+    results = _commit_results(state)
+    summary = build_summary(repo, manifest, state, "complete")
+    statuses = new_statuses(manifest, summary.patches)
+    readme_commit = _write_readme(repo, updated_manifest(manifest, state, results, statuses))
+    summary = dataclasses.replace(summary, readme_commit=readme_commit)
+    if update_manifest:
+        apply_update(manifest.path, ManifestUpdate(
+            version=state.version, base=state.base,
+            commits=new_commits_by_patch(manifest, results), statuses=statuses,
+        ))
+        say(f"updated {manifest.path}")
+    if state.push:
+        repo.git.push(manifest.fork_remote, f"refs/heads/{state.branch}:refs/heads/{state.branch}")
+        summary = dataclasses.replace(summary, pushed=True)
+        say(f"pushed {state.branch} to {manifest.fork_remote}")
+    save_summary(manifest, summary)
+    clear_state(repo)
+    return summary
+
+
+def _commit_results(state: ReplayState) -> dict[str, CommitResult]:
+    return {old: CommitResult(old, r.get("new"), Outcome(r["outcome"])) for old, r in state.results.items()}
+
+
+def updated_manifest(manifest: Manifest, state: ReplayState, results: dict[str, CommitResult],
+                     statuses: dict[str, str]) -> Manifest:
+    """The manifest as it will read after this replay (for the README)."""
+    new_commits = new_commits_by_patch(manifest, results)
+    patches = tuple(
+        dataclasses.replace(p, commits=tuple(new_commits.get(p.id, p.commits)), status=statuses.get(p.id, p.status))
+        for p in manifest.patches
+    )
+    return dataclasses.replace(manifest, version=state.version, base=state.base, patches=patches)
+
+
+def _write_readme(repo: git.Repo, manifest: Manifest) -> str | None:
+    """The generated README as the branch's last commit (no commit when it is already right)."""
+    from release import readme
+
+    return readme.write_readme_commit(repo, manifest).commit
+
+
+def build_summary(repo: git.Repo, manifest: Manifest, state: ReplayState, status: str, *,
+                  conflict: ConflictInfo | None = None, readme_commit: str | None = None) -> RebaseSummary:
+    results = _commit_results(state)
+    for index, step in enumerate(state.plan_steps):
+        if step.commit not in results:
+            pending = Outcome.CONFLICT if (conflict and index == state.position) else Outcome.PENDING
+            results[step.commit] = CommitResult(step.commit, None, pending)
+    new = [r.new for r in results.values() if r.new]
+    files = gitrepo.files_by_commit(repo, new)
+    changed = _changed_patches(repo, manifest, results) if status != "conflict" else {}
+    rows = summarize_patches(manifest, results, files, changed, state.notes)
+    warnings = tuple(f"{sha[:7]} only touches README.md and was not replayed (the README is generated)"
+                     for sha in state.readme_only)
+    return RebaseSummary(
+        version=state.version, branch=state.branch, base=state.base, base_ref=state.base_ref,
+        previous_version=state.previous_version, previous_base=state.previous_base, state=status,
+        patches=rows, conflict=conflict, readme_commit=readme_commit, warnings=warnings,
+    )
+
+
+def _changed_patches(repo: git.Repo, manifest: Manifest, results: dict[str, CommitResult]) -> dict[str, str]:
+    """Patches whose combined diff differs from before, with their range-diff."""
+    applied = {old: r.new for old, r in results.items() if r.new}
+    if not applied:
+        return {}
+    old_ids = gitrepo.patch_ids(repo, applied)
+    new_ids = gitrepo.patch_ids(repo, applied.values())
+    changed: dict[str, str] = {}
+    for patch in manifest.carried_patches:
+        pairs = [(old, applied[old]) for old in patch.commits if old in applied]
+        if any(old_ids.get(old) != new_ids.get(new) for old, new in pairs):
+            diff = gitrepo.range_diff(repo, [o for o, _ in pairs], [n for _, n in pairs])
+            changed[patch.id] = diff or "(the patch's diff differs from before)"
+    return changed
+
+
+def save_summary(manifest: Manifest, summary: RebaseSummary) -> Path:
+    return write_json(state_dir(manifest.path) / "last-rebase.json", summary.to_dict())
+
+
+def load_summary(manifest: Manifest) -> RebaseSummary | None:
+    data = read_json(state_dir(manifest.path) / "last-rebase.json")
+    return RebaseSummary.from_dict(data) if data else None
+
+
+# ------------------------------------------------------------------------------------------- dry-run
+
+
+def dry_run(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
+    """The whole replay in a throw-away worktree; the repository's refs, HEAD, index, working tree
+    and config stay exactly as they were."""
+    tmp = Path(tempfile.mkdtemp(prefix="ellm-dry-run-"))
+    try:
+        with gitrepo.temporary_worktree(repo, state.base, tmp / "wt") as wt:
+            say(f"dry run: replaying on {state.base_ref} ({state.base[:12]}) in a temporary worktree")
+            conflict: ConflictInfo | None = None
+            for position, step in enumerate(state.plan_steps):
+                state.position = position
+                outcome, note = _pick(wt, step.commit)
+                if outcome is None:
+                    patch = manifest.patch(step.patch_id)
+                    conflict = ConflictInfo(patch.id, patch.title, step.commit, gitrepo.subject(wt, step.commit),
+                                            tuple(gitrepo.unmerged_files(wt)),
+                                            (f"ellm-release rebase {state.version}  # stops here; resolve, "
+                                             "then ellm-release continue",))
+                    wt.git.cherry_pick("--abort")
+                    break
+                _record(wt, state, step, outcome, note)
+                say(f"  {step.patch_id}: {step.commit[:7]} -> {_describe(state.results[step.commit])}")
+            status = "conflict" if conflict else "dry-run"
+            return build_summary(wt, manifest, state, status, conflict=conflict)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,74 @@
+"""`sync`: fast-forward the fork's master to upstream's master. Never a merge, never a force."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import git
+
+from release import gitrepo
+from release.errors import Refused
+from release.manifest import Manifest
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    branch: str
+    before: str | None
+    after: str
+    commits: int
+    action: str  # up-to-date | fast-forward | would-fast-forward
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sync(repo: git.Repo, manifest: Manifest, *, dry_run: bool = False) -> SyncResult:
+    up, fork, master = manifest.upstream_remote, manifest.fork_remote, manifest.fork_master
+    gitrepo.require_remote(repo, up)
+    gitrepo.require_remote(repo, fork)
+    # Fetching only updates remote-tracking refs; it is how we learn what there is, even in a dry run.
+    repo.git.fetch("--quiet", "--tags", "--force", up, f"+refs/heads/*:refs/remotes/{up}/*")
+    repo.git.fetch("--quiet", fork, f"+refs/heads/*:refs/remotes/{fork}/*")
+    target = gitrepo.rev(repo, f"refs/remotes/{up}/{master}")
+    if target is None:
+        raise Refused(f"upstream has no branch {master}")
+    current = gitrepo.rev(repo, f"refs/remotes/{fork}/{master}")
+    if current == target:
+        _update_local(repo, master, target, dry_run)
+        return SyncResult(master, current, target, 0, "up-to-date")
+    if current is not None and not _is_ancestor(repo, current, target):
+        ahead = len(gitrepo.commits_between(repo, target, current))
+        raise Refused(
+            f"the fork's {master} has diverged from upstream: {ahead} commit(s) on {fork}/{master} are not "
+            f"on {up}/{master}; a fast-forward is impossible and this tool never merges or forces",
+            hints=[f"inspect them: git log {up}/{master}..{fork}/{master}",
+                   "move them to a feature branch and reset the fork's master by hand if they are unwanted"],
+        )
+    count = len(gitrepo.commits_between(repo, current, target)) if current else 0
+    if dry_run:
+        return SyncResult(master, current, target, count, "would-fast-forward")
+    repo.git.push("--quiet", fork, f"{target}:refs/heads/{master}")  # a plain push: the server refuses non-ff
+    repo.git.fetch("--quiet", fork, f"+refs/heads/{master}:refs/remotes/{fork}/{master}")
+    _update_local(repo, master, target, dry_run)
+    return SyncResult(master, current, target, count, "fast-forward")
+
+
+def _is_ancestor(repo: git.Repo, old: str, new: str) -> bool:
+    try:
+        repo.git.merge_base("--is-ancestor", old, new)
+        return True
+    except git.GitCommandError:
+        return False
+
+
+def _update_local(repo: git.Repo, master: str, target: str, dry_run: bool) -> None:
+    """Keep a local master in step too, but only by fast-forward and never under a dirty checkout."""
+    local = gitrepo.rev(repo, f"refs/heads/{master}")
+    if dry_run or local is None or local == target or not _is_ancestor(repo, local, target):
+        return
+    if gitrepo.current_branch(repo) == master:
+        repo.git.merge("--ff-only", "--quiet", target)
+    else:
+        repo.git.update_ref(f"refs/heads/{master}", target, local)

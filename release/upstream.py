@@ -1,0 +1,108 @@
+"""Upstream releases: which tags are releases, and which commit a new branch starts from.
+
+Upstream tags `vX.Y.Z` on a `releases/X.Y.Z` branch cut from master. The fork also holds branches
+that upstream's scheduled workflows made inside it (`releases/0.13.0rc1`, `test_releases/...`):
+those are not releases, so only the upstream remote's refs are ever looked at, and release
+candidates or other refs are used only when `--base` names them explicitly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import git
+from packaging.version import Version
+
+from release.errors import Refused
+from release.gitrepo import rev
+from release.versions import InvalidVersion, parse_version, version_from_tag
+
+
+@dataclass(frozen=True)
+class BaseChoice:
+    sha: str
+    ref: str  # what it was resolved from: "v0.13.0", "upstream/releases/0.13.0", or the --base text
+    explicit: bool
+
+
+@dataclass(frozen=True)
+class ReleaseTag:
+    version: str
+    tag: str
+    sha: str
+
+    @property
+    def prerelease(self) -> bool:
+        return parse_version(self.version).is_prerelease
+
+
+def check_version(version: str) -> Version:
+    try:
+        return parse_version(version)
+    except InvalidVersion as exc:
+        raise Refused(f"{exc}; pass the upstream version without the leading 'v'") from None
+
+
+def resolve_base(repo: git.Repo, version: str, remote: str, base_override: str | None = None) -> BaseChoice:
+    """The upstream commit to branch `ellm-VERSION` from."""
+    parsed = check_version(version)
+    if base_override:
+        sha = rev(repo, base_override)
+        if sha is None:
+            raise Refused(f"--base {base_override!r} does not name a commit in {repo.working_dir}",
+                          hints=[f"ellm-release sync  # fetches {remote}'s branches and tags"])
+        return BaseChoice(sha, base_override, explicit=True)
+    if parsed.is_prerelease:
+        raise Refused(f"{version} is a release candidate; the fork follows final releases only",
+                      hints=[f"to build on it anyway: ellm-release rebase {version} --base v{version}"])
+    candidates = (f"refs/tags/v{version}", f"refs/remotes/{remote}/releases/{version}")
+    for ref in candidates:
+        sha = rev(repo, ref)
+        if sha is not None:
+            return BaseChoice(sha, ref.removeprefix("refs/tags/").removeprefix("refs/remotes/"), explicit=False)
+    raise Refused(
+        f"upstream has no release {version}: neither tag v{version} nor branch {remote}/releases/{version} exists",
+        hints=["ellm-release sync   # fetch upstream's tags and branches first",
+               "ellm-release upstream   # list the releases upstream has"],
+    )
+
+
+def parse_ls_remote_tags(text: str) -> list[ReleaseTag]:
+    """Release tags from `git ls-remote --tags` output (peeled `^{}` lines give the commit)."""
+    direct: dict[str, str] = {}
+    peeled: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        sha, ref = line.split(None, 1)
+        name = ref.strip().removeprefix("refs/tags/")
+        if name.endswith("^{}"):
+            peeled[name[:-3]] = sha
+        else:
+            direct[name] = sha
+    tags = []
+    for name, sha in direct.items():
+        version = version_from_tag(name)
+        if version is not None:
+            tags.append(ReleaseTag(version, name, peeled.get(name, sha)))
+    return sorted(tags, key=lambda t: parse_version(t.version))
+
+
+def release_tags(repo: git.Repo, remote: str, *, include_pre: bool = False, newer_than: str | None = None,
+                 online: bool = True) -> list[ReleaseTag]:
+    """Upstream release tags, oldest first. `online` asks the remote itself (ls-remote); otherwise the
+    tags already fetched into the working copy are used."""
+    if online:
+        text = repo.git.ls_remote("--tags", remote)
+    else:
+        text = repo.git.for_each_ref("--format=%(objectname) refs/tags/%(refname:short)", "refs/tags")
+        text += "\n" + repo.git.for_each_ref("--format=%(*objectname) refs/tags/%(refname:short)^{}",
+                                             "refs/tags")
+        text = "\n".join(line for line in text.splitlines() if line and not line.startswith(" "))
+    tags = parse_ls_remote_tags(text)
+    if not include_pre:
+        tags = [t for t in tags if not t.prerelease]
+    if newer_than is not None:
+        floor = parse_version(newer_than)
+        tags = [t for t in tags if parse_version(t.version) > floor]
+    return tags
