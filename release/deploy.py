@@ -1,0 +1,279 @@
+"""Pure deploy logic shared by the `skypilot_deploy` Ansible role and `ellm-release deploy`.
+
+The role's filter plugin imports this module inside Ansible's own Python, which may not have the
+rest of ellm-release's dependencies. So this module uses only the standard library and
+`release.versions` (whose one dependency, `packaging`, ansible-core requires too). Never import
+ruamel, click or docker here.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from release.versions import InvalidVersion, parse_version
+
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+# Accepted htpasswd hash schemes: Apache MD5, bcrypt, SHA1. A plain password is refused because
+# ingress-nginx would compare the typed password against it as if it were a hash.
+HTPASSWD_RE = re.compile(r"^[^:\s]+:(\$apr1\$|\$2[aby]\$|\{SHA\})\S+$")
+PENDING_PREFIX = "pending-"
+# Values the API server's /api/health reports when a build was not stamped with its commit.
+UNSTAMPED_COMMITS = {"", "unknown", "{{SKYPILOT_COMMIT_SHA}}"}
+
+
+class DeployError(ValueError):
+    """A deploy input that must stop the run before the cluster is touched."""
+
+
+# --- chart version <-> image tag ---------------------------------------------------------------
+
+def tag_for(pattern: str, version: str) -> str:
+    """Fill a manifest tag pattern such as `v{version}-dev`."""
+    return pattern.replace("{version}", version)
+
+
+def version_problem(chart_version: str, image_tag: str, *, allow_dev: bool,
+                    stable_pattern: str = "v{version}", dev_pattern: str = "v{version}-dev") -> str:
+    """Why this chart version and image tag must not be deployed together; '' when they may.
+
+    The chart version is the release version (0.13.0); the image tag is that version in the
+    manifest's stable (v0.13.0) or dev (v0.13.0-dev) pattern. A dev tag passes only where the
+    inventory says the environment takes development builds.
+    """
+    try:
+        parse_version(chart_version)
+    except InvalidVersion as exc:
+        return f"chart version {chart_version!r} is not a release version: {exc}"
+    stable, dev = tag_for(stable_pattern, chart_version), tag_for(dev_pattern, chart_version)
+    if image_tag == stable:
+        return ""
+    if image_tag == dev:
+        if allow_dev:
+            return ""
+        return (f"image tag {image_tag} is a development build, and this environment does not take "
+                f"dev builds (skypilot_allow_dev_image is false); promote it first "
+                f"(ellm-release promote) and deploy {stable}")
+    return (f"chart version {chart_version} and image tag {image_tag} disagree: chart {chart_version} "
+            f"must run image {stable}" + (f" (or {dev} where dev builds are allowed)" if allow_dev else "")
+            + "; set skypilot_version (or skypilot_chart_version and skypilot_image_tag) to one release")
+
+
+def check_versions(chart_version: str, image_tag: str, *, allow_dev: bool,
+                   stable_pattern: str = "v{version}", dev_pattern: str = "v{version}-dev") -> None:
+    problem = version_problem(chart_version, image_tag, allow_dev=allow_dev,
+                              stable_pattern=stable_pattern, dev_pattern=dev_pattern)
+    if problem:
+        raise DeployError(problem)
+
+
+# --- image digest ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DigestChoice:
+    digest: str
+    source: str  # "given", "record" or "registry"
+
+
+def record_path(state_dir: str | Path, version: str) -> Path:
+    return Path(state_dir) / "images" / f"{version}.json"
+
+
+def read_record(state_dir: str | Path, version: str) -> dict[str, Any] | None:
+    """The build/promote record for a version, or None when there is none (or it is unreadable)."""
+    try:
+        data = json.loads(record_path(state_dir, version).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def record_digest(record: Mapping[str, Any] | None, repository: str, tag: str) -> str:
+    """The digest the record holds for `repository:tag`; '' when it holds none.
+
+    A record for another repository is ignored rather than trusted: its digest would pin an image
+    that the values do not name.
+    """
+    if not record or record.get("repository") != repository:
+        return ""
+    for tag_key, digest_key in (("stable_tag", "stable_digest"), ("dev_tag", "dev_digest")):
+        if record.get(tag_key) == tag and DIGEST_RE.match(str(record.get(digest_key) or "")):
+            return str(record[digest_key])
+    return ""
+
+
+def choose_digest(*, given: str = "", record: str = "", registry: str = "") -> DigestChoice:
+    """Pick the digest to deploy: an explicit one, then the record, then the registry's answer."""
+    for source, digest in (("given", given), ("record", record), ("registry", registry)):
+        if digest:
+            if not DIGEST_RE.match(digest):
+                raise DeployError(f"the {source} digest {digest!r} is not a sha256 image digest")
+            return DigestChoice(digest, source)
+    raise DeployError("no image digest: the build record has none for this tag and the registry "
+                      "gave none; run `ellm-release build` (or promote), or pass "
+                      "-e skypilot_image_digest=sha256:...")
+
+
+def image_reference(repository: str, tag: str, digest: str) -> str:
+    """`repository:tag@sha256:...`: the tag for people, the digest for the kubelet."""
+    if not DIGEST_RE.match(digest):
+        raise DeployError(f"{digest!r} is not a sha256 image digest")
+    if not repository or "@" in repository or not tag:
+        raise DeployError(f"cannot pin {repository!r}:{tag!r}")
+    return f"{repository}:{tag}@{digest}"
+
+
+# --- registry look-up (the role sends the requests; these only shape them) --------------------
+
+def registry_endpoint(repository: str) -> dict[str, str]:
+    """Split `host[:port]/path` into the registry's base URL and the repository path."""
+    first, _, rest = repository.partition("/")
+    if not rest or ("." not in first and ":" not in first and first != "localhost"):
+        first, rest = "registry-1.docker.io", repository if "/" in repository else f"library/{repository}"
+    elif first == "docker.io":
+        first = "registry-1.docker.io"
+    host = first.split(":")[0]
+    # Plain HTTP only for registries on this machine (tests, a local mirror).
+    scheme = "http" if host in ("localhost", "127.0.0.1") or host.startswith("127.") else "https"
+    return {"base": f"{scheme}://{first}", "path": rest}
+
+
+def manifest_url(repository: str, tag: str) -> str:
+    where = registry_endpoint(repository)
+    return f"{where['base']}/v2/{where['path']}/manifests/{tag}"
+
+
+def token_url(challenge: str) -> str:
+    """Turn a `WWW-Authenticate: Bearer realm=...,service=...,scope=...` header into the token URL."""
+    scheme, _, params = challenge.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise DeployError(f"the registry asks for {scheme or 'an unknown'} authentication, not a bearer token")
+    fields = dict(re.findall(r'(\w+)="([^"]*)"', params))
+    realm = fields.pop("realm", "")
+    if not realm:
+        raise DeployError(f"the registry's challenge names no token realm: {challenge!r}")
+    query = urlencode({k: fields[k] for k in ("service", "scope") if k in fields})
+    return f"{realm}?{query}" if query else realm
+
+
+# --- values ------------------------------------------------------------------------------------
+
+def merge_values(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Deep-merge Helm values the way `helm -f a -f b` does: mappings merge key by key, anything
+    else (lists included) is replaced by the later layer. A None is kept, because Helm reads a
+    null as "delete the chart's default" (we use that to drop the chart's placeholder password)."""
+    out: dict[str, Any] = {}
+    for layer in layers:
+        if layer is None:
+            continue
+        if not isinstance(layer, Mapping):
+            raise DeployError(f"a values layer must be a mapping, got {type(layer).__name__}")
+        _merge_into(out, layer)
+    return out
+
+
+def _merge_into(out: dict[str, Any], layer: Mapping[str, Any]) -> None:
+    for key, value in layer.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            _merge_into(out[key], value)
+        else:
+            out[key] = copy.deepcopy(dict(value) if isinstance(value, Mapping) else value)
+
+
+def release_values(base: Mapping[str, Any] | None, environment: Mapping[str, Any] | None, *,
+                   image: str, auth_secret: str = "", extra: Mapping[str, Any] | None = None
+                   ) -> dict[str, Any]:
+    """The values the role hands to Helm: shared file, environment file, inventory extras, then
+    what the role decides itself (the pinned image and the name of the auth secret it manages).
+
+    Secrets never enter these values: the role keeps the basic-auth line in a Kubernetes Secret
+    and passes only that Secret's name, so the values can be shown in --diff and live in Helm's
+    release history without leaking anything.
+    """
+    if "@sha256:" not in image:
+        raise DeployError(f"refusing to deploy {image!r}: the image must be pinned by digest")
+    owned: dict[str, Any] = {"apiService": {"image": image}}
+    if auth_secret:
+        owned["ingress"] = {"authSecret": auth_secret, "authCredentials": None}
+    values = merge_values(base, environment, extra, owned)
+    _refuse_inline_credentials(values)
+    return values
+
+
+def _refuse_inline_credentials(values: Mapping[str, Any]) -> None:
+    ingress = values.get("ingress")
+    if isinstance(ingress, Mapping) and ingress.get("authCredentials"):
+        raise DeployError("ingress.authCredentials is set in the values files; keep credentials in "
+                          "Ansible Vault or SKYPILOT_AUTH_CREDENTIALS so the role stores them in a Secret")
+
+
+def auth_line_ok(line: str) -> bool:
+    """True for one htpasswd line (`user:hash`) with a hash ingress-nginx understands."""
+    return bool(HTPASSWD_RE.match(line or ""))
+
+
+# --- cluster state -----------------------------------------------------------------------------
+
+def stuck_release_message(status: Mapping[str, Any] | None, release: str, namespace: str,
+                          context: str = "") -> str:
+    """Instructions when Helm's record of the release is stuck in pending-*; '' otherwise.
+
+    A pending-* release makes every further upgrade fail with "another operation is in progress";
+    Helm cannot tell an interrupted operation from a running one, so a person has to decide.
+    """
+    state = str((status or {}).get("status") or "").lower()
+    if not state.startswith(PENDING_PREFIX):
+        return ""
+    ctx = f" --kube-context {context}" if context else ""
+    revision = str((status or {}).get("revision") or "?")
+    lines = [
+        f"Helm release {release} in namespace {namespace} is stuck in {state} (revision {revision}).",
+        "Make sure no other deploy is running, then look at its history:",
+        f"  helm history {release} -n {namespace}{ctx}",
+    ]
+    if state == "pending-install":
+        lines.append(f"It was never deployed: remove it with  helm uninstall {release} -n {namespace}{ctx}")
+    else:
+        lines.append(f"Roll back to the last deployed revision:  helm rollback {release} <REVISION> "
+                     f"-n {namespace}{ctx}")
+    lines.append("Then run the deploy again.")
+    return "\n".join(lines)
+
+
+def release_would_change(current: Mapping[str, Any] | None, chart: str, chart_version: str,
+                         values: Mapping[str, Any]) -> bool:
+    """Whether Helm would upgrade: no release yet, another chart version, or other user values.
+
+    The same rule kubernetes.core.helm applies without the helm-diff plugin, so the role's summary
+    and the module agree. A new digest changes apiService.image and therefore the values.
+    """
+    if not current:
+        return True
+    chart_name = chart.split("/")[-1]
+    if current.get("chart") != f"{chart_name}-{chart_version}":
+        return True
+    return dict(current.get("values") or {}) != dict(values)
+
+
+def health_problems(health: Mapping[str, Any] | None, version: str, commit: str = "") -> list[str]:
+    """What is wrong with the API server's /api/health answer for the release we deployed."""
+    if not isinstance(health, Mapping):
+        return [f"/api/health did not answer with a JSON object: {health!r}"]
+    problems = []
+    if str(health.get("status", "")).lower() != "healthy":
+        problems.append(f"status is {health.get('status')!r}, expected 'healthy'")
+    reported = str(health.get("version", ""))
+    if reported != version:
+        problems.append(f"version is {reported!r}, expected {version!r}")
+    reported_commit = str(health.get("commit") or "")
+    if commit and reported_commit not in UNSTAMPED_COMMITS:
+        short = min(len(commit), len(reported_commit))
+        if short < 7 or commit[:short] != reported_commit[:short]:
+            problems.append(f"commit is {reported_commit!r}, expected the fork commit {commit}")
+    return problems
