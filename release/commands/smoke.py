@@ -1,5 +1,282 @@
-"""CLI commands for this area (filled in by the module's owner)."""
+"""`ellm-release smoke ...`: the commands the smoke playbooks call (also `python -m release.smoke`).
+
+Each `check` reads what a playbook captured (kubectl JSON, sky output, GPU tool output), prints one
+line per finding, saves them with --save, and exits 1 when any check fails (2 on unusable input)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
 
 import click
 
-COMMANDS: list[click.Command] = []
+from release.errors import EXIT_DRIFT, Refused, ReleaseError
+from release.output import Options
+from release.smoke import compute, gpu_tools, host, nodes, pods, report, sky_output, smi_pods
+from release.smoke.findings import Finding, all_passed, render, save
+from release.state_dir import state_dir
+
+
+def _opts(ctx: click.Context) -> Options:
+    return ctx.find_object(Options) or Options()
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return click.get_text_stream("stdin").read()
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise Refused(f"input file not found: {path}") from None
+
+
+def _read_json(path: str) -> Any:
+    try:
+        return json.loads(_read(path))
+    except json.JSONDecodeError as exc:
+        raise Refused(f"{path} is not JSON: {exc}") from None
+
+
+def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise Refused(f"{what} must look like KEY=VALUE, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _finish(ctx: click.Context, findings: list[Finding], save_to: Path | None) -> None:
+    opts = _opts(ctx)
+    if save_to:
+        save(save_to, findings)
+    opts.say(render(findings), markup=False)
+    opts.emit({"passed": all_passed(findings), "findings": [f.to_dict() for f in findings]})
+    if not all_passed(findings):
+        raise ReleaseError(f"{sum(not f.passed for f in findings)} smoke check(s) failed", exit_code=EXIT_DRIFT)
+
+
+save_option = click.option("--save", "save_to", type=click.Path(path_type=Path),
+                           help="Also write the findings as JSON here (one file per check group).")
+
+
+@click.group("smoke")
+def smoke() -> None:
+    """GPU smoke tests: prepare the fake-GPU kind cluster, check what a run captured, record it."""
+
+
+# ---- preparation -------------------------------------------------------------------------------
+
+
+@smoke.command("kind-config")
+@click.option("--cluster", default="ellm-smoke", show_default=True)
+@click.option("--api-port", type=int, help="Fix the API server port (default: kind picks one).")
+@click.option("--out", type=click.Path(path_type=Path), help="Write here instead of stdout.")
+def kind_config(cluster: str, api_port: int | None, out: Path | None) -> None:
+    """The kind cluster: one control plane, worker A (NVIDIA) and worker B (AMD)."""
+    text = nodes.render_kind_config(cluster, api_port)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+@smoke.command("fake-gpus")
+@click.option("--cluster", default="ellm-smoke", show_default=True)
+@click.option("--nvidia-smi-csv", required=True, help="nvidia-smi --query-gpu ... --format=csv output to "
+              "derive the GFD labels from.")
+@click.option("--cuda-version", default="", help="CUDA version for the cuda.runtime labels (nvidia-smi header).")
+@click.option("--nvidia-count", type=int, default=2, show_default=True)
+@click.option("--amd-count", type=int, default=2, show_default=True)
+def fake_gpus(cluster: str, nvidia_smi_csv: str, cuda_version: str, nvidia_count: int, amd_count: int) -> None:
+    """Per worker: the labels to set and the status patch that adds the GPU resource (JSON)."""
+    inv = gpu_tools.parse_nvidia_query_csv(_read(nvidia_smi_csv))
+    try:
+        plan = nodes.fake_gpu_plan(cluster, inv, nvidia_count=nvidia_count, amd_count=amd_count,
+                                   cuda_version=cuda_version)
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
+    click.echo(json.dumps([p.to_dict() for p in plan], indent=2))
+
+
+@smoke.command("smi-pod")
+@click.option("--vendor", type=click.Choice(["nvidia", "amd"]), required=True)
+@click.option("--name", required=True)
+@click.option("--namespace", default="default", show_default=True)
+@click.option("--image", default=None, help="Image with the vendor tool (default per vendor).")
+@click.option("--runtime-class", default=None, help="NVIDIA only: runtimeClassName, e.g. nvidia.")
+def smi_pod(vendor: str, name: str, namespace: str, image: str | None, runtime_class: str | None) -> None:
+    """The manifest of a one-GPU pod that runs nvidia-smi or rocm-smi (real tier)."""
+    manifest = smi_pods.smi_pod(vendor, name, namespace, image or None, runtime_class or None)
+    click.echo(json.dumps({"manifest": manifest, "format": smi_pods.OUTPUT_FORMATS[vendor]}, indent=2))
+
+
+# ---- checks ------------------------------------------------------------------------------------
+
+
+@smoke.group("check")
+def check() -> None:
+    """Check captured output; exit 1 if any check fails."""
+
+
+@check.command("nodes")
+@click.option("--nodes", "nodes_file", required=True, help="kubectl get nodes -o json")
+@click.option("--expect", multiple=True, required=True, help="VENDOR=NODE, or VENDOR=any.")
+@save_option
+@click.pass_context
+def check_nodes(ctx: click.Context, nodes_file: str, expect: tuple[str, ...], save_to: Path | None) -> None:
+    wanted = {k: (None if v in ("", "any") else v) for k, v in _pairs(expect, "--expect").items()}
+    _finish(ctx, nodes.check_gpu_nodes(_read_json(nodes_file), wanted), save_to)
+
+
+@check.command("api")
+@click.option("--health", required=True, help="The body of GET /api/health.")
+@click.option("--version", "expected_version", required=True)
+@save_option
+@click.pass_context
+def check_api(ctx: click.Context, health: str, expected_version: str, save_to: Path | None) -> None:
+    _finish(ctx, sky_output.check_api_health(_read(health), expected_version), save_to)
+
+
+@check.command("sky-check")
+@click.option("--output", required=True)
+@click.option("--rc", type=int, required=True)
+@save_option
+@click.pass_context
+def check_sky_check(ctx: click.Context, output: str, rc: int, save_to: Path | None) -> None:
+    _finish(ctx, sky_output.check_sky_check(_read(output), rc), save_to)
+
+
+@check.command("gpus-list")
+@click.option("--output", required=True, help="sky gpus list / sky show-gpus output.")
+@click.option("--rc", type=int, required=True)
+@click.option("--nodes", "nodes_file", required=True, help="kubectl get nodes -o json: the expected counts.")
+@click.option("--accelerator", multiple=True, required=True, help="VENDOR=NAME as SkyPilot lists it.")
+@click.option("--context", default=None)
+@save_option
+@click.pass_context
+def check_gpus_list(ctx: click.Context, output: str, rc: int, nodes_file: str, accelerator: tuple[str, ...],
+                    context: str | None, save_to: Path | None) -> None:
+    by_vendor = nodes.gpu_nodes(_read_json(nodes_file))
+    names = _pairs(accelerator, "--accelerator")
+    expected = {name: sum(by_vendor.get(vendor, {}).values()) for vendor, name in names.items()}
+    _finish(ctx, sky_output.check_gpus_list(_read(output), rc, expected, context), save_to)
+
+
+@check.command("launch")
+@click.option("--pods", "pods_file", required=True, help="kubectl get pods -o json")
+@click.option("--nodes", "nodes_file", required=True, help="kubectl get nodes -o json")
+@click.option("--cluster", required=True, help="The SkyPilot cluster name given to sky launch.")
+@click.option("--vendor", type=click.Choice(["nvidia", "amd"]), required=True)
+@click.option("--count", type=int, default=1, show_default=True)
+@click.option("--node", default=None, help="The node the pod must land on (kind tier).")
+@click.option("--launch-output", default=None)
+@click.option("--launch-rc", type=int, default=None)
+@click.option("--status", "status_file", default=None, help="sky status --kubernetes output.")
+@click.option("--accelerator", default=None, help="The accelerator name requested.")
+@save_option
+@click.pass_context
+def check_launch(ctx: click.Context, pods_file: str, nodes_file: str, cluster: str, vendor: str, count: int,
+                 node: str | None, launch_output: str | None, launch_rc: int | None, status_file: str | None,
+                 accelerator: str | None, save_to: Path | None) -> None:
+    findings: list[Finding] = []
+    if launch_output is not None and launch_rc is not None:
+        findings += sky_output.check_launch_output(_read(launch_output), launch_rc, cluster)
+    findings += pods.check_launch_pods(_read_json(pods_file), _read_json(nodes_file), cluster=cluster,
+                                       vendor=vendor, count=count, expected_node=node or None)
+    if status_file and accelerator:
+        findings += sky_output.check_status_gpu_count(_read(status_file), cluster, accelerator, count)
+    _finish(ctx, findings, save_to)
+
+
+@check.command("over-request")
+@click.option("--output", required=True)
+@click.option("--rc", type=int, required=True)
+@save_option
+@click.pass_context
+def check_over_request(ctx: click.Context, output: str, rc: int, save_to: Path | None) -> None:
+    _finish(ctx, sky_output.check_over_request(_read(output), rc), save_to)
+
+
+@check.command("smi")
+@click.option("--vendor", type=click.Choice(["nvidia", "amd"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(sorted(gpu_tools.PARSERS)), required=True)
+@click.option("--output", required=True, help="What the tool printed.")
+@click.option("--rc", type=int, default=0, show_default=True)
+@click.option("--expected-count", type=int, default=None)
+@click.option("--expected-name", default=None)
+@click.option("--subject", default="")
+@save_option
+@click.pass_context
+def check_smi(ctx: click.Context, vendor: str, fmt: str, output: str, rc: int, expected_count: int | None,
+              expected_name: str | None, subject: str, save_to: Path | None) -> None:
+    text = _read(output)
+    if rc != 0:
+        findings = [Finding("gpu.tool", False, gpu_tools.diagnose_tool_failure(vendor, rc, text), subject)]
+    else:
+        try:
+            inv = gpu_tools.PARSERS[fmt](text)
+        except gpu_tools.ToolOutputError as exc:
+            findings = [Finding("gpu.tool", False, str(exc), subject)]
+        else:
+            findings = gpu_tools.check_inventory(inv, expected_count=expected_count,
+                                                 expected_name=expected_name, subject=subject)
+    _finish(ctx, findings, save_to)
+
+
+@check.command("host")
+@click.option("--facts", required=True, help="JSON: pci, device_nodes, tools, hostname.")
+@click.option("--vendors-out", type=click.Path(path_type=Path), help="Write the vendors to probe next (JSON).")
+@save_option
+@click.pass_context
+def check_host(ctx: click.Context, facts: str, vendors_out: Path | None, save_to: Path | None) -> None:
+    data = _read_json(facts)
+    hf = host.HostFacts(pci=data.get("pci", ""), device_nodes=tuple(data.get("device_nodes", [])),
+                        tools=tuple(data.get("tools", [])), hostname=data.get("hostname", ""))
+    findings, vendors = host.check_host(hf)
+    if vendors_out:
+        vendors_out.write_text(json.dumps(list(vendors)), encoding="utf-8")
+    _finish(ctx, findings, save_to)
+
+
+@check.command("vector-add")
+@click.option("--result", required=True, help="What vector_add.py printed.")
+@click.option("--subject", default="")
+@save_option
+@click.pass_context
+def check_vector_add(ctx: click.Context, result: str, subject: str, save_to: Path | None) -> None:
+    _finish(ctx, compute.check_vector_add(_read(result), subject), save_to)
+
+
+# ---- record ------------------------------------------------------------------------------------
+
+
+@smoke.command("record")
+@click.option("--findings-dir", type=click.Path(path_type=Path), required=True)
+@click.option("--digest", required=True, help="The candidate image digest (sha256:...).")
+@click.option("--image", required=True, help="The image reference that was tested.")
+@click.option("--version", "version", required=True)
+@click.option("--tier", required=True, help="kind | real-nvidia | real-amd | real-mixed")
+@click.option("--expect", default="", help="Comma-separated check groups that must have run.")
+@click.pass_context
+def record(ctx: click.Context, findings_dir: Path, digest: str, image: str, version: str, tier: str,
+           expect: str) -> None:
+    """Write the smoke record promote reads; a failing run is recorded too, never as a pass."""
+    opts = _opts(ctx)
+    expected = tuple(x.strip() for x in expect.split(",") if x.strip())
+    try:
+        v, path = report.record_run(state_dir(opts.manifest), findings_dir, digest=digest, image=image,
+                                    version=version, tier=tier, expected=expected)
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
+    opts.say(f"{'PASSED' if v.passed else 'FAILED'} ({tier}): {v.summary}", markup=False)
+    opts.say(f"smoke record: {path}", markup=False)
+    opts.emit({"passed": v.passed, "summary": v.summary, "record": str(path)})
+    if not v.passed:
+        raise ReleaseError(f"smoke tests failed for {digest}", exit_code=EXIT_DRIFT)
+
+
+COMMANDS: list[click.Command] = [smoke]

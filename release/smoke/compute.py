@@ -1,0 +1,49 @@
+"""The verdict on a vector add run on a GPU host (see vector_add.py, which runs it there)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from release.smoke.findings import Finding, fail, ok
+
+SCRIPT = Path(__file__).with_name("vector_add.py")
+
+
+def expected_values(n: int) -> tuple[list[float], list[float], float]:
+    """c[i] = a[i] + b[i] with a[i] = i and b[i] = 2i, so c[i] = 3i."""
+    head = [3.0 * i for i in range(min(8, n))]
+    tail = [3.0 * i for i in range(max(0, n - 8), n)]
+    return head, tail, 3.0 * n * (n - 1) / 2
+
+
+def check_vector_add(result: dict[str, Any] | str, subject: str = "") -> list[Finding]:
+    if isinstance(result, str):
+        try:
+            result = json.loads(result.strip().splitlines()[-1]) if result.strip() else {}
+        except (json.JSONDecodeError, IndexError):
+            return [fail("compute.vector-add", f"the vector add printed no result: {result[:200]!r}", subject)]
+    backend = result.get("backend", "none")
+    errors = "; ".join(result.get("errors", []))
+    if backend == "none":
+        why = f" ({errors})" if errors else ""
+        return [fail("compute.vector-add", "no GPU compute runtime: neither PyTorch nor CuPy sees a GPU and "
+                     f"no vectorAdd sample is on the PATH{why}", subject)]
+    if backend == "binary":
+        out = str(result.get("output", ""))
+        if result.get("rc") == 0 and "PASSED" in out.upper() and "FAIL" not in out.upper():
+            return [ok("compute.vector-add", f"{result.get('device')} sample passed", subject)]
+        return [fail("compute.vector-add", f"{result.get('device')} sample failed (rc {result.get('rc')}): "
+                     f"{out.strip()[-300:]}", subject)]
+    n = int(result.get("n", 0))
+    if n <= 0:
+        return [fail("compute.vector-add", "the vector add returned no values", subject)]
+    head, tail, checksum = expected_values(n)
+    got_head, got_tail = [float(x) for x in result.get("head", [])], [float(x) for x in result.get("tail", [])]
+    got_sum = float(result.get("checksum", float("nan")))
+    if got_head != head or got_tail != tail or got_sum != checksum:
+        return [fail("compute.vector-add", f"wrong result on {backend} ({result.get('device')}): head "
+                     f"{got_head[:4]} expected {head[:4]}, checksum {got_sum} expected {checksum}", subject)]
+    return [ok("compute.vector-add", f"{n} elements added correctly on {result.get('device')} via {backend}",
+               subject)]

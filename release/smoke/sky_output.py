@@ -1,0 +1,228 @@
+"""Readers for what the `sky` client prints, and the checks on it.
+
+`sky gpus list --infra kubernetes` (`sky show-gpus --cloud kubernetes` before 0.10) prints, per
+context, a borderless left-aligned table `GPU  REQUESTABLE_QTY_PER_NODE  UTILIZATION` whose
+utilization cells read "<free> of <total> free", then a per-node table. Tables are read by the
+column offsets of their header row, because cells such as "1, 2, 4" contain spaces. `sky check`
+ends with an "Enabled infra" (older: "Enabled clouds") section listing e.g. "Kubernetes [compute]".
+`sky status --kubernetes` prints `USER NAME RESOURCES STATUS ...` with resources such as
+"1x(gpus=H100:1, cpus=2, mem=8, ...)". `/api/health` returns JSON with `status` and `version`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from release.smoke.findings import Finding, fail, ok
+
+ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def strip_ansi(text: str) -> str:
+    return ANSI_RE.sub("", text).replace("\r", "")
+
+
+def read_table(lines: list[str], start: int) -> tuple[list[dict[str, str]], int]:
+    """Rows of the borderless table whose header is lines[start]; stops at a blank line."""
+    header = lines[start]
+    cols = [(m.start(), m.group(0)) for m in re.finditer(r"\S+(?: \S+)*", header)]
+    rows, i = [], start + 1
+    while i < len(lines) and lines[i].strip():
+        line = lines[i]
+        row = {}
+        for j, (pos, name) in enumerate(cols):
+            end = cols[j + 1][0] if j + 1 < len(cols) else None
+            row[name] = line[pos:end].strip() if end else line[pos:].strip()
+        rows.append(row)
+        i += 1
+    return rows, i
+
+
+@dataclass(frozen=True)
+class GpuRow:
+    context: str
+    gpu: str
+    per_node: tuple[int, ...]
+    free: int | None
+    total: int | None
+
+
+_UTIL_RE = re.compile(r"(?P<free>\d+|<no permissions>)\s+of\s+(?P<total>\d+)\s+free")
+
+
+def parse_gpus_list(text: str) -> list[GpuRow]:
+    lines = strip_ansi(text).splitlines()
+    rows: list[GpuRow] = []
+    context, i = "", 0
+    while i < len(lines):
+        line = lines[i]
+        m = re.match(r"^\s*(?:Context|Kubernetes context):\s*(\S+)", line)
+        if m:
+            context = m.group(1)
+        elif re.match(r"^\s*Default Context\b", line):
+            context = ""
+        head = line.split()
+        if head[:1] == ["GPU"] and "UTILIZATION" in line and ("REQUESTABLE_QTY_PER_NODE" in line
+                                                                or "QTY_PER_NODE" in line):
+            table, i = read_table(lines, i)
+            for r in table:
+                qty_key = next(k for k in r if "QTY" in k)
+                util = _UTIL_RE.search(r.get("UTILIZATION", ""))
+                free = int(util.group("free")) if util and util.group("free").isdigit() else None
+                total = int(util.group("total")) if util else None
+                per_node = tuple(int(x) for x in re.findall(r"\d+", r.get(qty_key, "")))
+                rows.append(GpuRow(context, r.get("GPU", ""), per_node, free, total))
+            continue
+        i += 1
+    return rows
+
+
+def gpu_name_matches(wanted: str, listed: str) -> bool:
+    """SkyPilot's own rule: equal ignoring case, or one a '-'-separated prefix of the other
+    (H100 names the GFD product NVIDIA-H100-80GB-HBM3 as H100 or H100-80GB across releases)."""
+    a, b = wanted.lower(), listed.lower()
+    if a == b:
+        return True
+    short, long_ = sorted((a, b), key=len)
+    return long_.startswith(short) and long_[len(short)] == "-"
+
+
+def check_gpus_list(text: str, rc: int, expected: dict[str, int], context: str | None = None) -> list[Finding]:
+    """expected: accelerator name -> total count the cluster has."""
+    out = strip_ansi(text)
+    if rc != 0:
+        return [fail("sky.gpus-list", f"exited {rc}: {out.strip()[-300:]}")]
+    rows = [r for r in parse_gpus_list(out) if context is None or r.context in (context, "")]
+    if not rows:
+        return [fail("sky.gpus-list", f"no Kubernetes GPU table in the output: {out.strip()[-300:]}")]
+    findings = []
+    for name, count in expected.items():
+        match = [r for r in rows if gpu_name_matches(name, r.gpu)]
+        if not match:
+            findings.append(fail("sky.gpus-list", f"{name} is not listed (listed: "
+                                 f"{', '.join(sorted({r.gpu for r in rows})) or 'nothing'})", name))
+            continue
+        total = sum(r.total or 0 for r in match)
+        if total == 0:
+            findings.append(fail("sky.gpus-list", f"{name} is listed with a count of 0", name))
+        elif total != count:
+            findings.append(fail("sky.gpus-list", f"{name}: {total} GPU(s) listed, the nodes have {count}", name))
+        else:
+            qty = sorted({q for r in match for q in r.per_node})
+            findings.append(ok("sky.gpus-list", f"{name}: {total} GPU(s), requestable per node {qty}", name))
+    return findings
+
+
+def enabled_infra(text: str) -> list[str]:
+    lines = strip_ansi(text).splitlines()
+    for i, line in enumerate(lines):
+        if re.search(r"Enabled (infra|clouds)", line):
+            names = []
+            for rest in lines[i + 1:]:
+                if not rest.strip():
+                    if names:
+                        break
+                    continue
+                if not rest.startswith("  "):
+                    break
+                m = re.match(r"^\s{2}(\w[\w ]*?)(?:\s*\[.*\])?\s*$", rest)
+                if m and not rest.startswith("    "):
+                    names.append(m.group(1))
+            return names
+    return []
+
+
+def check_sky_check(text: str, rc: int) -> list[Finding]:
+    enabled = enabled_infra(text)
+    if rc == 0 and any(n.lower() == "kubernetes" for n in enabled):
+        return [ok("sky.check", f"Kubernetes enabled (enabled: {', '.join(enabled)})")]
+    return [fail("sky.check", f"Kubernetes is not enabled (rc {rc}; enabled: {', '.join(enabled) or 'none'}): "
+                 f"{strip_ansi(text).strip()[-300:]}")]
+
+
+def version_matches(expected: str, reported: str) -> bool:
+    """The chart/image version is "0.12.0"; a server may report "0.12.0" or a local build label
+    such as "0.12.0+ellm" — but never another release."""
+    e, r = expected.lstrip("v"), reported.lstrip("v")
+    return r == e or (r.startswith(e) and not r[len(e)].isdigit() and r[len(e)] != ".")
+
+
+def check_api_health(body: str | dict[str, Any], expected_version: str) -> list[Finding]:
+    try:
+        data = json.loads(body) if isinstance(body, str) else body
+    except json.JSONDecodeError:
+        return [fail("api.health", f"/api/health did not return JSON: {str(body)[:200]!r}")]
+    findings = []
+    status = str(data.get("status", "")).lower()
+    findings.append(ok("api.health", "healthy") if status == "healthy"
+                    else fail("api.health", f"status is {status or 'missing'}"))
+    version = str(data.get("version") or "")
+    if version and version_matches(expected_version, version):
+        findings.append(ok("api.version", f"reports {version} (commit {data.get('commit', '?')})"))
+    else:
+        findings.append(fail("api.version", f"reports {version or 'no version'}, expected {expected_version}"))
+    return findings
+
+
+_RES_RE = re.compile(r"(?:gpus=)?(?P<name>[A-Za-z][\w.\-]*):(?P<count>\d+)")
+
+
+def status_gpu_counts(text: str) -> dict[str, tuple[str, int] | None]:
+    """cluster name -> (accelerator, count) from `sky status --kubernetes`, None if no GPU shown."""
+    lines = strip_ansi(text).splitlines()
+    out: dict[str, tuple[str, int] | None] = {}
+    for i, line in enumerate(lines):
+        if line.split()[:2] == ["USER", "NAME"] and "RESOURCES" in line:
+            table, _ = read_table(lines, i)
+            for r in table:
+                m = _RES_RE.search(r.get("RESOURCES", "").replace("cpus=", "").replace("mem=", ""))
+                out[r.get("NAME", "")] = (m.group("name"), int(m.group("count"))) if m else None
+    return out
+
+
+def check_status_gpu_count(text: str, cluster: str, accelerator: str, count: int) -> list[Finding]:
+    counts = status_gpu_counts(text)
+    names = [n for n in counts if n == cluster or n.startswith(cluster + "-")]
+    if not names:
+        return [fail("sky.status-gpus", f"{cluster} is not in `sky status --kubernetes`", cluster)]
+    got = counts[names[0]]
+    if got is None:
+        return [fail("sky.status-gpus", f"shown with no GPU, expected {accelerator}:{count}", cluster)]
+    if not gpu_name_matches(accelerator, got[0]) or got[1] != count:
+        return [fail("sky.status-gpus", f"shown as {got[0]}:{got[1]}, expected {accelerator}:{count}", cluster)]
+    return [ok("sky.status-gpus", f"shown as {got[0]}:{got[1]}", cluster)]
+
+
+# What SkyPilot says when a request cannot fit (optimizer, Kubernetes provisioner).
+OVER_REQUEST_MESSAGES = ("does not contain any instances satisfying the request", "No resource satisfying",
+                         "Insufficient", "not found in", "ResourcesUnavailableError")
+TIMEOUT_CODES = (124, 137)
+
+
+def check_over_request(text: str, rc: int, subject: str = "") -> list[Finding]:
+    out = strip_ansi(text)
+    if rc == 0:
+        return [fail("sky.over-request", "a launch asking for more GPUs than any node has succeeded", subject)]
+    if rc in TIMEOUT_CODES:
+        return [fail("sky.over-request", f"hung until the timeout killed it (rc {rc})", subject)]
+    hit = next((m for m in OVER_REQUEST_MESSAGES if m in out), None)
+    if hit:
+        return [ok("sky.over-request", f"refused by SkyPilot ({hit!r})", subject)]
+    return [fail("sky.over-request", f"failed (rc {rc}) without SkyPilot's resource message: {out.strip()[-300:]}",
+                 subject)]
+
+
+def check_launch_output(text: str, rc: int, subject: str = "") -> list[Finding]:
+    """A launch that the API server refused because of int affinity values, for instance."""
+    out = strip_ansi(text)
+    if "cannot unmarshal number" in out:
+        return [fail("sky.launch", "pod creation refused: a node-affinity value was rendered as a number",
+                     subject)]
+    if rc in TIMEOUT_CODES:
+        return [fail("sky.launch", f"timed out (rc {rc})", subject)]
+    if rc != 0:
+        return [fail("sky.launch", f"failed (rc {rc}): {out.strip()[-300:]}", subject)]
+    return [ok("sky.launch", "launched and ran its command", subject)]
