@@ -277,3 +277,25 @@ def health_problems(health: Mapping[str, Any] | None, version: str, commit: str 
         if short < 7 or commit[:short] != reported_commit[:short]:
             problems.append(f"commit is {reported_commit!r}, expected the fork commit {commit}")
     return problems
+
+
+# --- the ansible-playbook command `ellm-release deploy` runs ---------------------------------------
+
+def playbook_command(ansible_playbook: str, playbook: str | Path, inventory: str | Path, *,
+                     manifest: str | Path | None = None, version: str | None = None,
+                     check: bool = False, passthrough: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """The argv for the deploy playbook. Extra vars go as one JSON document, so that paths with
+    spaces survive; nothing secret is ever added here (credentials come from Vault or the
+    environment), so the argv may be printed and logged."""
+    argv = [ansible_playbook, "-i", str(inventory), str(playbook)]
+    extra: dict[str, str] = {}
+    if manifest is not None:
+        extra["skypilot_manifest"] = str(manifest)
+    if version:
+        parse_version(version)  # a typo fails here, not halfway through the play
+        extra["skypilot_version"] = version
+    if extra:
+        argv += ["-e", json.dumps(extra, sort_keys=True)]
+    if check:
+        argv += [flag for flag in ("--check", "--diff") if flag not in passthrough]
+    return argv + list(passthrough)

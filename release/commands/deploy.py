@@ -1,5 +1,75 @@
-"""CLI commands for this area (filled in by the module's owner)."""
+"""`ellm-release deploy`: run playbooks/deploy.yml with the repository's manifest.
+
+A convenience only: the playbook stays usable on its own with ansible-playbook, and this command
+adds nothing the playbook does not do. Arguments after `--` go to ansible-playbook unchanged.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import click
 
-COMMANDS: list[click.Command] = []
+from release.deploy import playbook_command
+from release.errors import Refused, ReleaseError
+from release.output import Options
+from release.versions import InvalidVersion
+
+pass_options = click.make_pass_decorator(Options)
+
+
+def find_ansible_playbook() -> str:
+    """ansible-playbook from this Python's environment first (pip install .[deploy]), then PATH."""
+    beside = Path(sys.executable).parent / "ansible-playbook"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("ansible-playbook")
+    if found:
+        return found
+    raise Refused("ansible-playbook is not installed",
+                  hints=["pip install '.[deploy]'   (Ansible with kubernetes.core, and the kubernetes client)"])
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option("-i", "--inventory", type=click.Path(path_type=Path), default=None,
+              help="Inventory folder [default: playbooks/inventories/production].")
+@click.option("--version", "version", default=None,
+              help="Release to deploy [default: the manifest's upstream.version].")
+@click.argument("ansible_args", nargs=-1, type=click.UNPROCESSED)
+@pass_options
+def deploy(opts: Options, inventory: Path | None, version: str | None, ansible_args: tuple[str, ...]) -> None:
+    """Deploy the SkyPilot API server with playbooks/deploy.yml.
+
+    Chart version and image tag come from the manifest and must agree; the image is pinned by
+    digest. --dry-run runs the playbook with --check --diff. Credentials are never taken on the
+    command line: use Ansible Vault or SKYPILOT_AUTH_CREDENTIALS.
+
+    \b
+    Examples:
+      ellm-release deploy
+      ellm-release deploy -i playbooks/inventories/kind --version 0.13.0 -- --check --diff
+      ellm-release deploy -- --ask-vault-pass
+    """
+    root = opts.manifest.resolve().parent.parent
+    playbook = root / "playbooks" / "deploy.yml"
+    if not playbook.is_file():
+        raise Refused(f"no deploy playbook at {playbook}",
+                      hints=["run from the release repository, or pass --manifest"])
+    inventory = inventory or root / "playbooks" / "inventories" / "production"
+    try:
+        argv = playbook_command(find_ansible_playbook(), playbook, inventory, manifest=opts.manifest.resolve(),
+                                version=version, check=opts.dry_run, passthrough=ansible_args)
+    except InvalidVersion as exc:
+        raise Refused(str(exc)) from None
+    opts.say(f"[dim]$ {' '.join(argv)}[/]")
+    # Under --json stdout carries only our JSON document, so Ansible's output goes to stderr.
+    rc = subprocess.call(argv, stdout=sys.stderr if opts.json else None)
+    opts.emit({"command": argv, "returncode": rc})
+    if rc != 0:
+        raise ReleaseError(f"the deploy playbook failed (exit {rc})", exit_code=rc)
+
+
+COMMANDS: list[click.Command] = [deploy]
