@@ -1,5 +1,161 @@
-"""CLI commands for this area (filled in by the module's owner)."""
+"""`build`, `promote` and `image status`: the image half of a release."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import click
+from rich.table import Table
 
-COMMANDS: list[click.Command] = []
+from release import images
+from release.manifest import Manifest, load_manifest
+from release.output import Options
+from release.registry import RegistryClient, parse_image
+from release.state_dir import state_dir
+
+STEP_RE = re.compile(r"^#\d+ (\[.*|pushing .*|exporting .*|DONE .*|ERROR.*|CACHED)$")
+
+version_option = click.option("--version", "version", metavar="X.Y.Z",
+                              help="Release version (default: the manifest's upstream.version).")
+insecure_option = click.option("--insecure-registry", is_flag=True,
+                               help="Allow plain HTTP to a non-loopback registry (loopback always may). "
+                                    "Also: ELLM_INSECURE_REGISTRIES=host:port,...")
+
+
+def _context(ctx: click.Context) -> tuple[Options, Manifest, Path]:
+    opts: Options = ctx.ensure_object(Options)
+    manifest = load_manifest(opts.manifest)
+    return opts, manifest, state_dir(opts.manifest)
+
+
+def _client(opts: Options, manifest: Manifest, insecure: bool) -> RegistryClient:
+    registry = parse_image(manifest.image.repository + ":x").registry
+    return RegistryClient(registry, insecure=insecure, on_retry=lambda msg: opts.say(f"[yellow]retry:[/] {msg}"))
+
+
+def _progress(opts: Options) -> tuple[Callable[[str], None], Callable[[], None]]:
+    """A live one-line status on a terminal; the build's step lines otherwise (CI logs)."""
+    if opts.verbose:
+        return (lambda line: opts.say(line, markup=False)), (lambda: None)
+    if opts.console.is_terminal:
+        status = opts.console.status("building")
+        status.start()
+
+        def update(line: str) -> None:
+            if line.strip():
+                status.update(f"building: {line[:100]}")
+        return update, status.stop
+
+    def steps(line: str) -> None:
+        if STEP_RE.match(line):
+            opts.say(line, markup=False)
+    return steps, (lambda: None)
+
+
+@click.command("build", epilog="""\b
+Examples:
+  ellm-release build --push                      build and push :v<version>-dev from the fork branch
+  ellm-release --repo ../skypilot build --version 0.13.0 --push
+  ellm-release build --builder engine --push     use the Docker engine's builder (no buildx)""")
+@version_option
+@click.option("--push", is_flag=True, help="Push the dev tag and record its digest.")
+@click.option("--builder", type=click.Choice(images.BUILDERS), default="buildx", show_default=True,
+              help="buildx (docker buildx build), or engine: the daemon's classic builder via the Docker SDK.")
+@insecure_option
+@click.pass_context
+def build_cmd(ctx: click.Context, version: str | None, push: bool, builder: str, insecure_registry: bool) -> None:
+    """Build the fork's image from a clean ellm-VERSION checkout and tag it with the dev tag."""
+    opts, manifest, state = _context(ctx)
+    version = version or manifest.version
+    client = _client(opts, manifest, insecure_registry)
+    on_line, done = _progress(opts)
+    try:
+        result = images.build(manifest, opts.repo, state, version=version, push=push, builder=builder,
+                              dry_run=opts.dry_run, on_line=on_line, client=client)
+    finally:
+        done()
+    plan = result.plan
+    data: dict[str, Any] = {"version": version, "image": plan.image, "revision": plan.revision,
+                            "builder": builder, "pushed": push and not opts.dry_run, "digest": result.digest,
+                            "labels": dict(plan.labels), "platform": plan.platform, "dry_run": opts.dry_run,
+                            "log": str(result.log_path),
+                            "record": str(images.record_path(state, version)) if result.record else None}
+    if opts.dry_run:
+        opts.say(f"would build {plan.image} from {plan.revision[:12]} ({plan.platform}, {plan.dockerfile})")
+        if builder == "buildx":
+            opts.say("  " + " ".join(images.buildx_argv(plan, Path("<metadata.json>"))), markup=False)
+    elif result.digest:
+        opts.say(f"[green]pushed[/] {plan.image}@{result.digest} (fork commit {plan.revision[:12]})")
+        opts.say(f"recorded in {images.record_path(state, version)}")
+    else:
+        opts.say(f"[green]built[/] {plan.image} locally (not pushed: add --push to publish and record it)")
+    opts.emit(data)
+
+
+@click.command("promote", epilog="""\b
+Examples:
+  ellm-release promote                          :v<version>-dev -> :v<version>, same digest
+  ellm-release promote --version 0.13.0 --dry-run
+  ellm-release promote --skip-smoke-gate        promote without a smoke record (warned, recorded)""")
+@version_option
+@click.option("--force-retag", is_flag=True, help="Move an existing stable tag to the dev digest (warned).")
+@click.option("--skip-smoke-gate", is_flag=True, help="Promote without a passing smoke record (warned, recorded).")
+@insecure_option
+@click.pass_context
+def promote_cmd(ctx: click.Context, version: str | None, force_retag: bool, skip_smoke_gate: bool,
+                insecure_registry: bool) -> None:
+    """Copy the dev tag's manifest to the stable tag inside the registry: no pull, no rebuild,
+    digest unchanged. Stable tags are write-once."""
+    opts, manifest, state = _context(ctx)
+    result = images.promote(manifest, state, version=version, client=_client(opts, manifest, insecure_registry),
+                            force_retag=force_retag, skip_smoke_gate=skip_smoke_gate, dry_run=opts.dry_run,
+                            say=opts.say)
+    plan = result.plan
+    if plan.action is images.Action.ALREADY:
+        opts.say(f"already promoted: {result.stable_image} is {plan.dev_digest}")
+    elif opts.dry_run:
+        opts.say(f"would copy {result.dev_image} ({plan.dev_digest}) to {result.stable_image}"
+                 + (f", replacing {plan.stable_digest}" if plan.stable_digest else ""))
+        if result.gate and result.gate.warning:
+            opts.say(f"[yellow]warning:[/] {result.gate.warning}")
+    else:
+        opts.say(f"[green]promoted[/] {result.dev_image} -> {result.stable_image}")
+        opts.say(f"  digest {plan.dev_digest} (both tags verified)")
+    opts.emit(result.to_json())
+
+
+@click.group("image")
+def image_group() -> None:
+    """Inspect the release images in the registry."""
+
+
+@image_group.command("status", epilog="""\b
+Examples:
+  ellm-release image status
+  ellm-release --json image status --version 0.13.0""")
+@version_option
+@insecure_option
+@click.pass_context
+def status_cmd(ctx: click.Context, version: str | None, insecure_registry: bool) -> None:
+    """Both tags, their digests, and the fork commit each was built from (read-only)."""
+    opts, manifest, state = _context(ctx)
+    data = images.image_status(manifest, state, version=version,
+                               client=_client(opts, manifest, insecure_registry))
+    table = Table(title=f"images for {data['version']}")
+    for column in ("tag", "digest", "fork commit", "version label"):
+        table.add_column(column)
+    for key in ("dev", "stable"):
+        row = data[key]
+        table.add_row(row["image"], row["digest"] or "[red]absent[/]", (row["revision"] or "-")[:12],
+                      row["version"] or "-")
+    opts.say(table)
+    opts.say("promoted: dev and stable are the same digest" if data["promoted"] else "not promoted")
+    for note in data["notes"]:
+        opts.say(f"  note: {note}")
+    opts.emit(data)
+
+
+COMMANDS: list[click.Command] = [build_cmd, promote_cmd, image_group]

@@ -1,0 +1,480 @@
+"""Build the fork's image from a clean release branch, and promote its dev tag to the stable tag.
+
+Pure policy first (what to do given what the registry and the records say), then the I/O that
+carries it out. Records live at `<state dir>/images/<version>.json`; the deploy playbook reads them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from release.errors import Refused, ReleaseError
+from release.localdaemons import BUILDX_HINT
+from release.manifest import Manifest
+from release.registry import (
+    ENV_TOKEN,
+    ENV_USER,
+    NotFound,
+    RegistryClient,
+    image_labels,
+    parse_image,
+    redact,
+)
+from release.smoke.record import SmokeRecord, find_passing_record
+from release.state_dir import read_json, write_json
+
+Say = Callable[..., None]
+LABEL_SOURCE = "org.opencontainers.image.source"
+LABEL_REVISION = "org.opencontainers.image.revision"
+LABEL_VERSION = "org.opencontainers.image.version"
+BUILDERS = ("buildx", "engine")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# --- pure policy ----------------------------------------------------------------------------------
+
+class Action(StrEnum):
+    COPY = "copy"  # stable tag absent: copy the dev manifest to it
+    ALREADY = "already-promoted"  # stable tag already holds this digest: nothing to do
+    RETAG = "force-retag"  # stable tag holds another digest and the user forced a move
+    REFUSE = "refuse"  # stable tag holds another digest: write-once says no
+
+
+@dataclass(frozen=True)
+class PromotePlan:
+    action: Action
+    dev_digest: str
+    stable_digest: str | None
+    warning: str | None = None
+
+    @property
+    def writes(self) -> bool:
+        return self.action in (Action.COPY, Action.RETAG)
+
+
+def plan_promotion(dev_digest: str, stable_digest: str | None, *, force_retag: bool = False) -> PromotePlan:
+    """The write-once rule for stable tags."""
+    if stable_digest is None:
+        return PromotePlan(Action.COPY, dev_digest, None)
+    if stable_digest == dev_digest:
+        return PromotePlan(Action.ALREADY, dev_digest, stable_digest)
+    if force_retag:
+        return PromotePlan(Action.RETAG, dev_digest, stable_digest,
+                           warning=f"--force-retag moves the stable tag from {stable_digest} to {dev_digest}; "
+                                   "anything deployed by the old tag will change on its next pull")
+    return PromotePlan(Action.REFUSE, dev_digest, stable_digest)
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    allowed: bool
+    reason: str
+    skipped: bool = False
+    warning: str | None = None
+
+
+def smoke_gate(digest: str, record: SmokeRecord | None, *, skip: bool = False) -> GateDecision:
+    """Only a passing smoke run for this very digest opens the gate; skipping is loud and recorded."""
+    if record is not None and record.passed and record.digest == digest:
+        return GateDecision(True, f"smoke test passed for {digest} (tier {record.tier}, {record.time})")
+    if skip:
+        return GateDecision(True, "smoke gate skipped", skipped=True,
+                            warning=f"--skip-smoke-gate: promoting {digest} without a passing smoke test; "
+                                    "this is written to the image record")
+    return GateDecision(False, f"no passing smoke test is recorded for {digest}")
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    version: str
+    image: str  # repository:dev-tag
+    revision: str
+    source: str
+    context: Path
+    dockerfile: Path
+    platform: str
+    build_args: Mapping[str, str]
+    push: bool
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+def source_url(manifest: Manifest) -> str:
+    """The fork's web address, for the OCI source label (ghcr.io links the package to it)."""
+    if manifest.fork_url:
+        url = manifest.fork_url.removesuffix(".git")
+        if url.startswith("git@"):
+            url = "https://" + url[4:].replace(":", "/", 1)
+        return url
+    return f"https://github.com/{manifest.fork_repo}"
+
+
+def plan_build(manifest: Manifest, fork_dir: Path, version: str, revision: str, *, push: bool) -> BuildPlan:
+    context = (fork_dir / manifest.image.context).resolve()
+    dockerfile = Path(manifest.image.dockerfile)
+    dockerfile = dockerfile if dockerfile.is_absolute() else (fork_dir / dockerfile).resolve()
+    source = source_url(manifest)
+    labels = {LABEL_SOURCE: source, LABEL_REVISION: revision, LABEL_VERSION: version}
+    return BuildPlan(version=version, image=manifest.dev_image(version), revision=revision, source=source,
+                     context=context, dockerfile=dockerfile, platform=manifest.image.platform,
+                     build_args=dict(manifest.image.build_args), push=push, labels=labels)
+
+
+def buildx_argv(plan: BuildPlan, metadata_file: Path) -> list[str]:
+    argv = ["docker", "buildx", "build", "--platform", plan.platform, "-f", str(plan.dockerfile),
+            "-t", plan.image, "--progress", "plain", "--metadata-file", str(metadata_file)]
+    for key, value in sorted(plan.labels.items()):
+        argv += ["--label", f"{key}={value}"]
+    for key, value in sorted(plan.build_args.items()):
+        argv += ["--build-arg", f"{key}={value}"]
+    argv.append("--push" if plan.push else "--load")
+    argv.append(str(plan.context))
+    return argv
+
+
+# --- records --------------------------------------------------------------------------------------
+
+RECORD_KEYS = ("version", "repository", "dev_tag", "dev_digest", "revision", "source", "built_at",
+               "stable_tag", "stable_digest", "promoted_at", "smoke_gate_skipped")
+
+
+def record_path(state: Path, version: str) -> Path:
+    return state / "images" / f"{version}.json"
+
+
+def read_record(state: Path, version: str) -> dict[str, Any] | None:
+    data = read_json(record_path(state, version))
+    return data if isinstance(data, dict) else None
+
+
+def update_record(state: Path, version: str, **fields: Any) -> dict[str, Any]:
+    """Merge fields into the version's record (every key always present, unknown ones kept)."""
+    record: dict[str, Any] = dict.fromkeys(RECORD_KEYS)
+    record.update(read_record(state, version) or {})
+    record.update(fields)
+    record["version"] = version
+    write_json(record_path(state, version), record)
+    return record
+
+
+# --- the fork working copy ------------------------------------------------------------------------
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
+
+
+def check_fork(repo: Path, branch: str) -> str:
+    """The fork commit to build, after checking the working copy is a clean checkout of `branch`."""
+    if not (repo / ".git").exists() and _git(repo, "rev-parse", "--git-dir").returncode != 0:
+        raise Refused(f"{repo} is not a git working copy of the fork",
+                      hints=["point --repo at the fork's working copy (default: skypilot/)"])
+    head = _git(repo, "symbolic-ref", "--quiet", "--short", "HEAD").stdout.strip()
+    if head != branch:
+        where = f"on {head!r}" if head else "on a detached HEAD"
+        raise Refused(f"{repo} is {where}, not on {branch}; a release image is built from the branch head",
+                      hints=[f"git -C {repo} switch {branch}"])
+    dirty = _git(repo, "status", "--porcelain", "--untracked-files=normal").stdout.splitlines()
+    if dirty:
+        shown = ", ".join(line[3:] for line in dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+        raise Refused(f"{repo} has uncommitted changes ({shown}); the image would not match any commit",
+                      hints=["commit or stash them, then build again"])
+    return _git(repo, "rev-parse", "HEAD").stdout.strip()
+
+
+# --- build ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BuildResult:
+    plan: BuildPlan
+    digest: str | None  # the manifest digest in the registry (None when not pushed)
+    builder: str
+    log_path: Path
+    record: dict[str, Any] | None
+
+
+def buildx_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "buildx", "version"], capture_output=True, check=False).returncode == 0
+
+
+def _stream(argv: list[str], log_path: Path, on_line: Callable[[str], None],
+            env: Mapping[str, str] | None = None) -> int:
+    """Run a build, writing every line to the log and handing it to the progress display."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w", encoding="utf-8") as log, subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+            env={**os.environ, **(env or {})}) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = redact(line.rstrip("\n"))
+            log.write(line + "\n")
+            on_line(line)
+        return proc.wait()
+
+
+def run_buildx(plan: BuildPlan, log_path: Path, on_line: Callable[[str], None]) -> str | None:
+    if not buildx_available():
+        raise Refused("docker buildx is not installed",
+                      hints=[BUILDX_HINT, "or build with the Docker engine's own builder: --builder engine"])
+    with tempfile.TemporaryDirectory(prefix="ellm-build-") as tmp:
+        metadata = Path(tmp) / "metadata.json"
+        code = _stream(buildx_argv(plan, metadata), log_path, on_line)
+        if code != 0:
+            raise ReleaseError(f"docker buildx build failed (exit code {code})",
+                               hints=[f"the full build log: {log_path}"])
+        data = json.loads(metadata.read_text()) if metadata.exists() else {}
+    digest = data.get("containerimage.digest")
+    return str(digest) if plan.push and digest else None
+
+
+def run_engine_build(plan: BuildPlan, log_path: Path, on_line: Callable[[str], None]) -> str | None:
+    """The fallback: the daemon's classic builder through the docker SDK, then a push by the daemon.
+    Single platform only, and the daemon must support the requested platform."""
+    import docker  # imported here: only this builder needs it
+    from docker.errors import APIError, DockerException
+
+    try:
+        api = docker.from_env(version="auto").api  # honours DOCKER_HOST
+    except DockerException as exc:
+        raise ReleaseError(f"no Docker daemon is reachable ({exc})",
+                           hints=["start dockerd or set DOCKER_HOST"]) from None
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w", encoding="utf-8") as log:
+        def emit(line: str) -> None:
+            line = redact(line)
+            log.write(line + "\n")
+            on_line(line)
+
+        try:
+            for chunk in api.build(path=str(plan.context), dockerfile=str(plan.dockerfile), tag=plan.image,
+                                   labels=dict(plan.labels), buildargs=dict(plan.build_args),
+                                   platform=plan.platform, rm=True, decode=True):
+                _engine_chunk(chunk, emit, "build")
+            if not plan.push:
+                return None
+            repo, _, tag = plan.image.rpartition(":")
+            digest = None
+            for chunk in api.push(repo, tag=tag, stream=True, decode=True, auth_config=_engine_auth()):
+                digest = _engine_chunk(chunk, emit, "push") or digest
+        except APIError as exc:
+            raise ReleaseError(redact(f"the Docker engine failed: {exc.explanation or exc}"),
+                               hints=[f"the full build log: {log_path}"]) from None
+    return digest
+
+
+def _engine_chunk(chunk: Mapping[str, Any], emit: Callable[[str], None], stage: str) -> str | None:
+    if "error" in chunk:
+        emit(str(chunk["error"]))
+        raise ReleaseError(redact(f"docker {stage} failed: {str(chunk['error']).strip()}"))
+    if chunk.get("stream"):
+        for line in str(chunk["stream"]).splitlines():
+            emit(line)
+    elif chunk.get("status"):
+        emit(" ".join(str(chunk[k]) for k in ("id", "status", "progress") if chunk.get(k)))
+    aux = chunk.get("aux") or {}
+    return str(aux["Digest"]) if isinstance(aux, dict) and aux.get("Digest") else None
+
+
+def _engine_auth() -> dict[str, str] | None:
+    token = os.environ.get(ENV_TOKEN)
+    return {"username": os.environ.get(ENV_USER) or "token", "password": token} if token else None
+
+
+def build(manifest: Manifest, fork_dir: Path, state: Path, *, version: str | None = None, push: bool = False,
+          builder: str = "buildx", dry_run: bool = False, on_line: Callable[[str], None] = lambda _: None,
+          client: RegistryClient | None = None) -> BuildResult:
+    """Check the fork, build the dev image, push it, and record the digest the registry holds."""
+    version = version or manifest.version
+    if builder not in BUILDERS:
+        raise Refused(f"unknown builder {builder!r}; choose one of {', '.join(BUILDERS)}")
+    revision = check_fork(fork_dir, manifest.branch(version))
+    plan = plan_build(manifest, fork_dir, version, revision, push=push)
+    if not plan.dockerfile.is_file():
+        raise Refused(f"the Dockerfile {plan.dockerfile} does not exist",
+                      hints=["set image.dockerfile in the manifest (relative to the fork)"])
+    log_path = state / "images" / f"{version}.build.log"
+    if dry_run:
+        return BuildResult(plan, None, builder, log_path, None)
+    runner = run_buildx if builder == "buildx" else run_engine_build
+    digest = runner(plan, log_path, on_line)
+    if not push:
+        return BuildResult(plan, None, builder, log_path, None)
+    digest = _confirm_pushed(plan, digest, client)
+    ref = parse_image(plan.image)
+    record = update_record(state, version, repository=manifest.image.repository, dev_tag=ref.tag,
+                           dev_digest=digest, revision=revision, source=plan.source, built_at=_now(),
+                           stable_tag=manifest.stable_tag(version))
+    return BuildResult(plan, digest, builder, log_path, record)
+
+
+def _confirm_pushed(plan: BuildPlan, reported: str | None, client: RegistryClient | None) -> str:
+    """The registry is the source of truth: its digest for the tag must match what the builder said."""
+    ref = parse_image(plan.image)
+    client = client or RegistryClient(ref.registry)
+    held = client.manifest_digest(ref.repository, ref.reference)
+    if held is None:
+        raise ReleaseError(f"the build reported a push, but {plan.image} is not in the registry")
+    if reported and reported != held:
+        raise ReleaseError(f"the builder pushed {reported} but {plan.image} resolves to {held}; "
+                           "another push may have raced this one")
+    return held
+
+
+# --- promote --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PromoteResult:
+    plan: PromotePlan
+    dev_image: str
+    stable_image: str
+    gate: GateDecision | None
+    record: dict[str, Any] | None
+    dry_run: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": self.plan.action.value, "dev_image": self.dev_image, "stable_image": self.stable_image,
+                "dev_digest": self.plan.dev_digest, "stable_digest_before": self.plan.stable_digest,
+                "stable_digest": self.plan.dev_digest if self.plan.writes and not self.dry_run
+                else self.plan.stable_digest,
+                "smoke_gate": None if self.gate is None else dataclasses.asdict(self.gate),
+                "warning": self.plan.warning, "dry_run": self.dry_run}
+
+
+@dataclass
+class PromoteHooks:
+    """Test seams around the one write: called after every read and before the PUT."""
+
+    before_put: Callable[[], None] | None = None
+
+
+def promote(manifest: Manifest, state: Path, *, version: str | None = None, client: RegistryClient | None = None,
+            force_retag: bool = False, skip_smoke_gate: bool = False, dry_run: bool = False,
+            say: Say = lambda *_: None, hooks: PromoteHooks | None = None) -> PromoteResult:
+    """Copy the dev tag's manifest (or index) to the stable tag inside the registry, write-once."""
+    version = version or manifest.version
+    dev = parse_image(manifest.dev_image(version))
+    stable = parse_image(manifest.stable_image(version))
+    client = client or RegistryClient(dev.registry)
+    try:
+        dev_doc = client.get_manifest(dev.repository, dev.reference)
+    except NotFound:
+        raise Refused(f"the dev tag {dev} does not exist; nothing to promote",
+                      hints=[f"build and push it first: ellm-release build --version {version} --push"]) from None
+    stable_digest = client.manifest_digest(stable.repository, stable.reference)
+    plan = plan_promotion(dev_doc.digest, stable_digest, force_retag=force_retag)
+    result = PromoteResult(plan, str(dev), str(stable), None, read_record(state, version), dry_run)
+    if plan.action is Action.ALREADY:
+        return result
+    if plan.action is Action.REFUSE:
+        raise Refused(f"{stable} already points at {stable_digest}, not at {dev}'s {dev_doc.digest}; "
+                      "stable tags are write-once",
+                      hints=["build a new version, or move the tag on purpose with --force-retag"])
+    gate = smoke_gate(dev_doc.digest, find_passing_record(state, dev_doc.digest), skip=skip_smoke_gate)
+    if not gate.allowed:
+        raise Refused(f"refusing to promote {dev}: {gate.reason}",
+                      hints=["run the smoke tests on this digest (ansible-playbook playbooks/smoke.yml), "
+                             "or pass --skip-smoke-gate to promote anyway (recorded)"])
+    result = dataclasses.replace(result, gate=gate)
+    if dry_run:
+        return result
+    for warning in (plan.warning, gate.warning):
+        if warning:
+            say(f"[yellow]warning:[/] {warning}")
+    if hooks and hooks.before_put:
+        hooks.before_put()
+    client.put_manifest(stable.repository, stable.reference, dev_doc)
+    verify_same_digest(client, dev, stable, dev_doc.digest)
+    record = update_record(state, version, **_dev_fields(client, manifest, version, dev_doc.digest, state),
+                           stable_tag=stable.tag, stable_digest=dev_doc.digest, promoted_at=_now(),
+                           smoke_gate_skipped=gate.skipped)
+    return dataclasses.replace(result, record=record)
+
+
+def verify_same_digest(client: RegistryClient, dev: Any, stable: Any, digest: str) -> None:
+    got = {str(ref): client.manifest_digest(ref.repository, ref.reference) for ref in (dev, stable)}
+    if set(got.values()) != {digest}:
+        shown = ", ".join(f"{name} -> {value or 'absent'}" for name, value in got.items())
+        raise ReleaseError(f"after the copy the tags disagree ({shown}); expected both at {digest}",
+                           hints=["someone may have pushed during the promotion; run image status"])
+
+
+def _dev_fields(client: RegistryClient, manifest: Manifest, version: str, digest: str,
+                state: Path) -> dict[str, Any]:
+    """Fill the build half of the record when the image was built elsewhere (e.g. by CI)."""
+    existing = read_record(state, version) or {}
+    if existing.get("dev_digest") == digest:
+        return {}
+    dev = parse_image(manifest.dev_image(version))
+    labels = _labels_or_empty(client, dev.repository, digest, manifest.image.platform)
+    return {"repository": manifest.image.repository, "dev_tag": dev.tag, "dev_digest": digest,
+            "revision": labels.get(LABEL_REVISION), "source": labels.get(LABEL_SOURCE),
+            "built_at": existing.get("built_at") if existing.get("dev_digest") == digest else None}
+
+
+def _labels_or_empty(client: RegistryClient, repository: str, reference: str, platform: str) -> dict[str, str]:
+    try:
+        return image_labels(client.image_config(repository, reference, platform))
+    except (NotFound, ReleaseError):
+        return {}
+
+
+# --- status ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TagStatus:
+    image: str
+    digest: str | None
+    revision: str | None
+    version: str | None
+    media_type: str | None
+
+
+def tag_status(client: RegistryClient, image: str, platform: str) -> TagStatus:
+    ref = parse_image(image)
+    try:
+        doc = client.get_manifest(ref.repository, ref.reference)
+    except NotFound:
+        return TagStatus(image, None, None, None, None)
+    labels = _labels_or_empty(client, ref.repository, doc.digest, platform)
+    return TagStatus(image, doc.digest, labels.get(LABEL_REVISION), labels.get(LABEL_VERSION), doc.media_type)
+
+
+def image_status(manifest: Manifest, state: Path, *, version: str | None = None,
+                 client: RegistryClient | None = None) -> dict[str, Any]:
+    version = version or manifest.version
+    dev_image, stable_image = manifest.dev_image(version), manifest.stable_image(version)
+    client = client or RegistryClient(parse_image(dev_image).registry)
+    dev = tag_status(client, dev_image, manifest.image.platform)
+    stable = tag_status(client, stable_image, manifest.image.platform)
+    record = read_record(state, version)
+    return {"version": version, "dev": dataclasses.asdict(dev), "stable": dataclasses.asdict(stable),
+            "promoted": dev.digest is not None and dev.digest == stable.digest,
+            "record": record, "notes": list(status_notes(dev, stable, record))}
+
+
+def status_notes(dev: TagStatus, stable: TagStatus, record: Mapping[str, Any] | None) -> Iterator[str]:
+    """Disagreements between the registry and the local record worth a human's attention."""
+    if dev.digest is None:
+        yield f"{dev.image} does not exist: run build --push"
+    if stable.digest is None and dev.digest is not None:
+        yield f"{stable.image} does not exist yet: promote when the smoke tests pass"
+    if stable.digest and dev.digest and stable.digest != dev.digest:
+        yield "the dev tag has moved on since the promotion (a rebuild after release)"
+    if record and record.get("dev_digest") and dev.digest and record["dev_digest"] != dev.digest:
+        yield f"the record says the dev tag was {record['dev_digest']}, the registry says {dev.digest}"
+    if record and record.get("stable_digest") and stable.digest != record["stable_digest"]:
+        yield f"the record says the stable tag is {record['stable_digest']}, the registry says {stable.digest}"

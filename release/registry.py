@@ -1,0 +1,644 @@
+"""A small client for the OCI distribution API: resolve a tag, read manifests and blobs, put a
+manifest under another tag. Enough to promote an image inside a registry without moving a layer.
+
+Works with ghcr.io and any registry that speaks the distribution spec: anonymous access, HTTP basic
+auth and bearer tokens (the `WWW-Authenticate` challenge flow), credentials from the environment or
+the Docker config file (including `docker-credential-*` helpers). Secrets live in `Secret` objects
+whose repr is `***`, and every message that leaves this module goes through `redact()`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import json
+import os
+import random
+import re
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from release.errors import ReleaseError
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
+IMAGE_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
+MANIFEST_TYPES = (*INDEX_TYPES, *IMAGE_TYPES)
+ACCEPT = ", ".join(MANIFEST_TYPES)
+
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+DOCKER_HUB = "docker.io"
+DOCKER_HUB_API = "registry-1.docker.io"
+ENV_USER = "ELLM_REGISTRY_USER"
+ENV_TOKEN = "ELLM_REGISTRY_TOKEN"
+ENV_INSECURE = "ELLM_INSECURE_REGISTRIES"  # comma-separated hosts allowed over plain HTTP
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+class RegistryError(ReleaseError):
+    """A registry operation failed; the message names the registry and what was asked, never a secret."""
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry did not answer usefully, even after the retries."""
+
+
+class AuthError(RegistryError):
+    """The registry refused the credentials (or needs some and none were found)."""
+
+
+class NotFound(RegistryError):
+    """The tag or digest does not exist in the repository."""
+
+
+class MalformedResponse(RegistryError):
+    """The registry answered, but not with something the distribution spec allows."""
+
+
+# --- secrets --------------------------------------------------------------------------------------
+
+class Secret:
+    """A password or token. Prints as *** so that it cannot leak through str(), repr() or logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+_known_secrets: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """Remember a secret so that redact() removes it from any text (and its base64 forms)."""
+    if value and len(value) >= 3:
+        _known_secrets.add(value)
+
+
+def redact(text: str, extra: Iterable[str] = ()) -> str:
+    """Replace every known secret (raw, in a basic-auth pair's base64, or in a bearer header) by ***."""
+    for secret in sorted({*_known_secrets, *(s for s in extra if s)}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    text = re.sub(r"(?i)(authorization:?\s*(basic|bearer)\s+)[A-Za-z0-9+/=._~-]+", r"\1***", text)
+    return re.sub(r"(?i)((access_)?token|password|refresh_token)=[^&\s\"']+", r"\1=***", text)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A username with a password/token, or an OAuth2 identity token (docker login with an IdP)."""
+
+    username: str
+    secret: Secret
+    source: str  # where they came from, for messages: "ELLM_REGISTRY_USER", "~/.docker/config.json", ...
+    identity_token: bool = False
+
+    def __post_init__(self) -> None:
+        register_secret(self.secret.reveal())
+
+    def basic_header(self) -> str:
+        pair = f"{self.username}:{self.secret.reveal()}".encode()
+        encoded = base64.b64encode(pair).decode()
+        register_secret(encoded)
+        return f"Basic {encoded}"
+
+
+# --- image references -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ImageRef:
+    """`registry/repository[:tag][@digest]`, with Docker Hub's implicit names made explicit."""
+
+    registry: str
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def reference(self) -> str:
+        """What goes in the /manifests/<reference> URL: the digest when pinned, else the tag."""
+        return self.digest or self.tag or "latest"
+
+    def with_tag(self, tag: str) -> ImageRef:
+        return ImageRef(self.registry, self.repository, tag, None)
+
+    def __str__(self) -> str:
+        text = f"{self.registry}/{self.repository}"
+        if self.tag:
+            text += f":{self.tag}"
+        if self.digest:
+            text += f"@{self.digest}"
+        return text
+
+
+def parse_image(text: str) -> ImageRef:
+    """Parse `ghcr.io/org/name:tag`, `127.0.0.1:5000/name@sha256:...`, `name` (Docker Hub)."""
+    rest, _, digest = text.partition("@")
+    if digest and not DIGEST_RE.match(digest):
+        raise ValueError(f"not a sha256 digest: {digest!r}")
+    first, slash, remainder = rest.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        registry, path = first, remainder
+    else:
+        registry, path = DOCKER_HUB, rest
+    tag = None
+    name, colon, maybe_tag = path.rpartition(":")
+    if colon and "/" not in maybe_tag:
+        path, tag = name, maybe_tag
+    if registry == DOCKER_HUB and "/" not in path:
+        path = f"library/{path}"
+    if not path or path != path.lower() or not re.match(r"^[a-z0-9]+([._/-][a-z0-9]+)*$", path.replace("__", "_")):
+        raise ValueError(f"not a valid repository name: {path!r}")
+    if tag is not None and not TAG_RE.match(tag):
+        raise ValueError(f"not a valid tag: {tag!r}")
+    return ImageRef(registry, path, tag, digest or None)
+
+
+def is_loopback(registry: str) -> bool:
+    host = registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def insecure_allowed(registry: str, flag: bool = False) -> bool:
+    """Plain HTTP only for loopback registries, or when the user named the registry as insecure."""
+    listed = {h.strip() for h in os.environ.get(ENV_INSECURE, "").split(",") if h.strip()}
+    return flag or is_loopback(registry) or registry in listed
+
+
+# --- auth challenges ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Challenge:
+    scheme: str  # lower-case: "basic", "bearer"
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_PARAM_RE = re.compile(rf'\s*({_TOKEN})\s*=\s*("(?:[^"\\]|\\.)*"|{_TOKEN})\s*')
+
+
+def parse_challenges(header: str) -> list[Challenge]:
+    """Parse a WWW-Authenticate value (RFC 7235), which may hold several challenges:
+    `Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:a/b:pull", Basic realm="x"`."""
+    challenges: list[Challenge] = []
+    pos = 0
+    while pos < len(header):
+        match = re.compile(rf"[\s,]*({_TOKEN})").match(header, pos)
+        if not match:
+            break
+        scheme, pos = match.group(1).lower(), match.end()
+        params: dict[str, str] = {}
+        while True:
+            param = _PARAM_RE.match(header, pos)
+            if not param:
+                break
+            value = param.group(2)
+            if value.startswith('"'):
+                value = re.sub(r"\\(.)", r"\1", value[1:-1])
+            params[param.group(1).lower()] = value
+            pos = param.end()
+            comma = re.compile(r"\s*,").match(header, pos)
+            if not comma:
+                break
+            pos = comma.end()
+        challenges.append(Challenge(scheme, params))
+    return challenges
+
+
+# --- credentials ----------------------------------------------------------------------------------
+
+def docker_config_path() -> Path:
+    base = os.environ.get("DOCKER_CONFIG")
+    return Path(base) / "config.json" if base else Path.home() / ".docker" / "config.json"
+
+
+def _config_keys(registry: str) -> list[str]:
+    """The spellings a Docker config may use for one registry."""
+    keys = [registry, f"https://{registry}", f"http://{registry}", f"https://{registry}/v1/",
+            f"https://{registry}/v2/"]
+    if registry in (DOCKER_HUB, DOCKER_HUB_API):
+        keys += ["https://index.docker.io/v1/", "index.docker.io", DOCKER_HUB]
+    return keys
+
+
+def _from_helper(helper: str, registry: str, runner: Callable[..., Any] = subprocess.run) -> Credentials | None:
+    program = f"docker-credential-{helper}"
+    for key in _config_keys(registry)[:2]:
+        try:
+            result = runner([program, "get"], input=key.encode(), capture_output=True, timeout=30, check=False)
+        except (FileNotFoundError, subprocess.TimeoutExpired):
+            return None
+        if result.returncode != 0:
+            continue  # "credentials not found in native keychain": try the next spelling
+        try:
+            data = json.loads(result.stdout)
+        except ValueError:
+            return None
+        user, secret = str(data.get("Username", "")), str(data.get("Secret", ""))
+        if secret:
+            return Credentials(user, Secret(secret), f"{program}", identity_token=user == "<token>")
+    return None
+
+
+def credentials_for(registry: str, *, config_path: Path | None = None,
+                    runner: Callable[..., Any] = subprocess.run) -> Credentials | None:
+    """ELLM_REGISTRY_USER/ELLM_REGISTRY_TOKEN first (what CI sets), then the Docker config file:
+    a credHelpers entry for the registry, then `auths`, then the global credsStore."""
+    user, token = os.environ.get(ENV_USER), os.environ.get(ENV_TOKEN)
+    if token:
+        return Credentials(user or "token", Secret(token), ENV_TOKEN)
+    path = config_path or docker_config_path()
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    keys = _config_keys(registry)
+    helpers = config.get("credHelpers") or {}
+    for key in keys:
+        if key in helpers:
+            return _from_helper(str(helpers[key]), registry, runner)
+    auths = config.get("auths") or {}
+    for key in keys:
+        entry = auths.get(key)
+        if isinstance(entry, dict) and (found := _from_auth_entry(entry, str(path))):
+            return found
+    if config.get("credsStore"):
+        return _from_helper(str(config["credsStore"]), registry, runner)
+    return None
+
+
+def _from_auth_entry(entry: Mapping[str, Any], source: str) -> Credentials | None:
+    if entry.get("identitytoken"):
+        return Credentials(str(entry.get("username", "")), Secret(str(entry["identitytoken"])), source, True)
+    if entry.get("auth"):
+        try:
+            user, _, password = base64.b64decode(str(entry["auth"])).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        register_secret(str(entry["auth"]))
+        return Credentials(user, Secret(password), source)
+    if entry.get("username") and entry.get("password"):
+        return Credentials(str(entry["username"]), Secret(str(entry["password"])), source)
+    return None
+
+
+# --- manifests ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ManifestDoc:
+    """A manifest or index exactly as the registry stored it: the bytes are what the digest covers."""
+
+    digest: str
+    media_type: str
+    raw: bytes
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return json.loads(self.raw)
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES
+
+    @property
+    def children(self) -> list[dict[str, Any]]:
+        return list(self.body.get("manifests", [])) if self.is_index else []
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def parse_manifest(raw: bytes, content_type: str, header_digest: str | None, reference: str) -> ManifestDoc:
+    """Check a manifest response against the spec; raise MalformedResponse on anything off."""
+    where = f"the manifest for {reference}"
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise MalformedResponse(f"{where} is not JSON ({len(raw)} bytes, content type {content_type!r})") from None
+    if not isinstance(body, dict) or body.get("schemaVersion") != 2:
+        raise MalformedResponse(f"{where} is not a schema-2 manifest or index")
+    media_type = str(body.get("mediaType") or content_type.split(";")[0].strip())
+    if media_type not in MANIFEST_TYPES:
+        raise MalformedResponse(f"{where} has an unsupported media type {media_type!r}")
+    if media_type in INDEX_TYPES:
+        entries = body.get("manifests")
+        if not isinstance(entries, list) or not all(_has_digest(m) for m in entries):
+            raise MalformedResponse(f"{where} is an index without a valid `manifests` list")
+    elif not _has_digest(body.get("config")) or not isinstance(body.get("layers"), list):
+        raise MalformedResponse(f"{where} is an image manifest without a valid config and layers")
+    digest = sha256_digest(raw)
+    if header_digest and header_digest != digest:
+        raise MalformedResponse(f"{where}: the registry says {header_digest} but the bytes hash to {digest}")
+    if DIGEST_RE.match(reference) and reference != digest:
+        raise MalformedResponse(f"{where}: asked for {reference} but the bytes hash to {digest}")
+    return ManifestDoc(digest, media_type, raw)
+
+
+def _has_digest(entry: Any) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get("digest"), str) and bool(
+        re.match(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$", entry["digest"]))
+
+
+# --- the client -----------------------------------------------------------------------------------
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5  # total tries, the first included
+    backoff: float = 0.5  # seconds before the 2nd try; doubles each time, with jitter
+    max_delay: float = 8.0
+
+    def delay(self, attempt: int, retry_after: str | None = None) -> float:
+        if retry_after and retry_after.strip().isdigit():
+            return min(float(retry_after), self.max_delay)
+        base = min(self.backoff * (2 ** attempt), self.max_delay)
+        return base * (0.8 + 0.4 * random.random())
+
+
+def _describe(exc: BaseException) -> str:
+    """A short reason for a network failure, without URLs or headers."""
+    text = str(exc).lower()
+    for needle, reason in (("refused", "connection refused"), ("reset", "connection reset"),
+                           ("timed out", "timed out"), ("aborted", "connection aborted"),
+                           ("name or service", "unknown host"), ("remotedisconnected", "connection closed"),
+                           ("certificate", "TLS certificate error")):
+        if needle in text:
+            return reason
+    return type(exc).__name__
+
+
+class RegistryClient:
+    """One registry, one set of credentials, tokens cached per scope."""
+
+    def __init__(self, registry: str, *, credentials: Credentials | None = None, lookup: bool = True,
+                 insecure: bool = False, retry: RetryPolicy | None = None, timeout: float = 30.0,
+                 session: requests.Session | None = None, on_retry: Callable[[str], None] | None = None):
+        self.registry = registry
+        api_host = DOCKER_HUB_API if registry == DOCKER_HUB else registry
+        scheme = "http" if insecure_allowed(registry, insecure) else "https"
+        self.base_url = f"{scheme}://{api_host}"
+        self.credentials = credentials if credentials is not None else (
+            credentials_for(registry) if lookup else None)
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.session.trust_env = False  # a proxy from the environment must not see our tokens by surprise
+        self.on_retry = on_retry
+        self._tokens: dict[str, Secret] = {}
+        self._basic = False
+        self.requests_sent: list[tuple[str, str]] = []  # (method, path): what a caller may audit
+
+    # -- transport --
+
+    def _auth_header(self, scope: str) -> dict[str, str]:
+        if scope in self._tokens:
+            return {"Authorization": f"Bearer {self._tokens[scope].reveal()}"}
+        if self._basic and self.credentials is not None:
+            return {"Authorization": self.credentials.basic_header()}
+        return {}
+
+    def _send_once(self, method: str, path: str, scope: str, headers: Mapping[str, str],
+                   data: bytes | None) -> requests.Response:
+        self.requests_sent.append((method, path))
+        return self.session.request(method, self.base_url + path, headers={**headers, **self._auth_header(scope)},
+                                    data=data, timeout=self.timeout, allow_redirects=True)
+
+    def request(self, method: str, path: str, *, scope: str, headers: Mapping[str, str] | None = None,
+                data: bytes | None = None) -> requests.Response:
+        """Send with auth and retries. Returns any final response below 500 except 401/429."""
+        headers = dict(headers or {})
+        last = ""
+        authenticated = False
+        attempt = 0
+        while attempt < self.retry.attempts:
+            try:
+                resp = self._send_once(method, path, scope, headers, data)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last = _describe(exc)
+                self._pause(attempt, None, method, path, last)
+                attempt += 1
+                continue
+            if resp.status_code == 401 and not authenticated:
+                self._authenticate(resp, scope)
+                authenticated = True
+                continue  # the retry with credentials is not a failure attempt
+            if resp.status_code == 401:
+                raise AuthError(self._denied_message(resp), hints=self._auth_hints())
+            if resp.status_code in RETRY_STATUSES:
+                last = f"HTTP {resp.status_code}"
+                self._pause(attempt, resp.headers.get("Retry-After"), method, path, last)
+                attempt += 1
+                continue
+            return resp
+        raise RegistryUnavailable(
+            f"{self.registry} did not answer {method} {path} after {self.retry.attempts} attempts (last: {last})",
+            hints=["check that the registry is up and reachable, then run the command again"])
+
+    def _pause(self, attempt: int, retry_after: str | None, method: str, path: str, reason: str) -> None:
+        if attempt + 1 >= self.retry.attempts:
+            return
+        delay = self.retry.delay(attempt, retry_after)
+        if self.on_retry:
+            self.on_retry(f"{method} {path}: {reason}; retrying in {delay:.1f}s")
+        time.sleep(delay)
+
+    def _authenticate(self, resp: requests.Response, scope: str) -> None:
+        challenges = parse_challenges(resp.headers.get("WWW-Authenticate", ""))
+        bearer = next((c for c in challenges if c.scheme == "bearer"), None)
+        basic = next((c for c in challenges if c.scheme == "basic"), None)
+        if bearer is not None and bearer.params.get("realm"):
+            self._tokens[scope] = self._fetch_token(bearer, scope)
+        elif basic is not None:
+            if self.credentials is None:
+                raise AuthError(f"{self.registry} requires a login and no credentials were found",
+                                hints=self._auth_hints())
+            self._basic = True
+        else:
+            raise AuthError(f"{self.registry} answered 401 without a challenge this tool understands",
+                            hints=self._auth_hints())
+
+    def _fetch_token(self, challenge: Challenge, scope: str) -> Secret:
+        realm = challenge.params["realm"]
+        if not realm.startswith("https://") and not insecure_allowed(_host_of(realm)):
+            raise AuthError(f"{self.registry} sent a token realm over plain HTTP on a non-loopback host; refusing "
+                            "to send credentials there")
+        params = {"scope": scope}
+        if "service" in challenge.params:
+            params["service"] = challenge.params["service"]
+        creds = self.credentials
+        for attempt in range(self.retry.attempts):
+            try:
+                if creds is not None and creds.identity_token:
+                    resp = self.session.post(realm, data={**params, "grant_type": "refresh_token",
+                                                          "client_id": "ellm-release",
+                                                          "refresh_token": creds.secret.reveal()},
+                                             timeout=self.timeout)
+                else:
+                    headers = {"Authorization": creds.basic_header()} if creds else {}
+                    resp = self.session.get(realm, params=params, headers=headers, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                self._pause(attempt, None, "GET", "token", _describe(exc))
+                continue
+            if resp.status_code in RETRY_STATUSES:
+                self._pause(attempt, resp.headers.get("Retry-After"), "GET", "token", f"HTTP {resp.status_code}")
+                continue
+            if resp.status_code in (401, 403):
+                raise AuthError(self._denied_message(resp, token=True), hints=self._auth_hints())
+            try:
+                data = resp.json()
+                token = str(data.get("token") or data.get("access_token") or "")
+            except ValueError:
+                token = ""
+            if resp.status_code != 200 or not token:
+                raise MalformedResponse(f"the token service of {self.registry} answered HTTP {resp.status_code} "
+                                        "without a token")
+            register_secret(token)
+            return Secret(token)
+        raise RegistryUnavailable(f"the token service of {self.registry} did not answer after "
+                                  f"{self.retry.attempts} attempts")
+
+    def _denied_message(self, resp: requests.Response, token: bool = False) -> str:
+        who = f"user {self.credentials.username!r} (from {self.credentials.source})" if self.credentials else \
+            "anonymous access"
+        what = "the token service of " if token else ""
+        return redact(f"{what}{self.registry} refused {who}: HTTP {resp.status_code}")
+
+    def _auth_hints(self) -> list[str]:
+        return [f"set {ENV_USER} and {ENV_TOKEN}, or run `docker login {self.registry}`",
+                "the token needs read and write access to packages (write:packages on ghcr.io)"]
+
+    # -- the API --
+
+    def check_status(self, resp: requests.Response, what: str, ok: Iterable[int] = (200,)) -> None:
+        if resp.status_code in ok:
+            return
+        if resp.status_code == 404:
+            raise NotFound(f"{what} does not exist in {self.registry}")
+        if resp.status_code == 403:
+            raise AuthError(redact(f"{self.registry} denied {what} (HTTP 403)"), hints=self._auth_hints())
+        detail = _error_detail(resp)
+        raise RegistryError(redact(f"{self.registry} answered HTTP {resp.status_code} to {what}{detail}"))
+
+    def get_manifest(self, repository: str, reference: str) -> ManifestDoc:
+        scope = f"repository:{repository}:pull"
+        what = f"{repository}:{reference}" if not DIGEST_RE.match(reference) else f"{repository}@{reference}"
+        resp = self.request("GET", f"/v2/{repository}/manifests/{reference}", scope=scope,
+                            headers={"Accept": ACCEPT})
+        self.check_status(resp, what)
+        return parse_manifest(resp.content, resp.headers.get("Content-Type", ""),
+                              resp.headers.get("Docker-Content-Digest"), reference)
+
+    def manifest_digest(self, repository: str, reference: str) -> str | None:
+        """The digest a tag points at, or None when the tag does not exist."""
+        try:
+            return self.get_manifest(repository, reference).digest
+        except NotFound:
+            return None
+
+    def put_manifest(self, repository: str, reference: str, manifest: ManifestDoc,
+                     scope: str | None = None) -> str:
+        """Store these exact bytes under `reference`; the registry must report the same digest."""
+        scope = scope or f"repository:{repository}:pull,push"
+        resp = self.request("PUT", f"/v2/{repository}/manifests/{reference}", scope=scope,
+                            headers={"Content-Type": manifest.media_type}, data=manifest.raw)
+        self.check_status(resp, f"writing {repository}:{reference}", ok=(200, 201))
+        stored = resp.headers.get("Docker-Content-Digest")
+        if stored and stored != manifest.digest:
+            raise MalformedResponse(f"{self.registry} stored {repository}:{reference} as {stored}, "
+                                    f"expected {manifest.digest}")
+        return manifest.digest
+
+    def get_blob(self, repository: str, digest: str) -> bytes:
+        resp = self.request("GET", f"/v2/{repository}/blobs/{digest}", scope=f"repository:{repository}:pull")
+        self.check_status(resp, f"blob {digest} of {repository}")
+        if sha256_digest(resp.content) != digest:
+            raise MalformedResponse(f"blob {digest} of {repository} does not match its digest")
+        return resp.content
+
+    def image_config(self, repository: str, reference: str, platform: str = "linux/amd64") -> dict[str, Any]:
+        """The image config (labels, architecture) of `reference`, choosing `platform` in an index."""
+        doc = self.get_manifest(repository, reference)
+        if doc.is_index:
+            child = pick_platform(doc.children, platform)
+            if child is None:
+                raise NotFound(f"{repository}:{reference} has no {platform} image")
+            doc = self.get_manifest(repository, child["digest"])
+        config = doc.body["config"]
+        try:
+            data = json.loads(self.get_blob(repository, config["digest"]))
+        except ValueError:
+            raise MalformedResponse(f"the config blob of {repository}:{reference} is not JSON") from None
+        return data if isinstance(data, dict) else {}
+
+
+def pick_platform(entries: list[dict[str, Any]], platform: str) -> dict[str, Any] | None:
+    """The index entry for `os/arch[/variant]`, skipping attestation manifests (platform unknown/unknown)."""
+    want = platform.split("/")
+    for entry in entries:
+        plat = entry.get("platform") or {}
+        have = [plat.get("os", ""), plat.get("architecture", "")] + ([plat["variant"]] if plat.get("variant") else [])
+        if have[: len(want)] == want:
+            return entry
+    return None
+
+
+def image_labels(config: Mapping[str, Any]) -> dict[str, str]:
+    labels = (config.get("config") or {}).get("Labels") or {}
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def _host_of(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0]
+
+
+def _error_detail(resp: requests.Response) -> str:
+    """The registry's own error code, when it sends the spec's {"errors": [...]} body."""
+    try:
+        errors = resp.json().get("errors") or []
+        codes = ", ".join(str(e.get("code")) for e in errors if isinstance(e, dict))
+        return f" ({codes})" if codes else ""
+    except (ValueError, AttributeError):
+        return ""
+
+
+def client_for(image: str | ImageRef, *, insecure: bool = False, **kwargs: Any) -> tuple[RegistryClient, ImageRef]:
+    ref = parse_image(image) if isinstance(image, str) else image
+    return RegistryClient(ref.registry, insecure=insecure, **kwargs), ref

@@ -1,0 +1,159 @@
+"""`build` against a real dockerd and a real registry, from a real git fork."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from images_support import VERSION, git, make_fork, run_cli, state_of, tag_digest, write_manifest
+
+from release.images import LABEL_REVISION, LABEL_SOURCE, LABEL_VERSION, RECORD_KEYS
+from release.localdaemons import DockerDaemon, LocalRegistry
+from release.registry import RegistryClient, image_labels
+
+pytestmark = pytest.mark.docker
+
+
+def _setup(tmp_path: Path, registry: LocalRegistry, repo_name: str) -> tuple[Path, Path, str]:
+    fork = make_fork(tmp_path)
+    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    return fork, manifest, git(fork, "rev-parse", "HEAD")
+
+
+def test_build_push_records_digest_and_stamps_labels(tmp_path: Path, docker_env: DockerDaemon,
+                                                     registry: LocalRegistry, repo_name: str) -> None:
+    fork, manifest, head = _setup(tmp_path, registry, repo_name)
+
+    out = run_cli(["build", "--push"], manifest=manifest, repo=fork, as_json=True)
+
+    assert out.exit_code == 0, out.output
+    digest = tag_digest(registry.url, repo_name, f"v{VERSION}-dev")
+    assert digest is not None and out.json["digest"] == digest
+    record = json.loads((state_of(manifest) / "images" / f"{VERSION}.json").read_text())
+    assert set(RECORD_KEYS) <= set(record)
+    assert record["dev_digest"] == digest
+    assert record["revision"] == head
+    assert record["dev_tag"] == f"v{VERSION}-dev"
+    assert record["repository"] == f"{registry.host}/{repo_name}"
+    assert record["stable_digest"] is None and record["built_at"]
+    # the labels, read back from the config blob in the registry
+    labels = image_labels(RegistryClient(registry.host).image_config(repo_name, f"v{VERSION}-dev"))
+    assert labels[LABEL_REVISION] == head
+    assert labels[LABEL_VERSION] == VERSION
+    assert labels[LABEL_SOURCE] == "https://github.com/EmbeddedLLM/skypilot"
+    # the build log was kept
+    assert "COPY payload.txt" in (state_of(manifest) / "images" / f"{VERSION}.build.log").read_text()
+
+
+def test_build_without_push_leaves_registry_and_records_alone(tmp_path: Path, docker_env: DockerDaemon,
+                                                              registry: LocalRegistry, repo_name: str) -> None:
+    fork, manifest, _ = _setup(tmp_path, registry, repo_name)
+    out = run_cli(["build"], manifest=manifest, repo=fork)
+    assert out.exit_code == 0, out.output
+    assert "not pushed" in out.output
+    assert tag_digest(registry.url, repo_name, f"v{VERSION}-dev") is None
+    assert not (state_of(manifest) / "images" / f"{VERSION}.json").exists()
+
+
+def test_dry_run_builds_nothing(tmp_path: Path, docker_env: DockerDaemon, registry: LocalRegistry,
+                                repo_name: str) -> None:
+    fork, manifest, head = _setup(tmp_path, registry, repo_name)
+    out = run_cli(["build", "--push"], manifest=manifest, repo=fork, dry_run=True, as_json=True)
+    assert out.exit_code == 0, out.output
+    assert out.json["dry_run"] is True and out.json["revision"] == head
+    assert "docker buildx build --platform linux/amd64" in out.output
+    assert tag_digest(registry.url, repo_name, f"v{VERSION}-dev") is None
+
+
+@pytest.mark.parametrize("spoil", ["modified", "untracked", "staged"])
+def test_build_refuses_a_dirty_tree(tmp_path: Path, docker_env: DockerDaemon, registry: LocalRegistry,
+                                    repo_name: str, spoil: str) -> None:
+    fork, manifest, _ = _setup(tmp_path, registry, repo_name)
+    if spoil == "modified":
+        (fork / "payload.txt").write_text("changed\n")
+    elif spoil == "untracked":
+        (fork / "stray.txt").write_text("x\n")
+    else:
+        (fork / "new.txt").write_text("x\n")
+        git(fork, "add", "new.txt")
+
+    out = run_cli(["build", "--push"], manifest=manifest, repo=fork)
+
+    assert out.exit_code == 2
+    assert "uncommitted changes" in out.output
+    assert tag_digest(registry.url, repo_name, f"v{VERSION}-dev") is None
+
+
+def test_build_refuses_the_wrong_branch_and_a_detached_head(tmp_path: Path, docker_env: DockerDaemon,
+                                                            registry: LocalRegistry, repo_name: str) -> None:
+    fork, manifest, head = _setup(tmp_path, registry, repo_name)
+    git(fork, "switch", "-q", "-c", "ellm-0.12.0")
+    out = run_cli(["build", "--push"], manifest=manifest, repo=fork)
+    assert out.exit_code == 2
+    assert "not on ellm-0.13.0" in out.output and "'ellm-0.12.0'" in out.output
+
+    git(fork, "switch", "-q", "--detach", head)
+    out = run_cli(["build", "--push"], manifest=manifest, repo=fork)
+    assert out.exit_code == 2 and "detached HEAD" in out.output
+
+    # --version picks the branch: the 0.12.0 branch builds as 0.12.0
+    git(fork, "switch", "-q", "ellm-0.12.0")
+    out = run_cli(["build", "--version", "0.12.0"], manifest=manifest, repo=fork, dry_run=True, as_json=True)
+    assert out.exit_code == 0, out.output
+    assert out.json["image"].endswith(":v0.12.0-dev")
+    assert tag_digest(registry.url, repo_name, f"v{VERSION}-dev") is None
+
+
+def test_build_refuses_a_directory_that_is_not_a_fork(tmp_path: Path, registry: LocalRegistry,
+                                                      repo_name: str) -> None:
+    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    out = run_cli(["build"], manifest=manifest, repo=tmp_path / "nowhere")
+    assert out.exit_code == 2 and "not a git working copy" in out.output
+
+
+def test_missing_buildx_says_how_to_install_and_offers_the_engine(tmp_path: Path, docker_env: DockerDaemon,
+                                                                  registry: LocalRegistry, repo_name: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # a `docker` first on PATH that knows every command but buildx, like a CLI without the plugin
+    real = Path(os.popen("command -v docker").read().strip())
+    shim = tmp_path / "bin" / "docker"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\n[ "$1" = buildx ] && {{ echo "docker: \'buildx\' is not a docker command." >&2; '
+                    f'exit 1; }}\nexec {real} "$@"\n')
+    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{shim.parent}:{os.environ['PATH']}")
+    fork, manifest, _ = _setup(tmp_path, registry, repo_name)
+
+    out = run_cli(["build", "--push"], manifest=manifest, repo=fork)
+
+    assert out.exit_code == 2
+    assert "buildx is not installed" in out.output
+    assert "cli-plugins" in out.output and "--builder engine" in out.output
+    assert tag_digest(registry.url, repo_name, f"v{VERSION}-dev") is None
+
+
+def test_engine_builder_fallback_pushes_and_labels(tmp_path: Path, docker_env: DockerDaemon,
+                                                   registry: LocalRegistry, repo_name: str) -> None:
+    fork, manifest, head = _setup(tmp_path, registry, repo_name)
+
+    out = run_cli(["build", "--push", "--builder", "engine"], manifest=manifest, repo=fork, as_json=True)
+
+    assert out.exit_code == 0, out.output
+    digest = tag_digest(registry.url, repo_name, f"v{VERSION}-dev")
+    assert out.json["digest"] == digest and out.json["builder"] == "engine"
+    labels = image_labels(RegistryClient(registry.host).image_config(repo_name, f"v{VERSION}-dev"))
+    assert labels[LABEL_REVISION] == head and labels[LABEL_VERSION] == VERSION
+
+
+def test_build_failure_is_one_error_with_the_log(tmp_path: Path, docker_env: DockerDaemon,
+                                                 registry: LocalRegistry, repo_name: str) -> None:
+    fork, manifest, _ = _setup(tmp_path, registry, repo_name)
+    (fork / "Dockerfile").write_text("FROM scratch\nCOPY missing-file /x\n")
+    git(fork, "commit", "-qam", "broken")
+    out = run_cli(["build", "--push"], manifest=manifest, repo=fork)
+    assert out.exit_code != 0
+    assert "docker buildx build failed" in out.output and ".build.log" in out.output
+    assert tag_digest(registry.url, repo_name, f"v{VERSION}-dev") is None
