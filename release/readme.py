@@ -7,6 +7,7 @@ without git; the functions below them read what the rows need from a real reposi
 from __future__ import annotations
 
 import difflib
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,6 +172,26 @@ def files_changed(repo: git.Repo, sha: str) -> tuple[str, ...]:
     return tuple(p for p in out.split("\0") if p and p != README)
 
 
+def files_changed_many(repo: git.Repo, shas: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """`files_changed` for many commits in one git process (a rebase renders 40 at once)."""
+    wanted = list(dict.fromkeys(shas))
+    if not wanted:
+        return {}
+    done = subprocess.run(["git", "diff-tree", "--stdin", "-r", "--root", "--name-only", "-z"],
+                          cwd=repo.working_dir, input="\n".join(wanted) + "\n", capture_output=True, text=True,
+                          check=True)
+    result: dict[str, list[str]] = {sha: [] for sha in wanted}
+    current: list[str] | None = None
+    pending = set(wanted)
+    for field in done.stdout.split("\0"):
+        if field in pending:  # each commit's block starts with its own SHA
+            pending.discard(field)
+            current = result[field]
+        elif field and current is not None and field != README:
+            current.append(field)
+    return {sha: tuple(paths) for sha, paths in result.items()}
+
+
 def is_readme_only(repo: git.Repo, sha: str) -> bool:
     out = repo.git.diff_tree("--no-commit-id", "--name-only", "-r", "--root", "-z", sha)
     paths = [p for p in out.split("\0") if p]
@@ -198,9 +219,10 @@ def patch_rows(repo: git.Repo, manifest: Manifest,
     for patch in manifest.carried_patches:
         refs = overrides.get(patch.id, patch.commits)
         shas = tuple(_commit(repo, ref, f"commit of patch {patch.id!r}").hexsha for ref in refs)
-        files = sorted({path for sha in shas for path in files_changed(repo, sha)})
-        rows.append(PatchRow(patch=patch, commits=shas, files=tuple(files)))
-    return rows
+        rows.append(PatchRow(patch=patch, commits=shas, files=()))
+    files = files_changed_many(repo, [sha for row in rows for sha in row.commits])
+    return [PatchRow(row.patch, row.commits, tuple(sorted({p for sha in row.commits for p in files[sha]})))
+            for row in rows]
 
 
 def generate_readme(repo: git.Repo | str | Path, manifest: Manifest,

@@ -1,0 +1,99 @@
+"""`ellm-release demo`: the monthly release, end to end, on local repositories.
+
+It builds a local upstream (v0.12.0, v0.13.0, a v0.14.0rc1 and stray rc branches), a fork whose
+ellm-0.12.0 carries a patch stack (one patch conflicts on 0.13.0, one upstream already merged),
+then runs the real commands a maintainer types, each as its own process, and resolves the
+conflict the way a maintainer would. With Docker it goes on to build, push and promote the
+image against a local registry.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from release.sandbox import CONTROLLER_PY, build_world, git
+
+Say = Callable[..., None]
+
+
+def _run(say: Say, world_root: Path, *args: str, expect: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+    shown = " ".join(shlex.quote(a) for a in args)
+    say(f"\n[bold cyan]$ ellm-release {shown}[/]")
+    cmd = [sys.executable, "-P", "-m", "release", "--repo", "skypilot", "--manifest", "release/patches/manifest.yaml", *args]
+    env = {**os.environ, "COLUMNS": "150"}
+    done = subprocess.run(cmd, cwd=world_root, capture_output=True, text=True, env=env)
+    for stream in (done.stdout, done.stderr):
+        if stream.strip():
+            say(stream.rstrip(), markup=False, highlight=False)
+    if done.returncode not in expect:
+        raise RuntimeError(f"`ellm-release {shown}` exited {done.returncode}, expected {expect}")
+    say(f"[dim](exit code {done.returncode})[/]")
+    return done
+
+
+def run_demo(workdir: Path | None, *, images: bool = True, say: Say = print) -> dict[str, Any]:
+    root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="ellm-demo-"))
+    if root.exists() and any(root.iterdir()):
+        raise RuntimeError(f"{root} is not empty; give the demo an empty or new directory")
+    say(f"[bold]Building a local upstream, fork and release repository in {root}[/]")
+    world = build_world(root)
+    say(f"  upstream (bare):  {world.upstream_bare}\n  fork (bare):      {world.fork_bare}\n"
+        f"  working copy:     {world.fork}   (remotes: origin = fork, upstream = upstream)\n"
+        f"  manifest:         {world.manifest_path}")
+
+    say("\n[bold]1. Where does the fork stand?[/]")
+    _run(say, root, "status")
+    say("\n[bold]2. Bring the fork's master up to upstream (fast-forward only)[/]")
+    _run(say, root, "sync")
+    say("\n[bold]3. Which upstream releases are newer than ours?[/]")
+    _run(say, root, "upstream")
+    say("\n[bold]4. A rehearsal: the whole replay in a temporary worktree[/]")
+    _run(say, root, "--dry-run", "rebase", "0.13.0", expect=(3,))
+    say("\n[bold]5. The real rebase: it stops on the conflicting patch, exit code 3[/]")
+    _run(say, root, "rebase", "0.13.0", expect=(3,))
+
+    say("\n[bold]6. The maintainer resolves it: keep the fork's capacity of 2, then stage the file[/]")
+    (world.fork / "sky/utils/controller_utils.py").write_text(CONTROLLER_PY.replace("= 4", "= 2"), encoding="utf-8")
+    git(world.fork, "add", "sky/utils/controller_utils.py")
+    say("  $ git -C skypilot add sky/utils/controller_utils.py")
+    done = _run(say, root, "--json", "continue")
+
+    say("\n[bold]7. The README is generated; check it, and check the branch against the manifest[/]")
+    _run(say, root, "readme", "--check")
+    _run(say, root, "status")
+    say("\n[bold]8. The last run's report, as a pull request body would show it[/]")
+    _run(say, root, "report", "--format", "md")
+
+    result: dict[str, Any] = {"workdir": str(root), "rebase": _json(done.stdout)}
+    if images:
+        result["images"] = _image_part(world, say)
+    say(f"\n[bold green]Done.[/] Everything is in {root}; the fork's new branch: "
+        f"git -C {world.fork} log --oneline ellm-0.13.0")
+    return result
+
+
+def _json(text: str) -> Any:
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _image_part(world: Any, say: Say) -> dict[str, Any]:
+    from release import images_demo
+
+    say("\n[bold]9. Images: build the -dev image, push it to a local registry, promote it by digest[/]")
+    try:
+        return images_demo.run_image_demo(world, say=say)
+    except images_demo.DockerUnavailable as exc:
+        say(f"[yellow]skipping the image part: {exc}[/]")
+        return {"skipped": str(exc)}
