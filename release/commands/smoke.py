@@ -114,6 +114,15 @@ def smi_pod(vendor: str, name: str, namespace: str, image: str | None, runtime_c
     click.echo(json.dumps({"manifest": manifest, "format": smi_pods.OUTPUT_FORMATS[vendor]}, indent=2))
 
 
+@smoke.command("gpu-nodes")
+@click.option("--nodes", "nodes_file", required=True, help="kubectl get nodes -o json")
+def gpu_nodes_cmd(nodes_file: str) -> None:
+    """vendor -> {node: allocatable GPUs} for the nodes a GPU labeller marked (JSON)."""
+    by_vendor = nodes.gpu_nodes(_read_json(nodes_file))
+    click.echo(json.dumps({"nodes": by_vendor,
+                           "max_per_node": {v: max(c.values(), default=0) for v, c in by_vendor.items()}}))
+
+
 # ---- checks ------------------------------------------------------------------------------------
 
 

@@ -79,7 +79,7 @@ def _mib(text: str) -> int | None:
         return None
     value, unit = float(m.group(1)), (m.group(2) or "MiB")
     factor = {"MiB": 1, "MB": 1, "GiB": 1024, "GB": 1024, "B": 1 / (1024 * 1024)}[unit]
-    return int(round(value * factor))
+    return round(value * factor)
 
 
 # ---- NVIDIA ------------------------------------------------------------------------------------

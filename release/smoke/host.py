@@ -72,8 +72,9 @@ def check_host(facts: HostFacts) -> tuple[list[Finding], tuple[str, ...]]:
                                  f"({'/dev/nvidiactl' if vendor == 'nvidia' else '/dev/kfd'} missing)",
                                  subject))
         if not tools:
-            findings.append(fail("host.tools", f"{what} but no {'nvidia-smi' if vendor == 'nvidia' else 'rocm-smi or amd-smi'} "
-                                 "on the PATH: install the driver's user-space tools", subject))
+            wanted = "nvidia-smi" if vendor == "nvidia" else "rocm-smi or amd-smi"
+            findings.append(fail("host.tools", f"{what} but no {wanted} on the PATH: install the driver's "
+                                 "user-space tools", subject))
         if vendor in host.drivers_loaded and tools:
             findings.append(ok("host.gpu", f"{what}, driver loaded, tools: {', '.join(tools)}", subject))
             runnable.append(vendor)

@@ -43,7 +43,8 @@ def gpu_requests(pod: dict[str, Any]) -> dict[str, int]:
 def affinity_expressions(pod: dict[str, Any]) -> list[dict[str, Any]]:
     node_aff = ((pod.get("spec", {}).get("affinity") or {}).get("nodeAffinity") or {})
     required = (node_aff.get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or []
-    preferred = [p.get("preference") or {} for p in node_aff.get("preferredDuringSchedulingIgnoredDuringExecution") or []]
+    soft = node_aff.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+    preferred = [p.get("preference") or {} for p in soft]
     exprs = []
     for term in [*required, *preferred]:
         exprs += list(term.get("matchExpressions") or [])
@@ -138,5 +139,3 @@ def pod_summary(pods: dict[str, Any]) -> list[dict[str, Any]]:
              "phase": p.get("status", {}).get("phase"), "gpus": gpu_requests(p),
              "runtimeClassName": p.get("spec", {}).get("runtimeClassName")} for p in items(pods)]
 
-
-__all__ = ["check_launch_pods", "gpu_requests", "pod_summary", "pods_for_cluster", "node_vendor"]
