@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ansible.errors import AnsibleFilterError
 
 # Prefer the checkout this role lives in (four folders up), so that the role and the logic it calls
@@ -55,6 +56,8 @@ def choose_digest(given: str = "", record: str = "", registry: str = "") -> dict
 
 def release_values(base: Any, environment: Any, image: str, auth_secret: str = "", extra: Any = None
                    ) -> dict[str, Any]:
+    if isinstance(extra, str):  # `-e skypilot_extra_values='{...}'` in key=value form arrives as text
+        extra = yaml.safe_load(extra)
     return deploy.release_values(base, environment, image=image, auth_secret=auth_secret or "",
                                  extra=extra or None)
 

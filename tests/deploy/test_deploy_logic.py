@@ -1,0 +1,177 @@
+"""Unit tests of release/deploy.py: the pure logic the role's filters call."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from deploy_helpers import DIGEST_A, DIGEST_B
+
+from release import deploy
+from release.versions import InvalidVersion
+
+
+class TestVersions:
+    def test_stable_tag_matches_its_chart(self) -> None:
+        assert deploy.version_problem("0.13.0", "v0.13.0", allow_dev=False) == ""
+
+    def test_other_release_is_refused_with_both_versions_named(self) -> None:
+        problem = deploy.version_problem("0.13.0", "v0.12.0", allow_dev=True)
+        assert "0.13.0" in problem and "v0.12.0" in problem and "must run image v0.13.0" in problem
+
+    def test_dev_tag_only_where_allowed(self) -> None:
+        assert deploy.version_problem("0.13.0", "v0.13.0-dev", allow_dev=True) == ""
+        refused = deploy.version_problem("0.13.0", "v0.13.0-dev", allow_dev=False)
+        assert "development build" in refused and "promote" in refused
+
+    def test_dev_of_another_release_is_refused_even_where_dev_is_allowed(self) -> None:
+        assert deploy.version_problem("0.13.0", "v0.12.0-dev", allow_dev=True)
+
+    def test_tag_without_v_and_bad_chart_versions(self) -> None:
+        assert deploy.version_problem("0.13.0", "0.13.0", allow_dev=True)
+        assert "not a release version" in deploy.version_problem("v0.13.0", "v0.13.0", allow_dev=True)
+
+    def test_patterns_come_from_the_manifest(self) -> None:
+        assert deploy.version_problem("0.13.0", "release-0.13.0", allow_dev=False,
+                                      stable_pattern="release-{version}") == ""
+        with pytest.raises(deploy.DeployError):
+            deploy.check_versions("0.13.0", "v0.13.0", allow_dev=False, stable_pattern="release-{version}")
+
+
+class TestDigest:
+    record: ClassVar[dict[str, object]] = {
+        "version": "0.13.0", "repository": "ghcr.io/embeddedllm/skypilot", "dev_tag": "v0.13.0-dev",
+        "dev_digest": DIGEST_A, "revision": "f" * 40, "stable_tag": "v0.13.0", "stable_digest": DIGEST_B}
+
+    def test_record_digest_per_tag(self) -> None:
+        assert deploy.record_digest(self.record, "ghcr.io/embeddedllm/skypilot", "v0.13.0-dev") == DIGEST_A
+        assert deploy.record_digest(self.record, "ghcr.io/embeddedllm/skypilot", "v0.13.0") == DIGEST_B
+
+    def test_record_of_another_repository_or_tag_gives_nothing(self) -> None:
+        assert deploy.record_digest(self.record, "ghcr.io/other/skypilot", "v0.13.0") == ""
+        assert deploy.record_digest(self.record, "ghcr.io/embeddedllm/skypilot", "v0.12.0") == ""
+        assert deploy.record_digest({**self.record, "stable_digest": None}, "ghcr.io/embeddedllm/skypilot",
+                                    "v0.13.0") == ""
+        assert deploy.record_digest(None, "ghcr.io/embeddedllm/skypilot", "v0.13.0") == ""
+
+    def test_read_record(self, tmp_path: Path) -> None:
+        assert deploy.read_record(tmp_path, "0.13.0") is None
+        path = deploy.record_path(tmp_path, "0.13.0")
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(self.record))
+        assert deploy.read_record(tmp_path, "0.13.0") == self.record
+        path.write_text("{not json")
+        assert deploy.read_record(tmp_path, "0.13.0") is None
+
+    def test_choice_order_given_record_registry(self) -> None:
+        assert deploy.choose_digest(given=DIGEST_A, record=DIGEST_B, registry=DIGEST_B).source == "given"
+        assert deploy.choose_digest(record=DIGEST_B, registry=DIGEST_A) == deploy.DigestChoice(DIGEST_B, "record")
+        assert deploy.choose_digest(registry=DIGEST_A).source == "registry"
+
+    def test_no_digest_or_a_bad_one_is_refused(self) -> None:
+        with pytest.raises(deploy.DeployError, match="ellm-release build"):
+            deploy.choose_digest()
+        with pytest.raises(deploy.DeployError, match="not a sha256"):
+            deploy.choose_digest(given="sha256:short")
+
+    def test_image_reference(self) -> None:
+        assert deploy.image_reference("ghcr.io/e/s", "v0.13.0", DIGEST_A) == f"ghcr.io/e/s:v0.13.0@{DIGEST_A}"
+        with pytest.raises(deploy.DeployError):
+            deploy.image_reference("ghcr.io/e/s", "v0.13.0", "latest")
+
+
+class TestRegistry:
+    def test_endpoints(self) -> None:
+        assert deploy.manifest_url("ghcr.io/embeddedllm/skypilot", "v1") == \
+            "https://ghcr.io/v2/embeddedllm/skypilot/manifests/v1"
+        assert deploy.manifest_url("127.0.0.1:5000/e/s", "v1") == "http://127.0.0.1:5000/v2/e/s/manifests/v1"
+        assert deploy.manifest_url("ubuntu", "24.04") == "https://registry-1.docker.io/v2/library/ubuntu/manifests/24.04"
+        assert deploy.manifest_url("berkeleyskypilot/skypilot", "x").startswith(
+            "https://registry-1.docker.io/v2/berkeleyskypilot/skypilot/")
+
+    def test_token_url_from_challenge(self) -> None:
+        header = 'Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:e/s:pull"'
+        assert deploy.token_url(header) == "https://ghcr.io/token?service=ghcr.io&scope=repository%3Ae%2Fs%3Apull"
+        with pytest.raises(deploy.DeployError):
+            deploy.token_url('Basic realm="x"')
+
+
+class TestValues:
+    def test_merge_is_deep_and_later_layers_win(self) -> None:
+        merged = deploy.merge_values({"a": {"b": 1, "c": [1, 2]}, "d": 1}, {"a": {"c": [3]}, "e": None})
+        assert merged == {"a": {"b": 1, "c": [3]}, "d": 1, "e": None}
+
+    def test_merge_does_not_change_its_inputs(self) -> None:
+        base = {"a": {"b": 1}}
+        deploy.merge_values(base, {"a": {"b": 2}})
+        assert base == {"a": {"b": 1}}
+
+    def test_release_values_pin_image_and_name_the_secret(self) -> None:
+        image = f"r:v1@{DIGEST_A}"
+        values = deploy.release_values({"ingress": {"authCredentials": None}}, {"apiService": {"replicas": 1}},
+                                       image=image, auth_secret="s-auth", extra={"apiService": {"image": "x"}})
+        assert values["apiService"] == {"replicas": 1, "image": image}
+        assert values["ingress"] == {"authCredentials": None, "authSecret": "s-auth"}
+
+    def test_unpinned_image_and_inline_credentials_are_refused(self) -> None:
+        with pytest.raises(deploy.DeployError, match="pinned by digest"):
+            deploy.release_values({}, {}, image="r:v1")
+        with pytest.raises(deploy.DeployError, match="Vault"):
+            deploy.release_values({"ingress": {"authCredentials": "u:$apr1$x$y"}}, {}, image=f"r:v1@{DIGEST_A}")
+
+    def test_auth_lines(self) -> None:
+        assert deploy.auth_line_ok("admin:$apr1$abc$def")
+        assert deploy.auth_line_ok("admin:$2y$05$abcdefghijklmnopqrstuv")
+        assert not deploy.auth_line_ok("admin:plainpassword")
+        assert not deploy.auth_line_ok("")
+
+
+class TestClusterState:
+    def test_stuck_release_gets_instructions(self) -> None:
+        message = deploy.stuck_release_message({"status": "pending-upgrade", "revision": "7"}, "sky", "ns", "ctx")
+        assert "pending-upgrade" in message and "helm rollback sky" in message and "--kube-context ctx" in message
+        install = deploy.stuck_release_message({"status": "pending-install"}, "sky", "ns")
+        assert "helm uninstall sky -n ns" in install
+
+    def test_healthy_states_pass(self) -> None:
+        for status in (None, {}, {"status": "deployed"}, {"status": "failed"}):
+            assert deploy.stuck_release_message(status, "sky", "ns") == ""
+
+    def test_would_change(self) -> None:
+        values = {"apiService": {"image": f"r:v1@{DIGEST_A}"}}
+        current = {"chart": "skypilot-0.13.0", "values": values}
+        assert deploy.release_would_change(None, "skypilot/skypilot", "0.13.0", values)
+        assert not deploy.release_would_change(current, "skypilot/skypilot", "0.13.0", values)
+        assert deploy.release_would_change(current, "skypilot/skypilot", "0.14.0", values)
+        assert deploy.release_would_change(current, "skypilot/skypilot", "0.13.0",
+                                           {"apiService": {"image": f"r:v1@{DIGEST_B}"}})
+
+    def test_health(self) -> None:
+        good = {"status": "healthy", "version": "0.13.0", "commit": "abcdef1234567"}
+        assert deploy.health_problems(good, "0.13.0", "abcdef1234567890") == []
+        assert deploy.health_problems({**good, "commit": "unknown"}, "0.13.0", "abcdef12") == []
+        assert deploy.health_problems({**good, "version": "0.12.0"}, "0.13.0") == [
+            "version is '0.12.0', expected '0.13.0'"]
+        assert deploy.health_problems({**good, "commit": "9999999"}, "0.13.0", "abcdef12")
+        assert deploy.health_problems({**good, "status": "needs_auth"}, "0.13.0")
+        assert deploy.health_problems("nope", "0.13.0")  # type: ignore[arg-type]
+
+
+class TestPlaybookCommand:
+    def test_arguments_pass_through_and_vars_are_json(self) -> None:
+        argv = deploy.playbook_command("ansible-playbook", "p/deploy.yml", "inv/kind", manifest="/m y/manifest.yaml",
+                                       version="0.13.0", passthrough=("--check", "--diff"))
+        assert argv[:4] == ["ansible-playbook", "-i", "inv/kind", "p/deploy.yml"]
+        assert json.loads(argv[argv.index("-e") + 1]) == {"skypilot_manifest": "/m y/manifest.yaml",
+                                                          "skypilot_version": "0.13.0"}
+        assert argv[-2:] == ["--check", "--diff"]
+
+    def test_dry_run_adds_check_diff_once(self) -> None:
+        argv = deploy.playbook_command("a", "p", "i", check=True, passthrough=("--diff",))
+        assert argv.count("--check") == 1 and argv.count("--diff") == 1
+
+    def test_bad_version_fails_early(self) -> None:
+        with pytest.raises(InvalidVersion):
+            deploy.playbook_command("a", "p", "i", version="v0.13.0")
