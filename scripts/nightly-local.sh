@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# The nightly sequence of .github/workflows/nightly.yml, run on this machine against local
+# repositories and a local registry: everything except GitHub (pr and notify run with --dry-run and
+# show the requests they would send) and the Kubernetes cluster (the smoke tier is reported as
+# skipped).
+#
+#   scripts/nightly-local.sh                      fresh sandbox world (a patch conflicts on 0.13.0)
+#   scripts/nightly-local.sh --no-conflict        a world where the rebase goes through
+#   scripts/nightly-local.sh --real --promote     really rebase, build, push and promote
+#   scripts/nightly-local.sh --repo R --manifest M   use existing repositories instead of a sandbox
+#
+# Every step's output is kept under WORKDIR/logs; the state dir (summary, records) under
+# WORKDIR/state. Exit status: 0 when every step that ran passed, 1 otherwise.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+workdir="" repo="" manifest="" version="" conflict=1 real=0 promote=0 images=1
+
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --workdir) workdir=$2; shift 2 ;;
+    --repo) repo=$2; shift 2 ;;
+    --manifest) manifest=$2; shift 2 ;;
+    --version) version=$2; shift 2 ;;
+    --no-conflict) conflict=0; shift ;;
+    --real) real=1; shift ;;
+    --promote) promote=1; shift ;;
+    --no-images) images=0; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+if [ -n "${ELLM:-}" ]; then ellm_bin=$ELLM
+elif [ -x "$here/.venv/bin/ellm-release" ]; then ellm_bin=$here/.venv/bin/ellm-release
+else ellm_bin=ellm-release; fi
+python_bin=$(dirname "$(command -v "$ellm_bin")")/python
+[ -x "$python_bin" ] || python_bin=python3
+
+workdir=${workdir:-$(mktemp -d -t ellm-nightly-XXXXXX)}
+mkdir -p "$workdir/logs"
+workdir=$(cd "$workdir" && pwd)
+export ELLM_STATE_DIR="$workdir/state"
+steps_file="$workdir/steps.tsv"
+: > "$steps_file"
+pids=()
+
+log() { printf '\033[1m[nightly]\033[0m %s\n' "$*"; }
+cleanup() {
+  # stop only what this script started, by PID
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+ellm() { "$ellm_bin" --repo "$repo" --manifest "$manifest" "$@"; }
+
+failed_step=""
+# step NAME CMD...: run one step of the sequence, unless an earlier one failed; record the outcome.
+step() {
+  local name=$1; shift
+  if [ -n "$failed_step" ]; then
+    printf '%s\tskipped\tafter %s failed\n' "$name" "$failed_step" >> "$steps_file"; return 0
+  fi
+  log "$name: $*"
+  local rc=0
+  "$@" > "$workdir/logs/$name.log" 2>&1 || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    printf '%s\tok\t\n' "$name" >> "$steps_file"
+  else
+    local why="exit $rc"
+    [ "$rc" -eq 3 ] && why="exit 3: conflict, needs a maintainer"
+    printf '%s\tfailed\t%s\n' "$name" "$why" >> "$steps_file"
+    failed_step=$name
+    tail -n 15 "$workdir/logs/$name.log" | sed 's/^/    /'
+  fi
+}
+skip() { printf '%s\tskipped\t%s\n' "$1" "$2" >> "$steps_file"; log "$1: skipped ($2)"; }
+
+# -- the world: local upstream and fork repositories and a manifest ------------------------------
+if [ -z "$repo" ] || [ -z "$manifest" ]; then
+  world="$workdir/world"
+  log "building a sandbox world in $world"
+  if ! "$python_bin" - "$world" "$conflict" > "$workdir/logs/world.log" 2>&1 <<'PY'
+import sys
+from pathlib import Path
+from release.sandbox import build_world
+build_world(Path(sys.argv[1]), conflict=sys.argv[2] == "1")
+PY
+  then
+    # the sandbox API moved: the demo builds the same world (and walks through it first)
+    log "sandbox builder unavailable; using the demo's world"
+    rm -rf "$world"
+    "$ellm_bin" demo --workdir "$world" --no-images >> "$workdir/logs/world.log" 2>&1
+  fi
+  repo="$world/skypilot" manifest="$world/release/patches/manifest.yaml"
+fi
+
+# -- a local registry and Docker daemon for the image steps ---------------------------------------
+start_registry() {
+  command -v docker-registry >/dev/null || return 1
+  local port dir=$workdir/registry
+  port=$("$python_bin" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$dir/data"
+  cat > "$dir/config.yml" <<EOF
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+log:
+  level: warn
+EOF
+  docker-registry serve "$dir/config.yml" > "$workdir/logs/registry.log" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.2; done
+  # point the manifest's image repository at it (the sandbox manifest names a local one already)
+  sed -i -E "s#^(  repository: )127\.0\.0\.1:[0-9]+/#\1127.0.0.1:$port/#" "$manifest"
+  registry="127.0.0.1:$port"
+}
+start_docker() {
+  docker info >/dev/null 2>&1 && return 0
+  command -v dockerd >/dev/null && [ "$(id -u)" = 0 ] || return 1
+  local d=$workdir/docker
+  mkdir -p "$d"
+  dockerd --data-root "$d/data" --exec-root "$d/exec" --pidfile "$d/pid" -H "unix://$d/docker.sock" \
+    > "$workdir/logs/dockerd.log" 2>&1 &
+  pids+=("$!")
+  export DOCKER_HOST="unix://$d/docker.sock"
+  for _ in $(seq 100); do docker info >/dev/null 2>&1 && return 0; sleep 0.3; done
+  return 1
+}
+registry=""
+if [ "$images" = 1 ]; then
+  if start_registry && start_docker; then log "registry $registry, docker ${DOCKER_HOST:-default}"
+  else log "no Docker daemon or registry here: image steps will be skipped"; images=0; fi
+fi
+
+# -- the sequence -------------------------------------------------------------------------------
+step sync ellm sync
+upstream_json="$workdir/upstream.json"
+# to_file FILE CMD...: CMD's stdout into FILE (a step's log keeps only its stderr then)
+to_file() { local out=$1; shift; "$@" > "$out"; }
+mkdir -p "$ELLM_STATE_DIR"
+step upstream to_file "$upstream_json" ellm --json upstream
+current=$("$python_bin" -c 'import sys; from release.manifest import load_manifest; print(load_manifest(sys.argv[1]).version)' "$manifest")
+if [ -z "$version" ] && [ -s "$upstream_json" ]; then
+  version=$("$python_bin" -c 'import json,sys; print(json.load(open(sys.argv[1]))["latest"] or "")' "$upstream_json")
+fi
+build_version=$current
+if [ -z "$version" ]; then
+  skip rebase "nothing newer than $current upstream"
+elif [ "$real" = 1 ]; then
+  step rebase to_file "$ELLM_STATE_DIR/rebase-run.json" ellm --json rebase "$version" --push
+  build_version=$version
+else
+  # a rehearsal saves no summary of its own: keep what --json prints for report and notify
+  step rebase to_file "$ELLM_STATE_DIR/rebase-run.json" ellm --json --dry-run rebase "$version"
+fi
+summary=()
+for f in "$ELLM_STATE_DIR/rebase-run.json" "$ELLM_STATE_DIR/last-rebase.json"; do
+  [ -s "$f" ] && "$python_bin" -c 'import json,sys; json.load(open(sys.argv[1]))["patches"]' "$f" 2>/dev/null \
+    && summary=(--summary "$f")
+done
+# the report is kept whatever happened before, like the workflow's `if: always()`
+if [ ${#summary[@]} -gt 0 ]; then
+  saved=$failed_step failed_step=""
+  step report ellm report "${summary[@]}" --output "$workdir/report.md"
+  failed_step=${saved:-$failed_step}
+fi
+
+if [ "$images" = 1 ]; then
+  step build ellm build --version "$build_version" --push
+else
+  skip build "no Docker daemon or registry (or --no-images)"
+fi
+skip smoke "needs a Kubernetes cluster: ansible-playbook playbooks/smoke.yml -i playbooks/inventories/kind"
+if [ "$promote" = 1 ] && [ "$images" = 1 ]; then
+  step promote ellm promote --version "$build_version" --skip-smoke-gate
+else
+  skip promote "not asked (--promote) or no images"
+fi
+
+# -- GitHub, rehearsed: the requests pr and notify would send ---------------------------------------
+status=success
+[ -n "$failed_step" ] && status=failure
+notify_args=(--dry-run --json notify --issue --status "$status" --repo-slug local/nightly
+             --run-url "file://$workdir/logs")
+[ -n "$failed_step" ] && notify_args+=(--step "$failed_step" "${summary[@]}")
+ellm "${notify_args[@]}" > "$workdir/notify.json" 2> "$workdir/logs/notify.log" \
+  && printf 'notify\tok\tdry run: %s\n' "$workdir/notify.json" >> "$steps_file" \
+  || printf 'notify\tfailed\tsee logs/notify.log\n' >> "$steps_file"
+if [ "$real" = 1 ] && [ -z "$failed_step" ] && [ -f "$ELLM_STATE_DIR/last-rebase.json" ]; then
+  ellm --dry-run --json pr --repo-slug local/release > "$workdir/pr.json" 2> "$workdir/logs/pr.log" \
+    && printf 'pr\tok\tdry run: %s\n' "$workdir/pr.json" >> "$steps_file" \
+    || printf 'pr\tfailed\tsee logs/pr.log\n' >> "$steps_file"
+fi
+
+echo
+log "steps (logs in $workdir/logs):"
+column -t -s $'\t' "$steps_file" 2>/dev/null | sed 's/^/  /' || sed 's/^/  /' "$steps_file"
+[ -f "$workdir/report.md" ] && log "report: $workdir/report.md"
+[ "$status" = success ]
