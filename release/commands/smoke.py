@@ -237,16 +237,15 @@ def check_smi(ctx: click.Context, vendor: str, fmt: str, output: str, rc: int, e
 
 
 @check.command("host")
-@click.option("--facts", required=True, help="JSON: pci, device_nodes, tools, hostname.")
+@click.option("--probe", required=True, help="What the node-check probe printed (--- pci/nodes/tools sections).")
+@click.option("--hostname", default="")
 @click.option("--vendors-out", type=click.Path(path_type=Path), help="Write the vendors to probe next (JSON).")
 @save_option
 @click.pass_context
-def check_host(ctx: click.Context, facts: str, vendors_out: Path | None, save_to: Path | None) -> None:
-    data = _read_json(facts)
-    hf = host.HostFacts(pci=data.get("pci", ""), device_nodes=tuple(data.get("device_nodes", [])),
-                        tools=tuple(data.get("tools", [])), hostname=data.get("hostname", ""))
-    findings, vendors = host.check_host(hf)
+def check_host(ctx: click.Context, probe: str, hostname: str, vendors_out: Path | None, save_to: Path | None) -> None:
+    findings, vendors = host.check_host(host.parse_probe(_read(probe), hostname))
     if vendors_out:
+        vendors_out.parent.mkdir(parents=True, exist_ok=True)
         vendors_out.write_text(json.dumps(list(vendors)), encoding="utf-8")
     _finish(ctx, findings, save_to)
 

@@ -30,6 +30,20 @@ class HostGpus:
     tools: tuple[str, ...] = ()
 
 
+def parse_probe(text: str, hostname: str = "") -> HostFacts:
+    """The probe the node-check role runs prints sections headed '--- pci', '--- nodes', '--- tools'."""
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("--- "):
+            current = line[4:].strip()
+            sections[current] = []
+        elif current and line.strip():
+            sections[current].append(line.strip())
+    return HostFacts(pci="\n".join(sections.get("pci", [])), device_nodes=tuple(sections.get("nodes", [])),
+                     tools=tuple(sections.get("tools", [])), hostname=hostname)
+
+
 def pci_gpu_counts(pci: str) -> dict[str, int]:
     devices: dict[str, dict[str, str]] = {}
     for line in pci.splitlines():
