@@ -135,14 +135,20 @@ def upstream_patch_ids(repo: git.Repo, old_base: str, new_base: str, paths: Iter
 
 
 def enable_rerere(repo: git.Repo) -> None:
-    with repo.config_writer() as cfg:
-        cfg.set_value("rerere", "enabled", "true")
-        cfg.set_value("rerere", "autoupdate", "true")
+    """Record conflict resolutions and reuse them on the next attempt (`git config`, so that the rest
+    of the file is left byte for byte as it was)."""
+    repo.git.config("--local", "rerere.enabled", "true")
+    repo.git.config("--local", "rerere.autoupdate", "true")
 
 
 def unmerged_files(repo: git.Repo) -> list[str]:
     out = repo.git.diff("--name-only", "--diff-filter=U")
     return sorted({line for line in out.splitlines() if line})
+
+
+def remote_branch_exists(repo: git.Repo, remote: str, branch: str) -> bool:
+    """Ask the remote itself (not a possibly stale remote-tracking ref) whether it has the branch."""
+    return bool(repo.git.ls_remote("--heads", remote, f"refs/heads/{branch}").strip())
 
 
 def cherry_pick_in_progress(repo: git.Repo) -> bool:
@@ -156,7 +162,9 @@ def range_diff(repo: git.Repo, old: list[str], new: list[str]) -> str:
     old_range = f"{old[0]}^..{old[-1]}"
     new_range = f"{new[0]}^..{new[-1]}"
     try:
-        return repo.git.range_diff("--no-color", old_range, new_range)
+        # a high creation factor pairs each old commit with its new one even when the diff changed a
+        # lot, so the output shows the change inside the patch instead of "removed" + "added"
+        return repo.git.range_diff("--no-color", "--creation-factor=100", old_range, new_range)
     except git.GitCommandError:
         return ""
 

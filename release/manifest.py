@@ -216,6 +216,12 @@ def load_manifest(path: str | Path) -> Manifest:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ManifestError([Problem(str(path), 0, "file", "manifest not found")]) from None
+    return manifest_from_text(path, text)
+
+
+def manifest_from_text(path: str | Path, text: str) -> Manifest:
+    """Validate manifest text (for instance a copy saved before a rebase) as if it were at `path`."""
+    path = Path(path)
     try:
         doc = _yaml().load(text)
     except MarkedYAMLError as exc:

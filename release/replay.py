@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,8 @@ from typing import Any
 import git
 
 from release import gitrepo
-from release.errors import ConflictStop, Refused
-from release.manifest import Manifest, ManifestUpdate, apply_update
+from release.errors import ConflictStop, Refused, ReleaseError
+from release.manifest import Manifest, ManifestUpdate, apply_update, manifest_from_text
 from release.plan import Plan, Step, make_plan, new_commits_by_patch, new_statuses, summarize_patches
 from release.state_dir import read_json, state_dir, write_json
 from release.summary import CommitResult, ConflictInfo, Outcome, RebaseSummary
@@ -55,6 +55,8 @@ class ReplayState:
     rerere_before: dict[str, str | None] = field(default_factory=dict)
     push: bool = False
     manifest_path: str = ""
+    unlisted: list[str] = field(default_factory=list)  # commits on the old branch no patch names
+    manifest_before: str = ""  # the manifest's text before the rebase, for finish and abort
 
     @property
     def plan_steps(self) -> list[Step]:
@@ -129,6 +131,10 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
         raise Refused(f"the branch {branch} already exists",
                       hints=[f"delete it first if it is a failed attempt: git branch -D {branch}",
                              "or continue a stopped rebase: ellm-release continue"])
+    if request.push and gitrepo.remote_branch_exists(repo, manifest.fork_remote, branch):
+        raise Refused(f"the fork ({manifest.fork_remote}) already has a branch {branch}; --push never overwrites it",
+                      hints=[f"look at it first: git fetch {manifest.fork_remote} {branch}",
+                             "or rebase without --push"])
     carried = [sha for p in manifest.carried_patches for sha in p.commits]
     missing = [sha for sha in carried if not gitrepo.has_commit(repo, sha)]
     if missing:
@@ -141,18 +147,43 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
     touched = sorted({f for shas in files.values() for f in shas if f != gitrepo.README})
     upstream_ids = gitrepo.upstream_patch_ids(repo, manifest.base, choice.sha, touched) if touched else set()
     plan = make_plan(manifest, files, commit_ids, upstream_ids)
+    readme_extra, unlisted = _old_branch_extras(repo, manifest)
     head = repo.head.commit.hexsha
     state = ReplayState(
         version=request.version, branch=branch, base=choice.sha, base_ref=choice.ref,
         previous_version=manifest.version, previous_base=manifest.base,
         original_ref=gitrepo.current_branch(repo) or head, original_head=head,
         steps=[{"patch_id": s.patch_id, "commit": s.commit} for s in plan.steps],
-        upstreamed=dict(plan.upstreamed), readme_only=list(plan.readme_only),
-        push=request.push, manifest_path=str(manifest.path),
+        upstreamed=dict(plan.upstreamed),
+        readme_only=[*plan.readme_only, *(sha for sha in readme_extra if sha not in plan.readme_only)],
+        push=request.push, manifest_path=str(manifest.path), unlisted=unlisted,
+        manifest_before=manifest.path.read_text(encoding="utf-8"),
     )
+    owners = manifest.patch_of_commit()
     for sha, why in plan.upstreamed.items():
         state.results[sha] = {"new": None, "outcome": Outcome.UPSTREAMED.value, "why": why}
+        _add_note(state, owners[sha].id, f"{sha[:7]} not picked: {why} (same patch-id)")
     return state, plan
+
+
+def _old_branch_extras(repo: git.Repo, manifest: Manifest) -> tuple[list[str], list[str]]:
+    """Commits on the current release branch that no patch names: README-only ones (never
+    replayed, the README is generated) and the others (left behind, so they are reported)."""
+    old_branch = manifest.branch()
+    head = (gitrepo.rev(repo, f"refs/heads/{old_branch}")
+            or gitrepo.rev(repo, f"refs/remotes/{manifest.fork_remote}/{old_branch}"))
+    if head is None or not gitrepo.has_commit(repo, manifest.base):
+        return [], []
+    listed = manifest.patch_of_commit()
+    extra = [sha for sha in gitrepo.commits_between(repo, manifest.base, head) if sha not in listed]
+    files = gitrepo.files_by_commit(repo, extra)
+    readme_only = [sha for sha in extra if gitrepo.only_readme(files.get(sha, []))]
+    return readme_only, [sha for sha in extra if sha not in readme_only]
+
+
+def _add_note(state: ReplayState, patch_id: str, note: str) -> None:
+    previous = state.notes.get(patch_id)
+    state.notes[patch_id] = f"{previous}; {note}" if previous else note
 
 
 def start(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
@@ -166,9 +197,14 @@ def start(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) -> R
 
 
 def _read_rerere(repo: git.Repo) -> dict[str, str | None]:
-    reader = repo.config_reader(config_level="repository")
-    return {key: reader.get_value("rerere", key, None) if reader.has_section("rerere") else None
-            for key in ("enabled", "autoupdate")}
+    return {key: _local_config(repo, f"rerere.{key}") for key in ("enabled", "autoupdate")}
+
+
+def _local_config(repo: git.Repo, name: str) -> str | None:
+    try:
+        return repo.git.config("--local", "--get", name)
+    except git.GitCommandError:  # exit 1: not set
+        return None
 
 
 # ---------------------------------------------------------------------------------------------- pick
@@ -223,8 +259,7 @@ def _record(repo: git.Repo, state: ReplayState, step: Step, outcome: Outcome, no
     if outcome == Outcome.UPSTREAMED and not note:
         note = f"{step.commit[:7]} came out empty: upstream already has it"
     if note:
-        previous = state.notes.get(step.patch_id)
-        state.notes[step.patch_id] = f"{previous}; {note}" if previous else note
+        _add_note(state, step.patch_id, note)
 
 
 def _stop_on_conflict(repo: git.Repo, manifest: Manifest, state: ReplayState, step: Step) -> RebaseSummary:
@@ -283,10 +318,16 @@ def resume(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
     if state.phase == "finishing" or state.position >= len(state.steps):
         return finish(repo, manifest, state, say)
     step = state.plan_steps[state.position]
-    if gitrepo.current_branch(repo) != state.branch:
-        raise Refused(f"HEAD is not on {state.branch}; check it out before continuing")
+    if state.position == 0 and not gitrepo.branch_exists(repo, state.branch):
+        # killed between saving the state and creating the branch: start it now
+        gitrepo.require_clean(repo)
+        repo.git.checkout("--quiet", "-b", state.branch, state.base)
+    _require_on_branch(repo, state)
     unmerged = gitrepo.unmerged_files(repo)
     if unmerged:
+        if state.phase == "picking":  # killed right after the pick stopped on a conflict
+            state.phase = "conflict"
+            save_state(repo, state)
         raise Refused(f"these files still have conflicts: {', '.join(unmerged)}",
                       hints=[f"resolve them, `git -C {repo.working_dir} add` them, then run continue again"])
     outcome = _settle_current_pick(repo, state, step)
@@ -299,20 +340,31 @@ def resume(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
     return run(repo, manifest, state, say)
 
 
+def _require_on_branch(repo: git.Repo, state: ReplayState) -> None:
+    if gitrepo.current_branch(repo) != state.branch:
+        raise Refused(f"HEAD is not on {state.branch}; check it out before going on",
+                      hints=[f"git -C {repo.working_dir} checkout {state.branch}"])
+
+
 def _settle_current_pick(repo: git.Repo, state: ReplayState, step: Step) -> Outcome | None:
     head = repo.head.commit.hexsha
+    if head != state.head_before_pick:
+        # the pick (or the maintainer's own `git commit`) already made the commit; a run killed
+        # while git ran its post-commit hook leaves CHERRY_PICK_HEAD behind as well
+        if gitrepo.cherry_pick_in_progress(repo):
+            repo.git.cherry_pick("--quit")
+        return Outcome.CHANGED if state.phase == "conflict" else Outcome.CLEAN
     if gitrepo.cherry_pick_in_progress(repo):
         if not repo.git.diff("--cached", "--name-only").strip():
             repo.git.cherry_pick("--skip")
             return Outcome.UPSTREAMED
         repo.git.cherry_pick("--continue", env={"GIT_EDITOR": "true"})
         return Outcome.CHANGED if state.phase == "conflict" else Outcome.CLEAN
-    if head != state.head_before_pick:
-        # the pick (or the maintainer's own `git commit`) already made the commit
-        return Outcome.CHANGED if state.phase == "conflict" else Outcome.CLEAN
     if state.phase == "conflict":
         # the maintainer resolved the conflict to "no change": nothing of this commit remains
         return Outcome.UPSTREAMED
+    # killed before the pick made anything: drop whatever a half-done pick left, pick again
+    repo.git.reset("--hard", "--quiet", state.head_before_pick)
     return None
 
 
@@ -321,10 +373,10 @@ def skip(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
     if state.position >= len(state.steps):
         raise Refused("nothing to skip: every commit has been picked", hints=["ellm-release continue"])
     step = state.plan_steps[state.position]
+    _require_on_branch(repo, state)
     if gitrepo.cherry_pick_in_progress(repo):
-        repo.git.cherry_pick("--abort")
-    elif repo.head.commit.hexsha != state.head_before_pick:
-        repo.git.reset("--hard", "--quiet", state.head_before_pick)
+        repo.git.cherry_pick("--quit")
+    repo.git.reset("--hard", "--quiet", state.head_before_pick or state.base)
     _record(repo, state, step, Outcome.SKIPPED, f"{step.commit[:7]} skipped by a maintainer")
     say(f"  {step.patch_id}: {step.commit[:7]} -> skipped")
     state.position += 1
@@ -337,27 +389,33 @@ def abort(repo: git.Repo, manifest: Manifest, say: Say) -> str:
     if state is None:
         raise Refused("no rebase is in progress in this repository")
     if gitrepo.cherry_pick_in_progress(repo):
-        repo.git.cherry_pick("--abort")
+        repo.git.cherry_pick("--quit")  # --abort would move HEAD; everything is reset below anyway
     repo.git.reset("--hard", "--quiet")
     repo.git.checkout("--quiet", state.original_ref)
     if gitrepo.branch_exists(repo, state.branch):
         repo.git.branch("-D", state.branch)
     _restore_rerere(repo, state.rerere_before)
+    if state.manifest_before and manifest.path.read_text(encoding="utf-8") != state.manifest_before:
+        # killed after the manifest was rewritten: put the old one back, its branch is the live one
+        manifest.path.write_text(state.manifest_before, encoding="utf-8")
+        say(f"restored {manifest.path}")
     clear_state(repo)
     say(f"aborted: {state.branch} deleted, back on {state.original_ref}")
     return state.branch
 
 
 def _restore_rerere(repo: git.Repo, before: dict[str, str | None]) -> None:
-    with repo.config_writer() as cfg:
-        for key, value in before.items():
-            if value is None:
-                if cfg.has_option("rerere", key):
-                    cfg.remove_option("rerere", key)
-            else:
-                cfg.set_value("rerere", key, value)
-        if cfg.has_section("rerere") and not cfg.options("rerere"):
-            cfg.remove_section("rerere")
+    """Put the repository's rerere settings back exactly, leaving no empty [rerere] section behind."""
+    for key, value in before.items():
+        if value is not None:
+            repo.git.config("--local", f"rerere.{key}", value)
+        elif _local_config(repo, f"rerere.{key}") is not None:
+            repo.git.config("--local", "--unset-all", f"rerere.{key}")
+    try:
+        repo.git.config("--local", "--get-regexp", r"^rerere\.")
+    except git.GitCommandError:  # nothing left in the section: drop its header too
+        with suppress(git.GitCommandError):
+            repo.git.config("--local", "--remove-section", "rerere")
 
 
 # -------------------------------------------------------------------------------------------- finish
@@ -369,6 +427,9 @@ def finish(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say,
     finishes on `continue`."""
     state.phase = "finishing"
     save_state(repo, state)
+    # A run killed after the manifest was rewritten finishes again on `continue`: everything here
+    # works from the manifest as it was before the rebase, so doing it twice gives the same result.
+    manifest = original_manifest(manifest, state)
     results = _commit_results(state)
     summary = build_summary(repo, manifest, state, "complete")
     statuses = new_statuses(manifest, summary.patches)
@@ -381,12 +442,29 @@ def finish(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say,
         ))
         say(f"updated {manifest.path}")
     if state.push:
-        repo.git.push(manifest.fork_remote, f"refs/heads/{state.branch}:refs/heads/{state.branch}")
+        try:
+            repo.git.push("--quiet", manifest.fork_remote, f"refs/heads/{state.branch}:refs/heads/{state.branch}")
+        except git.GitCommandError as exc:
+            save_summary(manifest, summary)
+            clear_state(repo)
+            reason = (exc.stderr or "").strip().splitlines()
+            raise ReleaseError(
+                f"{state.branch} is complete here, but the push to {manifest.fork_remote} failed"
+                + (f": {reason[-1].strip()}" if reason else ""),
+                hints=[f"git -C {repo.working_dir} push {manifest.fork_remote} {state.branch}   # once it can go"],
+            ) from None
         summary = dataclasses.replace(summary, pushed=True)
         say(f"pushed {state.branch} to {manifest.fork_remote}")
     save_summary(manifest, summary)
     clear_state(repo)
     return summary
+
+
+def original_manifest(manifest: Manifest, state: ReplayState) -> Manifest:
+    """The manifest as it was when the rebase started (the file may have been rewritten since)."""
+    if not state.manifest_before:
+        return manifest
+    return manifest_from_text(manifest.path, state.manifest_before)
 
 
 def _commit_results(state: ReplayState) -> dict[str, CommitResult]:
@@ -424,6 +502,8 @@ def build_summary(repo: git.Repo, manifest: Manifest, state: ReplayState, status
     rows = summarize_patches(manifest, results, files, changed, state.notes)
     warnings = tuple(f"{sha[:7]} only touches README.md and was not replayed (the README is generated)"
                      for sha in state.readme_only)
+    warnings += tuple(f"{sha[:7]} {gitrepo.subject(repo, sha)!r} is on {manifest.branch(state.previous_version)} "
+                      "but no patch in the manifest names it: it was not replayed" for sha in state.unlisted)
     return RebaseSummary(
         version=state.version, branch=state.branch, base=state.base, base_ref=state.base_ref,
         previous_version=state.previous_version, previous_base=state.previous_base, state=status,

@@ -157,6 +157,8 @@ CONSTANTS_PY = """\
 SKY_REMOTE_PYTHON_ENV = '~/skypilot-runtime'
 """
 
+NVIDIA_KEY_LINE = "    return 'amd.com/gpu' if label.startswith('amd.com/') else 'nvidia.com/gpu'"
+
 DOCKERFILE = """\
 # The sandbox image: nothing is pulled, so it builds anywhere a Docker engine runs.
 FROM scratch
@@ -166,13 +168,18 @@ COPY VERSION /opt/VERSION
 
 
 def build_world(root: Path, *, conflict: bool = True, upstreamed: bool = True, filler_commits: int = 3,
-                stack_size: int = 0) -> World:
+                stack_size: int = 0, context_drift: bool = False, merged_differently: bool = False) -> World:
     """Upstream with v0.12.0 and v0.13.0 (each on its releases/X branch), a fork whose ellm-0.12.0
     carries a patch stack, and stray rc branches in the fork.
 
     conflict:    upstream 0.13.0 changes the line the serve-capacity patch changes.
     upstreamed:  upstream 0.13.0 merged the uv-pin patch as it is.
     stack_size:  extra one-file patches (for benchmarks), each a commit of its own.
+    context_drift: upstream 0.13.0 edits a line next to the dual-gpu patch's change, without touching
+                 the changed line: the patch still applies, but its diff (context) is different.
+    merged_differently: upstream 0.13.0 makes the nvidia-resource-key patch's change itself, in a
+                 commit that edits another line of the same file too: the patch-ids differ, and the
+                 pick comes out empty.
     """
     root.mkdir(parents=True, exist_ok=True)
     upstream_bare = root / "upstream.git"
@@ -219,6 +226,16 @@ def build_world(root: Path, *, conflict: bool = True, upstreamed: bool = True, f
         git(up, "fetch", "-q", str(fork), uv)
         git(up, "cherry-pick", uv)
         world.marks["upstream-uv"] = git(up, "rev-parse", "HEAD")
+    if context_drift:
+        world.marks["upstream-context"] = commit_files(
+            up, {"sky/provision/kubernetes/utils.py": UTILS_PY.replace("(sandbox)", "(sandbox, reorganised)")},
+            "[Kubernetes] Reword the utils header")
+    if merged_differently:
+        merged = KUBERNETES_PY.replace("GPU_RESOURCE_KEYS = ['nvidia.com/gpu']",
+                                       "GPU_RESOURCE_KEYS = ['nvidia.com/gpu', 'amd.com/gpu']")
+        merged = merged.replace("    return 'nvidia.com/gpu'", NVIDIA_KEY_LINE)
+        world.marks["upstream-merged"] = commit_files(
+            up, {"sky/clouds/kubernetes.py": merged}, "[Kubernetes] Support AMD resource keys")
     if conflict:
         world.marks["upstream-conflict"] = commit_files(
             up, {"sky/utils/controller_utils.py": CONTROLLER_PY.replace("= 4", "= 3")},
@@ -262,8 +279,7 @@ def _patch_stack(world: World, stack_size: int) -> list[PatchSpec]:
                              "Reads <code>amd.com/gpu.product-name</code> labels.", [first, second]))
 
     title = "Fix wrong GPU resource key for NVIDIA pods in mixed clusters"
-    keyed = KUBERNETES_PY.replace("    return 'nvidia.com/gpu'",
-                                  "    return 'amd.com/gpu' if label.startswith('amd.com/') else 'nvidia.com/gpu'")
+    keyed = KUBERNETES_PY.replace("    return 'nvidia.com/gpu'", NVIDIA_KEY_LINE)
     sha = commit_files(fork, {"sky/clouds/kubernetes.py": keyed}, title)
     patches.append(PatchSpec("nvidia-resource-key-mixed", title, "Derives the resource key from the matched label.",
                              [sha]))
