@@ -1,0 +1,143 @@
+"""A rebase killed with SIGKILL in the middle of the replay can be continued or aborted.
+
+The kill point is deterministic: a post-commit hook in the fork (git runs it during cherry-pick)
+counts commits, and at the Nth one touches a marker file and sleeps. The test waits for the marker
+and kills the whole process group of `python -m release rebase`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from corekit import Cli, child_env, cli_argv, picked_from, snapshot, state_file
+
+from release.manifest import load_manifest
+from release.sandbox import World, git
+
+TARGET = "ellm-0.13.0"
+
+
+def install_stop_hook(world: World, stop_after: int, hook_name: str = "post-commit") -> Path:
+    marker = world.root / "stopped-here"
+    counter = world.root / "hook-count"
+    hook = world.fork / ".git" / "hooks" / hook_name
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"n=$(cat '{counter}' 2>/dev/null || echo 0)\n"
+        "n=$((n + 1))\n"
+        f"echo $n > '{counter}'\n"
+        f"if [ $n -eq {stop_after} ]; then touch '{marker}'; sleep 120; fi\n",
+        encoding="utf-8",
+    )
+    hook.chmod(0o755)
+    return marker
+
+
+def rebase_killed_at(world: World, stop_after: int, *extra: str, hook_name: str = "post-commit") -> None:
+    """Start a rebase in a child process and SIGKILL it (and its git children) inside the hook."""
+    marker = install_stop_hook(world, stop_after, hook_name)
+    child = subprocess.Popen(cli_argv(world, "rebase", "0.13.0", *extra), env=child_env(), start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            if child.poll() is not None:
+                pytest.fail(f"the rebase ended (exit {child.returncode}) before the kill point: "
+                            f"{child.stderr.read().decode() if child.stderr else ''}")
+            if time.monotonic() > deadline:
+                pytest.fail("the rebase never reached the kill point")
+            time.sleep(0.02)
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait(timeout=30)
+        if child.stderr:
+            child.stderr.close()
+    assert child.returncode == -signal.SIGKILL
+    (world.fork / ".git" / "hooks" / hook_name).unlink()
+
+
+@pytest.mark.parametrize("stop_after", [1, 3, 6], ids=["first-pick", "second-commit-of-a-patch", "readme-commit"])
+def test_killed_rebase_continues_with_every_patch_exactly_once(clean_world: World, cli: Cli, stop_after: int
+                                                               ) -> None:
+    world = clean_world
+    rebase_killed_at(world, stop_after)
+    assert state_file(world).exists()
+
+    done = cli(world, "continue", json_output=True)
+
+    assert done.code == 0, done.err
+    summary = done.json()
+    assert summary["state"] == "complete"
+    assert {row["outcome"] for row in summary["patches"]} == {"clean"}
+    expected = [sha for p in world.patches for sha in p.commits]
+    assert picked_from(world.fork, f"v0.13.0..{TARGET}") == expected
+    # the manifest names exactly the commits on the branch, each once
+    manifest = load_manifest(world.manifest_path)
+    assert manifest.version == "0.13.0"
+    on_branch = git(world.fork, "rev-list", "--reverse", f"v0.13.0..{TARGET}~1").splitlines()
+    assert [sha for p in manifest.patches for sha in p.commits] == on_branch
+    assert git(world.fork, "log", "-1", "--format=%s", TARGET) == "[ellm-release] Regenerate fork README for 0.13.0"
+    assert not (world.fork / ".git" / "CHERRY_PICK_HEAD").exists()
+    assert git(world.fork, "status", "--porcelain") == ""
+    assert not state_file(world).exists()
+    assert cli(world, "status").code == 0
+
+
+@pytest.mark.parametrize("stop_after", [2, 6], ids=["mid-replay", "readme-commit"])
+def test_killed_rebase_aborts_to_exactly_where_it_started(clean_world: World, cli: Cli, stop_after: int) -> None:
+    world = clean_world
+    manifest_text = world.manifest_path.read_text(encoding="utf-8")
+    before = snapshot(world.fork)
+    rebase_killed_at(world, stop_after)
+
+    aborted = cli(world, "abort")
+
+    assert aborted.code == 0, aborted.err
+    assert snapshot(world.fork) == before
+    assert not state_file(world).exists()
+    assert world.manifest_path.read_text(encoding="utf-8") == manifest_text
+    assert not (world.fork / ".git" / "CHERRY_PICK_HEAD").exists()
+
+
+def test_killed_after_the_manifest_was_written_finishes_with_the_same_result(clean_world: World, cli: Cli) -> None:
+    """Killed while pushing (a pre-push hook), after the manifest was rewritten: `continue` must
+    finish with the manifest a straight run writes, not read the new SHAs as unknown commits."""
+    world = clean_world
+    rebase_killed_at(world, 1, "--push", hook_name="pre-push")
+    written = world.manifest_path.read_text(encoding="utf-8")
+    assert load_manifest(world.manifest_path).version == "0.13.0"
+    head = git(world.fork, "rev-parse", "HEAD")
+
+    done = cli(world, "continue", json_output=True)
+
+    assert done.code == 0, done.err
+    summary = done.json()
+    assert {row["outcome"] for row in summary["patches"]} == {"clean"}
+    assert summary["pushed"] is True
+    assert world.manifest_path.read_text(encoding="utf-8") == written
+    assert {p.status for p in load_manifest(world.manifest_path).patches} == {"carry"}
+    assert git(world.fork, "rev-parse", "HEAD") == head  # the README was already right
+    assert git(world.fork_bare, "rev-parse", f"refs/heads/{TARGET}") == head
+    assert cli(world, "status").code == 0
+
+
+def test_abort_after_the_manifest_was_written_restores_it(clean_world: World, cli: Cli) -> None:
+    world = clean_world
+    manifest_text = world.manifest_path.read_text(encoding="utf-8")
+    before = snapshot(world.fork)
+    rebase_killed_at(world, 1, "--push", hook_name="pre-push")
+    assert world.manifest_path.read_text(encoding="utf-8") != manifest_text
+
+    assert cli(world, "abort").code == 0
+
+    assert world.manifest_path.read_text(encoding="utf-8") == manifest_text
+    assert snapshot(world.fork) == before
+    assert git(world.fork_bare, "branch", "--list", TARGET) == ""
