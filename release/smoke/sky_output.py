@@ -32,6 +32,9 @@ def read_table(lines: list[str], start: int) -> tuple[list[dict[str, str]], int]
     rows, i = [], start + 1
     while i < len(lines) and lines[i].strip():
         line = lines[i]
+        # A row has blanks just before every column start; a title line after the table does not.
+        if any(pos > 0 and len(line) > pos and line[pos - 1] != " " for pos, _ in cols[1:]):
+            break
         row = {}
         for j, (pos, name) in enumerate(cols):
             end = cols[j + 1][0] if j + 1 < len(cols) else None

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import smoke_k8s as k
+
+from release.smoke.gpu_tools import parse_nvidia_query_csv
+from release.smoke.nodes import AMD_MI300X_LABELS, gfd_labels
+
+FIXTURES = Path(__file__).parent / "fixtures"
+H100 = FIXTURES / "nvidia-h100"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def need_tool(name: str, install: str) -> str:
+    path = shutil.which(name) or (str(REPO / ".venv/bin" / name) if (REPO / ".venv/bin" / name).exists() else None)
+    if not path:
+        pytest.fail(f"{name} is not installed; install it with: {install}")
+    return path
+
+
+@pytest.fixture
+def h100_csv() -> str:
+    return (H100 / "nvidia-smi-query.csv").read_text()
+
+
+@pytest.fixture
+def mixed_nodes(h100_csv: str) -> dict:
+    inv = parse_nvidia_query_csv(h100_csv)
+    return k.node_list(
+        k.node("smoke-control-plane"),
+        k.node("smoke-worker", gfd_labels(inv, 2), {"nvidia.com/gpu": "2"}),
+        k.node("smoke-worker2", dict(AMD_MI300X_LABELS), {"amd.com/gpu": "2"}),
+    )
