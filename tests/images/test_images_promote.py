@@ -1,0 +1,203 @@
+"""`promote` and `image status` against a real registry: the digest never changes, no blob moves,
+stable tags are write-once, and only a passing smoke record for the same digest opens the gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from images_support import (
+    VERSION,
+    git,
+    make_fork,
+    pass_smoke,
+    push_image,
+    push_index,
+    run_cli,
+    state_of,
+    tag_digest,
+    write_manifest,
+)
+
+from release.localdaemons import DockerDaemon, LocalRegistry
+from release.registry import OCI_INDEX, RegistryClient
+
+pytestmark = pytest.mark.docker
+DEV, STABLE = f"v{VERSION}-dev", f"v{VERSION}"
+
+
+def _record(manifest: Path) -> dict:
+    return json.loads((state_of(manifest) / "images" / f"{VERSION}.json").read_text())
+
+
+def test_build_then_promote_single_platform(tmp_path: Path, docker_env: DockerDaemon, registry: LocalRegistry,
+                                            repo_name: str) -> None:
+    fork = make_fork(tmp_path)
+    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    assert run_cli(["build", "--push"], manifest=manifest, repo=fork).exit_code == 0
+    dev_before = tag_digest(registry.url, repo_name, DEV)
+    pass_smoke(state_of(manifest), dev_before)
+    offset = registry.log_offset()
+
+    out = run_cli(["promote"], manifest=manifest, as_json=True)
+
+    assert out.exit_code == 0, out.output
+    assert tag_digest(registry.url, repo_name, DEV) == dev_before
+    assert tag_digest(registry.url, repo_name, STABLE) == dev_before
+    assert out.json["action"] == "copy" and out.json["stable_digest"] == dev_before
+    # a copy inside the registry: no blob was uploaded (nor even read) during the promotion
+    sent = registry.requests_since(offset)
+    assert registry.blob_uploads_since(offset) == []
+    assert not [p for m, p in sent if "/blobs/" in p and m in ("POST", "PATCH", "PUT")]
+    assert [(m, p) for m, p in sent if m == "PUT"] == [("PUT", f"/v2/{repo_name}/manifests/{STABLE}")]
+    record = _record(manifest)
+    assert record["stable_digest"] == dev_before == record["dev_digest"]
+    assert record["revision"] == git(fork, "rev-parse", "HEAD")
+    assert record["smoke_gate_skipped"] is False and record["promoted_at"]
+
+    # image status shows both tags, one digest, the fork commit
+    status = run_cli(["image", "status"], manifest=manifest, as_json=True)
+    assert status.exit_code == 0, status.output
+    assert status.json["promoted"] is True
+    assert status.json["dev"]["digest"] == status.json["stable"]["digest"] == dev_before
+    assert status.json["stable"]["revision"] == git(fork, "rev-parse", "HEAD")
+
+
+def test_promote_a_two_platform_index_keeps_every_entry(tmp_path: Path, registry: LocalRegistry,
+                                                        repo_name: str) -> None:
+    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    index_digest, children = push_index(registry.url, repo_name, DEV)
+    pass_smoke(state_of(manifest), index_digest)
+    offset = registry.log_offset()
+
+    out = run_cli(["promote"], manifest=manifest)
+
+    assert out.exit_code == 0, out.output
+    assert tag_digest(registry.url, repo_name, STABLE) == index_digest == tag_digest(registry.url, repo_name, DEV)
+    assert registry.blob_uploads_since(offset) == []
+    stable = RegistryClient(registry.host).get_manifest(repo_name, STABLE)
+    assert stable.media_type == OCI_INDEX
+    assert [c["digest"] for c in stable.children] == children  # both platforms and the attestation
+    assert {c["platform"]["architecture"] for c in stable.children} == {"amd64", "arm64", "unknown"}
+
+
+def test_rerun_is_a_no_op(tmp_path: Path, registry: LocalRegistry, repo_name: str) -> None:
+    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    digest = push_image(registry.url, repo_name, DEV)
+    pass_smoke(state_of(manifest), digest)
+    assert run_cli(["promote"], manifest=manifest).exit_code == 0
+    offset = registry.log_offset()
+
+    again = run_cli(["promote"], manifest=manifest, as_json=True)
+
+    assert again.exit_code == 0
+    assert "already promoted" in again.output and again.json["action"] == "already-promoted"
+    assert not [m for m, _ in registry.requests_since(offset) if m != "GET"]
+    assert tag_digest(registry.url, repo_name, STABLE) == digest
+
+
+def test_a_stable_tag_with_another_digest_is_refused_and_left_alone(tmp_path: Path, registry: LocalRegistry,
+                                                                    repo_name: str) -> None:
+    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    old = push_image(registry.url, repo_name, STABLE, content=b"the released image")
+    new = push_image(registry.url, repo_name, DEV, content=b"a rebuild")
+    pass_smoke(state_of(manifest), new)
+
+    out = run_cli(["promote"], manifest=manifest)
+
+    assert out.exit_code == 2
+    assert "write-once" in out.output and old in out.output and new in out.output
+    assert tag_digest(registry.url, repo_name, STABLE) == old
+
+
+def test_force_retag_warns_naming_both_digests(tmp_path: Path, registry: LocalRegistry, repo_name: str) -> None:
+    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    old = push_image(registry.url, repo_name, STABLE, content=b"the released image")
+    new = push_image(registry.url, repo_name, DEV, content=b"a rebuild")
+    pass_smoke(state_of(manifest), new)
+
+    out = run_cli(["promote", "--force-retag"], manifest=manifest)
+
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())  # the terminal may wrap the long line
+    warning = text[text.index("warning:"):]
+    assert warning.index(old) < warning.index(new)  # from the old digest to the new one
+    assert tag_digest(registry.url, repo_name, STABLE) == new
+
+
+def test_dry_run_changes_nothing(tmp_path: Path, registry: LocalRegistry, repo_name: str) -> None:
+    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    digest = push_image(registry.url, repo_name, DEV)
+    pass_smoke(state_of(manifest), digest)
+    out = run_cli(["promote"], manifest=manifest, dry_run=True, as_json=True)
+    assert out.exit_code == 0 and "would copy" in out.output and out.json["dry_run"] is True
+    assert tag_digest(registry.url, repo_name, STABLE) is None
+    assert not (state_of(manifest) / "images" / f"{VERSION}.json").exists()
+
+
+def test_a_missing_dev_tag_is_one_clear_error(tmp_path: Path, registry: LocalRegistry, repo_name: str) -> None:
+    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    out = run_cli(["promote", "--skip-smoke-gate"], manifest=manifest)
+    assert out.exit_code == 2
+    assert f"{repo_name}:{DEV} does not exist" in out.output and "build" in out.output
+    assert tag_digest(registry.url, repo_name, STABLE) is None
+
+
+# --- the smoke gate -----------------------------------------------------------------------------------
+
+def test_gate_refuses_without_a_record(tmp_path: Path, registry: LocalRegistry, repo_name: str) -> None:
+    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    digest = push_image(registry.url, repo_name, DEV)
+    out = run_cli(["promote"], manifest=manifest)
+    assert out.exit_code == 2
+    assert f"no passing smoke test is recorded for {digest}" in out.output
+    assert tag_digest(registry.url, repo_name, STABLE) is None
+
+
+def test_gate_refuses_a_failed_run_and_a_pass_for_another_digest(tmp_path: Path, registry: LocalRegistry,
+                                                                 repo_name: str) -> None:
+    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    digest = push_image(registry.url, repo_name, DEV)
+    other = push_image(registry.url, repo_name, "other", content=b"another build")
+    pass_smoke(state_of(manifest), digest, passed=False)
+    pass_smoke(state_of(manifest), other, passed=True)
+    out = run_cli(["promote"], manifest=manifest)
+    assert out.exit_code == 2 and "no passing smoke test" in out.output
+    assert tag_digest(registry.url, repo_name, STABLE) is None
+
+
+def test_gate_opens_for_a_pass_of_the_same_digest(tmp_path: Path, registry: LocalRegistry, repo_name: str) -> None:
+    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    digest = push_image(registry.url, repo_name, DEV)
+    pass_smoke(state_of(manifest), digest, passed=False)
+    pass_smoke(state_of(manifest), digest, passed=True)
+    out = run_cli(["promote"], manifest=manifest, as_json=True)
+    assert out.exit_code == 0, out.output
+    assert out.json["smoke_gate"]["allowed"] is True and out.json["smoke_gate"]["skipped"] is False
+    assert tag_digest(registry.url, repo_name, STABLE) == digest
+
+
+def test_skip_smoke_gate_warns_and_is_recorded(tmp_path: Path, registry: LocalRegistry, repo_name: str) -> None:
+    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    digest = push_image(registry.url, repo_name, DEV, labels={"org.opencontainers.image.revision": "c0ffee"})
+
+    out = run_cli(["promote", "--skip-smoke-gate"], manifest=manifest, as_json=True)
+
+    assert out.exit_code == 0, out.output
+    assert "--skip-smoke-gate" in out.output and "without a passing smoke test" in out.output
+    assert out.json["smoke_gate"]["skipped"] is True
+    record = _record(manifest)
+    assert record["smoke_gate_skipped"] is True
+    assert record["stable_digest"] == record["dev_digest"] == digest
+    assert record["revision"] == "c0ffee"  # filled from the label when the build ran elsewhere
+    assert tag_digest(registry.url, repo_name, STABLE) == digest
+
+
+def test_status_of_an_unbuilt_version(tmp_path: Path, registry: LocalRegistry, repo_name: str) -> None:
+    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    out = run_cli(["image", "status", "--version", "9.9.9"], manifest=manifest, as_json=True)
+    assert out.exit_code == 0, out.output
+    assert out.json["dev"]["digest"] is None and out.json["stable"]["digest"] is None
+    assert out.json["promoted"] is False
+    assert any("does not exist" in note for note in out.json["notes"])
