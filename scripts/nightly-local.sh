@@ -45,12 +45,18 @@ export ELLM_STATE_DIR="$workdir/state"
 steps_file="$workdir/steps.tsv"
 : > "$steps_file"
 pids=()
+docker_dir=""
 
 log() { printf '\033[1m[nightly]\033[0m %s\n' "$*"; }
 cleanup() {
   # stop only what this script started, by PID
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "$docker_dir" ]; then
+    # dockerd mounts its data root over itself; a daemon stopped early can leave that behind
+    umount "$docker_dir/data" 2>/dev/null || true
+    rm -rf "$docker_dir"
+  fi
 }
 trap cleanup EXIT
 
@@ -125,8 +131,9 @@ EOF
 start_docker() {
   docker info >/dev/null 2>&1 && return 0
   command -v dockerd >/dev/null && [ "$(id -u)" = 0 ] || return 1
-  local d=$workdir/docker
-  mkdir -p "$d"
+  # a short path of its own: containerd's socket lives below it, and unix socket paths stop at 108 bytes
+  docker_dir=$(mktemp -d /tmp/ellm-docker-XXXXXX)
+  local d=$docker_dir
   dockerd --data-root "$d/data" --exec-root "$d/exec" --pidfile "$d/pid" -H "unix://$d/docker.sock" \
     > "$workdir/logs/dockerd.log" 2>&1 &
   pids+=("$!")

@@ -1,0 +1,78 @@
+"""scripts/nightly-local.sh: the nightly sequence against local repositories (and, where Docker
+can run, a local registry), with GitHub rehearsed through --dry-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "nightly-local.sh"
+
+
+def nightly(workdir: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    env.pop("ELLM_STATE_DIR", None)
+    env["ELLM"] = str(Path(sys.executable).parent / "ellm-release")
+    return subprocess.run(["bash", str(SCRIPT), "--workdir", str(workdir), *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def steps(workdir: Path) -> dict[str, tuple[str, str]]:
+    rows = [line.split("\t") for line in (workdir / "steps.tsv").read_text().splitlines()]
+    return {name: (status, note) for name, status, note in rows}
+
+
+def test_shellcheck_is_clean():
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+    done = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+
+
+def test_a_conflict_stops_the_sequence_and_is_reported_for_a_maintainer(tmp_path):
+    done = nightly(tmp_path / "run", "--no-images")
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    result = steps(tmp_path / "run")
+    assert result["sync"][0] == "ok" and result["upstream"][0] == "ok"
+    assert result["rebase"] == ("failed", "exit 3: conflict, needs a maintainer")
+    assert result["report"][0] == "ok"  # kept whatever happened, like `if: always()`
+    assert result["smoke"][0] == "skipped"
+    upstream = json.loads((tmp_path / "run" / "upstream.json").read_text())
+    assert upstream["latest"] == "0.13.0"
+    notify = json.loads((tmp_path / "run" / "notify.json").read_text())
+    body = notify["requests"][1]["json"]["body"]
+    assert "Needs a maintainer" in body and "Failing step: `rebase`" in body
+    assert "conflict" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_a_clean_rehearsal_is_green(tmp_path):
+    done = nightly(tmp_path / "run", "--no-images", "--no-conflict")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = steps(tmp_path / "run")
+    assert [result[s][0] for s in ("sync", "upstream", "rebase", "report", "notify")] == ["ok"] * 5
+    notify = json.loads((tmp_path / "run" / "notify.json").read_text())
+    assert [r["method"] for r in notify["requests"]] == ["GET", "POST", "PATCH"]  # comment and close if open
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_real_rebase_build_push_and_promote_on_a_local_registry(tmp_path):
+    if os.geteuid() != 0 or not all(shutil.which(b) for b in ("dockerd", "docker", "docker-registry", "curl")):
+        pytest.skip("needs root, dockerd, docker and docker-registry")
+
+    done = nightly(tmp_path / "run", "--no-conflict", "--real", "--promote", timeout=600)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = steps(tmp_path / "run")
+    assert [result[s][0] for s in ("rebase", "build", "promote", "notify", "pr")] == ["ok"] * 5
+    pr = json.loads((tmp_path / "run" / "pr.json").read_text())
+    assert pr["head"] == "release/0.13.0" and pr["requests"][1]["method"] == "POST"
