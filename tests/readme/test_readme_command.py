@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner, Result
-from conftest import UPSTREAM_README, Fork, commit_files, git
+from readme_kit import UPSTREAM_README, Fork, commit_files, git
 
 from release.commands.readme import COMMANDS, readme
 from release.errors import EXIT_DRIFT, Refused

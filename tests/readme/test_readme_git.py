@@ -6,7 +6,7 @@ import re
 
 import git as gitpython
 import pytest
-from conftest import TITLE_ALPHA, TITLE_GONE, TITLE_MULTI, UPSTREAM_README, Fork, commit_files, git
+from readme_kit import TITLE_ALPHA, TITLE_GONE, TITLE_MULTI, UPSTREAM_README, Fork, commit_files, git
 
 from release.errors import ReleaseError
 from release.manifest import load_manifest

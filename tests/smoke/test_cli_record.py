@@ -1,7 +1,7 @@
 import json
 
 from click.testing import CliRunner
-from conftest import H100
+from smoke_paths import H100
 
 from release.commands.smoke import smoke
 from release.smoke.record import find_passing_record, read_records

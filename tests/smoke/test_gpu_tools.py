@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from conftest import H100
+from smoke_paths import H100
 
 from release.smoke import gpu_tools as g
 

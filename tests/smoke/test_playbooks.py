@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import H100, REPO, need_tool
+from smoke_paths import H100, REPO, need_tool
 
 PLAYBOOKS = REPO / "playbooks"
 OWN = [
