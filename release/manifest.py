@@ -186,9 +186,12 @@ class _Checker:
             self.add(_line_of(doc, name) if name in doc else 1, name, "missing section" if node is None
                      else "must be a mapping")
             return {}
-        return self.keys(node, name, SECTION_KEYS[name])
+        return self.keys(node, name, SECTION_KEYS[name], _line_of(doc, name))
 
-    def keys(self, node: CommentedMap, prefix: str, allowed: dict[str, bool]) -> dict[str, Any]:
+    def keys(self, node: CommentedMap, prefix: str, allowed: dict[str, bool],
+             missing_line: int | None = None) -> dict[str, Any]:
+        """The allowed keys' values; unknown keys and missing required ones are problems (a missing
+        key is reported at `missing_line`, the line of the mapping's own key, when given)."""
         out: dict[str, Any] = {}
         for key in node:
             if key not in allowed:
@@ -197,7 +200,7 @@ class _Checker:
             if key in node:
                 out[key] = node[key]
             elif required:
-                self.add(_line_of(node), f"{prefix}.{key}", "required key is missing")
+                self.add(missing_line or _line_of(node), f"{prefix}.{key}", "required key is missing")
         return out
 
     def string(self, node: Any, key: str, value: Any, field_name: str) -> str | None:
@@ -318,10 +321,12 @@ def _patches(check: _Checker, doc: CommentedMap) -> list[Patch]:
         if not isinstance(node, CommentedMap):
             check.add(_line_of(seq, index), where, "must be a mapping with id, title, description, commits, status")
             continue
+        raw_id = node.get("id")
+        if isinstance(raw_id, str) and raw_id.strip():
+            where = f"patches[{raw_id}]"  # name the patch by its id in every problem about it
         raw = check.keys(node, where, PATCH_KEYS)
         pid = check.string(node, "id", raw.get("id"), f"{where}.id")
         if pid is not None:
-            where = f"patches[{pid}]"
             if not ID_RE.match(pid):
                 check.add(_line_of(node, "id"), f"{where}.id",
                           "must be a lowercase slug (letters, digits, '.', '_', '-')")
@@ -387,10 +392,8 @@ def apply_update(path: str | Path, update: ManifestUpdate) -> None:
         doc["upstream"]["base"] = update.base
     for node in doc["patches"]:
         pid = node["id"]
-        if pid in update.commits:
-            new = CommentedSeq(list(update.commits[pid]))
-            if not new:  # an empty list is invalid; keep the old SHAs for the record
-                continue
+        new = CommentedSeq(list(update.commits.get(pid, ())))
+        if new:  # an empty list is invalid; without new SHAs the old ones stay, for the record
             node["commits"] = new
         if pid in update.statuses:
             node["status"] = update.statuses[pid]
