@@ -1,0 +1,78 @@
+"""The pure half of release.github: decisions, titles, bodies, settings from the environment."""
+
+from __future__ import annotations
+
+import pytest
+from gh_fixtures import run_cli, sample_summary
+
+from release import github as gh
+from release.errors import Refused
+
+
+@pytest.mark.parametrize(("status", "open_issue", "action"), [
+    ("failure", None, gh.NotifyAction.CREATE),
+    ("failure", 7, gh.NotifyAction.COMMENT),
+    ("success", 7, gh.NotifyAction.CLOSE),
+    ("success", None, gh.NotifyAction.NONE),
+])
+def test_plan_notify(status, open_issue, action):
+    assert gh.plan_notify(status, open_issue) is action
+
+
+def test_plan_notify_rejects_other_statuses():
+    with pytest.raises(Refused):
+        gh.plan_notify("cancelled", None)
+
+
+def test_redact():
+    assert gh.redact("Bearer abc123 failed", "abc123") == "Bearer *** failed"
+    assert gh.redact("nothing here", None) == "nothing here"
+
+
+def test_api_url_precedence(monkeypatch):
+    monkeypatch.delenv("GITHUB_API_URL", raising=False)
+    assert gh.api_url() == "https://api.github.com"
+    monkeypatch.setenv("GITHUB_API_URL", "https://ghe.example/api/v3/")
+    assert gh.api_url() == "https://ghe.example/api/v3"
+    assert gh.api_url("https://other.example/api/v3") == "https://other.example/api/v3"
+
+
+def test_run_url_needs_all_three_variables(monkeypatch):
+    for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    assert gh.run_url_from_env() is None
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "o/r")
+    monkeypatch.setenv("GITHUB_RUN_ID", "9")
+    assert gh.run_url_from_env() == "https://github.com/o/r/actions/runs/9"
+
+
+@pytest.mark.parametrize("slug", [None, "", "noslash", "a/b/c", "/b", "a/"])
+def test_bad_slugs(slug):
+    with pytest.raises(Refused):
+        gh.check_slug(slug)
+
+
+def test_head_filter():
+    plan = gh.PullRequestPlan("Org/repo", "release/1.0.0", "main", "t", "b")
+    assert plan.head_filter == "Org:release/1.0.0"
+    assert gh.PullRequestPlan("Org/repo", "me:branch", "main", "t", "b").head_filter == "me:branch"
+
+
+def test_titles_and_bodies():
+    clean, conflict = sample_summary(), sample_summary(conflict=True)
+    assert "needs a maintainer" in gh.pr_title(conflict, "0.13.0")
+    assert gh.pr_title(clean, "0.13.0").startswith("ellm-0.13.0")
+    run = gh.RunInfo(status="failure", step="rebase", run_url="https://ci/run/1", summary=conflict)
+    body = gh.failure_issue_body(run, "nightly-rebase")
+    assert body.startswith(gh.ISSUE_MARKER) and "Needs a maintainer" in body and "`rebase`" in body
+    assert "Needs a maintainer" not in gh.failure_comment(gh.RunInfo("failure", summary=clean))
+    assert "green again" in gh.success_comment(gh.RunInfo("success"))
+
+
+@pytest.mark.parametrize("command", ["upstream", "report", "pr", "notify"])
+def test_every_command_has_an_example_in_its_help(command):
+    run = run_cli([command, "--help"])
+    assert run.exit_code == 0
+    assert "Examples:" in run.stdout and f"ellm-release {command}" in run.stdout.replace("--json ", "").replace(
+        "--dry-run ", "")
