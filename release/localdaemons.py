@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -99,6 +100,25 @@ def stop_pid(pid: int, timeout: float = 20.0) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def unmount_under(root: Path) -> None:
+    """Lazily unmount whatever is still mounted below `root`, deepest first."""
+    prefix = str(Path(root).resolve())
+    try:
+        lines = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return
+    points = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 2:
+            continue
+        point = fields[1].encode().decode("unicode_escape")  # /proc/mounts writes a space as \040
+        if point == prefix or point.startswith(prefix + "/"):
+            points.append(point)
+    for point in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+
 class _Process:
     """Common start/stop bookkeeping for one background daemon."""
 
@@ -170,6 +190,11 @@ class DockerDaemon(_Process):
         self.socket = self.root / "docker.sock"
         if len(str(self.socket)) > 100:
             self.socket = Path("/tmp") / f"ellm-docker-{secrets.token_hex(4)}.sock"
+        # containerd puts its sockets under the exec root: a deep root would pass the socket limit.
+        self.exec_root = self.root / "exec"
+        self._temp_exec = len(str(self.exec_root)) > 48
+        if self._temp_exec:
+            self.exec_root = Path(tempfile.mkdtemp(prefix="ellm-dx-", dir="/tmp"))
         self.storage_driver = storage_driver
         self.extra_args = extra_args
 
@@ -182,7 +207,7 @@ class DockerDaemon(_Process):
 
     def start(self, timeout: float = 60.0) -> DockerDaemon:
         paths = require_binaries("dockerd", "docker")
-        argv = [paths["dockerd"], "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec"),
+        argv = [paths["dockerd"], "--data-root", str(self.root / "data"), "--exec-root", str(self.exec_root),
                 "--pidfile", str(self.root / "pid"), "-H", self.host, "--iptables=false", "--bridge=none",
                 "--ip-masq=false", *self.extra_args]
         if self.storage_driver:
@@ -190,6 +215,13 @@ class DockerDaemon(_Process):
         self.proc = self._spawn(argv)
         self._ready(timeout, "dockerd")
         return self
+
+    def stop(self) -> None:
+        super().stop()
+        unmount_under(self.root)  # a daemon that died while starting may leave its data root mounted
+        if self._temp_exec:
+            unmount_under(self.exec_root)
+            shutil.rmtree(self.exec_root, ignore_errors=True)
 
     def _ping(self) -> bool:
         result = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],

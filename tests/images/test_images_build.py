@@ -157,3 +157,27 @@ def test_build_failure_is_one_error_with_the_log(tmp_path: Path, docker_env: Doc
     assert out.exit_code != 0
     assert "docker buildx build failed" in out.output and ".build.log" in out.output
     assert tag_digest(registry.url, repo_name, f"v{VERSION}-dev") is None
+
+
+def test_image_demo_builds_pushes_and_promotes(tmp_path: Path, docker_daemon: DockerDaemon) -> None:
+    """The function the demo calls, end to end on its own daemons."""
+    from release.images_demo import image_demo_unavailable, run_image_demo
+    from release.manifest import load_manifest
+
+    assert image_demo_unavailable() is None
+    fork = make_fork(tmp_path)
+    manifest = load_manifest(write_manifest(tmp_path, "ghcr.io/embeddedllm/skypilot"))
+    lines: list[str] = []
+
+    result = run_image_demo(fork, manifest, lambda *a, **_: lines.append(" ".join(map(str, a))),
+                            workdir=tmp_path / "demo")
+
+    assert result["dev_digest"] == result["stable_digest"] and result["dev_digest"].startswith("sha256:")
+    assert result["revision"] == git(fork, "rev-parse", "HEAD")
+    assert result["blob_uploads_during_promote"] == 0 and result["smoke_gate_skipped"] is True
+    text = "\n".join(lines)
+    assert "refused, as it should be" in text and "--skip-smoke-gate" in text
+    record = json.loads(Path(result["record"]).read_text())
+    assert record["smoke_gate_skipped"] is True and record["stable_digest"] == result["dev_digest"]
+    assert "DOCKER_HOST" not in os.environ  # put back as it was
+    assert not list((tmp_path / "release-repo").glob(".ellm/images/*"))  # the real state is untouched
