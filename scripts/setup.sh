@@ -9,7 +9,7 @@ cd "$here"
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 need_root() { [ "$(id -u)" = 0 ] || { echo "setup.sh installs system packages and must run as root" >&2; exit 1; }; }
 
-apt_packages=(git docker.io docker-registry skopeo apache2-utils curl ca-certificates unzip jq)
+apt_packages=(git docker.io docker-registry skopeo apache2-utils curl ca-certificates unzip jq shellcheck)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

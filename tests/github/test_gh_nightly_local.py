@@ -31,7 +31,7 @@ def steps(workdir: Path) -> dict[str, tuple[str, str]]:
 
 def test_shellcheck_is_clean():
     if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+        pytest.fail("shellcheck is not installed: run scripts/setup.sh (apt-get install shellcheck)")
     done = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
 
@@ -67,7 +67,7 @@ def test_a_clean_rehearsal_is_green(tmp_path):
 @pytest.mark.slow
 def test_real_rebase_build_push_and_promote_on_a_local_registry(tmp_path):
     if os.geteuid() != 0 or not all(shutil.which(b) for b in ("dockerd", "docker", "docker-registry", "curl")):
-        pytest.skip("needs root, dockerd, docker and docker-registry")
+        pytest.fail("needs root, dockerd, docker and docker-registry: run scripts/setup.sh as root")
 
     done = nightly(tmp_path / "run", "--no-conflict", "--real", "--promote", timeout=600)
 
