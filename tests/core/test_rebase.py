@@ -422,3 +422,56 @@ def test_a_refused_push_is_reported_and_leaves_the_local_branch(clean_world: Wor
     assert git(world.fork, "rev-parse", "--abbrev-ref", "HEAD") == TARGET
     assert load_manifest(world.manifest_path).version == "0.13.0"
     assert not state_file(world).exists()
+
+
+# ------------------------------------------------------------------------------------ more resolutions
+
+
+def test_conflict_resolved_to_upstreams_version_is_upstreamed(world: World, cli: Cli) -> None:
+    assert cli(world, "rebase", "0.13.0").code == 3
+    git(world.fork, "checkout", "--ours", "sky/utils/controller_utils.py")  # during a pick, "ours" is the base
+    git(world.fork, "add", "sky/utils/controller_utils.py")
+
+    done = cli(world, "continue", json_output=True)
+
+    assert done.code == 0, done.err
+    row = patch_rows(done.json())["serve-controller-capacity"]
+    assert row["outcome"] == "upstreamed"
+    assert "conflict resolved by a maintainer" in row["note"]
+    assert load_manifest(world.manifest_path).patch("serve-controller-capacity").status == "upstreamed"
+    assert git(world.fork, "diff", "v0.13.0", TARGET, "--", "sky/utils/controller_utils.py") == ""
+
+
+def test_a_recorded_resolution_is_reused_on_the_next_attempt(
+        world: World, cli: Cli, resolve_conflict: Callable[[World], None]) -> None:
+    manifest_text = world.manifest_path.read_text(encoding="utf-8")
+    assert cli(world, "rebase", "0.13.0").code == 3
+    resolve_conflict(world)
+    assert cli(world, "continue").code == 0
+    # start over: the branch and the manifest as they were, the recorded resolution kept
+    git(world.fork, "checkout", "-q", "ellm-0.12.0")
+    git(world.fork, "branch", "-q", "-D", TARGET)
+    world.manifest_path.write_text(manifest_text, encoding="utf-8")
+
+    again = cli(world, "rebase", "0.13.0", json_output=True)
+
+    assert again.code == 0, again.err
+    row = patch_rows(again.json())["serve-controller-capacity"]
+    assert row["outcome"] == "applied-with-changes"
+    assert "git rerere" in row["note"]
+    assert git(world.fork, "show", f"{TARGET}:sky/utils/controller_utils.py").splitlines()[1] == \
+        "LAUNCHES_PER_SERVICE = 2"
+
+
+def test_skip_and_continue_refuse_when_head_left_the_branch(world: World, cli: Cli) -> None:
+    assert cli(world, "rebase", "0.13.0").code == 3
+    git(world.fork, "cherry-pick", "--abort")
+    git(world.fork, "checkout", "-q", "ellm-0.12.0")
+    old_head = git(world.fork, "rev-parse", "ellm-0.12.0")
+
+    for command in ("skip", "continue"):
+        result = cli(world, command)
+        assert result.code == 2, command
+        assert f"HEAD is not on {TARGET}" in result.err
+    assert git(world.fork, "rev-parse", "ellm-0.12.0") == old_head
+    assert cli(world, "abort").code == 0
