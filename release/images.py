@@ -25,6 +25,7 @@ from release.manifest import Manifest
 from release.registry import (
     ENV_TOKEN,
     ENV_USER,
+    ImageRef,
     NotFound,
     RegistryClient,
     image_labels,
@@ -378,6 +379,8 @@ def promote(manifest: Manifest, state: Path, *, version: str | None = None, clie
     plan = plan_promotion(dev_doc.digest, stable_digest, force_retag=force_retag)
     result = PromoteResult(plan, str(dev), str(stable), None, read_record(state, version), dry_run)
     if plan.action is Action.ALREADY:
+        if not dry_run:  # a run that died after its PUT left the record behind: catch it up
+            result = dataclasses.replace(result, record=_catch_up_record(state, version, stable, dev_doc.digest))
         return result
     if plan.action is Action.REFUSE:
         raise Refused(f"{stable} already points at {stable_digest}, not at {dev}'s {dev_doc.digest}; "
@@ -404,7 +407,15 @@ def promote(manifest: Manifest, state: Path, *, version: str | None = None, clie
     return dataclasses.replace(result, record=record)
 
 
-def verify_same_digest(client: RegistryClient, dev: Any, stable: Any, digest: str) -> None:
+def _catch_up_record(state: Path, version: str, stable: ImageRef, digest: str) -> dict[str, Any] | None:
+    record = read_record(state, version)
+    if record is not None and record.get("stable_digest") == digest:
+        return record
+    return update_record(state, version, stable_tag=stable.tag, stable_digest=digest,
+                         promoted_at=(record or {}).get("promoted_at") or _now())
+
+
+def verify_same_digest(client: RegistryClient, dev: ImageRef, stable: ImageRef, digest: str) -> None:
     got = {str(ref): client.manifest_digest(ref.repository, ref.reference) for ref in (dev, stable)}
     if set(got.values()) != {digest}:
         shown = ", ".join(f"{name} -> {value or 'absent'}" for name, value in got.items())

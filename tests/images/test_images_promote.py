@@ -201,3 +201,15 @@ def test_status_of_an_unbuilt_version(tmp_path: Path, registry: LocalRegistry, r
     assert out.json["dev"]["digest"] is None and out.json["stable"]["digest"] is None
     assert out.json["promoted"] is False
     assert any("does not exist" in note for note in out.json["notes"])
+
+
+def test_rerun_after_a_lost_record_catches_the_record_up(tmp_path: Path, registry: LocalRegistry,
+                                                         repo_name: str) -> None:
+    """A promotion that died after its PUT: the rerun writes nothing to the registry but fixes the record."""
+    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    digest = push_image(registry.url, repo_name, DEV)
+    push_image(registry.url, repo_name, STABLE)  # same content, so the same digest
+    out = run_cli(["promote"], manifest=manifest)
+    assert out.exit_code == 0 and "already promoted" in out.output
+    record = _record(manifest)
+    assert record["stable_digest"] == digest and record["promoted_at"]
