@@ -145,8 +145,10 @@ def status_cmd(ctx: click.Context, version: str | None, insecure_registry: bool)
     data = images.image_status(manifest, state, version=version,
                                client=_client(opts, manifest, insecure_registry))
     table = Table(title=f"images for {data['version']}")
-    for column in ("tag", "digest", "fork commit", "version label"):
-        table.add_column(column)
+    table.add_column("tag")
+    table.add_column("digest", no_wrap=True, min_width=71)  # a digest is copied whole or not at all
+    table.add_column("fork commit")
+    table.add_column("version label")
     for key in ("dev", "stable"):
         row = data[key]
         table.add_row(row["image"], row["digest"] or "[red]absent[/]", (row["revision"] or "-")[:12],
