@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -149,6 +151,38 @@ def unmerged_files(repo: git.Repo) -> list[str]:
 def remote_branch_exists(repo: git.Repo, remote: str, branch: str) -> bool:
     """Ask the remote itself (not a possibly stale remote-tracking ref) whether it has the branch."""
     return bool(repo.git.ls_remote("--heads", remote, f"refs/heads/{branch}").strip())
+
+
+PICKED_FROM = re.compile(r"\(cherry picked from commit ([0-9a-f]{40})\)")
+
+
+def picked_sources(repo: git.Repo, since: str) -> list[tuple[str, str | None]]:
+    """(new commit, the commit it was cherry-picked from) for since..HEAD, oldest first, read from
+    the `(cherry picked from commit ...)` line `cherry-pick -x` writes."""
+    out = repo.git.log("--reverse", "--first-parent", "--format=%H%x00%B%x1e", f"{since}..HEAD")
+    pairs: list[tuple[str, str | None]] = []
+    for record in out.split("\x1e"):
+        record = record.strip("\n")
+        if not record:
+            continue
+        sha, _, body = record.partition("\x00")
+        found = PICKED_FROM.findall(body)
+        pairs.append((sha, found[-1] if found else None))
+    return pairs
+
+
+def drop_sequencer(repo: git.Repo) -> None:
+    """Forget git's multi-commit cherry-pick plan but keep the current pick (CHERRY_PICK_HEAD, index,
+    worktree): `cherry-pick --continue/--skip/--abort` then act on that one commit only."""
+    shutil.rmtree(git_dir(repo) / "sequencer", ignore_errors=True)
+
+
+def cherry_pick_head(repo: git.Repo) -> str | None:
+    path = git_dir(repo) / "CHERRY_PICK_HEAD"
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
 
 
 def cherry_pick_in_progress(repo: git.Repo) -> bool:

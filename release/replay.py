@@ -211,13 +211,23 @@ def _local_config(repo: git.Repo, name: str) -> str | None:
 
 
 def run(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
+    """Pick the rest of the plan. All remaining commits go to one `git cherry-pick`, which is much
+    faster than one process per commit; what it made is then read back from the branch itself
+    (`_reconcile`), so a stop or a kill anywhere in the sequence is handled the same way."""
     steps = state.plan_steps
     while state.position < len(steps):
-        step = steps[state.position]
         state.head_before_pick = repo.head.commit.hexsha
         state.phase = "picking"
         save_state(repo, state)
-        outcome, note = _pick(repo, step.commit)
+        finished = _pick_all(repo, [s.commit for s in steps[state.position:]])
+        made = _reconcile(repo, state, say)
+        if finished:
+            if state.position < len(steps) and not made:
+                raise Refused(f"git cherry-pick of {steps[state.position].commit[:12]} succeeded but made no commit")
+            continue
+        gitrepo.drop_sequencer(repo)  # from here on git holds just the one stopped pick
+        step = steps[state.position]
+        outcome, note = _after_stop(repo, step.commit)
         if outcome is None:
             return _stop_on_conflict(repo, manifest, state, step)
         _record(repo, state, step, outcome, note)
@@ -232,13 +242,49 @@ def _describe(result: dict[str, Any]) -> str:
     return f"{new[:7]} ({result['outcome']})" if new else result["outcome"]
 
 
+def _pick_all(repo: git.Repo, shas: list[str]) -> bool:
+    """True when git picked every commit; False when it stopped (conflict or empty pick)."""
+    try:
+        repo.git.cherry_pick("-x", "--allow-empty-message", *shas)
+        return True
+    except git.GitCommandError:
+        return False
+
+
+def _reconcile(repo: git.Repo, state: ReplayState, say: Say) -> int:
+    """Advance over the plan's commits that git has made since `head_before_pick`."""
+    if repo.head.commit.hexsha == state.head_before_pick:
+        return 0
+    steps = state.plan_steps
+    made = gitrepo.picked_sources(repo, state.head_before_pick)
+    for new, source in made:
+        expected = steps[state.position].commit if state.position < len(steps) else None
+        if source != expected:
+            raise Refused(f"{state.branch} has a commit {new[:12]} that is not the next one of the plan "
+                          f"({(expected or 'none')[:12]}); it was not made by this replay",
+                          hints=["inspect the branch; ellm-release abort starts over cleanly"])
+        state.results[source] = {"new": new, "outcome": Outcome.CLEAN.value}
+        step = steps[state.position]
+        say(f"  {step.patch_id}: {step.commit[:7]} -> {_describe(state.results[step.commit])}")
+        state.position += 1
+    state.head_before_pick = made[-1][0]
+    if gitrepo.cherry_pick_head(repo) == made[-1][1]:
+        # killed while git ran the post-commit hook: the pick is done, only its marker is left
+        repo.git.cherry_pick("--quit")
+    save_state(repo, state)
+    return len(made)
+
+
 def _pick(repo: git.Repo, sha: str) -> tuple[Outcome | None, str]:
     """Cherry-pick one commit. Returns its outcome (None when it stopped on a conflict) and a note."""
-    try:
-        repo.git.cherry_pick("-x", "--allow-empty-message", sha)
+    if _pick_all(repo, [sha]):
         return Outcome.CLEAN, ""
-    except git.GitCommandError:
-        pass
+    return _after_stop(repo, sha)
+
+
+def _after_stop(repo: git.Repo, sha: str) -> tuple[Outcome | None, str]:
+    """Classify a pick git stopped on: a conflict (None), an empty pick, or a conflict that a
+    recorded resolution (rerere) already resolved."""
     if gitrepo.unmerged_files(repo):
         return None, ""
     if not gitrepo.cherry_pick_in_progress(repo):
@@ -323,6 +369,13 @@ def resume(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
         gitrepo.require_clean(repo)
         repo.git.checkout("--quiet", "-b", state.branch, state.base)
     _require_on_branch(repo, state)
+    if state.phase == "picking":
+        # killed during a pick sequence: take what git made from the branch, keep the stopped pick
+        gitrepo.drop_sequencer(repo)
+        _reconcile(repo, state, say)
+        if state.position >= len(state.steps):
+            return run(repo, manifest, state, say)
+        step = state.plan_steps[state.position]
     unmerged = gitrepo.unmerged_files(repo)
     if unmerged:
         if state.phase == "picking":  # killed right after the pick stopped on a conflict
@@ -388,6 +441,7 @@ def abort(repo: git.Repo, manifest: Manifest, say: Say) -> str:
     state = load_state(repo)
     if state is None:
         raise Refused("no rebase is in progress in this repository")
+    gitrepo.drop_sequencer(repo)
     if gitrepo.cherry_pick_in_progress(repo):
         repo.git.cherry_pick("--quit")  # --abort would move HEAD; everything is reset below anyway
     repo.git.reset("--hard", "--quiet")
