@@ -33,6 +33,7 @@ def _context(ctx: click.Context) -> tuple[Options, Manifest, Path]:
 
 def _client(opts: Options, manifest: Manifest, insecure: bool) -> RegistryClient:
     registry = parse_image(manifest.image.repository + ":x").registry
+    insecure = insecure or manifest.image.insecure_registry
     return RegistryClient(registry, insecure=insecure, on_retry=lambda msg: opts.say(f"[yellow]retry:[/] {msg}"))
 
 

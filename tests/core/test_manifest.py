@@ -290,3 +290,24 @@ def test_sandbox_manifest_matches_its_world(world: World) -> None:
     assert [p.id for p in manifest.patches] == [p.id for p in world.patches]
     assert manifest.base == world.base
     assert textwrap.dedent(world.manifest_path.read_text(encoding="utf-8")).startswith("# Sandbox manifest")
+
+
+def test_insecure_registry_must_be_a_boolean_and_reaches_the_model(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.yaml"
+    bad = VALID.replace("  dev_tag: v{version}-dev\n", "  dev_tag: v{version}-dev\n  insecure_registry: yes please\n")
+    path.write_text(bad)
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(path)
+    assert [(p.line, p.field) for p in caught.value.problems] == [(13, "image.insecure_registry")]
+    path.write_text(bad.replace("yes please", "true"))
+    assert load_manifest(path).image.insecure_registry is True
+    path.write_text(VALID)
+    assert load_manifest(path).image.insecure_registry is False
+
+
+def test_values_yaml_1_1_reads_differently_are_judged_by_yaml_1_2(tmp_path: Path) -> None:
+    """A title such as `no` is a boolean to libyaml (YAML 1.1) but a string in YAML 1.2: the fast
+    reader must not turn it into an error."""
+    path = tmp_path / "manifest.yaml"
+    path.write_text(VALID.replace("title: First patch", "title: no"))
+    assert load_manifest(path).patches[0].title == "no"
