@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
 import click
 
 from release import __version__
-from release.commands import core, deploy, github, images, readme, smoke
 from release.errors import ReleaseError
 from release.manifest import ManifestError
 from release.output import Options
@@ -24,7 +24,32 @@ Examples:
 """
 
 
-@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# Which module holds each command. Modules are imported only when one of their commands runs, so
+# `ellm-release status` does not pay for the registry, Docker and GitHub libraries.
+COMMAND_MODULES: dict[str, str] = {
+    **dict.fromkeys(["status", "sync", "rebase", "continue", "skip", "abort", "demo"], "release.commands.core"),
+    "readme": "release.commands.readme",
+    **dict.fromkeys(["build", "promote", "image"], "release.commands.images"),
+    "deploy": "release.commands.deploy",
+    "smoke": "release.commands.smoke",
+    **dict.fromkeys(["upstream", "report", "pr", "notify"], "release.commands.github"),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = COMMAND_MODULES.get(cmd_name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(module_name)
+        return next((c for c in module.COMMANDS if c.name == cmd_name), None)
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="ellm-release")
 @click.option("--repo", type=click.Path(path_type=Path), default=Path("skypilot"), show_default=True,
               envvar="ELLM_REPO", help="The fork's working copy.")
@@ -38,11 +63,6 @@ def cli(ctx: click.Context, repo: Path, manifest: Path, dry_run: bool, as_json: 
     """Release tool for EmbeddedLLM's SkyPilot fork: sync upstream, rebase the patch stack,
     regenerate the fork README, build and promote images."""
     ctx.obj = Options(repo=repo, manifest=manifest, dry_run=dry_run, json=as_json, verbose=verbose)
-
-
-for module in (core, readme, images, deploy, smoke, github):
-    for command in module.COMMANDS:
-        cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> None:

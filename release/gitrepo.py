@@ -27,7 +27,8 @@ def open_repo(path: Path) -> git.Repo:
 
 
 def git_dir(repo: git.Repo) -> Path:
-    return Path(repo.git.rev_parse("--absolute-git-dir"))
+    # GitPython already knows it (a linked worktree's own git dir included): no process needed
+    return Path(repo.git_dir).resolve()
 
 
 def require_remote(repo: git.Repo, name: str) -> git.Remote:
@@ -56,6 +57,17 @@ def rev(repo: git.Repo, ref: str) -> str | None:
 
 def has_commit(repo: git.Repo, sha: str) -> bool:
     return rev(repo, sha) is not None
+
+
+def missing_commits(repo: git.Repo, shas: Iterable[str]) -> list[str]:
+    """The SHAs that do not name a commit here, checked in one git process."""
+    wanted = list(shas)
+    if not wanted:
+        return []
+    done = subprocess.run(["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo.working_dir,
+                          input="\n".join(wanted) + "\n", capture_output=True, text=True, check=True)
+    answers = done.stdout.splitlines()
+    return [sha for sha, answer in zip(wanted, answers, strict=True) if not answer.endswith(" commit")]
 
 
 def branch_exists(repo: git.Repo, name: str) -> bool:

@@ -18,6 +18,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
+from release.manifest_edit import edit_manifest_text
 from release.versions import InvalidVersion, parse_version
 
 PATCH_STATUSES = ("carry", "upstreamed", "dropped")
@@ -403,8 +404,18 @@ class ManifestUpdate:
 def apply_update(path: str | Path, update: ManifestUpdate) -> None:
     """Rewrite only the owned fields, keeping comments and key order, then re-validate."""
     path = Path(path)
+    original = path.read_text(encoding="utf-8")
+    text = edit_manifest_text(original, version=update.version, base=update.base, commits=update.commits,
+                              statuses=update.statuses)
+    if text is None:  # a shape the surgical editor leaves alone: edit through the round-trip parser
+        text = _round_trip_update(original, update)
+    manifest_from_text(path, text)  # never write a manifest that would not load
+    path.write_text(text, encoding="utf-8")
+
+
+def _round_trip_update(original: str, update: ManifestUpdate) -> str:
     yaml = _yaml()
-    doc = yaml.load(path.read_text(encoding="utf-8"))
+    doc = yaml.load(original)
     if update.version is not None:
         doc["upstream"]["version"] = update.version
     if update.base is not None:
@@ -418,5 +429,4 @@ def apply_update(path: str | Path, update: ManifestUpdate) -> None:
             node["status"] = update.statuses[pid]
     buf = io.StringIO()
     yaml.dump(doc, buf)
-    manifest_from_text(path, buf.getvalue())  # never write a manifest that would not load
-    path.write_text(buf.getvalue(), encoding="utf-8")
+    return buf.getvalue()

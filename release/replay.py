@@ -136,7 +136,7 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
                       hints=[f"look at it first: git fetch {manifest.fork_remote} {branch}",
                              "or rebase without --push"])
     carried = [sha for p in manifest.carried_patches for sha in p.commits]
-    missing = [sha for sha in carried if not gitrepo.has_commit(repo, sha)]
+    missing = gitrepo.missing_commits(repo, carried)
     if missing:
         raise Refused(f"{len(missing)} manifest commit(s) are not in {repo.working_dir}: "
                       + ", ".join(m[:12] for m in missing),
