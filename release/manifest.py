@@ -14,9 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml as pyyaml
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
 from release.manifest_edit import edit_manifest_text
 from release.versions import InvalidVersion, parse_version
@@ -153,12 +150,21 @@ class Manifest:
         return {sha: p for p in self.patches for sha in p.commits}
 
 
-def _yaml() -> YAML:
+def _yaml() -> Any:
+    # imported here: valid manifests are read with libyaml, so most runs never need ruamel
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096
     yaml.indent(mapping=2, sequence=4, offset=2)
     return yaml
+
+
+def _marked_error() -> type[Exception]:
+    from ruamel.yaml.error import MarkedYAMLError
+
+    return MarkedYAMLError
 
 
 def _line_of(node: Any, key: Any | None = None, default: int = 1) -> int:
@@ -168,7 +174,7 @@ def _line_of(node: Any, key: Any | None = None, default: int = 1) -> int:
         return default
     try:
         if key is not None:
-            return lc.key(key)[0] + 1 if isinstance(node, CommentedMap) else lc.item(key)[0] + 1
+            return lc.key(key)[0] + 1 if isinstance(node, Mapping) else lc.item(key)[0] + 1
         return lc.line + 1
     except (KeyError, IndexError, TypeError):
         return default
@@ -184,7 +190,7 @@ class _Checker:
     def add(self, line: int, field_name: str, message: str) -> None:
         self.problems.append(Problem(self.path, line, field_name, message))
 
-    def section(self, doc: CommentedMap, name: str) -> dict[str, Any]:
+    def section(self, doc: Mapping[str, Any], name: str) -> dict[str, Any]:
         node = doc.get(name)
         if not isinstance(node, Mapping):
             self.add(_line_of(doc, name) if name in doc else 1, name, "missing section" if node is None
@@ -192,7 +198,7 @@ class _Checker:
             return {}
         return self.keys(node, name, SECTION_KEYS[name], _line_of(doc, name))
 
-    def keys(self, node: CommentedMap, prefix: str, allowed: dict[str, bool],
+    def keys(self, node: Mapping[str, Any], prefix: str, allowed: dict[str, bool],
              missing_line: int | None = None) -> dict[str, Any]:
         """The allowed keys' values; unknown keys and missing required ones are problems (a missing
         key is reported at `missing_line`, the line of the mapping's own key, when given)."""
@@ -244,7 +250,7 @@ def manifest_from_text(path: str | Path, text: str) -> Manifest:
             pass
     try:
         doc = _yaml().load(text)
-    except MarkedYAMLError as exc:
+    except _marked_error() as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise ManifestError([Problem(str(path), line, "yaml", str(exc.problem or exc).strip())]) from None
@@ -327,7 +333,7 @@ def _opt(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _patches(check: _Checker, doc: CommentedMap) -> list[Patch]:
+def _patches(check: _Checker, doc: Mapping[str, Any]) -> list[Patch]:
     seq = doc.get("patches")
     if not isinstance(seq, list):
         check.add(_line_of(doc, "patches") if "patches" in doc else 1, "patches",
@@ -370,7 +376,7 @@ def _patches(check: _Checker, doc: CommentedMap) -> list[Patch]:
     return patches
 
 
-def _commits(check: _Checker, node: CommentedMap, value: Any, where: str,
+def _commits(check: _Checker, node: Mapping[str, Any], value: Any, where: str,
              seen: dict[str, str], owner: str) -> list[str]:
     if value is None:
         return []
@@ -422,7 +428,7 @@ def _round_trip_update(original: str, update: ManifestUpdate) -> str:
         doc["upstream"]["base"] = update.base
     for node in doc["patches"]:
         pid = node["id"]
-        new = CommentedSeq(list(update.commits.get(pid, ())))
+        new = list(update.commits.get(pid, ()))
         if new:  # an empty list is invalid; without new SHAs the old ones stay, for the record
             node["commits"] = new
         if pid in update.statuses:

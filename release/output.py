@@ -37,6 +37,13 @@ class Options:
         """Progress and human-readable results (moved to stderr under --json)."""
         self.console.print(*args, **kwargs)
 
+    def progress(self, text: str) -> None:
+        """One plain line of progress: no markup parsing (titles such as "[Serve] ..." stay as they
+        are) and cheap enough to print for every commit of a long replay."""
+        stream = self.console.file
+        stream.write(text + "\n")
+        stream.flush()
+
     def debug(self, *args: Any) -> None:
         if self.verbose:
             self.console.print(*args, style="dim")

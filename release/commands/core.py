@@ -120,9 +120,9 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool) -> Non
                  f"{len(plan.upstreamed)} already upstream")
         try:
             if opts.dry_run:
-                summary = replay.dry_run(repo, manifest, state, opts.say)
+                summary = replay.dry_run(repo, manifest, state, opts.progress)
             else:
-                summary = replay.start(repo, manifest, state, opts.say)
+                summary = replay.start(repo, manifest, state, opts.progress)
         except replay.ConflictStopWithSummary as exc:
             _conflict_exit(opts, exc)
             return
@@ -162,7 +162,7 @@ def _resume(opts: Options, action: object) -> None:
     repo = gitrepo.open_repo(opts.repo)
     with replay.repo_lock(repo):
         try:
-            summary = action(repo, manifest, opts.say)  # type: ignore[operator]
+            summary = action(repo, manifest, opts.progress)  # type: ignore[operator]
         except replay.ConflictStopWithSummary as exc:
             _conflict_exit(opts, exc)
             return
@@ -181,7 +181,7 @@ def abort(opts: Options) -> None:
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
     with replay.repo_lock(repo):
-        branch = replay.abort(repo, manifest, opts.say)
+        branch = replay.abort(repo, manifest, opts.progress)
     opts.emit({"aborted": branch})
 
 
