@@ -21,7 +21,7 @@ from typing import Any
 import git
 
 from release import gitrepo
-from release.errors import ConflictStop, Refused, ReleaseError
+from release.errors import EXIT_DRIFT, ConflictStop, Refused, ReleaseError
 from release.manifest import Manifest, ManifestUpdate, apply_update, manifest_from_text
 from release.plan import Plan, Step, make_plan, new_commits_by_patch, new_statuses, summarize_patches
 from release.state_dir import read_json, state_dir, write_json
@@ -506,6 +506,7 @@ def finish(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say,
                 f"{state.branch} is complete here, but the push to {manifest.fork_remote} failed"
                 + (f": {reason[-1].strip()}" if reason else ""),
                 hints=[f"git -C {repo.working_dir} push {manifest.fork_remote} {state.branch}   # once it can go"],
+                exit_code=EXIT_DRIFT,  # not a refusal: the work is done and kept, only the push is missing
             ) from None
         summary = dataclasses.replace(summary, pushed=True)
         say(f"pushed {state.branch} to {manifest.fork_remote}")

@@ -121,6 +121,7 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool) -> Non
         try:
             if opts.dry_run:
                 summary = replay.dry_run(repo, manifest, state, opts.progress)
+                replay.save_summary(manifest, summary)  # for `report` and `notify` after a rehearsal
             else:
                 summary = replay.start(repo, manifest, state, opts.progress)
         except replay.ConflictStopWithSummary as exc:

@@ -362,6 +362,8 @@ def test_dry_run_reports_the_conflict_and_changes_nothing(world: World, cli: Cli
     assert snapshot(world.fork) == before
     assert world.manifest_path.read_text(encoding="utf-8") == manifest_text
     assert not state_file(world).exists()
+    saved = json.loads((world.release_repo / ".ellm" / "last-rebase.json").read_text(encoding="utf-8"))
+    assert saved["state"] == "conflict" and saved["conflict"]["patch_id"] == "serve-controller-capacity"
 
 
 def test_dry_run_of_a_clean_replay_reports_it_and_changes_nothing(clean_world: World, cli: Cli) -> None:
@@ -416,7 +418,7 @@ def test_a_refused_push_is_reported_and_leaves_the_local_branch(clean_world: Wor
 
     result = cli(world, "rebase", "0.13.0", "--push")
 
-    assert result.code == 2
+    assert result.code == 1  # a failure after the work, not a refusal before it
     assert "complete here, but the push to origin failed" in result.err
     assert git(world.fork_bare, "branch", "--list", TARGET) == ""
     assert git(world.fork, "rev-parse", "--abbrev-ref", "HEAD") == TARGET
