@@ -26,7 +26,9 @@ Say = Callable[..., None]
 def _run(say: Say, world_root: Path, *args: str, expect: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
     shown = " ".join(shlex.quote(a) for a in args)
     say(f"\n[bold cyan]$ ellm-release {shown}[/]")
-    cmd = [sys.executable, "-P", "-m", "release", "--repo", "skypilot", "--manifest", "release/patches/manifest.yaml", *args]
+    # -P: the demo's folder holds a `release/` repository that must not shadow the package
+    cmd = [sys.executable, "-P", "-m", "release", "--repo", "skypilot", "--manifest", "release/patches/manifest.yaml",
+           *args]
     env = {**os.environ, "COLUMNS": "150"}
     done = subprocess.run(cmd, cwd=world_root, capture_output=True, text=True, env=env)
     for stream in (done.stdout, done.stderr):
