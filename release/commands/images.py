@@ -130,7 +130,12 @@ def promote_cmd(ctx: click.Context, version: str | None, force_retag: bool, skip
 
 @click.group("image")
 def image_group() -> None:
-    """Inspect the release images in the registry."""
+    """Inspect the release images in the registry.
+
+    \b
+    Example:
+      ellm-release image status --version 0.13.0 --json
+    """
 
 
 @image_group.command("status", epilog="""\b

@@ -288,3 +288,38 @@ def record(ctx: click.Context, findings_dir: Path, digest: str, image: str, vers
 
 
 COMMANDS: list[click.Command] = [smoke]
+
+
+# An example on every --help; these are the calls the smoke playbooks make.
+_EXAMPLES: dict[tuple[str, ...], str] = {
+    (): "ellm-release smoke check smi --vendor nvidia --format csv --output smi.csv --expected-count 8",
+    ("kind-config",): "ellm-release smoke kind-config --cluster ellm-smoke --out kind.yaml",
+    ("fake-gpus",): "ellm-release smoke fake-gpus --nvidia-smi-csv h100-query.csv --nvidia-count 2 --amd-count 2",
+    ("smi-pod",): "ellm-release smoke smi-pod --vendor amd --name rocm-smi-check | kubectl apply -f -",
+    ("gpu-nodes",): "kubectl get nodes -o json > nodes.json && ellm-release smoke gpu-nodes --nodes nodes.json",
+    ("record",): "ellm-release smoke record --findings-dir run/findings --digest sha256:... "
+                 "--image ghcr.io/embeddedllm/skypilot:v0.13.0-dev --version 0.13.0 --tier kind",
+    ("check",): "ellm-release smoke check nodes --nodes nodes.json --expect nvidia=any --expect amd=any",
+    ("check", "api"): "ellm-release smoke check api --health health.json --version 0.13.0",
+    ("check", "gpus-list"): "ellm-release smoke check gpus-list --output gpus.txt --rc 0 --nodes nodes.json "
+                            "--accelerator nvidia=H100 --accelerator amd=MI300X",
+    ("check", "host"): "ellm-release smoke check host --probe probe.txt --hostname gpu-node-1",
+    ("check", "launch"): "ellm-release smoke check launch --pods pods.json --nodes nodes.json --cluster smoke-nv "
+                         "--vendor nvidia --node ellm-smoke-worker",
+    ("check", "nodes"): "ellm-release smoke check nodes --nodes nodes.json --expect nvidia=ellm-smoke-worker",
+    ("check", "over-request"): "ellm-release smoke check over-request --output launch.txt --rc 1",
+    ("check", "sky-check"): "ellm-release smoke check sky-check --output sky-check.txt --rc 0",
+    ("check", "smi"): "ellm-release smoke check smi --vendor nvidia --format csv --output smi.csv --expected-count 8",
+    ("check", "vector-add"): "ellm-release smoke check vector-add --result vector-add.json --subject gpu-node-1",
+}
+
+
+def _add_examples(command: click.Command, path: tuple[str, ...] = ()) -> None:
+    if path in _EXAMPLES:
+        command.epilog = f"\b\nExample:\n  {_EXAMPLES[path]}"
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            _add_examples(sub, (*path, name))
+
+
+_add_examples(smoke)
