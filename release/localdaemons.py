@@ -18,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +120,7 @@ def unmount_under(root: Path) -> None:
         subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
 
-class _Process:
+class _Process(ABC):
     """Common start/stop bookkeeping for one background daemon."""
 
     name = "daemon"
@@ -144,8 +145,9 @@ class _Process:
             return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     env={**os.environ, **(env or {})}, start_new_session=True)
 
+    @abstractmethod
     def _ping(self) -> bool:
-        raise NotImplementedError
+        """True once the daemon answers requests."""
 
     def _ready(self, timeout: float, what: str) -> None:
         assert self.proc is not None
