@@ -143,3 +143,57 @@ def test_no_secret_is_echoed_in_a_script():
     for path in WORKFLOWS:
         for job, step in steps(load(path)):
             assert "secrets." not in step.get("run", ""), f"{path.name}/{job}: pass secrets through env"
+
+
+def _step(job: dict[str, Any], name_start: str) -> dict[str, Any]:
+    return next(s for s in job["steps"] if s.get("name", "").startswith(name_start))
+
+
+def test_build_job_clones_the_branch_that_build_accepts(tmp_path: Path):
+    """Run the build job's clone step for real against a local fork, then the build command the
+    job runs (as a dry run): build only takes a clean checkout of ellm-VERSION, and a plain clone
+    lands on the fork's default branch."""
+    from release.sandbox import build_world
+
+    world = build_world(tmp_path / "world", conflict=False)
+    work = tmp_path / "ws"
+    (work / "patches").mkdir(parents=True)
+    shutil.copy(world.manifest_path, work / "patches" / "manifest.yaml")
+    job = by_name("nightly.yml")["jobs"]["build"]
+    clone = _step(job, "Clone the fork")
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "ELLM_REPO": "fork",
+           "ELLM_MANIFEST": "patches/manifest.yaml", "ELLM_STATE_DIR": str(work / "ellm-state"),
+           "VERSION": "0.12.0", "FORK_TOKEN": "", "HOME": str(tmp_path / "home")}
+    (tmp_path / "home").mkdir()
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", clone["run"]], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    build_line = _step(job, "Build and push")["run"]
+    assert build_line == 'ellm-release build --version "$VERSION" --push'
+    done = subprocess.run([str(Path(bin_dir) / "ellm-release"), "--dry-run", "build", "--version", "0.12.0",
+                           "--push"], cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "would build" in done.stderr + done.stdout
+
+
+def test_smoke_job_gets_the_build_record_and_keeps_its_artifacts():
+    jobs = by_name("nightly.yml")["jobs"]
+    smoke = jobs["smoke"]
+    downloads = {s["with"]["name"]: s["with"].get("path") for s in smoke["steps"]
+                 if "download-artifact" in s.get("uses", "")}
+    # the build job uploads the contents of ellm-state/, so it must land in ellm-state/ again:
+    # the deploy role then pins the digest build pushed, and the smoke record names that digest
+    assert downloads.get("ellm-state-build") == "ellm-state"
+    assert "ellm-state/" in _step(jobs["build"], "Keep the build record")["with"]["path"]
+    kept = _step(smoke, "Keep the smoke logs")["with"]["path"]
+    # the record (ellm-state/smoke/) for promote, and what the playbook collected
+    assert "ellm-state/" in kept and ".ellm/smoke-artifacts/" in kept
+    run = _step(smoke, "Smoke tier")["run"]
+    assert "skypilot_version=$VERSION" in run
+    # the collect step runs after the playbook: the cluster must still be there, under its own name
+    assert "smoke_keep_cluster=true" in run
+    assert "kind export logs --name skypilot" in _step(smoke, "Cluster state")["run"]
+    # promote reads the smoke record where the smoke job's ELLM_STATE_DIR put it
+    promote_names = [s["with"]["name"] for s in jobs["promote"]["steps"] if "download-artifact" in s.get("uses", "")]
+    assert "smoke-logs" in promote_names
