@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -215,6 +216,49 @@ def range_diff(repo: git.Repo, old: list[str], new: list[str]) -> str:
         return ""
 
 
+def config_env(settings: dict[str, str]) -> dict[str, str]:
+    """Environment that gives git commands these settings on top of the configuration files
+    (`git -c` for every command of a GitPython `Git`), appended to any the caller already has."""
+    start = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
+    env = {"GIT_CONFIG_COUNT": str(start + len(settings))}
+    for i, (key, value) in enumerate(settings.items(), start):
+        env[f"GIT_CONFIG_KEY_{i}"] = key
+        env[f"GIT_CONFIG_VALUE_{i}"] = value
+    return env
+
+
+class RerereCache:
+    """What `.git/rr-cache` holds now (files, folders and their times), so a rehearsal can put it
+    back exactly."""
+
+    def __init__(self, repo: git.Repo):
+        self.root = Path(repo.common_dir).resolve() / "rr-cache"
+        self.existed = self.root.is_dir()
+        self.times: dict[Path, tuple[int, int]] = {}
+        if self.existed:
+            for path in [self.root, *self.root.rglob("*")]:
+                st = path.stat()
+                self.times[path] = (st.st_atime_ns, st.st_mtime_ns)
+
+    def restore(self) -> None:
+        if not self.existed:
+            shutil.rmtree(self.root, ignore_errors=True)
+            return
+        if not self.root.is_dir():
+            return
+        # children before their folders, so a folder's time is set after its entries changed
+        for path in [*sorted(self.root.rglob("*"), reverse=True), self.root]:
+            if path not in self.times:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+                continue
+            st = path.stat()
+            if (st.st_atime_ns, st.st_mtime_ns) != self.times[path]:
+                os.utime(path, ns=self.times[path])  # git marks a resolution it reuses as recently used
+
+
 @contextmanager
 def temporary_worktree(repo: git.Repo, ref: str, where: Path) -> Iterator[git.Repo]:
     """A detached worktree, removed afterwards whatever happens."""
@@ -223,5 +267,10 @@ def temporary_worktree(repo: git.Repo, ref: str, where: Path) -> Iterator[git.Re
         wt = git.Repo(where)
         yield wt
     finally:
-        repo.git.worktree("remove", "--force", str(where))
-        repo.git.worktree("prune")
+        try:
+            repo.git.worktree("remove", "--force", str(where))
+        except git.GitCommandError:
+            # only when removing failed: `prune` also forgets other worktrees whose folder is gone,
+            # which are not ours to touch
+            shutil.rmtree(where, ignore_errors=True)
+            repo.git.worktree("prune")

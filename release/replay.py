@@ -257,6 +257,8 @@ def _reconcile(repo: git.Repo, state: ReplayState, say: Say) -> int:
         return 0
     steps = state.plan_steps
     made = gitrepo.picked_sources(repo, state.head_before_pick)
+    if not made:
+        return 0
     for new, source in made:
         expected = steps[state.position].commit if state.position < len(steps) else None
         if source != expected:
@@ -363,19 +365,10 @@ def resume(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
     state = require_state(repo)
     if state.phase == "finishing" or state.position >= len(state.steps):
         return finish(repo, manifest, state, say)
+    _pick_up(repo, state, say)
+    if state.position >= len(state.steps):
+        return run(repo, manifest, state, say)
     step = state.plan_steps[state.position]
-    if state.position == 0 and not gitrepo.branch_exists(repo, state.branch):
-        # killed between saving the state and creating the branch: start it now
-        gitrepo.require_clean(repo)
-        repo.git.checkout("--quiet", "-b", state.branch, state.base)
-    _require_on_branch(repo, state)
-    if state.phase == "picking":
-        # killed during a pick sequence: take what git made from the branch, keep the stopped pick
-        gitrepo.drop_sequencer(repo)
-        _reconcile(repo, state, say)
-        if state.position >= len(state.steps):
-            return run(repo, manifest, state, say)
-        step = state.plan_steps[state.position]
     unmerged = gitrepo.unmerged_files(repo)
     if unmerged:
         if state.phase == "picking":  # killed right after the pick stopped on a conflict
@@ -383,14 +376,38 @@ def resume(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
             save_state(repo, state)
         raise Refused(f"these files still have conflicts: {', '.join(unmerged)}",
                       hints=[f"resolve them, `git -C {repo.working_dir} add` them, then run continue again"])
-    outcome = _settle_current_pick(repo, state, step)
-    if outcome is None:  # nothing was applied yet (killed before the pick): pick it now
-        return run(repo, manifest, state, say)
-    note = "conflict resolved by a maintainer" if state.phase == "conflict" else ""
+    if (state.phase == "picking" and gitrepo.cherry_pick_in_progress(repo)
+            and repo.head.commit.hexsha == state.head_before_pick):
+        # git stopped on this pick after the run was killed: an empty pick, or a conflict that a
+        # recorded resolution settled; classify it as an uninterrupted run does
+        outcome, note = _after_stop(repo, step.commit)
+        if outcome is None:  # pragma: no cover - unmerged files are refused above
+            return _stop_on_conflict(repo, manifest, state, step)
+    else:
+        outcome = _settle_current_pick(repo, state, step)
+        if outcome is None:  # nothing was applied yet (killed before the pick): pick it now
+            return run(repo, manifest, state, say)
+        note = "conflict resolved by a maintainer" if state.phase == "conflict" else ""
     _record(repo, state, step, outcome, note)
     say(f"  {step.patch_id}: {step.commit[:7]} -> {_describe(state.results[step.commit])}")
     state.position += 1
     return run(repo, manifest, state, say)
+
+
+def _pick_up(repo: git.Repo, state: ReplayState, say: Say) -> None:
+    """Before continue or skip: make sure the branch exists and is checked out and, after a run
+    that was killed while git picked, take what git made from the branch and keep the stopped pick."""
+    if state.position == 0 and not gitrepo.branch_exists(repo, state.branch):
+        # killed between saving the state and creating the branch: start it now
+        gitrepo.require_clean(repo)
+        repo.git.checkout("--quiet", "-b", state.branch, state.base)
+    _require_on_branch(repo, state)
+    if not state.head_before_pick:
+        # killed before the first pick began: the branch still sits on the base
+        state.head_before_pick = state.base
+    if state.phase == "picking":
+        gitrepo.drop_sequencer(repo)
+        _reconcile(repo, state, say)
 
 
 def _require_on_branch(repo: git.Repo, state: ReplayState) -> None:
@@ -423,10 +440,13 @@ def _settle_current_pick(repo: git.Repo, state: ReplayState, step: Step) -> Outc
 
 def skip(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
     state = require_state(repo)
-    if state.position >= len(state.steps):
+    if state.position < len(state.steps) and state.phase != "finishing":
+        # a run killed while git picked: the commit to leave out is the one git stopped at, not
+        # the first of the sequence (the ones before it are on the branch already)
+        _pick_up(repo, state, say)
+    if state.position >= len(state.steps) or state.phase == "finishing":
         raise Refused("nothing to skip: every commit has been picked", hints=["ellm-release continue"])
     step = state.plan_steps[state.position]
-    _require_on_branch(repo, state)
     if gitrepo.cherry_pick_in_progress(repo):
         repo.git.cherry_pick("--quit")
     repo.git.reset("--hard", "--quiet", state.head_before_pick or state.base)
@@ -598,8 +618,12 @@ def dry_run(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) ->
     """The whole replay in a throw-away worktree; the repository's refs, HEAD, index, working tree
     and config stay exactly as they were."""
     tmp = Path(tempfile.mkdtemp(prefix="ellm-dry-run-"))
+    # git keeps recorded resolutions in the repository's shared rr-cache: the rehearsal reuses them
+    # as the real run would (rerere on, as `start` turns it on), and whatever it records is undone
+    rr_cache = gitrepo.RerereCache(repo)
     try:
         with gitrepo.temporary_worktree(repo, state.base, tmp / "wt") as wt:
+            wt.git.update_environment(**gitrepo.config_env({"rerere.enabled": "true", "rerere.autoupdate": "true"}))
             say(f"dry run: replaying on {state.base_ref} ({state.base[:12]}) in a temporary worktree")
             conflict: ConflictInfo | None = None
             for position, step in enumerate(state.plan_steps):
@@ -618,4 +642,5 @@ def dry_run(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) ->
             status = "conflict" if conflict else "dry-run"
             return build_summary(wt, manifest, state, status, conflict=conflict)
     finally:
+        rr_cache.restore()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -11,11 +11,14 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import git as gitpython
 import pytest
 from corekit import Cli, child_env, cli_argv, picked_from, snapshot, state_file
 
+from release import replay
 from release.manifest import load_manifest
 from release.sandbox import World, git
 
@@ -141,3 +144,127 @@ def test_abort_after_the_manifest_was_written_restores_it(clean_world: World, cl
     assert world.manifest_path.read_text(encoding="utf-8") == manifest_text
     assert snapshot(world.fork) == before
     assert git(world.fork_bare, "branch", "--list", TARGET) == ""
+
+
+def test_killed_before_the_branch_was_created_continues(clean_world: World, cli: Cli) -> None:
+    """The state is saved before the first change; a run killed right after that (no branch yet,
+    no pick started) must start the branch and replay everything on `continue`."""
+    world = clean_world
+    repo = gitpython.Repo(world.fork)
+    manifest = load_manifest(world.manifest_path)
+    state, _ = replay.prepare(repo, manifest, replay.RebaseRequest("0.13.0"))
+    replay.save_state(repo, state)  # what start() does first; the kill comes right after
+
+    done = cli(world, "continue", json_output=True)
+
+    assert done.code == 0, done.err
+    assert {row["outcome"] for row in done.json()["patches"]} == {"clean"}
+    assert picked_from(world.fork, f"v0.13.0..{TARGET}") == [sha for p in world.patches for sha in p.commits]
+
+
+def test_skip_after_a_kill_mid_sequence_keeps_the_commits_git_made(clean_world: World, cli: Cli) -> None:
+    """Killed (with git) after the second pick of the sequence: `skip` must leave out the commit
+    the run had reached, not throw away the two commits already on the branch."""
+    world = clean_world
+    rebase_killed_at(world, 2)
+    all_commits = [sha for p in world.patches for sha in p.commits]
+
+    skipped = cli(world, "skip", json_output=True)
+
+    assert skipped.code == 0, skipped.err
+    outcomes = {c["old"]: c["outcome"] for row in skipped.json()["patches"] for c in row["commits"]}
+    assert [sha for sha in all_commits if outcomes[sha] == "skipped"] == [all_commits[2]]
+    assert picked_from(world.fork, f"v0.13.0..{TARGET}") == [sha for sha in all_commits if sha != all_commits[2]]
+
+
+def wait_for_group(pgid: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail("git kept running")
+        time.sleep(0.02)
+
+
+def rebase_killed_while_git_goes_on(world: World, stop_after: int) -> None:
+    """SIGKILL only the Python process in a post-commit hook; git's sequencer lives on and picks
+    the rest of the sequence until it ends or stops."""
+    marker, go = world.root / "stopped-here", world.root / "go-on"
+    hook = world.fork / ".git" / "hooks" / "post-commit"
+    counter = world.root / "hook-count"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"n=$(cat '{counter}' 2>/dev/null || echo 0)\n"
+        "n=$((n + 1))\n"
+        f"echo $n > '{counter}'\n"
+        f"if [ $n -eq {stop_after} ]; then touch '{marker}'; "
+        f"i=0; while [ ! -e '{go}' ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done; fi\n",
+        encoding="utf-8",
+    )
+    hook.chmod(0o755)
+    child = subprocess.Popen(cli_argv(world, "rebase", "0.13.0"), env=child_env(), start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert child.poll() is None, "the rebase ended before the kill point"
+        assert time.monotonic() < deadline, "the rebase never reached the kill point"
+        time.sleep(0.02)
+    child.kill()
+    child.wait(timeout=30)
+    go.touch()
+    wait_for_group(child.pid)
+    hook.unlink()
+
+
+def test_python_killed_while_git_picks_on_to_a_conflict(world: World, cli: Cli,
+                                                        resolve_conflict: Callable[[World], None]) -> None:
+    rebase_killed_while_git_goes_on(world, 1)
+
+    stopped = cli(world, "continue")  # git died at its next write (its output went to the dead run) or stopped
+    assert stopped.code in (2, 3), stopped.err
+    assert "sky/utils/controller_utils.py" in stopped.err
+    resolve_conflict(world)
+    done = cli(world, "continue", json_output=True)
+
+    assert done.code == 0, done.err
+    rows = {row["id"]: row for row in done.json()["patches"]}
+    assert rows["serve-controller-capacity"]["outcome"] == "applied-with-changes"
+    carried = [sha for p in world.patches if p.id != "uv-pip-python-pin" for sha in p.commits]
+    assert picked_from(world.fork, f"v0.13.0..{TARGET}") == carried
+    assert cli(world, "status").code == 0
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL at one exact point of a run."""
+
+
+def test_killed_right_after_git_reused_a_recorded_resolution(world: World, cli: Cli, monkeypatch: pytest.MonkeyPatch,
+                                                             resolve_conflict: Callable[[World], None]) -> None:
+    """git stopped on a pick that a recorded resolution settled, and the run died before it looked:
+    `continue` must classify that pick as a straight run does (changed, rerere named), not as clean."""
+    manifest_text = world.manifest_path.read_text(encoding="utf-8")
+    assert cli(world, "rebase", "0.13.0").code == 3
+    resolve_conflict(world)
+    assert cli(world, "continue").code == 0
+    git(world.fork, "checkout", "-q", "ellm-0.12.0")
+    git(world.fork, "branch", "-q", "-D", TARGET)
+    world.manifest_path.write_text(manifest_text, encoding="utf-8")
+
+    def killed(repo: object) -> None:
+        raise Killed
+
+    with monkeypatch.context() as patched:
+        patched.setattr(replay.gitrepo, "drop_sequencer", killed)  # the first thing after git stopped
+        with pytest.raises(Killed):
+            cli(world, "rebase", "0.13.0")
+    assert (world.fork / ".git" / "CHERRY_PICK_HEAD").exists()
+
+    done = cli(world, "continue", json_output=True)
+
+    assert done.code == 0, done.err
+    row = {row["id"]: row for row in done.json()["patches"]}["serve-controller-capacity"]
+    assert row["commits"][0]["outcome"] == "applied-with-changes"
+    assert "git rerere" in row["note"]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 from corekit import (
     Cli,
@@ -382,6 +384,61 @@ def test_dry_run_of_a_clean_replay_reports_it_and_changes_nothing(clean_world: W
     assert snapshot(world.fork) == before
     assert world.manifest_path.read_text(encoding="utf-8") == manifest_text
     assert git(world.fork_bare, "branch", "--list", TARGET) == ""
+
+
+def rr_cache_listing(world: World) -> dict[str, int]:
+    root = world.fork / ".git" / "rr-cache"
+    return {str(path.relative_to(root)): path.stat().st_mtime_ns for path in sorted(root.rglob("*"))} \
+        if root.exists() else {}
+
+
+def test_dry_run_with_rerere_already_on_records_nothing(world: World, cli: Cli) -> None:
+    git(world.fork, "config", "rerere.enabled", "true")
+    before, cache = snapshot(world.fork), rr_cache_listing(world)
+
+    assert cli(world, "--dry-run", "rebase", "0.13.0").code == 3
+
+    assert snapshot(world.fork) == before
+    assert rr_cache_listing(world) == cache
+    assert not (world.fork / ".git" / "rr-cache").exists()
+
+
+def test_dry_run_reuses_a_recorded_resolution_as_the_rebase_would(
+        world: World, cli: Cli, resolve_conflict: Callable[[World], None]) -> None:
+    manifest_text = world.manifest_path.read_text(encoding="utf-8")
+    assert cli(world, "rebase", "0.13.0").code == 3
+    resolve_conflict(world)
+    assert cli(world, "continue").code == 0
+    # back to before the rebase, rerere settings as a fresh clone has them; the resolution stays
+    git(world.fork, "checkout", "-q", "ellm-0.12.0")
+    git(world.fork, "branch", "-q", "-D", TARGET)
+    git(world.fork, "config", "--remove-section", "rerere")
+    world.manifest_path.write_text(manifest_text, encoding="utf-8")
+    before, cache = snapshot(world.fork), rr_cache_listing(world)
+
+    rehearsal = cli(world, "--dry-run", "rebase", "0.13.0", json_output=True)
+
+    assert rehearsal.code == 0, rehearsal.err
+    row = patch_rows(rehearsal.json())["serve-controller-capacity"]
+    assert row["outcome"] == "applied-with-changes" and "git rerere" in row["note"]
+    assert snapshot(world.fork) == before
+    assert rr_cache_listing(world) == cache  # not even the "last used" time of the resolution
+    real = cli(world, "rebase", "0.13.0", json_output=True)
+    assert real.code == 0, real.err
+    assert patch_rows(real.json())["serve-controller-capacity"]["outcome"] == "applied-with-changes"
+
+
+def test_dry_run_leaves_other_worktrees_alone(clean_world: World, cli: Cli, tmp_path: Path) -> None:
+    world = clean_world
+    gone = tmp_path / "a-worktree-whose-folder-is-gone"
+    git(world.fork, "worktree", "add", "-q", "--detach", str(gone), "v0.12.0")
+    shutil.rmtree(gone)
+    before = snapshot(world.fork)
+
+    assert cli(world, "--dry-run", "rebase", "0.13.0").code == 0
+
+    assert snapshot(world.fork) == before
+    assert str(gone) in git(world.fork, "worktree", "list", "--porcelain")
 
 
 # -------------------------------------------------------------------------------------------- push
