@@ -59,6 +59,13 @@ def deploy(opts: Options, inventory: Path | None, version: str | None, ansible_a
         raise Refused(f"no deploy playbook at {playbook}",
                       hints=["run from the release repository, or pass --manifest"])
     inventory = inventory or root / "playbooks" / "inventories" / "production"
+    # ansible-playbook only warns about an inventory it cannot read, matches no hosts and exits 0:
+    # a deploy that did nothing must not look like a success. (`-i host1,host2,` is a host list.)
+    if "," not in str(inventory) and not inventory.exists():
+        known = sorted(p.name for p in (root / "playbooks" / "inventories").iterdir() if p.is_dir())
+        raise Refused(f"the inventory {inventory} does not exist",
+                      hints=[f"inventories in this repository: {', '.join(known)} "
+                             f"(-i {root / 'playbooks' / 'inventories'}/NAME)"])
     try:
         argv = playbook_command(find_ansible_playbook(), playbook, inventory, manifest=opts.manifest.resolve(),
                                 version=version, check=opts.dry_run, passthrough=ansible_args)

@@ -74,3 +74,11 @@ def test_cli_returns_the_playbook_failure(deploy_env: dict[str, str]) -> None:
 def test_cli_refuses_a_bad_version(deploy_env: dict[str, str]) -> None:
     proc = _cli(deploy_env, "deploy", "--version", "v0.13.0")
     assert proc.returncode == 2 and "not a release version" in proc.stderr
+
+
+def test_cli_refuses_a_missing_inventory(deploy_env: dict[str, str], tmp_path: Path) -> None:
+    # ansible-playbook itself only warns, matches no host and exits 0: nothing deployed, "success"
+    proc = _cli(deploy_env, "deploy", "-i", str(tmp_path / "no-such-inventory"), "--version", "0.13.0")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"error: the inventory {tmp_path / 'no-such-inventory'} does not exist" in proc.stderr
+    assert "Traceback" not in proc.stderr and "PLAY" not in proc.stdout
