@@ -269,14 +269,17 @@ def check_vector_add(ctx: click.Context, result: str, subject: str, save_to: Pat
 @click.option("--version", "version", required=True)
 @click.option("--tier", required=True, help="kind | real-nvidia | real-amd | real-mixed")
 @click.option("--expect", default="", help="Comma-separated check groups that must have run.")
+@click.option("--state-dir", "state", type=click.Path(path_type=Path), default=None,
+              help="Where promote will look (default: $ELLM_STATE_DIR, else .ellm/ beside the manifest's "
+                   "patches/ folder). The smoke playbooks pass the state dir the deploy role used.")
 @click.pass_context
 def record(ctx: click.Context, findings_dir: Path, digest: str, image: str, version: str, tier: str,
-           expect: str) -> None:
+           expect: str, state: Path | None) -> None:
     """Write the smoke record promote reads; a failing run is recorded too, never as a pass."""
     opts = _opts(ctx)
     expected = tuple(x.strip() for x in expect.split(",") if x.strip())
     try:
-        v, path = report.record_run(state_dir(opts.manifest), findings_dir, digest=digest, image=image,
+        v, path = report.record_run(state or state_dir(opts.manifest), findings_dir, digest=digest, image=image,
                                     version=version, tier=tier, expected=expected)
     except ValueError as exc:
         raise Refused(str(exc)) from None

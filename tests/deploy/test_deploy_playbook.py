@@ -237,3 +237,26 @@ def test_expected_commit_comes_from_the_record(deploy_env: dict[str, str], tmp_p
                        "-e", "skypilot_extra_values={}", "-v")
     assert run.returncode == 0, run.output
     assert REVISION in run.output
+
+
+def test_relative_manifest_finds_the_record_beside_it(deploy_env: dict[str, str], tmp_path: Path) -> None:
+    """`-e skypilot_manifest=patches/manifest.yaml` from a release checkout: the role takes the path
+    from the current directory and reads the image record where ellm-release wrote it
+    (.ellm/ beside patches/), as release/state_dir.py resolves it."""
+    release = tmp_path / "release"
+    (release / "patches").mkdir(parents=True)
+    (release / "patches" / "manifest.yaml").write_text((ROOT / "patches" / "manifest.yaml").read_text())
+    records = release / ".ellm" / "images"
+    records.mkdir(parents=True)
+    write_record({"ELLM_STATE_DIR": str(records.parent)}, "0.13.0", DIGEST_B, stable=False)
+    deploy_env.pop("ELLM_STATE_DIR")  # the state dir comes from the manifest's place
+    deploy_env["SKYPILOT_AUTH_CREDENTIALS"] = SECRET_LINE
+    out = tmp_path / "values.yaml"
+    argv = [tool("ansible-playbook", "pip install '.[deploy]'"), "-i", str(INVENTORIES / "kind"), str(PLAYBOOK),
+            "--tags", "skypilot_resolve", "-e", json.dumps({
+                "skypilot_manifest": "patches/manifest.yaml", "skypilot_version": "0.13.0",
+                "skypilot_registry_lookup": False, "skypilot_values_out": str(out)})]
+    proc = subprocess.run(argv, cwd=release, env=deploy_env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "(digest from record)" in proc.stdout
+    assert f"ghcr.io/embeddedllm/skypilot:v0.13.0-dev@{DIGEST_B}" in out.read_text()
