@@ -380,7 +380,8 @@ def promote(manifest: Manifest, state: Path, *, version: str | None = None, clie
     result = PromoteResult(plan, str(dev), str(stable), None, read_record(state, version), dry_run)
     if plan.action is Action.ALREADY:
         if not dry_run:  # a run that died after its PUT left the record behind: catch it up
-            result = dataclasses.replace(result, record=_catch_up_record(state, version, stable, dev_doc.digest))
+            result = dataclasses.replace(result, record=_catch_up_record(client, manifest, state, version, stable,
+                                                                         dev_doc.digest))
         return result
     if plan.action is Action.REFUSE:
         raise Refused(f"{stable} already points at {stable_digest}, not at {dev}'s {dev_doc.digest}; "
@@ -407,11 +408,15 @@ def promote(manifest: Manifest, state: Path, *, version: str | None = None, clie
     return dataclasses.replace(result, record=record)
 
 
-def _catch_up_record(state: Path, version: str, stable: ImageRef, digest: str) -> dict[str, Any] | None:
+def _catch_up_record(client: RegistryClient, manifest: Manifest, state: Path, version: str, stable: ImageRef,
+                     digest: str) -> dict[str, Any] | None:
     record = read_record(state, version)
-    if record is not None and record.get("stable_digest") == digest:
+    if record is not None and record.get("stable_digest") == digest and record.get("repository"):
         return record
-    return update_record(state, version, stable_tag=stable.tag, stable_digest=digest,
+    # the build half too (repository, dev tag and digest, labels): the deploy role only trusts a
+    # record that names the repository and the tag it pins
+    return update_record(state, version, **_dev_fields(client, manifest, version, digest, state),
+                         stable_tag=stable.tag, stable_digest=digest,
                          promoted_at=(record or {}).get("promoted_at") or _now())
 
 

@@ -213,3 +213,52 @@ def test_rerun_after_a_lost_record_catches_the_record_up(tmp_path: Path, registr
     assert out.exit_code == 0 and "already promoted" in out.output
     record = _record(manifest)
     assert record["stable_digest"] == digest and record["promoted_at"]
+
+
+def test_smoke_cli_record_opens_the_gate_and_deploy_reads_the_image_record(
+        tmp_path: Path, registry: LocalRegistry, repo_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chain across modules: `smoke record` (what the smoke playbooks run) writes the record
+    promote's gate finds, and the image record promote writes is what the deploy role pins:
+    the dev digest on kind (dev tag), the stable digest in production (stable tag)."""
+    from click.testing import CliRunner
+
+    from release import deploy
+    from release.commands.smoke import smoke
+
+    monkeypatch.delenv("ELLM_STATE_DIR", raising=False)
+    repository = f"{registry.host}/{repo_name}"
+    manifest = write_manifest(tmp_path, repository)
+    digest = push_image(registry.url, repo_name, DEV)
+    health = tmp_path / "health.json"
+    health.write_text(json.dumps({"status": "healthy", "version": VERSION}))
+    findings = tmp_path / "findings"
+    runner = CliRunner()
+    assert runner.invoke(smoke, ["check", "api", "--health", str(health), "--version", VERSION,
+                                 "--save", str(findings / "api.json")]).exit_code == 0
+    recorded = runner.invoke(smoke, ["record", "--findings-dir", str(findings), "--digest", digest,
+                                     "--image", f"{repository}:{DEV}", "--version", VERSION, "--tier", "kind",
+                                     "--expect", "api", "--state-dir", str(state_of(manifest))])
+    assert recorded.exit_code == 0, recorded.output
+    out = run_cli(["promote"], manifest=manifest, as_json=True)
+    assert out.exit_code == 0, out.output
+    assert out.json["smoke_gate"]["allowed"] is True and out.json["smoke_gate"]["skipped"] is False
+
+    record = deploy.read_record(state_of(manifest), VERSION)
+    assert deploy.record_digest(record, repository, DEV) == digest
+    assert deploy.record_digest(record, repository, STABLE) == digest
+
+
+def test_a_caught_up_record_is_one_the_deploy_role_can_use(tmp_path: Path, registry: LocalRegistry,
+                                                            repo_name: str) -> None:
+    """After a promotion that lost its record, the rerun's record must still name the repository
+    and tags: the deploy role ignores a record that does not say which repository it is for."""
+    from release import deploy
+
+    repository = f"{registry.host}/{repo_name}"
+    manifest = write_manifest(tmp_path, repository)
+    digest = push_image(registry.url, repo_name, DEV)
+    push_image(registry.url, repo_name, STABLE)
+    assert run_cli(["promote"], manifest=manifest).exit_code == 0
+    record = deploy.read_record(state_of(manifest), VERSION)
+    assert deploy.record_digest(record, repository, STABLE) == digest
+    assert deploy.record_digest(record, repository, DEV) == digest
