@@ -138,3 +138,29 @@ def test_kind_preparation_runs(tmp_path):
         assert {op["path"].split("/")[2] for op in patch} == {"capacity", "allocatable"}
     kind_vars = yaml.safe_load((PLAYBOOKS / "inventories/kind/group_vars/all/smoke.yml").read_text())
     assert kind_vars["smoke_fake_gpus"] is True and set(kind_vars["smoke_vendors"]) == {"nvidia", "amd"}
+
+
+def test_smoke_playbook_and_deploy_role_speak_the_same_variables():
+    """The smoke play overrides deploy-role inputs by name and later reads facts the role sets:
+    a renamed variable on either side would be silently ignored by Ansible."""
+    import re
+
+    role = PLAYBOOKS / "roles" / "skypilot_deploy"
+    inputs = set(yaml.safe_load((role / "defaults" / "main.yml").read_text()))
+    resolve = yaml.safe_load((role / "tasks" / "resolve.yml").read_text())
+    facts = {name for task in resolve for name in (task.get("ansible.builtin.set_fact") or {})}
+    plays = yaml.safe_load((PLAYBOOKS / "smoke.yml").read_text())
+    overridden = [
+        name
+        for play in plays
+        for task in play["tasks"]
+        for step in task.get("block", [])
+        if (step.get("ansible.builtin.include_role") or {}).get("name") == "skypilot_deploy"
+        for name in step.get("vars", {})
+    ]
+    assert overridden and set(overridden) <= inputs
+    readers = "".join(
+        (PLAYBOOKS / "roles" / r / "defaults" / "main.yml").read_text() for r in ("smoke_record", "smoke_checks")
+    )
+    used = set(re.findall(r"\bskypilot_deploy_\w+", readers))
+    assert used and used <= facts | inputs, used - facts - inputs
