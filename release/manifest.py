@@ -410,13 +410,15 @@ class ManifestUpdate:
 def apply_update(path: str | Path, update: ManifestUpdate) -> None:
     """Rewrite only the owned fields, keeping comments and key order, then re-validate."""
     path = Path(path)
-    original = path.read_text(encoding="utf-8")
+    original = path.read_bytes().decode("utf-8")  # line endings as they are: CRLF stays CRLF
     text = edit_manifest_text(original, version=update.version, base=update.base, commits=update.commits,
                               statuses=update.statuses)
     if text is None:  # a shape the surgical editor leaves alone: edit through the round-trip parser
         text = _round_trip_update(original, update)
+        if "\r\n" in original:
+            text = text.replace("\r\n", "\n").replace("\n", "\r\n")
     manifest_from_text(path, text)  # never write a manifest that would not load
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(text.encode("utf-8"))
 
 
 def _round_trip_update(original: str, update: ManifestUpdate) -> str:

@@ -37,20 +37,40 @@ def _scalar_edit(node: yaml.Node | None, value: str) -> Edit | None:
     return node.start_mark.index, node.end_mark.index, _scalar_text(value, node.style)
 
 
-def _sequence_edit(text: str, node: yaml.Node | None, items: list[str]) -> Edit | None:
+def _line_end(text: str, index: int) -> int:
+    """Where the line holding `index` ends (before its CRLF or LF), or the end of the text."""
+    end = text.find("\n", index)
+    if end < 0:
+        return len(text)
+    return end - 1 if end > 0 and text[end - 1] == "\r" else end
+
+
+def _sequence_edits(text: str, node: yaml.Node | None, items: list[str]) -> list[Edit] | None:
+    """Replace a list's items one by one, so a comment on an item's line stays on that line; extra
+    new items go on new lines after the last one, extra old items lose their lines."""
     if not isinstance(node, yaml.SequenceNode) or not node.value or not items:
         return None
-    if any(not isinstance(item, yaml.ScalarNode) for item in node.value):
+    old = node.value
+    if any(not isinstance(item, yaml.ScalarNode) or item.style in ("|", ">") for item in old):
         return None
-    rendered = [_scalar_text(item, None) for item in items]
     if node.flow_style:
-        return node.start_mark.index, node.end_mark.index, "[" + ", ".join(rendered) + "]"
-    first, last = node.value[0], node.value[-1]
+        rendered = [_scalar_text(item, None) for item in items]
+        return [(node.start_mark.index, node.end_mark.index, "[" + ", ".join(rendered) + "]")]
+    first = old[0]
     line_start = text.rfind("\n", 0, first.start_mark.index) + 1
     prefix = text[line_start:first.start_mark.index]  # e.g. "      - "
     if prefix.strip() != "-":
         return None
-    return first.start_mark.index, last.end_mark.index, ("\n" + prefix).join(rendered)
+    edits: list[Edit] = [(o.start_mark.index, o.end_mark.index, _scalar_text(new, o.style))
+                         for o, new in zip(old, items, strict=False)]
+    last_end = _line_end(text, old[-1].end_mark.index)
+    if len(items) > len(old):
+        newline = "\r\n" if text.startswith("\r\n", last_end) else "\n"
+        edits.append((last_end, last_end, "".join(newline + prefix + _scalar_text(item, None)
+                                                  for item in items[len(old):])))
+    elif len(items) < len(old):
+        edits.append((_line_end(text, old[len(items) - 1].end_mark.index), last_end, ""))
+    return edits
 
 
 def edit_manifest_text(text: str, *, version: str | None, base: str | None,
@@ -74,7 +94,8 @@ def edit_manifest_text(text: str, *, version: str | None, base: str | None,
         pid = pid_node.value if isinstance(pid_node, yaml.ScalarNode) else None
         new = list(commits.get(pid, ())) if pid else []
         if new:  # an empty list would be invalid: without new SHAs the old ones stay, for the record
-            edits.append(_sequence_edit(text, _get(patch, "commits"), new))
+            items = _sequence_edits(text, _get(patch, "commits"), new)
+            edits.extend(items if items is not None else [None])
         if pid in statuses:
             edits.append(_scalar_edit(_get(patch, "status"), statuses[pid]))
     if any(edit is None for edit in edits):

@@ -157,7 +157,7 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
         upstreamed=dict(plan.upstreamed),
         readme_only=[*plan.readme_only, *(sha for sha in readme_extra if sha not in plan.readme_only)],
         push=request.push, manifest_path=str(manifest.path), unlisted=unlisted,
-        manifest_before=manifest.path.read_text(encoding="utf-8"),
+        manifest_before=manifest.path.read_bytes().decode("utf-8"),
     )
     owners = manifest.patch_of_commit()
     for sha, why in plan.upstreamed.items():
@@ -469,9 +469,9 @@ def abort(repo: git.Repo, manifest: Manifest, say: Say) -> str:
     if gitrepo.branch_exists(repo, state.branch):
         repo.git.branch("-D", state.branch)
     _restore_rerere(repo, state.rerere_before)
-    if state.manifest_before and manifest.path.read_text(encoding="utf-8") != state.manifest_before:
+    if state.manifest_before and manifest.path.read_bytes().decode("utf-8") != state.manifest_before:
         # killed after the manifest was rewritten: put the old one back, its branch is the live one
-        manifest.path.write_text(state.manifest_before, encoding="utf-8")
+        manifest.path.write_bytes(state.manifest_before.encode("utf-8"))  # byte for byte, CRLF included
         say(f"restored {manifest.path}")
     clear_state(repo)
     say(f"aborted: {state.branch} deleted, back on {state.original_ref}")

@@ -268,3 +268,16 @@ def test_killed_right_after_git_reused_a_recorded_resolution(world: World, cli: 
     row = {row["id"]: row for row in done.json()["patches"]}["serve-controller-capacity"]
     assert row["commits"][0]["outcome"] == "applied-with-changes"
     assert "git rerere" in row["note"]
+
+
+def test_abort_restores_a_crlf_manifest_byte_for_byte(clean_world: World, cli: Cli) -> None:
+    world = clean_world
+    original = world.manifest_path.read_bytes().replace(b"\n", b"\r\n")
+    world.manifest_path.write_bytes(original)
+    rebase_killed_at(world, 1, "--push", hook_name="pre-push")
+    written = world.manifest_path.read_bytes()
+    assert written != original and written.count(b"\n") == written.count(b"\r\n")  # the rebase kept CRLF
+
+    assert cli(world, "abort").code == 0
+
+    assert world.manifest_path.read_bytes() == original

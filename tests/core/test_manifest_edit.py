@@ -79,3 +79,48 @@ def test_the_real_manifest_keeps_every_other_byte(tmp_path: Path) -> None:
     manifest = load_manifest(path)
     assert manifest.version == "0.13.0" and manifest.patch("amd-gpu-autodetect").commits == (NEW_1, NEW_2)
     assert manifest.patch("uv-pip-python-pin").status == "upstreamed"
+
+
+def test_a_comment_on_any_item_line_stays_on_that_line() -> None:
+    text = TEXT.replace(f"      - {OLD_B}\n", f"      - {OLD_B}  # first half\n")
+
+    same = edit_manifest_text(text, version=None, base=None, commits={"multi": [NEW_1, NEW_2]}, statuses={})
+    longer = edit_manifest_text(text, version=None, base=None, commits={"multi": [NEW_1, NEW_2, OLD_A]},
+                                statuses={})
+
+    assert same is not None and longer is not None
+    assert f"      - {NEW_1}  # first half\n" in same
+    assert f'      - "{NEW_2}"  # second half\n' in same
+    assert len(changed_lines(text, same)) == 2 * 2
+    assert f'      - {NEW_1}  # first half\n      - "{NEW_2}"  # second half\n      - {OLD_A}\n' in longer
+    assert yaml.safe_load(longer)["patches"][0]["commits"] == [NEW_1, NEW_2, OLD_A]
+
+
+def test_a_crlf_manifest_keeps_its_line_endings(tmp_path: Path) -> None:
+    original = (REPO_ROOT / "patches/manifest.yaml").read_text(encoding="utf-8")
+    update = ManifestUpdate(version="0.13.0", base=NEW_1, commits={"amd-gpu-autodetect": [NEW_1, NEW_2, OLD_A],
+                                                                   "dual-gpu-api-server": ["3" * 40]},
+                            statuses={"uv-pip-python-pin": "upstreamed"})
+    lf, crlf = tmp_path / "lf.yaml", tmp_path / "crlf.yaml"
+    lf.write_bytes(original.encode("utf-8"))
+    crlf.write_bytes(original.replace("\n", "\r\n").encode("utf-8"))
+
+    apply_update(lf, update)
+    apply_update(crlf, update)
+
+    assert crlf.read_bytes() == lf.read_bytes().replace(b"\n", b"\r\n")
+    assert load_manifest(crlf).patch("amd-gpu-autodetect").commits == (NEW_1, NEW_2, OLD_A)
+
+
+def test_a_crlf_manifest_the_surgical_editor_leaves_alone_keeps_its_line_endings(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.yaml"
+    text = (REPO_ROOT / "patches/manifest.yaml").read_text(encoding="utf-8")
+    text = text.replace("  version: 0.12.0", "  version: >-\n    0.12.0", 1)
+    assert edit_manifest_text(text, version="0.13.0", base=None, commits={}, statuses={}) is None
+    path.write_bytes(text.replace("\n", "\r\n").encode("utf-8"))
+
+    apply_update(path, ManifestUpdate(version="0.13.0"))
+
+    data = path.read_bytes()
+    assert data.count(b"\n") == data.count(b"\r\n") > 100
+    assert load_manifest(path).version == "0.13.0"
