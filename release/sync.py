@@ -19,6 +19,7 @@ class SyncResult:
     after: str
     commits: int
     action: str  # up-to-date | fast-forward | would-fast-forward
+    note: str = ""  # why the local master was left where it was, when it was
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -36,8 +37,8 @@ def sync(repo: git.Repo, manifest: Manifest, *, dry_run: bool = False) -> SyncRe
         raise Refused(f"upstream has no branch {master}")
     current = gitrepo.rev(repo, f"refs/remotes/{fork}/{master}")
     if current == target:
-        _update_local(repo, master, target, dry_run)
-        return SyncResult(master, current, target, 0, "up-to-date")
+        note = _update_local(repo, master, target, dry_run)
+        return SyncResult(master, current, target, 0, "up-to-date", note)
     if current is not None and not _is_ancestor(repo, current, target):
         ahead = len(gitrepo.commits_between(repo, target, current))
         raise Refused(
@@ -51,8 +52,8 @@ def sync(repo: git.Repo, manifest: Manifest, *, dry_run: bool = False) -> SyncRe
         return SyncResult(master, current, target, count, "would-fast-forward")
     repo.git.push("--quiet", fork, f"{target}:refs/heads/{master}")  # a plain push: the server refuses non-ff
     repo.git.fetch("--quiet", fork, f"+refs/heads/{master}:refs/remotes/{fork}/{master}")
-    _update_local(repo, master, target, dry_run)
-    return SyncResult(master, current, target, count, "fast-forward")
+    note = _update_local(repo, master, target, dry_run)
+    return SyncResult(master, current, target, count, "fast-forward", note)
 
 
 def _is_ancestor(repo: git.Repo, old: str, new: str) -> bool:
@@ -63,12 +64,19 @@ def _is_ancestor(repo: git.Repo, old: str, new: str) -> bool:
         return False
 
 
-def _update_local(repo: git.Repo, master: str, target: str, dry_run: bool) -> None:
-    """Keep a local master in step too, but only by fast-forward and never under a dirty checkout."""
+def _update_local(repo: git.Repo, master: str, target: str, dry_run: bool) -> str:
+    """Keep a local master in step too, but only by fast-forward, and never over the maintainer's
+    files: when the checkout is in the way the local master stays, and the returned note says so."""
     local = gitrepo.rev(repo, f"refs/heads/{master}")
     if dry_run or local is None or local == target or not _is_ancestor(repo, local, target):
-        return
-    if gitrepo.current_branch(repo) == master:
-        repo.git.merge("--ff-only", "--quiet", target)
-    else:
+        return ""
+    if gitrepo.current_branch(repo) != master:
         repo.git.update_ref(f"refs/heads/{master}", target, local)
+        return ""
+    try:
+        repo.git.merge("--ff-only", "--quiet", target)
+    except git.GitCommandError:
+        return (f"the local {master} is checked out and files in the working copy are in the way of a "
+                f"fast-forward, so it stays at {local[:12]}; once they are moved: "
+                f"git -C {repo.working_dir} merge --ff-only {target[:12]}")
+    return ""

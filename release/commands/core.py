@@ -89,6 +89,8 @@ def sync(opts: Options) -> None:
         verb = "would fast-forward" if opts.dry_run else "fast-forwarded"
         opts.say(f"{verb} {manifest.fork_remote}/{result.branch} by {result.commits} commit(s) to "
                  f"{result.after[:12]}")
+    if result.note:
+        opts.say(f"[yellow]note:[/] {result.note}", markup=True, highlight=False)
 
 
 @click.command()

@@ -177,3 +177,23 @@ def test_sync_refuses_a_missing_remote(world: World, cli: Cli) -> None:
     assert "git -C" in result.err and "remote add upstream" in result.err
     assert git(world.fork_bare, "for-each-ref") == fork_refs
     assert snapshot(world.fork) == before
+
+
+def test_sync_with_files_in_the_way_of_the_checked_out_master_still_succeeds(world: World, cli: Cli) -> None:
+    """The fork is pushed before the local master is moved: a file in the way of that last step
+    must not turn a done sync into a crash."""
+    upstream_master = git(world.upstream_bare, "rev-parse", "refs/heads/master")
+    git(world.fork, "checkout", "-q", "master")
+    local_before = git(world.fork, "rev-parse", "master")
+    (world.fork / "docs" / "more-0.md").write_text("a maintainer's notes\n", encoding="utf-8")  # upstream adds it
+
+    result = cli(world, "sync", json_output=True)
+
+    assert result.code == 0, result.err
+    data = result.json()
+    assert data["action"] == "fast-forward" and data["after"] == upstream_master
+    assert "stays at" in data["note"] and "merge --ff-only" in data["note"]
+    assert "note:" in result.err
+    assert git(world.fork_bare, "rev-parse", "refs/heads/master") == upstream_master
+    assert git(world.fork, "rev-parse", "master") == local_before
+    assert (world.fork / "docs" / "more-0.md").read_text(encoding="utf-8") == "a maintainer's notes\n"
