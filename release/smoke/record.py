@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from release.errors import ReleaseError
 from release.state_dir import read_json, write_json
 
 DIGEST_RE = re.compile(r"^(sha256|sha512):[0-9a-f]{64,128}$")
@@ -46,14 +47,21 @@ def write_record(state_dir: Path, record: SmokeRecord) -> Path:
     """Write the record for the digest. A pass is never overwritten by a later failure of another
     tier silently: records are per digest, and the file keeps every run in `runs`."""
     path = record_path(state_dir, record.digest)
+    read_records(state_dir, record.digest)  # refuse to append to a file this tool did not write
     existing = read_json(path) or {"digest": record.digest, "runs": []}
     existing["runs"].append(record.to_dict())
     return write_json(path, existing)
 
 
 def read_records(state_dir: Path, digest: str) -> list[SmokeRecord]:
-    data = read_json(record_path(state_dir, digest)) or {"runs": []}
-    return [SmokeRecord(**{**run, "findings": tuple(run.get("findings", ()))}) for run in data["runs"]]
+    path = record_path(state_dir, digest)
+    try:
+        data = read_json(path) or {"runs": []}
+        return [SmokeRecord(**{**run, "findings": tuple(run.get("findings", ()))}) for run in data["runs"]]
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        # a hand-edited or foreign file: say which, never a traceback, and never count it as a pass
+        raise ReleaseError(f"the smoke record {path} is not one this tool wrote ({type(exc).__name__}: {exc})",
+                           hints=["move it aside and run the smoke tests again"]) from None
 
 
 def find_passing_record(state_dir: Path, digest: str) -> SmokeRecord | None:

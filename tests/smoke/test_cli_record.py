@@ -61,3 +61,38 @@ def test_record_pass_opens_the_gate_and_failure_does_not(tmp_path, monkeypatch):
     assert run(*base, "--expect", "api").exit_code == 0
     rec = find_passing_record(tmp_path / "state", DIGEST)
     assert rec is not None and rec.tier == "kind" and rec.version == "0.12.0"
+
+
+def test_an_unreadable_smoke_record_is_one_clear_error(tmp_path):
+    from release.errors import ReleaseError
+    from release.smoke.record import record_path
+
+    path = record_path(tmp_path, DIGEST)
+    path.parent.mkdir(parents=True)
+    for text in ("{not json", '{"runs": [{"digest": "x", "unknown_key": 1}]}', '["a list"]'):
+        path.write_text(text)
+        try:
+            find_passing_record(tmp_path, DIGEST)
+        except ReleaseError as exc:
+            assert str(path) in exc.message and "not one this tool wrote" in exc.message
+        else:
+            raise AssertionError(f"{text!r} was accepted")
+
+
+def test_record_command_on_an_unreadable_record_exits_2_without_a_traceback(tmp_path, monkeypatch):
+    from release.smoke.record import record_path
+
+    monkeypatch.setenv("ELLM_STATE_DIR", str(tmp_path / "state"))
+    path = record_path(tmp_path / "state", DIGEST)
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    import os
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "release.smoke", "record", "--findings-dir", str(tmp_path / "none"),
+                          "--digest", DIGEST, "--image", "img", "--version", "0.12.0", "--tier", "kind"],
+                         env=os.environ.copy(), capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "not one this tool wrote" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert path.read_text() == "{not json"
