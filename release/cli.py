@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+import git
 
 from release import __version__
 from release.errors import ReleaseError
@@ -87,5 +88,28 @@ def main(argv: list[str] | None = None) -> None:
         for hint in exc.hints:
             click.echo(f"  {hint}", err=True)
         sys.exit(exc.exit_code)
+    except git.GitCommandError as exc:
+        # a git command the tool did not expect to fail: say which one and what git said
+        said = (exc.stderr or "").strip().splitlines()
+        command = " ".join(str(a) for a in exc.command[:3]) if isinstance(exc.command, list) else str(exc.command)
+        click.echo(f"error: `{command}` failed (exit {exc.status}): {said[-1] if said else 'no message'}", err=True)
+        click.echo("  rerun with -v to see the full trace", err=True)
+        _reraise_when_verbose(argv)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        _reraise_when_verbose(argv)
+        sys.exit(1)
+    except Exception as exc:  # a bug: one line for the user, the traceback with -v
+        click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+        click.echo("  rerun with -v to see the full trace, and report it with that output", err=True)
+        _reraise_when_verbose(argv)
+        sys.exit(1)
     else:
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _reraise_when_verbose(argv: list[str] | None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args):
+        raise

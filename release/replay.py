@@ -465,7 +465,12 @@ def abort(repo: git.Repo, manifest: Manifest, say: Say) -> str:
     if gitrepo.cherry_pick_in_progress(repo):
         repo.git.cherry_pick("--quit")  # --abort would move HEAD; everything is reset below anyway
     repo.git.reset("--hard", "--quiet")
-    repo.git.checkout("--quiet", state.original_ref)
+    back_to = state.original_ref
+    if gitrepo.rev(repo, back_to) is None:
+        # the branch the rebase started from was deleted meanwhile: go back to its commit, detached
+        back_to = state.original_head
+        say(f"{state.original_ref} no longer exists; leaving HEAD detached at {back_to[:12]}")
+    repo.git.checkout("--quiet", back_to)
     if gitrepo.branch_exists(repo, state.branch):
         repo.git.branch("-D", state.branch)
     _restore_rerere(repo, state.rerere_before)
@@ -474,7 +479,7 @@ def abort(repo: git.Repo, manifest: Manifest, say: Say) -> str:
         manifest.path.write_bytes(state.manifest_before.encode("utf-8"))  # byte for byte, CRLF included
         say(f"restored {manifest.path}")
     clear_state(repo)
-    say(f"aborted: {state.branch} deleted, back on {state.original_ref}")
+    say(f"aborted: {state.branch} deleted, back on {back_to}")
     return state.branch
 
 

@@ -29,7 +29,13 @@ def write_json(path: Path, data: Any) -> Path:
 
 
 def read_json(path: Path) -> Any | None:
+    """The record at `path`, None when there is none; a damaged one is an error that names it."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
+    except (ValueError, UnicodeDecodeError) as exc:
+        from release.errors import ReleaseError
+
+        raise ReleaseError(f"{path} is not a readable record ({exc})",
+                           hints=["move it aside and run the command that writes it again"]) from None

@@ -37,10 +37,7 @@ def summary_path(opts: Options, explicit: Path | None = None) -> Path:
 def load_summary(opts: Options, explicit: Path | None = None, *, required: bool = True) -> RebaseSummary | None:
     """The last rebase's summary, as the rebase engine saved it."""
     path = summary_path(opts, explicit)
-    try:
-        data = read_json(path)
-    except json.JSONDecodeError as exc:
-        raise Refused(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    data = read_json(path)  # a damaged file is reported by read_json itself
     if data is None:
         if not required:
             return None

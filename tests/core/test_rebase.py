@@ -534,3 +534,30 @@ def test_skip_and_continue_refuse_when_head_left_the_branch(world: World, cli: C
         assert f"HEAD is not on {TARGET}" in result.err
     assert git(world.fork, "rev-parse", "ellm-0.12.0") == old_head
     assert cli(world, "abort").code == 0
+
+
+def test_abort_after_the_starting_branch_was_deleted_goes_back_to_its_commit(world: World, cli: Cli) -> None:
+    start = git(world.fork, "rev-parse", "HEAD")
+    git(world.fork, "checkout", "-q", "-b", "scratch")
+    assert cli(world, "rebase", "0.13.0").code == 3
+    git(world.fork, "branch", "-D", "scratch")
+
+    aborted = cli(world, "abort")
+
+    assert aborted.code == 0, aborted.err
+    assert "scratch no longer exists" in aborted.text
+    assert git(world.fork, "rev-parse", "HEAD") == start
+    assert TARGET not in git(world.fork, "branch", "--list")
+    assert not state_file(world).exists()
+
+
+def test_a_damaged_summary_record_is_named_not_a_traceback(world: World, cli: Cli) -> None:
+    record = last_summary_file(world)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text("{ half a record", encoding="utf-8")
+
+    result = cli(world, "report")
+
+    assert result.code == 2
+    assert f"{record} is not a readable record" in result.err
+    assert "Traceback" not in result.text

@@ -3,6 +3,8 @@ fork's master to upstream's), on real sandbox repositories."""
 
 from __future__ import annotations
 
+import shutil
+
 from corekit import Cli, snapshot
 
 from release.sandbox import PatchSpec, World, commit_files, git
@@ -197,3 +199,13 @@ def test_sync_with_files_in_the_way_of_the_checked_out_master_still_succeeds(wor
     assert git(world.fork_bare, "rev-parse", "refs/heads/master") == upstream_master
     assert git(world.fork, "rev-parse", "master") == local_before
     assert (world.fork / "docs" / "more-0.md").read_text(encoding="utf-8") == "a maintainer's notes\n"
+
+
+def test_a_git_failure_the_tool_did_not_foresee_is_one_sentence(world: World, cli: Cli) -> None:
+    shutil.rmtree(world.fork_bare)  # the fork's remote disappears under the working copy
+
+    result = cli(world, "sync")
+
+    assert result.code == 1
+    assert "error: `git fetch" in result.err and "failed (exit 128)" in result.err
+    assert "Traceback" not in result.text

@@ -81,7 +81,7 @@ def test_unreadable_summary_is_a_clear_error(workspace):
     workspace["state"].mkdir()
     (workspace["state"] / "last-rebase.json").write_text("{not json")
     run = report(workspace)
-    assert run.exit_code == 2 and "not valid JSON" in run.error
+    assert run.exit_code == 2 and "is not a readable record" in run.error
 
 
 def test_step_summary_outside_actions_is_refused(workspace):
