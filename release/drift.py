@@ -14,7 +14,7 @@ from release.manifest import Manifest
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # unlisted | missing | order | not-carried | no-branch | in-progress
+    kind: str  # unlisted | missing | order | not-carried | no-branch | base | in-progress
     message: str
     commit: str | None = None
     patch_id: str | None = None
@@ -81,6 +81,12 @@ def status(repo: git.Repo, manifest: Manifest, in_progress: str | None = None) -
         return StatusReport(branch, manifest.base, None, 0, tuple(findings))
     if not gitrepo.has_commit(repo, manifest.base):
         findings.append(Finding("no-branch", f"the base {manifest.base[:12]} is not in the repository; fetch upstream"))
+        return StatusReport(branch, manifest.base, head, 0, tuple(findings))
+    if not gitrepo.is_ancestor(repo, manifest.base, head):
+        # comparing commit by commit would list all of upstream as unlisted: say what is really wrong
+        findings.append(Finding("base", f"the manifest's base {manifest.base[:12]} is not an ancestor of {branch} "
+                                f"({head[:12]}): the branch sits on another upstream commit, or the manifest "
+                                "names the wrong base"))
         return StatusReport(branch, manifest.base, head, 0, tuple(findings))
     commits = gitrepo.commits_between(repo, manifest.base, head)
     files = gitrepo.files_by_commit(repo, commits)

@@ -60,6 +60,14 @@ def has_commit(repo: git.Repo, sha: str) -> bool:
     return rev(repo, sha) is not None
 
 
+def is_ancestor(repo: git.Repo, old: str, new: str) -> bool:
+    try:
+        repo.git.merge_base("--is-ancestor", old, new)
+        return True
+    except git.GitCommandError:
+        return False
+
+
 def missing_commits(repo: git.Repo, shas: Iterable[str]) -> list[str]:
     """The SHAs that do not name a commit here, checked in one git process."""
     wanted = list(shas)

@@ -39,7 +39,7 @@ def sync(repo: git.Repo, manifest: Manifest, *, dry_run: bool = False) -> SyncRe
     if current == target:
         note = _update_local(repo, master, target, dry_run)
         return SyncResult(master, current, target, 0, "up-to-date", note)
-    if current is not None and not _is_ancestor(repo, current, target):
+    if current is not None and not gitrepo.is_ancestor(repo, current, target):
         ahead = len(gitrepo.commits_between(repo, target, current))
         raise Refused(
             f"the fork's {master} has diverged from upstream: {ahead} commit(s) on {fork}/{master} are not "
@@ -56,19 +56,11 @@ def sync(repo: git.Repo, manifest: Manifest, *, dry_run: bool = False) -> SyncRe
     return SyncResult(master, current, target, count, "fast-forward", note)
 
 
-def _is_ancestor(repo: git.Repo, old: str, new: str) -> bool:
-    try:
-        repo.git.merge_base("--is-ancestor", old, new)
-        return True
-    except git.GitCommandError:
-        return False
-
-
 def _update_local(repo: git.Repo, master: str, target: str, dry_run: bool) -> str:
     """Keep a local master in step too, but only by fast-forward, and never over the maintainer's
     files: when the checkout is in the way the local master stays, and the returned note says so."""
     local = gitrepo.rev(repo, f"refs/heads/{master}")
-    if dry_run or local is None or local == target or not _is_ancestor(repo, local, target):
+    if dry_run or local is None or local == target or not gitrepo.is_ancestor(repo, local, target):
         return ""
     if gitrepo.current_branch(repo) != master:
         repo.git.update_ref(f"refs/heads/{master}", target, local)

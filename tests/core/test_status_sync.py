@@ -209,3 +209,16 @@ def test_a_git_failure_the_tool_did_not_foresee_is_one_sentence(world: World, cl
     assert result.code == 1
     assert "error: `git fetch" in result.err and "failed (exit 128)" in result.err
     assert "Traceback" not in result.text
+
+
+def test_status_with_a_base_the_branch_does_not_sit_on_says_so(world: World, cli: Cli) -> None:
+    upstream_head = git(world.fork, "rev-parse", "upstream/master")  # a later upstream commit, not an ancestor
+    text = world.manifest_path.read_text(encoding="utf-8").replace(world.base, upstream_head)
+    world.manifest_path.write_text(text, encoding="utf-8")
+
+    result = cli(world, "status", json_output=True)
+
+    assert result.code == 1
+    kinds = [f["kind"] for f in result.json()["findings"]]
+    assert kinds == ["base"], kinds  # not a flood of "unlisted" upstream commits
+    assert "is not an ancestor of ellm-0.12.0" in result.err
