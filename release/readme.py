@@ -68,6 +68,9 @@ def _environment(template_dir: Path) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
+        # the compiled template is kept in jinja's per-user temp cache: compiling it is a good part
+        # of the README step's time, and the template only changes with the package
+        bytecode_cache=jinja2.FileSystemBytecodeCache(),
     )
     env.filters["html_block"] = html_block
     return env

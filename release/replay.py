@@ -596,8 +596,8 @@ def _changed_patches(repo: git.Repo, manifest: Manifest, results: dict[str, Comm
     applied = {old: r.new for old, r in results.items() if r.new}
     if not applied:
         return {}
-    old_ids = gitrepo.patch_ids(repo, applied)
-    new_ids = gitrepo.patch_ids(repo, applied.values())
+    ids = gitrepo.patch_ids(repo, [*applied, *applied.values()])  # old and new in one git process
+    old_ids = new_ids = ids
     changed: dict[str, str] = {}
     for patch in manifest.carried_patches:
         pairs = [(old, applied[old]) for old in patch.commits if old in applied]
