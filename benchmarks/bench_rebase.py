@@ -120,6 +120,7 @@ def build_world(root: Path, args: argparse.Namespace) -> tuple[Path, Path, list[
 
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    os.sync()  # flush the copies just made, so their write-back does not land inside the timing
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - start
