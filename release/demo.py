@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from release.sandbox import CONTROLLER_PY, build_world, git
+from release.state_dir import read_json, state_dir
 
 Say = Callable[..., None]
 
@@ -65,7 +66,7 @@ def run_demo(workdir: Path | None, *, images: bool = True, say: Say = print) -> 
     (world.fork / "sky/utils/controller_utils.py").write_text(CONTROLLER_PY.replace("= 4", "= 2"), encoding="utf-8")
     git(world.fork, "add", "sky/utils/controller_utils.py")
     say("  $ git -C skypilot add sky/utils/controller_utils.py")
-    done = _run(say, root, "--json", "continue")
+    _run(say, root, "continue")
 
     say("\n[bold]7. The README is generated; check it, and check the branch against the manifest[/]")
     _run(say, root, "readme", "--check")
@@ -73,21 +74,13 @@ def run_demo(workdir: Path | None, *, images: bool = True, say: Say = print) -> 
     say("\n[bold]8. The last run's report, as a pull request body would show it[/]")
     _run(say, root, "report", "--format", "md")
 
-    result: dict[str, Any] = {"workdir": str(root), "rebase": _json(done.stdout)}
+    summary = read_json(state_dir(world.manifest_path) / "last-rebase.json")
+    result: dict[str, Any] = {"workdir": str(root), "rebase": summary}
     if images:
         result["images"] = _image_part(world, say)
     say(f"\n[bold green]Done.[/] Everything is in {root}; the fork's new branch: "
         f"git -C {world.fork} log --oneline ellm-0.13.0")
     return result
-
-
-def _json(text: str) -> Any:
-    import json
-
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
 
 
 def _image_part(world: Any, say: Say) -> dict[str, Any]:
