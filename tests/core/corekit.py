@@ -107,3 +107,15 @@ def child_env() -> dict[str, str]:
 def run_child(world: World, *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m release ...` as a separate process."""
     return subprocess.run(cli_argv(world, *args), capture_output=True, text=True, env=child_env(), timeout=120)
+
+
+def record_a_resolution(world: World, cli: Cli, resolve: Callable[[World], None]) -> None:
+    """Rebase to 0.13.0, resolve its conflict and finish; then put the branch and the manifest back
+    as they were, so that only git rerere's recorded resolution remains of that first attempt."""
+    manifest_text = world.manifest_path.read_text(encoding="utf-8")
+    assert cli(world, "rebase", "0.13.0").code == 3
+    resolve(world)
+    assert cli(world, "continue").code == 0
+    git(world.fork, "checkout", "-q", "ellm-0.12.0")
+    git(world.fork, "branch", "-q", "-D", "ellm-0.13.0")
+    world.manifest_path.write_text(manifest_text, encoding="utf-8")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import git as gitpython
 import pytest
-from corekit import Cli, child_env, cli_argv, picked_from, snapshot, state_file
+from corekit import Cli, child_env, cli_argv, picked_from, record_a_resolution, snapshot, state_file
 
 from release import replay
 from release.manifest import load_manifest
@@ -245,13 +245,7 @@ def test_killed_right_after_git_reused_a_recorded_resolution(world: World, cli: 
                                                              resolve_conflict: Callable[[World], None]) -> None:
     """git stopped on a pick that a recorded resolution settled, and the run died before it looked:
     `continue` must classify that pick as a straight run does (changed, rerere named), not as clean."""
-    manifest_text = world.manifest_path.read_text(encoding="utf-8")
-    assert cli(world, "rebase", "0.13.0").code == 3
-    resolve_conflict(world)
-    assert cli(world, "continue").code == 0
-    git(world.fork, "checkout", "-q", "ellm-0.12.0")
-    git(world.fork, "branch", "-q", "-D", TARGET)
-    world.manifest_path.write_text(manifest_text, encoding="utf-8")
+    record_a_resolution(world, cli, resolve_conflict)
 
     def killed(repo: object) -> None:
         raise Killed

@@ -14,6 +14,7 @@ from corekit import (
     last_summary_file,
     log_subjects,
     picked_from,
+    record_a_resolution,
     snapshot,
     state_file,
 )
@@ -405,15 +406,8 @@ def test_dry_run_with_rerere_already_on_records_nothing(world: World, cli: Cli) 
 
 def test_dry_run_reuses_a_recorded_resolution_as_the_rebase_would(
         world: World, cli: Cli, resolve_conflict: Callable[[World], None]) -> None:
-    manifest_text = world.manifest_path.read_text(encoding="utf-8")
-    assert cli(world, "rebase", "0.13.0").code == 3
-    resolve_conflict(world)
-    assert cli(world, "continue").code == 0
-    # back to before the rebase, rerere settings as a fresh clone has them; the resolution stays
-    git(world.fork, "checkout", "-q", "ellm-0.12.0")
-    git(world.fork, "branch", "-q", "-D", TARGET)
-    git(world.fork, "config", "--remove-section", "rerere")
-    world.manifest_path.write_text(manifest_text, encoding="utf-8")
+    record_a_resolution(world, cli, resolve_conflict)
+    git(world.fork, "config", "--remove-section", "rerere")  # rerere settings as a fresh clone has them
     before, cache = snapshot(world.fork), rr_cache_listing(world)
 
     rehearsal = cli(world, "--dry-run", "rebase", "0.13.0", json_output=True)
@@ -503,14 +497,7 @@ def test_conflict_resolved_to_upstreams_version_is_upstreamed(world: World, cli:
 
 def test_a_recorded_resolution_is_reused_on_the_next_attempt(
         world: World, cli: Cli, resolve_conflict: Callable[[World], None]) -> None:
-    manifest_text = world.manifest_path.read_text(encoding="utf-8")
-    assert cli(world, "rebase", "0.13.0").code == 3
-    resolve_conflict(world)
-    assert cli(world, "continue").code == 0
-    # start over: the branch and the manifest as they were, the recorded resolution kept
-    git(world.fork, "checkout", "-q", "ellm-0.12.0")
-    git(world.fork, "branch", "-q", "-D", TARGET)
-    world.manifest_path.write_text(manifest_text, encoding="utf-8")
+    record_a_resolution(world, cli, resolve_conflict)  # then start over, the recorded resolution kept
 
     again = cli(world, "rebase", "0.13.0", json_output=True)
 
