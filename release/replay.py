@@ -597,11 +597,10 @@ def _changed_patches(repo: git.Repo, manifest: Manifest, results: dict[str, Comm
     if not applied:
         return {}
     ids = gitrepo.patch_ids(repo, [*applied, *applied.values()])  # old and new in one git process
-    old_ids = new_ids = ids
     changed: dict[str, str] = {}
     for patch in manifest.carried_patches:
         pairs = [(old, applied[old]) for old in patch.commits if old in applied]
-        if any(old_ids.get(old) != new_ids.get(new) for old, new in pairs):
+        if any(ids.get(old) != ids.get(new) for old, new in pairs):
             diff = gitrepo.range_diff(repo, [o for o, _ in pairs], [n for _, n in pairs])
             changed[patch.id] = diff or "(the patch's diff differs from before)"
     return changed
