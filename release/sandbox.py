@@ -59,6 +59,7 @@ class PatchSpec:
     description: str
     commits: list[str] = field(default_factory=list)
     status: str = "carry"
+    upstream: str | None = None  # the upstream pull request that merges it, when there is one
 
 
 @dataclass
@@ -115,6 +116,8 @@ def render_manifest(version: str, base: str, upstream_url: Path | str, fork_url:
     for p in patches:
         lines += [f"  - id: {p.id}", f"    title: {_quote(p.title)}", f"    status: {p.status}", "    commits:"]
         lines += [f"      - {sha}" for sha in p.commits]
+        if p.upstream:
+            lines.append(f"    upstream: {p.upstream}")
         lines += ["    description: |", textwrap.indent(p.description.strip(), "      ")]
     return "\n".join(lines) + "\n"
 
@@ -229,17 +232,17 @@ def build_world(root: Path, *, conflict: bool = True, upstreamed: bool = True, f
     if context_drift:
         world.marks["upstream-context"] = commit_files(
             up, {"sky/provision/kubernetes/utils.py": UTILS_PY.replace("(sandbox)", "(sandbox, reorganised)")},
-            "[Kubernetes] Reword the utils header")
+            "[Kubernetes] Reword the utils header (#4250)")
     if merged_differently:
         merged = KUBERNETES_PY.replace("GPU_RESOURCE_KEYS = ['nvidia.com/gpu']",
                                        "GPU_RESOURCE_KEYS = ['nvidia.com/gpu', 'amd.com/gpu']")
         merged = merged.replace("    return 'nvidia.com/gpu'", NVIDIA_KEY_LINE)
         world.marks["upstream-merged"] = commit_files(
-            up, {"sky/clouds/kubernetes.py": merged}, "[Kubernetes] Support AMD resource keys")
+            up, {"sky/clouds/kubernetes.py": merged}, "[Kubernetes] Support AMD resource keys (#4261)")
     if conflict:
         world.marks["upstream-conflict"] = commit_files(
             up, {"sky/utils/controller_utils.py": CONTROLLER_PY.replace("= 4", "= 3")},
-            "[Serve] Tune launches per service")
+            "[Serve] Tune launches per service (#4242)")
     commit_files(up, {"README.md": UPSTREAM_README + "\nNew in 0.13: faster launches.\n"}, "[Docs] README for 0.13")
     world.marks["master-0.13"] = git(up, "rev-parse", "HEAD")
     _release(up, "0.13.0")

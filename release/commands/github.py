@@ -89,6 +89,8 @@ Examples:
   ellm-release upstream --pre            release candidates too
   ellm-release --json upstream           {"current": "0.12.0", "newer": [...], "latest": "0.13.0"}
   ellm-release upstream --github-output  also sets the step outputs latest=, newer=, current=
+  ellm-release upstream --changes 0.13.0 upstream commits up to 0.13.0 touching the patches' files
+  ellm-release --json upstream --changes 0.13.0   the same as one JSON document
 """
 
 
@@ -97,12 +99,22 @@ Examples:
 @click.option("--offline", is_flag=True, help="Use the tags already fetched instead of asking the remote.")
 @click.option("--since", "since", metavar="VERSION", help="Compare with this version instead of the manifest's.")
 @click.option("--github-output", is_flag=True, help="Append latest=, newer=, current= to $GITHUB_OUTPUT.")
+@click.option("--changes", "changes_to", metavar="VERSION",
+              help="Instead: list upstream commits up to VERSION that touch the carried patches' files.")
 @click.pass_obj
-def upstream_cmd(opts: Options, pre: bool, offline: bool, since: str | None, github_output: bool) -> None:
+def upstream_cmd(opts: Options, pre: bool, offline: bool, since: str | None, github_output: bool,
+                 changes_to: str | None) -> None:
     """List upstream releases newer than the manifest's version, oldest first (read-only).
 
     Only tags named vX.Y.Z on the upstream remote count; branches such as releases/0.13.0rc1 never do.
+
+    With --changes VERSION it previews a rebase instead: the upstream commits between the manifest's
+    base and VERSION that touch files the carried patches touch (and no others), grouped by patch,
+    with a link to each commit's pull request. The preview is saved for `report`.
     """
+    if changes_to is not None:
+        _upstream_changes(opts, changes_to)
+        return
     from release.gitrepo import open_repo, require_remote
     from release.upstream import check_version, release_tags
 
@@ -121,6 +133,19 @@ def upstream_cmd(opts: Options, pre: bool, offline: bool, since: str | None, git
                                             f"newer={' '.join(t['version'] for t in newer)}\n")
     _say_upstream(opts, result)
     opts.emit(result)
+
+
+def _upstream_changes(opts: Options, version: str) -> None:
+    from release import changes
+    from release.gitrepo import open_repo
+
+    manifest = load_manifest_for(opts)
+    preview = changes.upstream_changes(open_repo(opts.repo), manifest, version)
+    if not opts.dry_run:  # saved for `report`, which adds it to the nightly's report
+        changes.save_preview(manifest.path, preview)
+    for line in changes.render_lines(preview):
+        _plain(opts, line)
+    opts.emit(preview.to_dict())
 
 
 def _say_upstream(opts: Options, result: dict[str, Any]) -> None:
@@ -156,7 +181,9 @@ def report_cmd(opts: Options, fmt: str, output: Path | None, step_summary: bool,
     """Show the last rebase: each patch's outcome, old -> new SHAs, range-diffs of changed patches."""
     summary = load_summary(opts, summary_file)
     assert summary is not None
-    markdown = render_markdown(summary)
+    from release.report_sections import extra_sections
+
+    markdown = "\n".join([render_markdown(summary), *extra_sections(opts.manifest, summary.version)])
     text = json.dumps(summary.to_dict(), indent=2, sort_keys=True) + "\n" if fmt == "json" else markdown
     if output is not None:
         if opts.dry_run:

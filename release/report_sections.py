@@ -1,0 +1,17 @@
+"""Sections `report` adds after the rebase summary: what other read-only commands saved in the
+state dir (the upstream changes preview, and later checks), so the nightly's one report shows all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def extra_sections(manifest_path: Path, version: str) -> list[str]:
+    """Markdown sections saved for this version, in a fixed order."""
+    from release import changes
+
+    sections: list[str] = []
+    preview = changes.load_preview(manifest_path)
+    if preview is not None and preview.version == version:
+        sections.append(changes.render_markdown(preview))
+    return sections
