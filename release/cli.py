@@ -5,13 +5,12 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
-import git
 
 from release import __version__
-from release.errors import ReleaseError
-from release.manifest import ManifestError
+from release.errors import ManifestError, ReleaseError
 from release.output import Options
 
 EPILOG = """\b
@@ -37,9 +36,44 @@ COMMAND_MODULES: dict[str, str] = {
 }
 
 
+# The one-line summaries `--help` lists, kept here so that listing the commands imports none of
+# their modules (a test checks each against the command's own docstring).
+COMMAND_SUMMARIES: dict[str, str] = {
+    "status": "Compare the manifest with the fork's branch.",
+    "sync": "Fast-forward the fork's master to upstream's master and push it to the fork.",
+    "rebase": "Create ellm-VERSION from upstream VERSION and replay the patch manifest onto it.",
+    "continue": "Go on after a conflict has been resolved and staged (or after an interrupted run).",
+    "skip": "Leave out the conflicting commit and go on; it is recorded as skipped in the summary and the "
+            "manifest (a patch whose every commit is skipped becomes `dropped`).",
+    "abort": "Drop the rebase in progress: delete the half-made branch and go back to where it started.",
+    "demo": "A self-contained walkthrough on local repositories: status, sync, rebase, a conflict and its "
+            "resolution, continue, readme, and (with Docker) build and promote against a local registry.",
+    "readme": "Regenerate the fork's README.md on the current branch and commit it when it changed.",
+    "build": "Build the fork's image from a clean ellm-VERSION checkout and tag it with the dev tag.",
+    "promote": "Copy the dev tag's manifest to the stable tag inside the registry: no pull, no rebuild, "
+               "digest unchanged.",
+    "image": "Inspect the release images in the registry.",
+    "deploy": "Deploy the SkyPilot API server with playbooks/deploy.yml.",
+    "smoke": "GPU smoke tests: prepare the fake-GPU kind cluster, check what a run captured, record it.",
+    "upstream": "List upstream releases newer than the manifest's version, oldest first (read-only).",
+    "report": "Show the last rebase: each patch's outcome, old -> new SHAs, range-diffs of changed patches.",
+    "pr": "Open the pull request for the current release change, or update its body if one is open.",
+    "notify": "Keep one tracking issue for the nightly run: open it on the first failure, comment on later "
+              "failures, close it with a comment on the next success.",
+}
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMAND_MODULES)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # click's own version loads every command to read its docstring: a third of a second of imports
+        limit = formatter.width - 6 - max(len(name) for name in COMMAND_MODULES)
+        rows = [(name, click.utils.make_default_short_help(COMMAND_SUMMARIES[name], limit))
+                for name in COMMAND_MODULES]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         module_name = COMMAND_MODULES.get(cmd_name)
@@ -88,25 +122,35 @@ def main(argv: list[str] | None = None) -> None:
         for hint in exc.hints:
             click.echo(f"  {hint}", err=True)
         sys.exit(exc.exit_code)
-    except git.GitCommandError as exc:
-        # a git command the tool did not expect to fail: say which one and what git said
-        said = (exc.stderr or "").strip().splitlines()
-        command = " ".join(str(a) for a in exc.command[:3]) if isinstance(exc.command, list) else str(exc.command)
-        click.echo(f"error: `{command}` failed (exit {exc.status}): {said[-1] if said else 'no message'}", err=True)
-        click.echo("  rerun with -v to see the full trace", err=True)
-        _reraise_when_verbose(argv)
-        sys.exit(1)
     except OSError as exc:
         click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
         _reraise_when_verbose(argv)
         sys.exit(1)
     except Exception as exc:  # a bug: one line for the user, the traceback with -v
+        if _is_git_command_error(exc):
+            _git_failed(exc, argv)
         click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
         click.echo("  rerun with -v to see the full trace, and report it with that output", err=True)
         _reraise_when_verbose(argv)
         sys.exit(1)
     else:
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _is_git_command_error(exc: Exception) -> bool:
+    # GitPython is imported by the commands that use it, not here, to keep startup fast
+    gitpython = sys.modules.get("git")
+    return gitpython is not None and isinstance(exc, gitpython.GitCommandError)
+
+
+def _git_failed(exc: Any, argv: list[str] | None) -> None:
+    """A git command the tool did not expect to fail: say which one and what git said."""
+    said = (exc.stderr or "").strip().splitlines()
+    command = " ".join(str(a) for a in exc.command[:3]) if isinstance(exc.command, list) else str(exc.command)
+    click.echo(f"error: `{command}` failed (exit {exc.status}): {said[-1] if said else 'no message'}", err=True)
+    click.echo("  rerun with -v to see the full trace", err=True)
+    _reraise_when_verbose(argv)
+    sys.exit(1)
 
 
 def _reraise_when_verbose(argv: list[str] | None) -> None:

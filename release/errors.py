@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 EXIT_OK = 0
 EXIT_DRIFT = 1  # the command ran, and what it checked does not hold (status drift, readme --check, ...)
 EXIT_REFUSED = 2  # refused before changing anything (bad input, dirty tree, missing remote, ...)
@@ -27,3 +29,11 @@ class Refused(ReleaseError):
 
 class ConflictStop(ReleaseError):
     exit_code = EXIT_CONFLICT
+
+
+class ManifestError(Exception):
+    """Raised with every problem found in the manifest, so that one run shows them all."""
+
+    def __init__(self, problems: list[Any]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml as pyyaml
 
+from release.errors import ManifestError
 from release.manifest_edit import edit_manifest_text
 from release.versions import InvalidVersion, parse_version
 
@@ -61,14 +62,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.field}: {self.message}"
-
-
-class ManifestError(Exception):
-    """Raised with every problem found, so that one run shows them all."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,15 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
-def _console(stderr: bool) -> Console:
+def _make_console(stderr: bool) -> Console:
+    from rich.console import Console  # a fifth of the startup time: loaded by the first line printed
+
     # logs and CI captures are not terminals: give tables room instead of Rich's 80-column default
     stream = sys.stderr if stderr else sys.stdout
     return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 150)
@@ -27,11 +30,14 @@ class Options:
     dry_run: bool = False
     json: bool = False
     verbose: int = 0
-    console: Console = field(default_factory=lambda: _console(stderr=False))
+    _console: Console | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if self.json:
-            self.console = _console(stderr=True)
+    @property
+    def console(self) -> Console:
+        # made on first use: JSON-only runs and --help never load Rich
+        if self._console is None:
+            self._console = _make_console(stderr=self.json)
+        return self._console
 
     def say(self, *args: Any, **kwargs: Any) -> None:
         """Progress and human-readable results (moved to stderr under --json)."""
@@ -40,7 +46,7 @@ class Options:
     def progress(self, text: str) -> None:
         """One plain line of progress: no markup parsing (titles such as "[Serve] ..." stay as they
         are) and cheap enough to print for every commit of a long replay."""
-        stream = self.console.file
+        stream = sys.stderr if self.json else sys.stdout
         stream.write(text + "\n")
         stream.flush()
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import click
 import pytest
 from click.testing import CliRunner
 
-from release.cli import COMMAND_MODULES, cli
+from release.cli import COMMAND_MODULES, COMMAND_SUMMARIES, cli
 
 
 def _walk(group: click.Group, ctx: click.Context, prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
@@ -36,3 +41,41 @@ def test_help_shows_an_example(path: tuple[str, ...]) -> None:
     assert result.exit_code == 0, result.output
     assert "Example" in result.output, f"`ellm-release {' '.join(path)} --help` has no example"
     assert "ellm-release" in result.output.split("Example", 1)[1]
+
+
+@pytest.mark.parametrize("name", list(COMMAND_MODULES))
+def test_the_listing_says_what_the_command_itself_says(name: str) -> None:
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None
+    assert COMMAND_SUMMARIES[name] == command.get_short_help_str(limit=1000)
+
+
+# Runs the CLI in a fresh interpreter and prints, at exit, every module it had loaded.
+REPORT_MODULES = ("import atexit, json, sys\n"
+                  "atexit.register(lambda: sys.stderr.write('MODULES ' + json.dumps(sorted(sys.modules))))\n"
+                  "from release.cli import main\n"
+                  "main(sys.argv[1:])\n")
+HEAVY = ("rich", "git", "gitdb", "yaml", "ruamel", "jinja2", "requests", "docker", "github")
+
+
+def _run_reporting_modules(cwd: Path, *args: str) -> tuple[str, set[str]]:
+    done = subprocess.run([sys.executable, "-P", "-c", REPORT_MODULES, *args], cwd=cwd, capture_output=True,
+                          text=True, check=True)
+    return done.stdout, set(json.loads(done.stderr.rsplit("MODULES ", 1)[1]))
+
+
+def test_help_lists_every_command_without_loading_any(tmp_path: Path) -> None:
+    out, loaded = _run_reporting_modules(tmp_path, "--help")
+    heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY or m.startswith("release.commands."))
+    assert heavy == [], "--help should load click and the CLI module, nothing of the commands"
+    listed = [line.split()[0] for line in out.split("Commands:", 1)[1].split("Examples:")[0].splitlines()
+              if line.strip()]
+    assert listed == list(COMMAND_MODULES)
+    assert "Fast-forward the fork's master" in out
+
+
+def test_a_command_loads_only_its_own_module(tmp_path: Path) -> None:
+    out, loaded = _run_reporting_modules(tmp_path, "status", "--help")
+    assert "Example" in out
+    assert {m for m in loaded if m.startswith("release.commands.")} == {"release.commands.core"}
+    assert not {m for m in loaded if m.split(".")[0] in ("docker", "requests", "github", "jinja2")}
