@@ -20,7 +20,7 @@ from typing import Any
 
 import git
 
-from release import gitrepo
+from release import drift, gitrepo
 from release.errors import EXIT_DRIFT, ConflictStop, Refused, ReleaseError
 from release.manifest import Manifest, ManifestUpdate, apply_update, manifest_from_text
 from release.plan import Plan, Step, make_plan, new_commits_by_patch, new_statuses, summarize_patches
@@ -112,6 +112,19 @@ class RebaseRequest:
     base_override: str | None = None
     push: bool = False
     dry_run: bool = False
+
+
+def already_rebased(repo: git.Repo, manifest: Manifest, version: str) -> drift.StatusReport | None:
+    """The status report when the rebase to VERSION is already done, else None.
+
+    Done means: the manifest is at VERSION, its branch exists here or on the fork, and `status`
+    finds no drift. A rerun (a nightly after a maintainer pushed a resolved branch) is then a
+    no-op instead of a refusal, so the pipeline can go on to build, smoke and promote.
+    """
+    if manifest.version != version or load_state(repo) is not None:
+        return None
+    report = drift.status(repo, manifest)
+    return report if report.in_sync else None
 
 
 def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple[ReplayState, Plan]:

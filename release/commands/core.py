@@ -9,7 +9,7 @@ import click
 from release import drift, gitrepo, replay
 from release import sync as sync_mod
 from release.errors import EXIT_DRIFT
-from release.manifest import load_manifest
+from release.manifest import Manifest, load_manifest
 from release.output import Options
 from release.summary import RebaseSummary, render_table
 
@@ -106,6 +106,8 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool) -> Non
     and not picked. On a conflict the run stops with exit code 3 and prints what to do next
     (continue, skip or abort). On success the fork README is regenerated as the last commit, the
     manifest gets the new version, base and SHAs, and a summary is printed and saved for `report`.
+    A rerun once that is done (manifest at VERSION, ellm-VERSION here or on the fork, no drift in
+    `status`) changes nothing and exits 0 with "already rebased".
 
     \b
     Examples:
@@ -117,6 +119,10 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool) -> Non
     repo = gitrepo.open_repo(opts.repo)
     request = replay.RebaseRequest(version, base_ref, push and not opts.dry_run, opts.dry_run)
     with replay.repo_lock(repo):
+        done = replay.already_rebased(repo, manifest, version)
+        if done is not None:
+            _already_rebased(opts, manifest, done)
+            return
         state, plan = replay.prepare(repo, manifest, request)
         opts.say(f"{len(plan.steps)} commit(s) to replay onto {state.base_ref} ({state.base[:12]}); "
                  f"{len(plan.upstreamed)} already upstream")
@@ -133,6 +139,14 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool) -> Non
     if summary.state == "conflict":  # only a dry run gets here with a conflict
         opts.say(f"[red]dry run: the replay would stop on a conflict in {summary.conflict.patch_id}[/]")  # type: ignore[union-attr]
         raise click.exceptions.Exit(3)
+
+
+def _already_rebased(opts: Options, manifest: Manifest, report: drift.StatusReport) -> None:
+    assert report.head is not None  # an in-sync report always names the head
+    opts.emit({"state": "already-rebased", "version": manifest.version, "branch": report.branch,
+               "head": report.head, "base": report.base})
+    opts.say(f"already rebased: {report.branch} @ {report.head[:12]} matches the manifest at "
+             f"{manifest.version}; nothing changed")
 
 
 @click.command(name="continue")

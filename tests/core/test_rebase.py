@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -475,6 +476,61 @@ def test_a_refused_push_is_reported_and_leaves_the_local_branch(clean_world: Wor
     assert git(world.fork, "rev-parse", "--abbrev-ref", "HEAD") == TARGET
     assert load_manifest(world.manifest_path).version == "0.13.0"
     assert not state_file(world).exists()
+
+
+# ------------------------------------------------------------------------------------ idempotence
+
+
+def test_a_second_rebase_to_the_same_version_is_a_no_op(clean_world: World, cli: Cli) -> None:
+    world = clean_world
+    assert cli(world, "rebase", "0.13.0", "--push").code == 0
+    manifest_after = world.manifest_path.read_bytes()
+    before = snapshot(world.fork)
+
+    again = cli(world, "rebase", "0.13.0", "--push", json_output=True)
+
+    assert again.code == 0, again.err
+    assert again.json()["state"] == "already-rebased"
+    assert again.json()["head"] == git(world.fork, "rev-parse", TARGET)
+    assert "already rebased" in again.err
+    assert snapshot(world.fork) == before
+    assert world.manifest_path.read_bytes() == manifest_after
+    # a rehearsal of it is the same no-op
+    assert cli(world, "--dry-run", "rebase", "0.13.0").code == 0
+
+
+def test_the_ci_hand_off_a_branch_resolved_and_pushed_elsewhere_is_taken_as_done(
+        world: World, cli: Cli, tmp_path: Path, resolve_conflict: Callable[[World], None]) -> None:
+    """A maintainer resolves the conflict in their own clone, pushes ellm-VERSION and commits the
+    manifest; a fresh clone (as the nightly makes) then finds nothing to do."""
+    assert cli(world, "rebase", "0.13.0").code == 3
+    resolve_conflict(world)
+    assert cli(world, "continue").code == 0
+    git(world.fork, "push", "-q", "origin", TARGET)
+    fresh = tmp_path / "ci-clone"
+    git(tmp_path, "clone", "-q", str(world.fork_bare), str(fresh))
+    git(fresh, "remote", "add", "upstream", str(world.upstream_bare))
+    git(fresh, "fetch", "-q", "upstream", "--tags")
+    ci_world = dataclasses.replace(world, fork=fresh)
+
+    done = cli(ci_world, "rebase", "0.13.0", "--push", json_output=True)
+
+    assert done.code == 0, done.err
+    assert done.json()["state"] == "already-rebased"
+    assert git(fresh, "branch", "--list", TARGET) == ""  # nothing made locally: the fork's branch is it
+
+
+def test_a_branch_that_drifted_from_the_manifest_is_still_refused(clean_world: World, cli: Cli) -> None:
+    world = clean_world
+    assert cli(world, "rebase", "0.13.0").code == 0
+    (world.fork / "stray.txt").write_text("not in any patch\n", encoding="utf-8")
+    git(world.fork, "add", "stray.txt")
+    git(world.fork, "commit", "-q", "-m", "A commit no patch names")
+
+    refused = cli(world, "rebase", "0.13.0")
+
+    assert refused.code == 2
+    assert f"the branch {TARGET} already exists" in refused.err
 
 
 # ------------------------------------------------------------------------------------ more resolutions
