@@ -19,6 +19,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from release import build_skip
+from release.build_skip import LABEL_BUILD_INPUTS, SkipDecision
 from release.errors import Refused, ReleaseError
 from release.localdaemons import BUILDX_HINT
 from release.manifest import Manifest
@@ -28,6 +30,7 @@ from release.registry import (
     ImageRef,
     NotFound,
     RegistryClient,
+    RegistryError,
     image_labels,
     parse_image,
     redact,
@@ -204,6 +207,11 @@ class BuildResult:
     builder: str
     log_path: Path
     record: dict[str, Any] | None
+    skip: SkipDecision | None = None  # what the registry said before building (pushes only)
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.skip is not None and self.skip.up_to_date
 
 
 def buildx_available() -> bool:
@@ -297,8 +305,9 @@ def _engine_auth() -> dict[str, str] | None:
 
 def build(manifest: Manifest, fork_dir: Path, state: Path, *, version: str | None = None, push: bool = False,
           builder: str = "buildx", dry_run: bool = False, on_line: Callable[[str], None] = lambda _: None,
-          client: RegistryClient | None = None) -> BuildResult:
-    """Check the fork, build the dev image, push it, and record the digest the registry holds."""
+          client: RegistryClient | None = None, force: bool = False) -> BuildResult:
+    """Check the fork, build the dev image, push it, and record the digest the registry holds.
+    A push first asks the registry: a dev tag that already holds this build is left as it is."""
     version = version or manifest.version
     if builder not in BUILDERS:
         raise Refused(f"unknown builder {builder!r}; choose one of {', '.join(BUILDERS)}")
@@ -307,9 +316,18 @@ def build(manifest: Manifest, fork_dir: Path, state: Path, *, version: str | Non
     if not plan.dockerfile.is_file():
         raise Refused(f"the Dockerfile {plan.dockerfile} does not exist",
                       hints=["set image.dockerfile in the manifest (relative to the fork)"])
+    inputs = build_skip.inputs_of(plan.dockerfile, plan.build_args, plan.platform)
+    plan = dataclasses.replace(plan, labels={**plan.labels, LABEL_BUILD_INPUTS: inputs})
     log_path = state / "images" / f"{version}.build.log"
+    skip = None
+    if push:
+        client = client or RegistryClient(parse_image(plan.image).registry)
+        skip = _ask_registry(client, plan, inputs, force=force, dry_run=dry_run)
+        if skip.up_to_date and skip.existing is not None:
+            record = None if dry_run else _record_existing(manifest, state, plan, skip.existing)
+            return BuildResult(plan, skip.existing.digest, builder, log_path, record, skip)
     if dry_run:
-        return BuildResult(plan, None, builder, log_path, None)
+        return BuildResult(plan, None, builder, log_path, None, skip)
     runner = run_buildx if builder == "buildx" else run_engine_build
     digest = runner(plan, log_path, on_line)
     if not push:
@@ -319,7 +337,27 @@ def build(manifest: Manifest, fork_dir: Path, state: Path, *, version: str | Non
     record = update_record(state, version, repository=manifest.image.repository, dev_tag=ref.tag,
                            dev_digest=digest, revision=revision, source=plan.source, built_at=_now(),
                            stable_tag=manifest.stable_tag(version))
-    return BuildResult(plan, digest, builder, log_path, record)
+    return BuildResult(plan, digest, builder, log_path, record, skip)
+
+
+def _ask_registry(client: RegistryClient, plan: BuildPlan, inputs: str, *, force: bool,
+                  dry_run: bool) -> SkipDecision:
+    try:
+        return build_skip.check(client, plan.image, plan.platform, plan.revision, inputs, force=force)
+    except RegistryError as exc:
+        if not dry_run:
+            raise  # the push would fail the same way, after a long build
+        return SkipDecision(False, f"the registry could not be asked ({exc.message})")
+
+
+def _record_existing(manifest: Manifest, state: Path, plan: BuildPlan, existing: build_skip.Existing) -> dict[str, Any]:
+    """An up-to-date dev tag still gets its record (it may have been built elsewhere, e.g. by CI)."""
+    record = read_record(state, plan.version)
+    if record is not None and record.get("dev_digest") == existing.digest and record.get("repository"):
+        return record
+    return update_record(state, plan.version, repository=manifest.image.repository,
+                         dev_tag=parse_image(plan.image).tag, dev_digest=existing.digest, revision=plan.revision,
+                         source=plan.source, built_at=existing.created, stable_tag=manifest.stable_tag(plan.version))
 
 
 def _confirm_pushed(plan: BuildPlan, reported: str | None, client: RegistryClient | None) -> str:

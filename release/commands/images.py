@@ -60,14 +60,19 @@ def _progress(opts: Options) -> tuple[Callable[[str], None], Callable[[], None]]
 Examples:
   ellm-release build --push                      build and push :v<version>-dev from the fork branch
   ellm-release --repo ../skypilot build --version 0.13.0 --push
-  ellm-release build --builder engine --push     use the Docker engine's builder (no buildx)""")
+  ellm-release build --builder engine --push     use the Docker engine's builder (no buildx)
+  ellm-release build --push --force              rebuild even when the dev tag is up to date""")
 @version_option
-@click.option("--push", is_flag=True, help="Push the dev tag and record its digest.")
+@click.option("--push", is_flag=True, help="Push the dev tag and record its digest. Asks the registry first: "
+              "a dev tag built from the branch head with the same Dockerfile, build args and platform is "
+              "left as it is (\"up to date\").")
+@click.option("--force", is_flag=True, help="Rebuild and push even when the dev tag is up to date.")
 @click.option("--builder", type=click.Choice(images.BUILDERS), default="buildx", show_default=True,
               help="buildx (docker buildx build), or engine: the daemon's classic builder via the Docker SDK.")
 @insecure_option
 @click.pass_context
-def build_cmd(ctx: click.Context, version: str | None, push: bool, builder: str, insecure_registry: bool) -> None:
+def build_cmd(ctx: click.Context, version: str | None, push: bool, force: bool, builder: str,
+              insecure_registry: bool) -> None:
     """Build the fork's image from a clean ellm-VERSION checkout and tag it with the dev tag."""
     opts, manifest, state = _context(ctx)
     version = version or manifest.version
@@ -75,21 +80,32 @@ def build_cmd(ctx: click.Context, version: str | None, push: bool, builder: str,
     on_line, done = _progress(opts)
     try:
         result = images.build(manifest, opts.repo, state, version=version, push=push, builder=builder,
-                              dry_run=opts.dry_run, on_line=on_line, client=client)
+                              dry_run=opts.dry_run, on_line=on_line, client=client, force=force)
     finally:
         done()
     plan = result.plan
     data: dict[str, Any] = {"version": version, "image": plan.image, "revision": plan.revision,
-                            "builder": builder, "pushed": push and not opts.dry_run, "digest": result.digest,
+                            "builder": builder, "pushed": push and not opts.dry_run and not result.up_to_date,
+                            "digest": result.digest, "up_to_date": result.up_to_date,
+                            "rebuild_reason": None if result.skip is None or result.up_to_date else result.skip.reason,
                             "labels": dict(plan.labels), "platform": plan.platform, "dry_run": opts.dry_run,
                             "log": str(result.log_path),
                             "record": str(images.record_path(state, version)) if result.record else None}
-    if opts.dry_run:
+    if result.up_to_date:
+        opts.say(f"[green]up to date[/]: {plan.image}@{result.digest} was built from {plan.revision[:12]} with the "
+                 "same Dockerfile, build args and platform; nothing rebuilt (--force rebuilds)")
+        if result.record:
+            opts.say(f"recorded in {images.record_path(state, version)}")
+    elif opts.dry_run:
         opts.say(f"would build {plan.image} from {plan.revision[:12]} ({plan.platform}, {plan.dockerfile})")
         if builder == "buildx":
             opts.say("  " + " ".join(images.buildx_argv(plan, Path("<metadata.json>"))), markup=False)
+        if result.skip:
+            opts.say(f"  built because {result.skip.reason}", markup=False)
     elif result.digest:
         opts.say(f"[green]pushed[/] {plan.image}@{result.digest} (fork commit {plan.revision[:12]})")
+        if result.skip:
+            opts.say(f"  built because {result.skip.reason}", markup=False)
         opts.say(f"recorded in {images.record_path(state, version)}")
     else:
         opts.say(f"[green]built[/] {plan.image} locally (not pushed: add --push to publish and record it)")
