@@ -162,11 +162,11 @@ def render_markdown(preview: ChangesPreview) -> str:
     for group in preview.patches:
         if not group.commits:
             continue
-        lines += [f"### {_md_text(group.title)} (`{group.patch_id}`)", ""]
+        lines += [f"### {md_text(group.title)} (`{group.patch_id}`)", ""]
         for c in group.commits:
             pr = f" ([#{c.pr}]({c.url}))" if c.url else ""
             files = ", ".join(f"`{f}`" for f in c.files)
-            lines.append(f"- `{c.short}` {_md_text(PR_SUFFIX.sub('', c.subject).rstrip())}{pr}: {files}")
+            lines.append(f"- `{c.short}` {md_text(PR_SUFFIX.sub('', c.subject).rstrip())}{pr}: {files}")
         lines.append("")
     quiet = [g.patch_id for g in preview.patches if not g.commits]
     if quiet:
@@ -174,7 +174,7 @@ def render_markdown(preview: ChangesPreview) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _md_text(text: str) -> str:
+def md_text(text: str) -> str:
     # a subject is text, not markup: keep "<", "|" and backticks from breaking the report
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
 

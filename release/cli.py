@@ -33,6 +33,7 @@ COMMAND_MODULES: dict[str, str] = {
     "deploy": "release.commands.deploy",
     "smoke": "release.commands.smoke",
     **dict.fromkeys(["upstream", "report", "pr", "notify"], "release.commands.github"),
+    "explain": "release.commands.assist",
 }
 
 

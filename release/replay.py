@@ -22,6 +22,7 @@ import git
 
 from release import drift, gitrepo
 from release.errors import EXIT_DRIFT, ConflictStop, Refused, ReleaseError
+from release.forensics import explain_files
 from release.manifest import Manifest, ManifestUpdate, apply_update, manifest_from_text
 from release.plan import Plan, Step, make_plan, new_commits_by_patch, new_statuses, summarize_patches
 from release.state_dir import read_json, state_dir, write_json
@@ -339,6 +340,7 @@ def _stop_on_conflict(repo: git.Repo, manifest: Manifest, state: ReplayState, st
             "# or leave this commit out:  ellm-release skip",
             "# or give up and go back:    ellm-release abort",
         ),
+        forensics=explain_files(repo, state.previous_base, state.base, files, manifest.upstream_repo),
     )
     summary = build_summary(repo, manifest, state, "conflict", conflict=info)
     save_summary(manifest, summary)
@@ -651,7 +653,9 @@ def dry_run(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) ->
                     conflict = ConflictInfo(patch.id, patch.title, step.commit, gitrepo.subject(wt, step.commit),
                                             tuple(gitrepo.unmerged_files(wt)),
                                             (f"ellm-release rebase {state.version}  # stops here; resolve, "
-                                             "then ellm-release continue",))
+                                             "then ellm-release continue",),
+                                            explain_files(wt, state.previous_base, state.base,
+                                                          gitrepo.unmerged_files(wt), manifest.upstream_repo))
                     wt.git.cherry_pick("--abort")
                     break
                 _record(wt, state, step, outcome, note)

@@ -10,6 +10,10 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from release.forensics import FileForensics
+from release.forensics import from_dicts as forensics_from_dicts
+from release.forensics import render_markdown as forensics_markdown
+
 
 class Outcome(StrEnum):
     CLEAN = "clean"  # every commit applied without conflict, same diff as before
@@ -55,6 +59,7 @@ class ConflictInfo:
     subject: str
     files: tuple[str, ...]
     next_commands: tuple[str, ...]
+    forensics: tuple[FileForensics, ...] = ()  # which upstream commits changed the conflicting lines
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,9 @@ class RebaseSummary:
             previous_version=data["previous_version"], previous_base=data["previous_base"],
             state=data["state"], patches=patches,
             conflict=ConflictInfo(**{**conflict, "files": tuple(conflict["files"]),
-                                     "next_commands": tuple(conflict["next_commands"])}) if conflict else None,
+                                     "next_commands": tuple(conflict["next_commands"]),
+                                     "forensics": forensics_from_dicts(conflict.get("forensics", ()))})
+            if conflict else None,
             readme_commit=data.get("readme_commit"), pushed=bool(data.get("pushed")),
             warnings=tuple(data.get("warnings", ())),
         )
@@ -131,8 +138,10 @@ def render_markdown(summary: RebaseSummary) -> str:
         c = summary.conflict
         lines += ["", "### Needs a maintainer: conflict", "",
                   f"Patch `{c.patch_id}` ({c.patch_title}), commit `{c.commit[:12]}` {c.subject}", "",
-                  "Conflicting files:", *[f"- `{f}`" for f in c.files], "",
-                  "Next:", "```", *c.next_commands, "```"]
+                  "Conflicting files:", *[f"- `{f}`" for f in c.files], ""]
+        if c.forensics:
+            lines += ["Why: the upstream changes to the conflicting lines", "", *forensics_markdown(c.forensics), ""]
+        lines += ["Next:", "```", *c.next_commands, "```"]
     changed = [p for p in summary.patches if p.range_diff]
     if changed:
         lines += ["", "### Patches whose diff changed"]

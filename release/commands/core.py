@@ -25,6 +25,11 @@ def _emit_summary(opts: Options, summary: RebaseSummary) -> None:
             opts.say(patch.range_diff)
     for warning in summary.warnings:
         opts.say(f"[yellow]note:[/] {warning}")
+    if summary.conflict and summary.conflict.forensics:
+        from release.forensics import render_lines
+
+        for line in render_lines(summary.conflict.forensics):
+            opts.progress(line)  # plain: upstream subjects hold brackets
     opts.emit(summary.to_dict())
 
 
