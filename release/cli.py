@@ -61,6 +61,9 @@ COMMAND_SUMMARIES: dict[str, str] = {
     "pr": "Open the pull request for the current release change, or update its body if one is open.",
     "notify": "Keep one tracking issue for the nightly run: open it on the first failure, comment on later "
               "failures, close it with a comment on the next success.",
+    "explain": "Say again why the stopped rebase conflicts: for each conflicted file, the upstream commits "
+               "between the old base and the new one that changed the conflicting lines (SHA, subject, pull "
+               "request link).",
 }
 
 
