@@ -20,7 +20,7 @@ from typing import Any
 
 import git
 
-from release import drift, gitrepo
+from release import drift, gitrepo, pr_merges
 from release.errors import EXIT_DRIFT, ConflictStop, Refused, ReleaseError
 from release.forensics import explain_files
 from release.manifest import Manifest, ManifestUpdate, apply_update, manifest_from_text
@@ -58,6 +58,7 @@ class ReplayState:
     manifest_path: str = ""
     unlisted: list[str] = field(default_factory=list)  # commits on the old branch no patch names
     manifest_before: str = ""  # the manifest's text before the rebase, for finish and abort
+    merged_upstream: dict[str, str] = field(default_factory=dict)  # patch id -> "merged upstream as ..."
 
     @property
     def plan_steps(self) -> list[Step]:
@@ -113,6 +114,7 @@ class RebaseRequest:
     base_override: str | None = None
     push: bool = False
     dry_run: bool = False
+    drop_merged: bool = False  # leave out patches whose upstream pull request is merged in the range
 
 
 def already_rebased(repo: git.Repo, manifest: Manifest, version: str) -> drift.StatusReport | None:
@@ -177,6 +179,8 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
     for sha, why in plan.upstreamed.items():
         state.results[sha] = {"new": None, "outcome": Outcome.UPSTREAMED.value, "why": why}
         _add_note(state, owners[sha].id, f"{sha[:7]} not picked: {why} (same patch-id)")
+    pr_merges.apply(state, {p.id: p.commits for p in manifest.carried_patches},
+                    pr_merges.merged_by_pr(repo, manifest, choice.sha), drop=request.drop_merged)
     return state, plan
 
 
@@ -595,6 +599,7 @@ def build_summary(repo: git.Repo, manifest: Manifest, state: ReplayState, status
     files = gitrepo.files_by_commit(repo, new)
     changed = _changed_patches(repo, manifest, results) if status != "conflict" else {}
     rows = summarize_patches(manifest, results, files, changed, state.notes)
+    rows = tuple(dataclasses.replace(r, merged_upstream=state.merged_upstream.get(r.id, "")) for r in rows)
     warnings = tuple(f"{sha[:7]} only touches README.md and was not replayed (the README is generated)"
                      for sha in state.readme_only)
     warnings += tuple(f"{sha[:7]} {gitrepo.subject(repo, sha)!r} is on {manifest.branch(state.previous_version)} "

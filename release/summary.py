@@ -41,6 +41,7 @@ class PatchResult:
     files: tuple[str, ...] = ()
     range_diff: str = ""
     note: str = ""
+    merged_upstream: str = ""  # "merged upstream as <sha> (PR #N)", found by the pull request number
 
     @property
     def old_commits(self) -> tuple[str, ...]:
@@ -95,6 +96,7 @@ class RebaseSummary:
                 id=p["id"], title=p["title"], outcome=Outcome(p["outcome"]),
                 commits=tuple(CommitResult(c["old"], c.get("new"), Outcome(c["outcome"])) for c in p["commits"]),
                 files=tuple(p.get("files", ())), range_diff=p.get("range_diff", ""), note=p.get("note", ""),
+                merged_upstream=p.get("merged_upstream", ""),
             )
             for p in data["patches"]
         )
@@ -133,7 +135,8 @@ def render_markdown(summary: RebaseSummary) -> str:
         old = ", ".join(f"`{_short(c.old)}`" for c in p.commits) or "-"
         new = ", ".join(f"`{_short(c.new)}`" for c in p.commits if c.new) or "-"
         files = "<br>".join(f"`{f}`" for f in p.files) or "-"
-        lines.append(f"| {i} | {p.title} (`{p.id}`) | {p.outcome.value} | {old} | {new} | {files} |")
+        outcome = p.outcome.value + (f"<br>{p.merged_upstream}" if p.merged_upstream else "")
+        lines.append(f"| {i} | {p.title} (`{p.id}`) | {outcome} | {old} | {new} | {files} |")
     if summary.conflict:
         c = summary.conflict
         lines += ["", "### Needs a maintainer: conflict", "",
@@ -168,9 +171,15 @@ def render_table(summary: RebaseSummary) -> Any:
         table.add_column(col)
     for i, p in enumerate(summary.patches, 1):
         table.add_row(
-            str(i), f"{p.id}", f"[{styles[p.outcome]}]{p.outcome.value}[/]",
+            str(i), f"{p.id}", f"[{styles[p.outcome]}]{p.outcome.value}[/]" + _merged_cell(p.merged_upstream),
             " ".join(_short(c.old) for c in p.commits),
             " ".join(_short(c.new) for c in p.commits if c.new) or "-",
             "\n".join(p.files) or "-",
         )
     return table
+
+
+def _merged_cell(text: str) -> str:
+    from rich.markup import escape
+
+    return f"\n[cyan]{escape(text)}[/]" if text else ""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from release import drift, gitrepo, replay
+from release import drift, gitrepo, pr_merges, replay
 from release import sync as sync_mod
 from release.errors import EXIT_DRIFT
 from release.manifest import Manifest, load_manifest
@@ -102,8 +102,10 @@ def sync(opts: Options) -> None:
 @click.argument("version")
 @click.option("--base", "base_ref", metavar="REF", help="Branch from REF instead of tag vVERSION / releases/VERSION.")
 @click.option("--push", is_flag=True, help="Push the new branch to the fork (never with force).")
+@click.option("--drop-merged", is_flag=True,
+              help="Leave out patches whose upstream pull request (manifest `upstream:`) is merged in the range.")
 @pass_options
-def rebase(opts: Options, version: str, base_ref: str | None, push: bool) -> None:
+def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_merged: bool) -> None:
     """Create ellm-VERSION from upstream VERSION and replay the patch manifest onto it.
 
     The base is the tag vVERSION, else upstream's releases/VERSION branch; --base overrides it
@@ -114,23 +116,30 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool) -> Non
     A rerun once that is done (manifest at VERSION, ellm-VERSION here or on the fork, no drift in
     `status`) changes nothing and exits 0 with "already rebased".
 
+    A patch whose manifest `upstream:` names an upstream pull request that a commit in the range
+    carries ("... (#N)") is reported before the replay as merged upstream, even when its diff
+    differs from ours; it is still replayed unless --drop-merged is given.
+
     \b
     Examples:
       ellm-release rebase 0.13.0
       ellm-release --dry-run rebase 0.13.0       # replay in a temporary worktree, change nothing
       ellm-release rebase 0.13.0rc1 --base v0.13.0rc1 --push
+      ellm-release rebase 0.13.0 --drop-merged   # leave out patches upstream merged by PR number
     """
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
-    request = replay.RebaseRequest(version, base_ref, push and not opts.dry_run, opts.dry_run)
+    request = replay.RebaseRequest(version, base_ref, push and not opts.dry_run, opts.dry_run, drop_merged)
     with replay.repo_lock(repo):
         done = replay.already_rebased(repo, manifest, version)
         if done is not None:
             _already_rebased(opts, manifest, done)
             return
         state, plan = replay.prepare(repo, manifest, request)
-        opts.say(f"{len(plan.steps)} commit(s) to replay onto {state.base_ref} ({state.base[:12]}); "
+        opts.say(f"{len(state.steps)} commit(s) to replay onto {state.base_ref} ({state.base[:12]}); "
                  f"{len(plan.upstreamed)} already upstream")
+        for line in pr_merges.announce(state.merged_upstream, drop=drop_merged):
+            opts.progress(line)
         try:
             if opts.dry_run:
                 summary = replay.dry_run(repo, manifest, state, opts.progress)
