@@ -281,6 +281,16 @@ def health_problems(health: Mapping[str, Any] | None, version: str, commit: str 
 
 # --- the ansible-playbook command `ellm-release deploy` runs ---------------------------------------
 
+def ansible_env(root: str | Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment for ansible-playbook: the repository's ansible.cfg wherever the tool runs from
+    (Ansible reads ./ansible.cfg only from the current directory), unless the user chose another."""
+    env = dict(environ)
+    config = Path(root) / "ansible.cfg"
+    if "ANSIBLE_CONFIG" not in env and config.is_file():
+        env["ANSIBLE_CONFIG"] = str(config)
+    return env
+
+
 def playbook_command(ansible_playbook: str, playbook: str | Path, inventory: str | Path, *,
                      manifest: str | Path | None = None, version: str | None = None,
                      check: bool = False, passthrough: tuple[str, ...] | list[str] = ()) -> list[str]:

@@ -6,6 +6,7 @@ adds nothing the playbook does not do. Arguments after `--` go to ansible-playbo
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from release.deploy import playbook_command
+from release.deploy import ansible_env, playbook_command
 from release.errors import Refused, ReleaseError
 from release.output import Options
 from release.versions import InvalidVersion
@@ -73,7 +74,7 @@ def deploy(opts: Options, inventory: Path | None, version: str | None, ansible_a
         raise Refused(str(exc)) from None
     opts.say(f"[dim]$ {' '.join(argv)}[/]")
     # Under --json stdout carries only our JSON document, so Ansible's output goes to stderr.
-    rc = subprocess.call(argv, stdout=sys.stderr if opts.json else None)
+    rc = subprocess.call(argv, stdout=sys.stderr if opts.json else None, env=ansible_env(root, os.environ))
     opts.emit({"command": argv, "returncode": rc})
     if rc != 0:
         raise ReleaseError(f"the deploy playbook failed (exit {rc})", exit_code=rc)

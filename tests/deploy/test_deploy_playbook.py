@@ -40,14 +40,6 @@ def test_syntax_check_with_both_inventories(deploy_env: dict[str, str]) -> None:
         assert run.returncode == 0, run.output
 
 
-def test_ansible_lint_production_profile_is_clean(deploy_env: dict[str, str]) -> None:
-    lint = tool("ansible-lint", "pip install '.[test]'")
-    targets = [PLAYBOOK, ROLE, INVENTORIES / "production", INVENTORIES / "kind"]
-    proc = subprocess.run([lint, "--profile", "production", "--offline", *map(str, targets)], cwd=ROOT,
-                          env=deploy_env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
 def test_kind_release_renders_pinned_dev_image_and_kind_values(deploy_env: dict[str, str], tmp_path: Path) -> None:
     write_record(deploy_env, "0.13.0", DIGEST_A, stable=False)
     deploy_env["SKYPILOT_AUTH_CREDENTIALS"] = SECRET_LINE

@@ -1,29 +1,28 @@
 """Jinja filters for the skypilot_deploy role: thin wrappers over `release.deploy`.
 
-Decision: the logic lives once, in release/deploy.py, where it is unit-tested. This plugin imports
-it from the release repository that holds this role, so it works whether or not ellm-release is
-installed in Ansible's Python (Ansible from Galaxy or a system package): the playbooks always run
-from a checkout of that repository. release.deploy needs only the standard
-library and `packaging`, which ansible-core itself requires, so no extra install is needed.
+Decision: the logic lives once, in release/deploy.py, where it is unit-tested, and this plugin
+imports it from the installed ellm-release package, like any Python dependency of a plugin. The
+Python that runs Ansible must have it (`pip install -e .[deploy]` does both); without it every
+filter fails with one sentence saying so, instead of Ansible's "no filter named ellm_...".
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import yaml
 from ansible.errors import AnsibleFilterError
 
-# Prefer the checkout this role lives in (four folders up), so that the role and the logic it calls
-# always come from one commit; fall back to an installed ellm-release.
-_ROOT = Path(__file__).resolve().parents[4]
-if (_ROOT / "release" / "deploy.py").is_file() and str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
-
-from release import deploy  # noqa: E402
+try:
+    from release import deploy
+except ImportError as exc:  # Ansible from a system package or pipx, without ellm-release beside it
+    _MISSING = (f"the skypilot_deploy role needs the ellm-release package in the Python that runs Ansible "
+                f"({sys.executable}): {exc}; install it there with `pip install -e .[deploy]` from the "
+                "release repository")
+else:
+    _MISSING = ""
 
 
 def _guard(func: Any) -> Any:
@@ -82,10 +81,27 @@ def health_problems(health: Any, version: str, commit: str = "") -> list[str]:
     return deploy.health_problems(health, str(version), commit or "")
 
 
+# Every name the role uses, so that a missing package still yields one clear error per filter.
+FILTER_NAMES = (
+    "ellm_tag_for", "ellm_version_problem", "ellm_read_record", "ellm_record_digest", "ellm_choose_digest",
+    "ellm_image_reference", "ellm_manifest_url", "ellm_token_url", "ellm_merge_values", "ellm_release_values",
+    "ellm_auth_line_ok", "ellm_stuck_release_message", "ellm_release_would_change", "ellm_health_problems",
+)
+
+
+def _missing(*_args: Any, **_kwargs: Any) -> Any:
+    raise AnsibleFilterError(_MISSING)
+
+
 class FilterModule:
     """Filters named ellm_* so that they cannot clash with other collections' filters."""
 
     def filters(self) -> dict[str, Any]:
+        table = self._filters() if not _MISSING else {}
+        return table or dict.fromkeys(FILTER_NAMES, _missing)
+
+    @staticmethod
+    def _filters() -> dict[str, Any]:
         return {
             "ellm_tag_for": lambda version, pattern: deploy.tag_for(pattern, str(version)),
             "ellm_version_problem": version_problem,
