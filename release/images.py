@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from release import build_skip
+from release import build_cache, build_skip
 from release.build_skip import LABEL_BUILD_INPUTS, SkipDecision
 from release.errors import Refused, ReleaseError
 from release.localdaemons import BUILDX_HINT
@@ -114,6 +114,7 @@ class BuildPlan:
     build_args: Mapping[str, str]
     push: bool
     labels: Mapping[str, str] = field(default_factory=dict)
+    cache: build_cache.CacheFlags = field(default_factory=build_cache.CacheFlags)
 
 
 def source_url(manifest: Manifest) -> str:
@@ -144,6 +145,7 @@ def buildx_argv(plan: BuildPlan, metadata_file: Path) -> list[str]:
         argv += ["--label", f"{key}={value}"]
     for key, value in sorted(plan.build_args.items()):
         argv += ["--build-arg", f"{key}={value}"]
+    argv += plan.cache.argv()
     argv.append("--push" if plan.push else "--load")
     argv.append(str(plan.context))
     return argv
@@ -305,7 +307,7 @@ def _engine_auth() -> dict[str, str] | None:
 
 def build(manifest: Manifest, fork_dir: Path, state: Path, *, version: str | None = None, push: bool = False,
           builder: str = "buildx", dry_run: bool = False, on_line: Callable[[str], None] = lambda _: None,
-          client: RegistryClient | None = None, force: bool = False) -> BuildResult:
+          client: RegistryClient | None = None, force: bool = False, cache: str | None = None) -> BuildResult:
     """Check the fork, build the dev image, push it, and record the digest the registry holds.
     A push first asks the registry: a dev tag that already holds this build is left as it is."""
     version = version or manifest.version
@@ -326,6 +328,8 @@ def build(manifest: Manifest, fork_dir: Path, state: Path, *, version: str | Non
         if skip.up_to_date and skip.existing is not None:
             record = None if dry_run else _record_existing(manifest, state, plan, skip.existing)
             return BuildResult(plan, skip.existing.digest, builder, log_path, record, skip)
+    if builder == "buildx":
+        plan = dataclasses.replace(plan, cache=_cache_flags(manifest, plan, cache or manifest.image.cache))
     if dry_run:
         return BuildResult(plan, None, builder, log_path, None, skip)
     runner = run_buildx if builder == "buildx" else run_engine_build
@@ -338,6 +342,19 @@ def build(manifest: Manifest, fork_dir: Path, state: Path, *, version: str | Non
                            dev_digest=digest, revision=revision, source=plan.source, built_at=_now(),
                            stable_tag=manifest.stable_tag(version))
     return BuildResult(plan, digest, builder, log_path, record, skip)
+
+
+def _cache_flags(manifest: Manifest, plan: BuildPlan, mode: str) -> build_cache.CacheFlags:
+    if mode not in build_cache.CACHE_MODES:
+        raise Refused(f"unknown build cache {mode!r}; choose one of {', '.join(build_cache.CACHE_MODES)}")
+    if mode == "gha" and not build_cache.gha_available():
+        raise Refused("the gha build cache needs GitHub Actions' cache service, and ACTIONS_RUNTIME_TOKEN with "
+                      "ACTIONS_CACHE_URL (or ACTIONS_RESULTS_URL) is not set",
+                      hints=["in a workflow, expose them to the build step (crazy-max/ghaction-github-runtime)",
+                             "elsewhere: --cache inline or --cache registry"])
+    driver = build_cache.buildx_driver() if mode in ("registry", "gha") else None
+    return build_cache.cache_flags(mode, plan.image, push=plan.push, driver=driver,
+                                   cache_ref=manifest.image.cache_ref)
 
 
 def _ask_registry(client: RegistryClient, plan: BuildPlan, inputs: str, *, force: bool,

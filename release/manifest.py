@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml as pyyaml
 
+from release.build_cache import CACHE_MODES
 from release.errors import ManifestError
 from release.manifest_edit import edit_manifest_text
 from release.versions import InvalidVersion, parse_version
@@ -36,6 +37,8 @@ SECTION_KEYS: dict[str, dict[str, bool]] = {
         "context": False,
         "build_args": False,
         "insecure_registry": False,
+        "cache": False,
+        "cache_ref": False,
     },
     "chart": {"name": True, "repo_name": False, "repo_url": False},
 }
@@ -89,6 +92,8 @@ class ImageSpec:
     context: str = "."
     build_args: Mapping[str, str] = field(default_factory=dict)
     insecure_registry: bool = False  # plain HTTP to a non-loopback registry (loopback always may)
+    cache: str = "inline"  # where buildx imports and exports its layer cache: release.build_cache
+    cache_ref: str | None = None  # the registry cache's image (default <repository>:buildcache)
 
 
 @dataclass(frozen=True)
@@ -285,6 +290,13 @@ def _build(path: Path, doc: Any) -> Manifest:
         check.add(_line_of(image_node, "dev_tag"), "image.dev_tag", "must differ from image.stable_tag")
     if "insecure_registry" in image and not isinstance(image["insecure_registry"], bool):
         check.add(_line_of(image_node, "insecure_registry"), "image.insecure_registry", "must be true or false")
+    cache = image.get("cache", "inline")
+    if cache not in CACHE_MODES:
+        check.add(_line_of(image_node, "cache"), "image.cache", f"must be one of {', '.join(CACHE_MODES)}, "
+                  f"not {cache!r}")
+    if "cache_ref" in image and (not isinstance(image["cache_ref"], str) or ":" not in image["cache_ref"]):
+        check.add(_line_of(image_node, "cache_ref"), "image.cache_ref",
+                  "must be an image reference with a tag, e.g. ghcr.io/org/app:buildcache")
     build_args = image.get("build_args") or {}
     if not isinstance(build_args, Mapping):
         check.add(_line_of(image_node, "build_args"), "image.build_args", "must be a mapping")
@@ -314,6 +326,8 @@ def _build(path: Path, doc: Any) -> Manifest:
             context=str(image.get("context") or "."),
             build_args={str(k): str(v) for k, v in build_args.items()},
             insecure_registry=image.get("insecure_registry") is True,
+            cache=str(cache),
+            cache_ref=_opt(image.get("cache_ref")),
         ),
         chart_name=str(chart["name"]),
         chart_repo_name=str(chart.get("repo_name") or str(chart["name"]).split("/")[0]),

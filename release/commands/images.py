@@ -11,6 +11,7 @@ import click
 from rich.table import Table
 
 from release import images
+from release.build_cache import CACHE_MODES
 from release.manifest import Manifest, load_manifest
 from release.output import Options
 from release.registry import RegistryClient, parse_image
@@ -67,11 +68,14 @@ Examples:
               "a dev tag built from the branch head with the same Dockerfile, build args and platform is "
               "left as it is (\"up to date\").")
 @click.option("--force", is_flag=True, help="Rebuild and push even when the dev tag is up to date.")
+@click.option("--cache", type=click.Choice(CACHE_MODES), default=None,
+              help="Where buildx imports and exports its layer cache (default: the manifest's image.cache, "
+                   "else inline); the workflow passes gha.")
 @click.option("--builder", type=click.Choice(images.BUILDERS), default="buildx", show_default=True,
               help="buildx (docker buildx build), or engine: the daemon's classic builder via the Docker SDK.")
 @insecure_option
 @click.pass_context
-def build_cmd(ctx: click.Context, version: str | None, push: bool, force: bool, builder: str,
+def build_cmd(ctx: click.Context, version: str | None, push: bool, force: bool, cache: str | None, builder: str,
               insecure_registry: bool) -> None:
     """Build the fork's image from a clean ellm-VERSION checkout and tag it with the dev tag."""
     opts, manifest, state = _context(ctx)
@@ -80,7 +84,8 @@ def build_cmd(ctx: click.Context, version: str | None, push: bool, force: bool, 
     on_line, done = _progress(opts)
     try:
         result = images.build(manifest, opts.repo, state, version=version, push=push, builder=builder,
-                              dry_run=opts.dry_run, on_line=on_line, client=client, force=force)
+                              dry_run=opts.dry_run, on_line=on_line, client=client, force=force,
+                              cache=cache)
     finally:
         done()
     plan = result.plan
@@ -88,9 +93,12 @@ def build_cmd(ctx: click.Context, version: str | None, push: bool, force: bool, 
                             "builder": builder, "pushed": push and not opts.dry_run and not result.up_to_date,
                             "digest": result.digest, "up_to_date": result.up_to_date,
                             "rebuild_reason": None if result.skip is None or result.up_to_date else result.skip.reason,
+                            "cache": {"from": list(plan.cache.cache_from), "to": list(plan.cache.cache_to)},
                             "labels": dict(plan.labels), "platform": plan.platform, "dry_run": opts.dry_run,
                             "log": str(result.log_path),
                             "record": str(images.record_path(state, version)) if result.record else None}
+    if plan.cache.note and not result.up_to_date:
+        opts.say(f"[yellow]note:[/] {plan.cache.note}")
     if result.up_to_date:
         opts.say(f"[green]up to date[/]: {plan.image}@{result.digest} was built from {plan.revision[:12]} with the "
                  "same Dockerfile, build args and platform; nothing rebuilt (--force rebuilds)")

@@ -170,7 +170,10 @@ def test_build_job_clones_the_branch_that_build_accepts(tmp_path: Path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     build_line = _step(job, "Build and push")["run"]
-    assert build_line == 'ellm-release build --version "$VERSION" --push'
+    assert build_line == 'ellm-release build --version "$VERSION" --push --cache gha'
+    # the gha cache reaches the build step only through the runtime action, after buildx's setup
+    uses = [s.get("uses", "").split("@")[0] for s in job["steps"]]
+    assert uses.index("crazy-max/ghaction-github-runtime") > uses.index("docker/setup-buildx-action")
     done = subprocess.run([str(Path(bin_dir) / "ellm-release"), "--dry-run", "build", "--version", "0.12.0",
                            "--push"], cwd=work, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
