@@ -35,7 +35,7 @@ from release.registry import (
     parse_image,
     redact,
 )
-from release.smoke.record import SmokeRecord, find_passing_record
+from release.smoke.record import SmokeRecord, gate_verdict
 from release.state_dir import read_json, write_json
 
 Say = Callable[..., None]
@@ -91,15 +91,17 @@ class GateDecision:
     warning: str | None = None
 
 
-def smoke_gate(digest: str, record: SmokeRecord | None, *, skip: bool = False) -> GateDecision:
-    """Only a passing smoke run for this very digest opens the gate; skipping is loud and recorded."""
-    if record is not None and record.passed and record.digest == digest:
+def smoke_gate(digest: str, record: SmokeRecord | None, *, skip: bool = False, why_not: str | None = None
+               ) -> GateDecision:
+    """Only a passing smoke run for this very digest opens the gate; skipping is loud and recorded.
+    `why_not` is the smoke record's own reason when it holds no pass (damaged, other tier, failed)."""
+    if record is not None and record.passed is True and record.digest == digest:
         return GateDecision(True, f"smoke test passed for {digest} (tier {record.tier}, {record.time})")
     if skip:
         return GateDecision(True, "smoke gate skipped", skipped=True,
                             warning=f"--skip-smoke-gate: promoting {digest} without a passing smoke test; "
                                     "this is written to the image record")
-    return GateDecision(False, f"no passing smoke test is recorded for {digest}")
+    return GateDecision(False, why_not or f"no passing smoke test is recorded for {digest}")
 
 
 @dataclass(frozen=True)
@@ -419,8 +421,10 @@ class PromoteHooks:
 
 def promote(manifest: Manifest, state: Path, *, version: str | None = None, client: RegistryClient | None = None,
             force_retag: bool = False, skip_smoke_gate: bool = False, dry_run: bool = False,
-            say: Say = lambda *_: None, hooks: PromoteHooks | None = None) -> PromoteResult:
-    """Copy the dev tag's manifest (or index) to the stable tag inside the registry, write-once."""
+            say: Say = lambda *_: None, hooks: PromoteHooks | None = None,
+            smoke_tiers: tuple[str, ...] = ()) -> PromoteResult:
+    """Copy the dev tag's manifest (or index) to the stable tag inside the registry, write-once.
+    `smoke_tiers`: the smoke tiers whose pass counts (any tier when empty)."""
     version = version or manifest.version
     dev = parse_image(manifest.dev_image(version))
     stable = parse_image(manifest.stable_image(version))
@@ -442,7 +446,8 @@ def promote(manifest: Manifest, state: Path, *, version: str | None = None, clie
         raise Refused(f"{stable} already points at {stable_digest}, not at {dev}'s {dev_doc.digest}; "
                       "stable tags are write-once",
                       hints=["build a new version, or move the tag on purpose with --force-retag"])
-    gate = smoke_gate(dev_doc.digest, find_passing_record(state, dev_doc.digest), skip=skip_smoke_gate)
+    evidence = gate_verdict(state, dev_doc.digest, smoke_tiers)
+    gate = smoke_gate(dev_doc.digest, evidence.record, skip=skip_smoke_gate, why_not=evidence.reason)
     if not gate.allowed:
         raise Refused(f"refusing to promote {dev}: {gate.reason}",
                       hints=["run the smoke tests on this digest (ansible-playbook playbooks/smoke.yml), "

@@ -124,20 +124,24 @@ def build_cmd(ctx: click.Context, version: str | None, push: bool, force: bool, 
 Examples:
   ellm-release promote                          :v<version>-dev -> :v<version>, same digest
   ellm-release promote --version 0.13.0 --dry-run
+  ellm-release promote --smoke-tier real-nvidia   only a pass on a real NVIDIA cluster opens the gate
   ellm-release promote --skip-smoke-gate        promote without a smoke record (warned, recorded)""")
 @version_option
 @click.option("--force-retag", is_flag=True, help="Move an existing stable tag to the dev digest (warned).")
 @click.option("--skip-smoke-gate", is_flag=True, help="Promote without a passing smoke record (warned, recorded).")
+@click.option("--smoke-tier", "smoke_tiers", multiple=True, metavar="TIER",
+              help="Require the smoke pass to come from this tier (kind, real-nvidia, real-amd, real-mixed); "
+                   "repeat for any of several. Default: any tier.")
 @insecure_option
 @click.pass_context
 def promote_cmd(ctx: click.Context, version: str | None, force_retag: bool, skip_smoke_gate: bool,
-                insecure_registry: bool) -> None:
+                smoke_tiers: tuple[str, ...], insecure_registry: bool) -> None:
     """Copy the dev tag's manifest to the stable tag inside the registry: no pull, no rebuild,
     digest unchanged. Stable tags are write-once."""
     opts, manifest, state = _context(ctx)
     result = images.promote(manifest, state, version=version, client=_client(opts, manifest, insecure_registry),
                             force_retag=force_retag, skip_smoke_gate=skip_smoke_gate, dry_run=opts.dry_run,
-                            say=opts.say)
+                            say=opts.say, smoke_tiers=smoke_tiers)
     plan = result.plan
     if plan.action is images.Action.ALREADY:
         opts.say(f"already promoted: {result.stable_image} is {plan.dev_digest}")

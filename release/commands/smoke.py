@@ -13,8 +13,9 @@ import click
 
 from release.errors import EXIT_DRIFT, Refused, ReleaseError
 from release.output import Options
-from release.smoke import compute, gpu_tools, host, nodes, pods, report, sky_output, smi_pods
+from release.smoke import compute, gpu_tools, host, nodes, pods, report, runs, sky_output, smi_pods
 from release.smoke.findings import Finding, all_passed, render, save
+from release.smoke.record import is_digest
 from release.state_dir import state_dir
 
 
@@ -51,15 +52,30 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
 def _finish(ctx: click.Context, findings: list[Finding], save_to: Path | None) -> None:
     opts = _opts(ctx)
     if save_to:
-        save(save_to, findings)
+        save(save_to, findings, run_id=ctx.meta.get("smoke_run_id", ""), digest=ctx.meta.get("smoke_digest", ""))
     opts.say(render(findings), markup=False)
     opts.emit({"passed": all_passed(findings), "findings": [f.to_dict() for f in findings]})
     if not all_passed(findings):
         raise ReleaseError(f"{sum(not f.passed for f in findings)} smoke check(s) failed", exit_code=EXIT_DRIFT)
 
 
-save_option = click.option("--save", "save_to", type=click.Path(path_type=Path),
-                           help="Also write the findings as JSON here (one file per check group).")
+def _keep(key: str) -> Any:
+    def callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value:
+            ctx.meta[key] = value
+    return callback
+
+
+def save_option(command: Any) -> Any:
+    """--save, and the run id and digest the saved file is stamped with (the record step counts
+    only this run's files for this digest)."""
+    command = click.option("--digest", expose_value=False, callback=_keep("smoke_digest"),
+                           help="With --save: the image digest this run checks.")(command)
+    command = click.option("--run-id", expose_value=False, callback=_keep("smoke_run_id"),
+                           help="With --save: the run id `smoke run-start` printed.")(command)
+    return click.option("--save", "save_to", type=click.Path(path_type=Path),
+                        help="Also write the findings as JSON here (one file per check group, named after "
+                             "the group).")(command)
 
 
 @click.group("smoke")
@@ -262,30 +278,50 @@ def check_vector_add(ctx: click.Context, result: str, subject: str, save_to: Pat
 # ---- record ------------------------------------------------------------------------------------
 
 
+@smoke.command("run-start")
+@click.option("--artifacts", type=click.Path(path_type=Path), required=True,
+              help="The artifacts folder of this tier and host; the run gets its own folder inside.")
+@click.option("--tier", required=True, help="kind | real-nvidia | real-amd | real-mixed")
+@click.option("--host", default="", help="The inventory host the run is for.")
+@click.pass_context
+def run_start(ctx: click.Context, artifacts: Path, tier: str, host: str) -> None:
+    """Start a run: a new run id and an empty `<artifacts>/<run id>/findings` folder (JSON on stdout).
+
+    Earlier runs' folders stay for reading; the record step judges only this run's folder."""
+    try:
+        run, folder = runs.start_run(artifacts, tier=tier, host=host)
+    except OSError as exc:
+        raise Refused(f"cannot make the run folder in {artifacts}: {exc.strerror or exc}") from None
+    click.echo(json.dumps({"run_id": run.run_id, "dir": str(folder), "findings": str(folder / "findings")}))
+
+
 @smoke.command("record")
-@click.option("--findings-dir", type=click.Path(path_type=Path), required=True)
+@click.option("--run-dir", type=click.Path(path_type=Path), default=None,
+              help="The folder `smoke run-start` made; without it the run is recorded as one that never started.")
 @click.option("--digest", required=True, help="The candidate image digest (sha256:...).")
 @click.option("--image", required=True, help="The image reference that was tested.")
 @click.option("--version", "version", required=True)
 @click.option("--tier", required=True, help="kind | real-nvidia | real-amd | real-mixed")
 @click.option("--expect", default="", help="Comma-separated check groups that must have run.")
+@click.option("--stopped", default="", help="Why the run stopped early (the failed step); recorded as a failure.")
 @click.option("--state-dir", "state", type=click.Path(path_type=Path), default=None,
               help="Where promote will look (default: $ELLM_STATE_DIR, else .ellm/ beside the manifest's "
                    "patches/ folder). The smoke playbooks pass the state dir the deploy role used.")
 @click.pass_context
-def record(ctx: click.Context, findings_dir: Path, digest: str, image: str, version: str, tier: str,
-           expect: str, state: Path | None) -> None:
-    """Write the smoke record promote reads; a failing run is recorded too, never as a pass."""
+def record(ctx: click.Context, run_dir: Path | None, digest: str, image: str, version: str, tier: str,
+           expect: str, stopped: str, state: Path | None) -> None:
+    """Write the smoke record promote reads; a failing or unfinished run is recorded too, never as a pass.
+
+    Only findings files of this run (its id, this digest, every expected group) count."""
     opts = _opts(ctx)
+    if not is_digest(digest):
+        raise Refused(f"--digest must be sha256: and 64 hex digits, got {digest!r}")
     expected = tuple(x.strip() for x in expect.split(",") if x.strip())
-    try:
-        v, path = report.record_run(state or state_dir(opts.manifest), findings_dir, digest=digest, image=image,
-                                    version=version, tier=tier, expected=expected)
-    except ValueError as exc:
-        raise Refused(str(exc)) from None
+    v, path = report.record_run(state or state_dir(opts.manifest), run_dir, digest=digest, image=image,
+                                version=version, tier=tier, expected=expected, stopped=stopped.strip())
     opts.say(f"{'PASSED' if v.passed else 'FAILED'} ({tier}): {v.summary}", markup=False)
     opts.say(f"smoke record: {path}", markup=False)
-    opts.emit({"passed": v.passed, "summary": v.summary, "record": str(path)})
+    opts.emit({"passed": v.passed, "summary": v.summary, "record": str(path), "groups": list(v.groups)})
     if not v.passed:
         raise ReleaseError(f"smoke tests failed for {digest}", exit_code=EXIT_DRIFT)
 
@@ -295,13 +331,15 @@ COMMANDS: list[click.Command] = [smoke]
 
 # An example on every --help; these are the calls the smoke playbooks make.
 _EXAMPLES: dict[tuple[str, ...], str] = {
-    (): "ellm-release smoke check smi --vendor nvidia --format csv --output smi.csv --expected-count 8",
+    (): "ellm-release smoke check smi --vendor nvidia --format nvidia-csv --output smi.csv --expected-count 8",
     ("kind-config",): "ellm-release smoke kind-config --cluster ellm-smoke --out kind.yaml",
     ("fake-gpus",): "ellm-release smoke fake-gpus --nvidia-smi-csv h100-query.csv --nvidia-count 2 --amd-count 2",
     ("smi-pod",): "ellm-release smoke smi-pod --vendor amd --name rocm-smi-check | kubectl apply -f -",
     ("gpu-nodes",): "kubectl get nodes -o json > nodes.json && ellm-release smoke gpu-nodes --nodes nodes.json",
-    ("record",): "ellm-release smoke record --findings-dir run/findings --digest sha256:... "
-                 "--image ghcr.io/embeddedllm/skypilot:v0.13.0-dev --version 0.13.0 --tier kind",
+    ("run-start",): "ellm-release smoke run-start --artifacts .ellm/smoke-artifacts/kind-localhost --tier kind",
+    ("record",): "ellm-release smoke record --run-dir .ellm/smoke-artifacts/kind-localhost/RUN_ID "
+                 "--digest sha256:... --image ghcr.io/embeddedllm/skypilot:v0.13.0-dev --version 0.13.0 --tier kind "
+                 "--expect nodes,api",
     ("check",): "ellm-release smoke check nodes --nodes nodes.json --expect nvidia=any --expect amd=any",
     ("check", "api"): "ellm-release smoke check api --health health.json --version 0.13.0",
     ("check", "gpus-list"): "ellm-release smoke check gpus-list --output gpus.txt --rc 0 --nodes nodes.json "
@@ -312,7 +350,8 @@ _EXAMPLES: dict[tuple[str, ...], str] = {
     ("check", "nodes"): "ellm-release smoke check nodes --nodes nodes.json --expect nvidia=ellm-smoke-worker",
     ("check", "over-request"): "ellm-release smoke check over-request --output launch.txt --rc 1",
     ("check", "sky-check"): "ellm-release smoke check sky-check --output sky-check.txt --rc 0",
-    ("check", "smi"): "ellm-release smoke check smi --vendor nvidia --format csv --output smi.csv --expected-count 8",
+    ("check", "smi"): "ellm-release smoke check smi --vendor nvidia --format nvidia-csv --output smi.csv "
+                      "--expected-count 8",
     ("check", "vector-add"): "ellm-release smoke check vector-add --result vector-add.json --subject gpu-node-1",
 }
 

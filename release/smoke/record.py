@@ -2,12 +2,17 @@
 
 A record lives at `<state dir>/smoke/<algorithm>-<hex>.json` (see release.state_dir): on a laptop
 that is `.ellm/smoke/` in the release repository; CI sets ELLM_STATE_DIR and uploads the folder as
-an artifact. A failing run writes its findings with `passed: false`; only `passed: true` opens
-the promote gate, and only for the exact digest it names.
+an artifact. The file keeps every run for the digest in `runs`; a failing run is kept too, with its
+failing findings. Only a run whose `passed` is literally `true`, for exactly the digest the file is
+named after, opens the promote gate.
+
+`read_smoke_record()` is the one reader: it checks the schema and every field's type, so a
+hand-edited `"passed": "false"` is a damaged record, never a pass.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -15,56 +20,170 @@ from pathlib import Path
 from typing import Any
 
 from release.errors import ReleaseError
-from release.state_dir import read_json, write_json
+from release.state_dir import write_json
 
-DIGEST_RE = re.compile(r"^(sha256|sha512):[0-9a-f]{64,128}$")
+RECORD_SCHEMA = 1
+RECORD_KIND = "ellm-release smoke record"
+DIGEST_RE = re.compile(r"(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})")
+
+
+def is_digest(text: str) -> bool:
+    return DIGEST_RE.fullmatch(text) is not None
 
 
 @dataclass(frozen=True)
 class SmokeRecord:
+    """One smoke run's verdict on one digest."""
+
     digest: str
     image: str
     version: str
     tier: str  # kind | real-nvidia | real-amd | real-mixed | ...
     passed: bool
     summary: str
-    findings: tuple[str, ...] = ()
+    findings: tuple[str, ...] = ()  # the failing findings, one line each
+    run_id: str = ""
+    groups: tuple[str, ...] = ()  # the check groups whose evidence the verdict used
     time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["findings"] = list(self.findings)
+        data["findings"], data["groups"] = list(self.findings), list(self.groups)
         return data
 
 
+@dataclass(frozen=True)
+class SmokeHistory:
+    """Every recorded run for one digest, oldest first; empty when nothing was recorded."""
+
+    digest: str
+    path: Path
+    runs: tuple[SmokeRecord, ...] = ()
+
+    def latest_passing(self, tiers: tuple[str, ...] = ()) -> SmokeRecord | None:
+        passing = [r for r in self.runs if r.passed is True and r.digest == self.digest
+                   and (not tiers or r.tier in tiers)]
+        return passing[-1] if passing else None
+
+
+class SmokeRecordError(ReleaseError):
+    """A smoke record that this tool did not write, or that was edited since."""
+
+
+_STR_FIELDS = ("digest", "image", "version", "tier", "summary", "time")
+_OPTIONAL_STR = ("run_id",)
+_LIST_FIELDS = ("findings", "groups")
+
+
+def _run_from_dict(item: Any, where: str) -> SmokeRecord:
+    if not isinstance(item, dict):
+        raise ValueError(f"{where} is not an object")
+    unknown = set(item) - {*_STR_FIELDS, *_OPTIONAL_STR, *_LIST_FIELDS, "passed"}
+    if unknown:
+        raise ValueError(f"{where} has unknown fields {sorted(unknown)}")
+    for key in _STR_FIELDS:
+        if not isinstance(item.get(key), str):
+            raise ValueError(f"{where}.{key} is {item.get(key)!r}, not a string")
+    if not isinstance(item.get("passed"), bool):
+        # only JSON true passes; "false", 1, null are damage, not a verdict
+        raise ValueError(f"{where}.passed is {item.get('passed')!r}, not true or false")
+    for key in _OPTIONAL_STR:
+        if not isinstance(item.get(key, ""), str):
+            raise ValueError(f"{where}.{key} is not a string")
+    lists = {}
+    for key in _LIST_FIELDS:
+        value = item.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            raise ValueError(f"{where}.{key} is not a list of strings")
+        lists[key] = tuple(value)
+    return SmokeRecord(**{k: item[k] for k in _STR_FIELDS if k != "time"}, passed=item["passed"],
+                       time=item["time"], run_id=item.get("run_id", ""), **lists)
+
+
 def record_path(state_dir: Path, digest: str) -> Path:
-    if not DIGEST_RE.match(digest):
-        raise ValueError(f"not an image digest: {digest!r}")
+    if not is_digest(digest):
+        raise ValueError(f"not an image digest: {digest!r} (expected sha256: and 64 hex digits)")
     return state_dir / "smoke" / (digest.replace(":", "-") + ".json")
 
 
-def write_record(state_dir: Path, record: SmokeRecord) -> Path:
-    """Write the record for the digest. A pass is never overwritten by a later failure of another
-    tier silently: records are per digest, and the file keeps every run in `runs`."""
-    path = record_path(state_dir, record.digest)
-    read_records(state_dir, record.digest)  # refuse to append to a file this tool did not write
-    existing = read_json(path) or {"digest": record.digest, "runs": []}
-    existing["runs"].append(record.to_dict())
-    return write_json(path, existing)
+def read_smoke_record(state_dir: Path, digest: str) -> SmokeHistory:
+    """The record of this digest, every field type-checked. No file: an empty history. A file that
+    is damaged, edited, or about another digest: SmokeRecordError naming the file and the fault."""
+    path = record_path(state_dir, digest)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return SmokeHistory(digest, path)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise _damaged(path, f"it is not readable JSON ({type(exc).__name__}: {exc})") from None
+    try:
+        if not isinstance(data, dict):
+            raise ValueError("it is not a JSON object")
+        schema = data.get("schema", 0)  # 0: written before records carried a schema
+        if schema not in (0, RECORD_SCHEMA) or ("kind" in data and data["kind"] != RECORD_KIND):
+            raise ValueError(f"schema {schema!r} is not one this version reads ({RECORD_SCHEMA})")
+        if data.get("digest", digest) != digest:
+            raise ValueError(f"it is the record of {data.get('digest')!r}, not of {digest}")
+        runs = data.get("runs")
+        if not isinstance(runs, list):
+            raise ValueError("'runs' is not a list")
+        records = tuple(_run_from_dict(r, f"runs[{i}]") for i, r in enumerate(runs))
+    except ValueError as exc:
+        raise _damaged(path, str(exc)) from None
+    other = [r.digest for r in records if r.digest != digest]
+    if other:
+        raise _damaged(path, f"a run in it is about {other[0]}, not {digest}")
+    return SmokeHistory(digest, path, records)
+
+
+def _damaged(path: Path, why: str) -> SmokeRecordError:
+    return SmokeRecordError(f"the smoke record {path} is damaged or not one this tool wrote: {why}",
+                            hints=["move it aside and run the smoke tests again"])
 
 
 def read_records(state_dir: Path, digest: str) -> list[SmokeRecord]:
-    path = record_path(state_dir, digest)
+    return list(read_smoke_record(state_dir, digest).runs)
+
+
+def write_record(state_dir: Path, record: SmokeRecord) -> Path:
+    """Add the run to the digest's record; a damaged record is refused, never overwritten."""
+    history = read_smoke_record(state_dir, record.digest)
+    runs = [r.to_dict() for r in history.runs] + [record.to_dict()]
+    return write_json(history.path, {"schema": RECORD_SCHEMA, "kind": RECORD_KIND, "digest": record.digest,
+                                     "runs": runs})
+
+
+def find_passing_record(state_dir: Path, digest: str, tiers: tuple[str, ...] = ()) -> SmokeRecord | None:
+    """The latest passing run for this digest (on one of `tiers`, when given), or None."""
+    return read_smoke_record(state_dir, digest).latest_passing(tiers)
+
+
+@dataclass(frozen=True)
+class SmokeGateVerdict:
+    allowed: bool
+    reason: str
+    record: SmokeRecord | None = None
+
+
+def gate_verdict(state_dir: Path, digest: str, tiers: tuple[str, ...] = ()) -> SmokeGateVerdict:
+    """Whether the smoke evidence lets `digest` become stable, and why not in one sentence."""
     try:
-        data = read_json(path) or {"runs": []}
-        return [SmokeRecord(**{**run, "findings": tuple(run.get("findings", ()))}) for run in data["runs"]]
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        # a hand-edited or foreign file: say which, never a traceback, and never count it as a pass
-        raise ReleaseError(f"the smoke record {path} is not one this tool wrote ({type(exc).__name__}: {exc})",
-                           hints=["move it aside and run the smoke tests again"]) from None
-
-
-def find_passing_record(state_dir: Path, digest: str) -> SmokeRecord | None:
-    """The latest passing run for this digest, or None."""
-    passing = [r for r in read_records(state_dir, digest) if r.passed and r.digest == digest]
-    return passing[-1] if passing else None
+        history = read_smoke_record(state_dir, digest)
+    except ValueError as exc:
+        return SmokeGateVerdict(False, str(exc))
+    except SmokeRecordError as exc:
+        return SmokeGateVerdict(False, exc.message)
+    found = history.latest_passing(tiers)
+    if found is not None:
+        return SmokeGateVerdict(True, f"smoke test passed for {digest} (tier {found.tier}, run "
+                                      f"{found.run_id or 'unknown'}, {found.time})", found)
+    if not history.runs:
+        return SmokeGateVerdict(False, f"no passing smoke test is recorded for {digest}: no smoke run at all "
+                                       f"(looked for {history.path})")
+    other_tiers = sorted({r.tier for r in history.runs if r.passed is True})
+    if tiers and other_tiers:
+        return SmokeGateVerdict(False, f"{digest} passed the smoke tests only on tier(s) {', '.join(other_tiers)}; "
+                                       f"promotion requires {' or '.join(tiers)}")
+    last = history.runs[-1]
+    return SmokeGateVerdict(False, f"no passing smoke test is recorded for {digest}: the last run "
+                                   f"({last.tier}, {last.time}) failed: {last.summary}")

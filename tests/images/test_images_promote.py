@@ -231,11 +231,13 @@ def test_smoke_cli_record_opens_the_gate_and_deploy_reads_the_image_record(
     digest = push_image(registry.url, repo_name, DEV)
     health = tmp_path / "health.json"
     health.write_text(json.dumps({"status": "healthy", "version": VERSION}))
-    findings = tmp_path / "findings"
     runner = CliRunner()
+    started = json.loads(runner.invoke(smoke, ["run-start", "--artifacts", str(tmp_path / "runs"),
+                                               "--tier", "kind"]).output)
     assert runner.invoke(smoke, ["check", "api", "--health", str(health), "--version", VERSION,
-                                 "--save", str(findings / "api.json")]).exit_code == 0
-    recorded = runner.invoke(smoke, ["record", "--findings-dir", str(findings), "--digest", digest,
+                                 "--save", started["findings"] + "/api.json", "--run-id", started["run_id"],
+                                 "--digest", digest]).exit_code == 0
+    recorded = runner.invoke(smoke, ["record", "--run-dir", started["dir"], "--digest", digest,
                                      "--image", f"{repository}:{DEV}", "--version", VERSION, "--tier", "kind",
                                      "--expect", "api", "--state-dir", str(state_of(manifest))])
     assert recorded.exit_code == 0, recorded.output

@@ -1,16 +1,66 @@
-import json
+"""The record chain on real files: run-start, checks that stamp their findings, record, the gate."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 from click.testing import CliRunner
-from smoke_paths import H100
+from smoke_paths import H100, REPO
 
 from release.commands.smoke import smoke
-from release.smoke.record import find_passing_record, read_records
+from release.errors import ReleaseError
+from release.smoke.record import (
+    SmokeRecordError,
+    find_passing_record,
+    gate_verdict,
+    read_records,
+    read_smoke_record,
+    record_path,
+)
 
 DIGEST = "sha256:" + "ab" * 32
+OTHER = "sha256:" + "ef" * 32
 
 
-def run(*args: str):
-    return CliRunner().invoke(smoke, list(args))
+class Run:
+    """What a user sees: the exit code `python -m release.smoke` gives (ReleaseError's own), and the text."""
+
+    def __init__(self, args: list[str]):
+        res = CliRunner().invoke(smoke, args)
+        self.exception = res.exception
+        self.exit_code = res.exception.exit_code if isinstance(res.exception, ReleaseError) else res.exit_code
+        self.output = res.output + (res.exception.message if isinstance(res.exception, ReleaseError) else "")
+
+
+def run(*args: str) -> Run:
+    return Run(list(args))
+
+
+def start(artifacts: Path) -> tuple[str, Path]:
+    res = run("run-start", "--artifacts", str(artifacts), "--tier", "kind", "--host", "localhost")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    return data["run_id"], Path(data["dir"])
+
+
+HEALTHY = '{"status": "healthy", "version": "0.12.0"}'
+
+
+def check_api(run_dir: Path, run_id: str, digest: str = DIGEST, body: str = HEALTHY,
+              findings: Path | None = None):
+    health = run_dir / "health.json"
+    health.write_text(body)
+    return run("check", "api", "--health", str(health), "--version", "0.12.0",
+               "--save", str((findings or run_dir / "findings") / "api.json"), "--run-id", run_id, "--digest", digest)
+
+
+def record(run_dir: Path | None, state: Path, *extra: str):
+    args = ["record", "--digest", DIGEST, "--image", "img:v0.12.0-dev", "--version", "0.12.0", "--tier", "kind",
+            "--state-dir", str(state), *extra]
+    return run(*args, *(["--run-dir", str(run_dir)] if run_dir else []))
 
 
 def test_fake_gpus_from_the_real_h100_output():
@@ -22,79 +72,136 @@ def test_fake_gpus_from_the_real_h100_output():
     )
 
 
-def test_failing_check_exits_1_and_saves(tmp_path):
+def test_failing_check_exits_1_and_saves_its_stamped_findings(tmp_path):
     out = tmp_path / "o.txt"
     out.write_text("launched fine")
-    res = run("check", "over-request", "--output", str(out), "--rc", "0", "--save", str(tmp_path / "f" / "x.json"))
+    res = run("check", "over-request", "--output", str(out), "--rc", "0", "--save", str(tmp_path / "f" / "x.json"),
+              "--run-id", "R1", "--digest", DIGEST)
     assert res.exit_code == 1 and "FAIL sky.over-request" in res.output
-    assert json.loads((tmp_path / "f" / "x.json").read_text())[0]["passed"] is False
+    saved = json.loads((tmp_path / "f" / "x.json").read_text())
+    assert (saved["run_id"], saved["digest"], saved["group"]) == ("R1", DIGEST, "x")
+    assert saved["findings"][0]["passed"] is False
 
 
-def test_record_pass_opens_the_gate_and_failure_does_not(tmp_path, monkeypatch):
-    monkeypatch.setenv("ELLM_STATE_DIR", str(tmp_path / "state"))
-    findings = tmp_path / "findings"
-    health = tmp_path / "h.json"
-    health.write_text('{"status": "healthy", "version": "0.12.0"}')
-    assert (
-        run(
-            "check", "api", "--health", str(health), "--version", "0.12.0", "--save", str(findings / "api.json")
-        ).exit_code
-        == 0
-    )
-    base = [
-        "record",
-        "--findings-dir",
-        str(findings),
-        "--digest",
-        DIGEST,
-        "--image",
-        "img:v0.12.0-dev",
-        "--version",
-        "0.12.0",
-        "--tier",
-        "kind",
-    ]
-    # A run whose other groups never ran is incomplete: recorded, but not as a pass.
-    res = run(*base, "--expect", "api,launch-nvidia")
-    assert res.exit_code == 1 and find_passing_record(tmp_path / "state", DIGEST) is None
-    assert "did not run" in read_records(tmp_path / "state", DIGEST)[-1].findings[0]
-    assert run(*base, "--expect", "api").exit_code == 0
-    rec = find_passing_record(tmp_path / "state", DIGEST)
-    assert rec is not None and rec.tier == "kind" and rec.version == "0.12.0"
+def test_each_run_gets_its_own_empty_folder(tmp_path):
+    first_id, first = start(tmp_path / "a")
+    (first / "findings" / "api.json").write_text("{}")
+    second_id, second = start(tmp_path / "a")
+    assert first_id != second_id and first != second
+    assert list((second / "findings").iterdir()) == []
+    assert (first / "findings" / "api.json").exists()  # the old run stays for reading
 
 
-def test_an_unreadable_smoke_record_is_one_clear_error(tmp_path):
-    from release.errors import ReleaseError
-    from release.smoke.record import record_path
+def test_a_pass_needs_every_expected_group_from_this_run(tmp_path):
+    state = tmp_path / "state"
+    run_id, run_dir = start(tmp_path / "art")
+    assert check_api(run_dir, run_id).exit_code == 0
+    # a group that never ran: recorded, but not as a pass
+    res = record(run_dir, state, "--expect", "api,launch-nvidia")
+    assert res.exit_code == 1 and find_passing_record(state, DIGEST) is None
+    assert "'launch-nvidia' checks did not run" in read_records(state, DIGEST)[-1].findings[0]
+    res = record(run_dir, state, "--expect", "api")
+    assert res.exit_code == 0, res.output
+    rec = find_passing_record(state, DIGEST)
+    assert rec is not None and rec.run_id == run_id and rec.groups == ("api",) and rec.tier == "kind"
+    assert gate_verdict(state, DIGEST).allowed
 
+
+def test_stale_and_foreign_findings_are_set_aside(tmp_path):
+    state = tmp_path / "state"
+    old_id, old_dir = start(tmp_path / "art")
+    assert check_api(old_dir, old_id).exit_code == 0
+    run_id, run_dir = start(tmp_path / "art")
+    # planted: a passing file from the earlier run, one for another digest, one with no stamp
+    (run_dir / "findings" / "api.json").write_text((old_dir / "findings" / "api.json").read_text())
+    assert check_api(run_dir, run_id, OTHER, findings=run_dir / "findings").exit_code == 0
+    os.replace(run_dir / "findings" / "api.json", run_dir / "findings" / "nodes.json")
+    (run_dir / "findings" / "sky-check.json").write_text('[{"check": "sky.check", "passed": true, "message": "x"}]')
+    res = record(run_dir, state, "--expect", "nodes,sky-check")
+    assert res.exit_code == 1
+    [rec] = read_records(state, DIGEST)
+    assert rec.passed is False and "set aside" in rec.summary and rec.groups == ()
+
+
+def test_a_run_that_stopped_early_is_a_failure_with_its_reason(tmp_path):
+    state = tmp_path / "state"
+    run_id, run_dir = start(tmp_path / "art")
+    assert check_api(run_dir, run_id).exit_code == 0
+    res = record(run_dir, state, "--expect", "api", "--stopped", "Check that kubectl and the sky client are installed: "
+                                                                 "sky is not installed")
+    assert res.exit_code == 1 and "sky is not installed" in res.output
+    assert record(None, state, "--expect", "api").exit_code == 1
+    runs = read_records(state, DIGEST)
+    assert [r.passed for r in runs] == [False, False] and "no run was started" in runs[1].summary
+
+
+def test_an_empty_expectation_never_passes(tmp_path):
+    run_id, run_dir = start(tmp_path / "art")
+    assert check_api(run_dir, run_id).exit_code == 0
+    assert record(run_dir, tmp_path / "state").exit_code == 1
+
+
+@pytest.mark.parametrize("digest", ["sha256:" + "ab" * 32 + "\n", "sha256:abc", "ab" * 32, "SHA256:" + "AB" * 32])
+def test_record_refuses_a_digest_that_is_not_one(tmp_path, digest):
+    res = run("record", "--digest", digest, "--image", "i", "--version", "0.12.0", "--tier", "kind",
+              "--state-dir", str(tmp_path), "--expect", "api")
+    assert res.exit_code == 2 and "64 hex digits" in str(res.exception)
+    assert not (tmp_path / "smoke").exists()
+
+
+def _edit_record(state: Path, edit) -> None:
+    path = record_path(state, DIGEST)
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("value", ["false", "true", 1, None, "yes"])
+def test_a_hand_edited_pass_is_damage_not_a_pass(tmp_path, value):
+    state = tmp_path / "state"
+    run_id, run_dir = start(tmp_path / "art")
+    assert check_api(run_dir, run_id).exit_code == 0
+    assert record(run_dir, state, "--expect", "api").exit_code == 0
+    _edit_record(state, lambda d: d["runs"][0].update(passed=value))
+    verdict = gate_verdict(state, DIGEST)
+    assert not verdict.allowed and "runs[0].passed" in verdict.reason and "damaged" in verdict.reason
+    with pytest.raises(SmokeRecordError):
+        read_smoke_record(state, DIGEST)
+
+
+def test_a_record_about_another_digest_or_tier_never_opens_the_gate(tmp_path):
+    state = tmp_path / "state"
+    run_id, run_dir = start(tmp_path / "art")
+    assert check_api(run_dir, run_id).exit_code == 0
+    assert record(run_dir, state, "--expect", "api").exit_code == 0
+    refused = gate_verdict(state, DIGEST, ("real-nvidia",))
+    assert not refused.allowed and "only on tier(s) kind" in refused.reason and "real-nvidia" in refused.reason
+    # the file renamed to another digest's name: the run inside names this one
+    record_path(state, OTHER).write_text(record_path(state, DIGEST).read_text())
+    other = gate_verdict(state, OTHER)
+    assert not other.allowed and "not of " + OTHER in other.reason
+    _edit_record(state, lambda d: d.update(digest=OTHER) or d["runs"][0].update(digest=OTHER))
+    assert f"record of {OTHER!r}, not of {DIGEST}" in gate_verdict(state, DIGEST).reason
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"runs": [{"digest": "x", "unknown_key": 1}]}', '["a list"]',
+                                  '{"schema": 7, "runs": []}', b"\xff\xfe"])
+def test_a_damaged_record_is_one_clear_refusal(tmp_path, text):
     path = record_path(tmp_path, DIGEST)
     path.parent.mkdir(parents=True)
-    for text in ("{not json", '{"runs": [{"digest": "x", "unknown_key": 1}]}', '["a list"]'):
-        path.write_text(text)
-        try:
-            find_passing_record(tmp_path, DIGEST)
-        except ReleaseError as exc:
-            # broken JSON is caught where every record is read; a foreign shape by the smoke reader
-            assert str(path) in exc.message
-            assert ("not a readable record" if text.startswith("{not") else "not one this tool wrote") in exc.message
-        else:
-            raise AssertionError(f"{text!r} was accepted")
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    verdict = gate_verdict(tmp_path, DIGEST)
+    assert not verdict.allowed and str(path) in verdict.reason and "damaged" in verdict.reason
 
 
-def test_record_command_on_an_unreadable_record_exits_2_without_a_traceback(tmp_path, monkeypatch):
-    from release.smoke.record import record_path
-
-    monkeypatch.setenv("ELLM_STATE_DIR", str(tmp_path / "state"))
+def test_record_command_on_an_unreadable_record_exits_2_without_a_traceback(tmp_path):
     path = record_path(tmp_path / "state", DIGEST)
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
-    import os
-    import subprocess
-    import sys
-
-    res = subprocess.run([sys.executable, "-m", "release.smoke", "record", "--findings-dir", str(tmp_path / "none"),
-                          "--digest", DIGEST, "--image", "img", "--version", "0.12.0", "--tier", "kind"],
-                         env=os.environ.copy(), capture_output=True, text=True, timeout=60)
-    assert res.returncode == 2 and "is not a readable record" in res.stderr
+    env = {**os.environ, "ELLM_STATE_DIR": str(tmp_path / "state")}
+    res = subprocess.run([sys.executable, "-m", "release.smoke", "record", "--digest", DIGEST, "--image", "img",
+                          "--version", "0.12.0", "--tier", "kind", "--expect", "api"],
+                         env=env, capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert res.returncode == 2 and "is damaged" in res.stderr
     assert "Traceback" not in res.stderr
     assert path.read_text() == "{not json"

@@ -28,11 +28,14 @@ def _release_copy(tmp_path: Path) -> Path:
 
 
 def _run_record_role(tmp_path: Path, env: dict[str, str], extra: dict[str, object]) -> subprocess.CompletedProcess:
-    artifacts = tmp_path / "artifacts"
     health = tmp_path / "health.json"
     health.write_text('{"status": "healthy", "version": "0.12.0"}')
+    started = json.loads(subprocess.run([sys.executable, "-m", "release.smoke", "run-start", "--artifacts",
+                                         str(tmp_path / "artifacts"), "--tier", "kind"],
+                                        cwd=REPO, check=True, capture_output=True, text=True).stdout)
     subprocess.run([sys.executable, "-m", "release.smoke", "check", "api", "--health", str(health),
-                    "--version", "0.12.0", "--save", str(artifacts / "findings" / "api.json")],
+                    "--version", "0.12.0", "--save", started["findings"] + "/api.json",
+                    "--run-id", started["run_id"], "--digest", DIGEST],
                    cwd=REPO, check=True, capture_output=True)
     play = tmp_path / "record.yml"
     play.write_text(json.dumps([{
@@ -40,7 +43,7 @@ def _run_record_role(tmp_path: Path, env: dict[str, str], extra: dict[str, objec
         "tasks": [{"name": "Record the verdict", "ansible.builtin.include_role": {"name": "smoke_record"}}],
     }]))
     extra_vars = {"smoke_image_digest": DIGEST, "smoke_image_ref": "img:v0.12.0-dev",
-                  "smoke_expected_version": "0.12.0", "smoke_artifacts_dir": str(artifacts),
+                  "smoke_expected_version": "0.12.0", "smoke_run_dir": started["dir"],
                   "smoke_record_expected": ["api"], **extra}
     argv = [need_tool("ansible-playbook", "pip install -e '.[deploy]'"), "-i", "localhost,", "-c", "local", str(play),
             "-e", json.dumps(extra_vars)]

@@ -1,0 +1,43 @@
+"""Every `ellm-release smoke ... --help` example names options and choices that exist."""
+
+from __future__ import annotations
+
+import shlex
+
+import click
+import pytest
+from click.testing import CliRunner
+from smoke_paths import H100
+
+from release.commands.smoke import _EXAMPLES, smoke
+
+
+def _command(path: tuple[str, ...]) -> click.Command:
+    cmd: click.Command = smoke
+    for name in path:
+        assert isinstance(cmd, click.Group)
+        cmd = cmd.commands[name]
+    return cmd
+
+
+@pytest.mark.parametrize("path", sorted(_EXAMPLES), ids=lambda p: " ".join(p) or "smoke")
+def test_example_parses(path):
+    example = _EXAMPLES[path].split("|")[0].split("&&")[-1]
+    words = shlex.split(example)
+    assert words[:2] == ["ellm-release", "smoke"]
+    args = words[2:]
+    cmd: click.Command = smoke
+    while isinstance(cmd, click.Group) and args and args[0] in cmd.commands:
+        cmd = cmd.commands[args.pop(0)]
+    cmd.make_context(" ".join(words[:2]), args)  # raises on an unknown option or a bad choice
+
+
+def test_the_smi_example_runs_on_real_h100_output(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "smi.csv").write_text((H100 / "nvidia-smi-query.csv").read_text())
+    words = shlex.split(_EXAMPLES[("check", "smi")])[2:]
+    words[words.index("--expected-count") + 1] = "1"  # the fixture is a one-GPU host
+    res = CliRunner().invoke(smoke, words)
+    assert res.exit_code == 0, res.output
+    assert "PASS gpu.present" in res.output and "NVIDIA H100 80GB HBM3" in res.output
+    assert _command(("check", "smi")).epilog and "--format nvidia-csv" in _command(("check", "smi")).epilog
