@@ -100,7 +100,7 @@ def test_node_check_fails_cleanly_without_a_gpu(env, tmp_path):
     assert res.returncode == 2, out  # a failed task, not a crash
     assert "no GPU found" in out and "Traceback" not in out
     saved = json.loads((tmp_path / "artifacts" / "localhost" / "findings" / "host.json").read_text())
-    assert saved[0]["passed"] is False
+    assert saved["findings"][0]["passed"] is False
 
 
 def test_kind_preparation_runs(tmp_path):

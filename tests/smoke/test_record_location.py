@@ -43,7 +43,7 @@ def _run_record_role(tmp_path: Path, env: dict[str, str], extra: dict[str, objec
         "tasks": [{"name": "Record the verdict", "ansible.builtin.include_role": {"name": "smoke_record"}}],
     }]))
     extra_vars = {"smoke_image_digest": DIGEST, "smoke_image_ref": "img:v0.12.0-dev",
-                  "smoke_expected_version": "0.12.0", "smoke_run_dir": started["dir"],
+                  "smoke_expected_version": "0.12.0", "smoke_checks_run_dir": started["dir"],
                   "smoke_record_expected": ["api"], **extra}
     argv = [need_tool("ansible-playbook", "pip install -e '.[deploy]'"), "-i", "localhost,", "-c", "local", str(play),
             "-e", json.dumps(extra_vars)]
