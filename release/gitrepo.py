@@ -177,10 +177,10 @@ def remote_branch_exists(repo: git.Repo, remote: str, branch: str) -> bool:
 PICKED_FROM = re.compile(r"\(cherry picked from commit ([0-9a-f]{40})\)")
 
 
-def picked_sources(repo: git.Repo, since: str) -> list[tuple[str, str | None]]:
-    """(new commit, the commit it was cherry-picked from) for since..HEAD, oldest first, read from
+def picked_sources(repo: git.Repo, since: str, tip: str = "HEAD") -> list[tuple[str, str | None]]:
+    """(new commit, the commit it was cherry-picked from) for since..tip, oldest first, read from
     the `(cherry picked from commit ...)` line `cherry-pick -x` writes."""
-    out = repo.git.log("--reverse", "--first-parent", "--format=%H%x00%B%x1e", f"{since}..HEAD")
+    out = repo.git.log("--reverse", "--first-parent", "--format=%H%x00%B%x1e", f"{since}..{tip}")
     pairs: list[tuple[str, str | None]] = []
     for record in out.split("\x1e"):
         record = record.strip("\n")

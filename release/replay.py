@@ -1,35 +1,34 @@
 """The replay state machine: plan -> pick -> (conflict -> continue | skip | abort) -> finish.
 
-State lives in `<fork>/.git/ellm-release/rebase.json` and is written before and after every pick,
-so a run killed at any moment (even with SIGKILL) can be continued or aborted. A file lock next to
-it keeps two runs off one repository.
+State lives in `<fork>/.git/ellm-release/rebase.json` (the common git dir, shared by every worktree
+of the clone) and is written before and after every pick, so a run killed at any moment (even with
+SIGKILL) can be continued or aborted. The lock next to it (release.repolock) keeps two runs off one
+repository.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import fcntl
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+import shlex
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import git
 
-from release import drift, gitrepo, pr_merges
+from release import drift, dryrun_area, gitrepo, pr_merges
 from release.errors import EXIT_DRIFT, ConflictStop, Refused, ReleaseError
 from release.forensics import explain_files
 from release.manifest import Manifest, ManifestUpdate, apply_update, manifest_from_text
 from release.plan import Plan, Step, make_plan, new_commits_by_patch, new_statuses, summarize_patches
+from release.repolock import STATE_FILE, repo_lock, state_path
 from release.state_dir import read_json, state_dir, write_json
 from release.summary import CommitResult, ConflictInfo, Outcome, RebaseSummary
 from release.upstream import resolve_base
 
-STATE_FILE = "rebase.json"
+__all__ = ["STATE_FILE", "repo_lock"]  # the lock used to live here; callers still import it from here
 Say = Callable[[str], None]
 
 
@@ -59,6 +58,7 @@ class ReplayState:
     unlisted: list[str] = field(default_factory=list)  # commits on the old branch no patch names
     manifest_before: str = ""  # the manifest's text before the rebase, for finish and abort
     merged_upstream: dict[str, str] = field(default_factory=dict)  # patch id -> "merged upstream as ..."
+    worktree: str = ""  # the worktree the replay runs in (the state is shared by all worktrees)
 
     @property
     def plan_steps(self) -> list[Step]:
@@ -66,7 +66,7 @@ class ReplayState:
 
 
 def _state_path(repo: git.Repo) -> Path:
-    return gitrepo.git_dir(repo) / "ellm-release" / STATE_FILE
+    return state_path(repo)
 
 
 def load_state(repo: git.Repo) -> ReplayState | None:
@@ -80,29 +80,6 @@ def save_state(repo: git.Repo, state: ReplayState) -> None:
 
 def clear_state(repo: git.Repo) -> None:
     _state_path(repo).unlink(missing_ok=True)
-
-
-@contextmanager
-def repo_lock(repo: git.Repo) -> Iterator[None]:
-    """An advisory lock the kernel drops when the process dies, so a killed run never blocks the next."""
-    path = gitrepo.git_dir(repo) / "ellm-release" / "lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise Refused(f"another ellm-release run ({holder}) is working on {repo.working_dir}",
-                          hints=["wait for it to finish"]) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # --------------------------------------------------------------------------------------------- start
@@ -173,7 +150,7 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
         upstreamed=dict(plan.upstreamed),
         readme_only=[*plan.readme_only, *(sha for sha in readme_extra if sha not in plan.readme_only)],
         push=request.push, manifest_path=str(manifest.path), unlisted=unlisted,
-        manifest_before=manifest.path.read_bytes().decode("utf-8"),
+        manifest_before=manifest.path.read_bytes().decode("utf-8"), worktree=str(repo.working_dir),
     )
     owners = manifest.patch_of_commit()
     for sha, why in plan.upstreamed.items():
@@ -371,11 +348,38 @@ def require_state(repo: git.Repo) -> ReplayState:
     if state is None:
         raise Refused("no rebase is in progress in this repository",
                       hints=["start one with: ellm-release rebase VERSION"])
+    _require_its_worktree(repo, state)
     lock = gitrepo.git_dir(repo) / "index.lock"
     if lock.exists():
         raise Refused(f"git's {lock} is left from an interrupted git command",
                       hints=[f"if no git command is running, remove it: rm {lock}"])
     return state
+
+
+def _require_its_worktree(repo: git.Repo, state: ReplayState) -> None:
+    """The state is shared by the clone's worktrees; the replay itself runs in one of them."""
+    if state.worktree and Path(state.worktree).resolve() != Path(repo.working_dir).resolve():
+        raise Refused(f"the rebase to {state.version} in progress runs in the worktree {state.worktree}, "
+                      f"not in {repo.working_dir}",
+                      hints=[f"ellm-release --repo {shlex.quote(state.worktree)} continue | skip | abort"])
+
+
+def made_by_replay(repo: git.Repo, state: ReplayState, tip: str) -> list[str]:
+    """The commits on base..tip that this replay did not make (none: the branch is the replay's own).
+    The replay makes cherry-picks of its plan's commits (`git cherry-pick -x` names the source,
+    also in a conflict resolved by hand with `git commit`) and its README commit."""
+    if not gitrepo.is_ancestor(repo, state.base, tip):
+        return [tip]
+    planned = {step["commit"] for step in state.steps}
+    readme_subject = f"[ellm-release] Regenerate fork README for {state.version}"
+    foreign = []
+    for new, source in gitrepo.picked_sources(repo, state.base, tip):
+        if source in planned:
+            continue
+        if source is None and gitrepo.subject(repo, new) == readme_subject:
+            continue
+        foreign.append(new)
+    return foreign
 
 
 def resume(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
@@ -480,6 +484,7 @@ def abort(repo: git.Repo, manifest: Manifest, say: Say) -> str:
     state = load_state(repo)
     if state is None:
         raise Refused("no rebase is in progress in this repository")
+    _require_its_worktree(repo, state)
     gitrepo.drop_sequencer(repo)
     if gitrepo.cherry_pick_in_progress(repo):
         repo.git.cherry_pick("--quit")  # --abort would move HEAD; everything is reset below anyway
@@ -490,7 +495,14 @@ def abort(repo: git.Repo, manifest: Manifest, say: Say) -> str:
         back_to = state.original_head
         say(f"{state.original_ref} no longer exists; leaving HEAD detached at {back_to[:12]}")
     repo.git.checkout("--quiet", back_to)
-    if gitrepo.branch_exists(repo, state.branch):
+    tip = gitrepo.rev(repo, f"refs/heads/{state.branch}")
+    foreign = made_by_replay(repo, state, tip) if tip else []
+    if tip and foreign:
+        # someone else's work: a commit by hand, or a branch of that name made after this replay
+        say(f"kept {state.branch}: {len(foreign)} commit(s) on it were not made by this replay "
+            f"({', '.join(sha[:12] for sha in foreign[:5])}); delete it by hand once they are safe: "
+            f"git -C {shlex.quote(str(repo.working_dir))} branch -D {state.branch}")
+    elif tip:
         repo.git.branch("-D", state.branch)
     _restore_rerere(repo, state.rerere_before)
     if state.manifest_before and manifest.path.read_bytes().decode("utf-8") != state.manifest_before:
@@ -498,7 +510,7 @@ def abort(repo: git.Repo, manifest: Manifest, say: Say) -> str:
         manifest.path.write_bytes(state.manifest_before.encode("utf-8"))  # byte for byte, CRLF included
         say(f"restored {manifest.path}")
     clear_state(repo)
-    say(f"aborted: {state.branch} deleted, back on {back_to}")
+    say(f"aborted: {state.branch} {'kept' if foreign else 'deleted'}, back on {back_to}")
     return state.branch
 
 
@@ -641,32 +653,27 @@ def load_summary(manifest: Manifest) -> RebaseSummary | None:
 def dry_run(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
     """The whole replay in a throw-away worktree; the repository's refs, HEAD, index, working tree
     and config stay exactly as they were."""
-    tmp = Path(tempfile.mkdtemp(prefix="ellm-dry-run-"))
     # git keeps recorded resolutions in the repository's shared rr-cache: the rehearsal reuses them
-    # as the real run would (rerere on, as `start` turns it on), and whatever it records is undone
-    rr_cache = gitrepo.RerereCache(repo)
-    try:
-        with gitrepo.temporary_worktree(repo, state.base, tmp / "wt") as wt:
-            wt.git.update_environment(**gitrepo.config_env({"rerere.enabled": "true", "rerere.autoupdate": "true"}))
-            say(f"dry run: replaying on {state.base_ref} ({state.base[:12]}) in a temporary worktree")
-            conflict: ConflictInfo | None = None
-            for position, step in enumerate(state.plan_steps):
-                state.position = position
-                outcome, note = _pick(wt, step.commit)
-                if outcome is None:
-                    patch = manifest.patch(step.patch_id)
-                    conflict = ConflictInfo(patch.id, patch.title, step.commit, gitrepo.subject(wt, step.commit),
-                                            tuple(gitrepo.unmerged_files(wt)),
-                                            (f"ellm-release rebase {state.version}  # stops here; resolve, "
-                                             "then ellm-release continue",),
-                                            explain_files(wt, state.previous_base, state.base,
-                                                          gitrepo.unmerged_files(wt), manifest.upstream_repo))
-                    wt.git.cherry_pick("--abort")
-                    break
-                _record(wt, state, step, outcome, note)
-                say(f"  {step.patch_id}: {step.commit[:7]} -> {_describe(state.results[step.commit])}")
-            status = "conflict" if conflict else "dry-run"
-            return build_summary(wt, manifest, state, status, conflict=conflict)
-    finally:
-        rr_cache.restore()
-        shutil.rmtree(tmp, ignore_errors=True)
+    # as the real run would (rerere on, as `start` turns it on), and whatever it records is undone;
+    # a rehearsal that is killed leaves its area to the next run, which removes it
+    with dryrun_area.rehearsal_worktree(repo, state.base) as wt:
+        wt.git.update_environment(**gitrepo.config_env({"rerere.enabled": "true", "rerere.autoupdate": "true"}))
+        say(f"dry run: replaying on {state.base_ref} ({state.base[:12]}) in a temporary worktree")
+        conflict: ConflictInfo | None = None
+        for position, step in enumerate(state.plan_steps):
+            state.position = position
+            outcome, note = _pick(wt, step.commit)
+            if outcome is None:
+                patch = manifest.patch(step.patch_id)
+                conflict = ConflictInfo(patch.id, patch.title, step.commit, gitrepo.subject(wt, step.commit),
+                                        tuple(gitrepo.unmerged_files(wt)),
+                                        (f"ellm-release rebase {state.version}  # stops here; resolve, "
+                                         "then ellm-release continue",),
+                                        explain_files(wt, state.previous_base, state.base,
+                                                      gitrepo.unmerged_files(wt), manifest.upstream_repo))
+                wt.git.cherry_pick("--abort")
+                break
+            _record(wt, state, step, outcome, note)
+            say(f"  {step.patch_id}: {step.commit[:7]} -> {_describe(state.results[step.commit])}")
+        status = "conflict" if conflict else "dry-run"
+        return build_summary(wt, manifest, state, status, conflict=conflict)

@@ -11,6 +11,7 @@ from release import sync as sync_mod
 from release.errors import EXIT_DRIFT
 from release.manifest import Manifest, load_manifest
 from release.output import Options
+from release.repolock import repo_lock, writing
 from release.summary import RebaseSummary, render_table
 
 pass_options = click.make_pass_decorator(Options)
@@ -84,7 +85,7 @@ def sync(opts: Options) -> None:
     """
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
-    with replay.repo_lock(repo):
+    with writing(repo, "sync"):
         result = sync_mod.sync(repo, manifest, dry_run=opts.dry_run)
     opts.emit(result.to_dict())
     if result.action == "up-to-date":
@@ -130,7 +131,7 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_m
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
     request = replay.RebaseRequest(version, base_ref, push and not opts.dry_run, opts.dry_run, drop_merged)
-    with replay.repo_lock(repo):
+    with repo_lock(repo, "rebase"):
         done = replay.already_rebased(repo, manifest, version)
         if done is not None:
             _already_rebased(opts, manifest, done)
@@ -172,7 +173,7 @@ def continue_(opts: Options) -> None:
     Example:
       git -C skypilot add sky/clouds/kubernetes.py && ellm-release continue
     """
-    _resume(opts, replay.resume)
+    _resume(opts, replay.resume, "continue")
 
 
 @click.command()
@@ -185,13 +186,13 @@ def skip(opts: Options) -> None:
     Example:
       ellm-release skip
     """
-    _resume(opts, replay.skip)
+    _resume(opts, replay.skip, "skip")
 
 
-def _resume(opts: Options, action: object) -> None:
+def _resume(opts: Options, action: object, command: str) -> None:
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
-    with replay.repo_lock(repo):
+    with repo_lock(repo, command):
         try:
             summary = action(repo, manifest, opts.progress)  # type: ignore[operator]
         except replay.ConflictStopWithSummary as exc:
@@ -211,7 +212,7 @@ def abort(opts: Options) -> None:
     """
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
-    with replay.repo_lock(repo):
+    with repo_lock(repo, "abort"):
         branch = replay.abort(repo, manifest, opts.progress)
     opts.emit({"aborted": branch})
 

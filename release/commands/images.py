@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
+import git
 from rich.table import Table
 
 from release import images
@@ -15,6 +17,7 @@ from release.build_cache import CACHE_MODES
 from release.manifest import Manifest, load_manifest
 from release.output import Options
 from release.registry import RegistryClient, parse_image
+from release.repolock import writing
 from release.state_dir import state_dir
 
 STEP_RE = re.compile(r"^#\d+ (\[.*|pushing .*|exporting .*|DONE .*|ERROR.*|CACHED)$")
@@ -24,6 +27,19 @@ version_option = click.option("--version", "version", metavar="X.Y.Z",
 insecure_option = click.option("--insecure-registry", is_flag=True,
                                help="Allow plain HTTP to a non-loopback registry (loopback always may). "
                                     "Also: ELLM_INSECURE_REGISTRIES=host:port,...")
+
+
+@contextmanager
+def build_guard(fork_dir: Path) -> Iterator[None]:
+    """The repository lock, refused while a rebase is in progress (it would build a half-made
+    branch). A path that is no git repository is left to `images.build` to refuse."""
+    try:
+        repo = git.Repo(fork_dir)
+    except (git.NoSuchPathError, git.InvalidGitRepositoryError):
+        yield
+        return
+    with writing(repo, "build"):
+        yield
 
 
 def _context(ctx: click.Context) -> tuple[Options, Manifest, Path]:
@@ -81,13 +97,14 @@ def build_cmd(ctx: click.Context, version: str | None, push: bool, force: bool, 
     opts, manifest, state = _context(ctx)
     version = version or manifest.version
     client = _client(opts, manifest, insecure_registry)
-    on_line, done = _progress(opts)
-    try:
-        result = images.build(manifest, opts.repo, state, version=version, push=push, builder=builder,
-                              dry_run=opts.dry_run, on_line=on_line, client=client, force=force,
-                              cache=cache)
-    finally:
-        done()
+    with build_guard(opts.repo):  # nothing may move the checkout while it is built
+        on_line, done = _progress(opts)
+        try:
+            result = images.build(manifest, opts.repo, state, version=version, push=push, builder=builder,
+                                  dry_run=opts.dry_run, on_line=on_line, client=client, force=force,
+                                  cache=cache)
+        finally:
+            done()
     plan = result.plan
     data: dict[str, Any] = {"version": version, "image": plan.image, "revision": plan.revision,
                             "builder": builder, "pushed": push and not opts.dry_run and not result.up_to_date,

@@ -12,6 +12,7 @@ from release.errors import EXIT_DRIFT, Refused
 from release.gitrepo import current_branch, open_repo, require_clean
 from release.manifest import Manifest, load_manifest
 from release.output import Options
+from release.repolock import writing
 
 EPILOG = """\b
 The README is the fork block (rendered from patches/manifest.yaml and git by
@@ -93,9 +94,10 @@ def readme(ctx: click.Context, check: bool, output: Path | None) -> None:
         opts.emit({"changed": old != new, "path": str(path), "commit": None, "dry_run": True})
         return
 
-    require_clean(repo)
-    _refuse_on_master(repo, manifest, opts)
-    result = fork_readme.write_readme_commit(repo, manifest, content=new)
+    with writing(repo, "readme"):
+        require_clean(repo)
+        _refuse_on_master(repo, manifest, opts)
+        result = fork_readme.write_readme_commit(repo, manifest, content=new)
     if result.changed:
         short = (result.commit or "")[:12]
         opts.say(f"regenerated {result.path} and committed it as {short}", markup=False)

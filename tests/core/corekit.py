@@ -54,7 +54,8 @@ def snapshot(repo: Path) -> Snapshot:
         head=git(repo, "rev-parse", "HEAD"),
         symbolic_head=symbolic,
         status=git(repo, "status", "--porcelain", "--untracked-files=all"),
-        config=(repo / ".git" / "config").read_text(encoding="utf-8"),
+        config=(Path(git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir")) / "config"
+                ).read_text(encoding="utf-8"),
         worktrees=git(repo, "worktree", "list", "--porcelain"),
     )
 
