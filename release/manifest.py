@@ -18,6 +18,7 @@ import yaml as pyyaml
 from release.build_cache import CACHE_MODES
 from release.errors import ManifestError
 from release.manifest_edit import edit_manifest_text
+from release.safe_write import write_bytes_inside
 from release.versions import InvalidVersion, parse_version
 
 PATCH_STATUSES = ("carry", "upstreamed", "dropped")
@@ -425,7 +426,7 @@ def apply_update(path: str | Path, update: ManifestUpdate) -> None:
         if "\r\n" in original:
             text = text.replace("\r\n", "\n").replace("\n", "\r\n")
     manifest_from_text(path, text)  # never write a manifest that would not load
-    path.write_bytes(text.encode("utf-8"))
+    write_bytes_inside(path.parent, path, text.encode("utf-8"), "the manifest")
 
 
 def _round_trip_update(original: str, update: ManifestUpdate) -> str:

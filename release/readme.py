@@ -16,8 +16,9 @@ from typing import TypeVar
 import git
 import jinja2
 
-from release.errors import ReleaseError
+from release.errors import Refused, ReleaseError
 from release.manifest import Manifest, Patch
+from release.safe_write import atomic_write_bytes, require_regular_inside
 
 README = "README.md"
 MARK_START = "<!-- ellm-release:fork-block:start -->"
@@ -25,6 +26,7 @@ MARK_END = "<!-- ellm-release:fork-block:end -->"
 TEMPLATE = "fork_readme.md.j2"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 SHORT = 7  # fixed length, so the output does not depend on how many objects a clone happens to hold
+SYMLINK_MODE = 0o120000
 COMMIT_MESSAGE = "[ellm-release] Regenerate fork README for {version}"
 
 _Text = TypeVar("_Text", str, bytes)
@@ -165,7 +167,20 @@ def read_upstream_readme(repo: git.Repo, base: str) -> bytes:
         blob = tree / README
     except KeyError:
         return b""
+    if blob.mode == SYMLINK_MODE:
+        # the blob holds the link's target, not a README; writing README.md over it would go through
+        # the link in the working copy, wherever it points
+        target = blob.data_stream.read().decode("utf-8", "replace")
+        raise Refused(f"README.md at {base[:12]} is a symbolic link (to {target}); the fork README is written "
+                      "only as a regular file, so it cannot be generated on this base",
+                      hints=["ask upstream for a regular README.md, or give the fork branch a base whose "
+                             "README.md is a file"])
     return blob.data_stream.read()
+
+
+def require_regular_readme(repo: git.Repo, commit: str) -> None:
+    """Refuse (before any change) a base whose README.md is a symbolic link."""
+    read_upstream_readme(repo, commit)
 
 
 def files_changed(repo: git.Repo, sha: str) -> tuple[str, ...]:
@@ -246,7 +261,7 @@ def committed_readme(repo: git.Repo) -> bytes | None:
 
 def worktree_readme(repo: git.Repo) -> bytes | None:
     path = Path(repo.working_dir) / README
-    return path.read_bytes() if path.is_file() else None
+    return path.read_bytes() if path.is_file() and not path.is_symlink() else None
 
 
 def write_readme_commit(repo: git.Repo | str | Path, manifest: Manifest,
@@ -260,9 +275,10 @@ def write_readme_commit(repo: git.Repo | str | Path, manifest: Manifest,
     repo = as_repo(repo)
     data = generate_readme(repo, manifest, commits_by_patch) if content is None else content
     path = Path(repo.working_dir) / README
+    require_regular_inside(Path(repo.working_dir), path, "README.md")
     if committed_readme(repo) == data and worktree_readme(repo) == data:
         return ReadmeWrite(changed=False, path=path, commit=None)
-    path.write_bytes(data)
+    atomic_write_bytes(path, data)
     repo.git.add("--", README)
     if not repo.git.diff("--cached", "--name-only", "--", README).strip():
         return ReadmeWrite(changed=False, path=path, commit=None)  # only the worktree copy was stale

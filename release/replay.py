@@ -24,6 +24,7 @@ from release.forensics import explain_files
 from release.manifest import Manifest, ManifestUpdate, apply_update, manifest_from_text
 from release.plan import Plan, Step, make_plan, new_commits_by_patch, new_statuses, summarize_patches
 from release.repolock import STATE_FILE, repo_lock, state_path
+from release.safe_write import require_regular_inside
 from release.state_dir import read_json, state_dir, write_json
 from release.summary import CommitResult, ConflictInfo, Outcome, RebaseSummary
 from release.upstream import resolve_base
@@ -119,6 +120,8 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
     if not request.dry_run:
         gitrepo.require_clean(repo)
     choice = resolve_base(repo, request.version, manifest.upstream_remote, request.base_override)
+    _require_regular_readme(repo, choice.sha)
+    require_regular_inside(manifest.path.parent, manifest.path, "the manifest")
     branch = manifest.branch(request.version)
     if gitrepo.branch_exists(repo, branch):
         raise Refused(f"the branch {branch} already exists",
@@ -159,6 +162,12 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
     pr_merges.apply(state, {p.id: p.commits for p in manifest.carried_patches},
                     pr_merges.merged_by_pr(repo, manifest, choice.sha), drop=request.drop_merged)
     return state, plan
+
+
+def _require_regular_readme(repo: git.Repo, base: str) -> None:
+    from release import readme
+
+    readme.require_regular_readme(repo, base)
 
 
 def _old_branch_extras(repo: git.Repo, manifest: Manifest) -> tuple[list[str], list[str]]:
