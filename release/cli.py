@@ -33,7 +33,7 @@ COMMAND_MODULES: dict[str, str] = {
     "deploy": "release.commands.deploy",
     "smoke": "release.commands.smoke",
     **dict.fromkeys(["upstream", "report", "pr", "notify"], "release.commands.github"),
-    "explain": "release.commands.assist",
+    **dict.fromkeys(["explain", "verify"], "release.commands.assist"),
 }
 
 
@@ -64,6 +64,9 @@ COMMAND_SUMMARIES: dict[str, str] = {
     "explain": "Say again why the stopped rebase conflicts: for each conflicted file, the upstream commits "
                "between the old base and the new one that changed the conflicting lines (SHA, subject, pull "
                "request link).",
+    "verify": "Check the whole release chain at once: manifest and branch, README, the dev and stable image "
+              "tags (same digest once promoted, revision and version labels, a passing smoke record), the "
+              "chart version in the chart repository and, with --kube-context, the deployed release.",
 }
 
 

@@ -156,7 +156,7 @@ def _stages(repo: git.Repo, path: str) -> set[int]:
 
 
 def _show(repo: git.Repo, stage: int, path: str) -> str:
-    data: bytes = repo.git.show(f":{stage}:{path}", stdout_as_string=False)
+    data: bytes = repo.git.show(f":{stage}:{path}", stdout_as_string=False, strip_newline_in_stdout=False)
     return data.decode("utf-8", errors="replace")
 
 

@@ -1,5 +1,5 @@
 """Sections `report` adds after the rebase summary: what other read-only commands saved in the
-state dir (the upstream changes preview, and later checks), so the nightly's one report shows all."""
+state dir (the upstream changes preview, the last `verify`), so the nightly's one report shows all."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ from pathlib import Path
 
 def extra_sections(manifest_path: Path, version: str) -> list[str]:
     """Markdown sections saved for this version, in a fixed order."""
-    from release import changes
+    from release import changes, verify
+    from release.state_dir import state_dir
 
     sections: list[str] = []
     preview = changes.load_preview(manifest_path)
     if preview is not None and preview.version == version:
         sections.append(changes.render_markdown(preview))
+    checked = verify.load_report(state_dir(manifest_path))
+    if checked is not None:  # the chain as it stands, whichever version it was run for
+        sections.append(verify.render_markdown(checked))
     return sections

@@ -1,11 +1,11 @@
-"""Commands that help the maintainer understand and check a release: explain."""
+"""Commands that help the maintainer understand and check a release: explain, verify."""
 
 from __future__ import annotations
 
 import click
 
 from release import forensics, gitrepo, replay
-from release.errors import Refused
+from release.errors import EXIT_DRIFT, Refused
 from release.manifest import load_manifest
 from release.output import Options
 
@@ -55,4 +55,50 @@ def explain(opts: Options) -> None:
                "resolved": [f.to_dict() for f in resolved]})
 
 
-COMMANDS: list[click.Command] = [explain]
+VERIFY_EPILOG = """\b
+Examples:
+  ellm-release verify                       the manifest's version
+  ellm-release --json verify 0.13.0         one JSON document: {"ok": ..., "checks": [...], "disagreements": [...]}
+  ellm-release verify --kube-context prod --namespace skypilot --release skypilot
+"""
+
+
+@click.command(epilog=VERIFY_EPILOG)
+@click.argument("version", required=False)
+@click.option("--kube-context", metavar="CONTEXT",
+              help="Also compare the deployed release (helm get) with the stable chart version and digest.")
+@click.option("--namespace", default="skypilot", show_default=True, help="Namespace of the deployed release.")
+@click.option("--release", "release_name", default="skypilot", show_default=True, help="Helm release name.")
+@click.option("--insecure-registry", is_flag=True,
+              help="Allow plain HTTP to a non-loopback registry (loopback always may).")
+@pass_options
+def verify(opts: Options, version: str | None, kube_context: str | None, namespace: str, release_name: str,
+           insecure_registry: bool) -> None:
+    """Check the whole release chain at once: manifest and branch, README, the dev and stable
+    image tags (same digest once promoted, revision and version labels, a passing smoke record),
+    the chart version in the chart repository and, with --kube-context, the deployed release.
+
+    Read-only. Exits 0 when everything agrees and 1 listing every disagreement. A chart
+    repository that cannot be reached is skipped with a note. The result is saved for `report`.
+    """
+    from release import verify as verify_mod
+    from release.state_dir import state_dir
+    from release.upstream import check_version
+
+    manifest = load_manifest(opts.manifest)
+    version = version or manifest.version
+    check_version(version)
+    repo = gitrepo.open_repo(opts.repo)
+    state = state_dir(opts.manifest)
+    request = verify_mod.VerifyRequest(version, kube_context, namespace, release_name, insecure_registry)
+    report = verify_mod.gather(repo, manifest, state, request)
+    if not opts.dry_run:
+        verify_mod.save_report(state, report)
+    for line in verify_mod.render_lines(report):
+        opts.progress(line)  # plain: messages quote git subjects and image names
+    opts.emit(report.to_dict())
+    if not report.ok:
+        raise click.exceptions.Exit(EXIT_DRIFT)
+
+
+COMMANDS: list[click.Command] = [explain, verify]
