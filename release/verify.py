@@ -109,11 +109,9 @@ def image_checks(version: str, dev: TagStatus, stable: TagStatus, head: str | No
     return checks
 
 
-def smoke_checks(passing: Mapping[str, bool]) -> list[Check]:
-    """`passing`: digest -> whether a passing smoke record names it."""
-    return [Check("smoke", OK, f"a passing smoke record names {digest}") if passed else
-            Check("smoke", FAIL, f"no passing smoke record names {digest}; run the smoke tests on it")
-            for digest, passed in passing.items()]
+def smoke_checks(verdicts: Mapping[str, tuple[bool, str]]) -> list[Check]:
+    """`verdicts`: digest -> (a passing smoke record names it, the smoke package's reason)."""
+    return [Check("smoke", OK if passed else FAIL, reason) for passed, reason in verdicts.values()]
 
 
 def chart_checks(chart: str, version: str, repo_url: str | None, versions: Iterable[str] | None,
@@ -245,7 +243,7 @@ def _image_part(manifest: Manifest, state: Path, request: VerifyRequest, head: s
                 branch: str) -> tuple[list[Check], str | None]:
     from release import images
     from release.registry import RegistryClient, RegistryError, parse_image
-    from release.smoke.record import find_passing_record
+    from release.smoke.record import gate_verdict
 
     version = request.version
     client = RegistryClient(parse_image(manifest.dev_image(version)).registry,
@@ -257,7 +255,8 @@ def _image_part(manifest: Manifest, state: Path, request: VerifyRequest, head: s
         return [Check("image", FAIL, f"the registry could not be read: {exc.message}")], None
     checks = image_checks(version, dev, stable, head, branch)
     digests = dict.fromkeys(d for d in (dev.digest, stable.digest) if d)
-    checks += smoke_checks({d: find_passing_record(state, d) is not None for d in digests})
+    verdicts = {d: gate_verdict(state, d) for d in digests}  # the promote gate's own reading of the records
+    checks += smoke_checks({d: (v.allowed, v.reason) for d, v in verdicts.items()})
     return checks, stable.digest
 
 

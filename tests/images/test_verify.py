@@ -154,10 +154,20 @@ def test_every_disagreement_is_listed_at_once(released: Released, capsys: pytest
     assert "the stable tag is not the promoted dev build" in problems
     assert f"was built from {'0' * 40}" in problems
     assert "has version label 0.12.0, expected 0.13.0" in problems
-    assert f"no passing smoke record names {dev}" in problems
+    assert f"no passing smoke test is recorded for {dev}" in problems
     assert "README.md on ellm-0.13.0 differs" in problems
     assert "skypilot/skypilot 0.13.0 is not in" in problems
     assert len(json.loads(out)["disagreements"]) >= 6
+
+
+def test_a_damaged_smoke_record_is_a_disagreement_not_a_crash(released: Released,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    record = released.state / "smoke" / (released.digest.replace(":", "-") + ".json")
+    record.write_text('{"runs": [{"passed": "yes"}]}', encoding="utf-8")
+    code, out, err = ellm(capsys, released.world, "--json", "verify")
+    assert code == 1, err
+    [smoke] = json.loads(out)["disagreements"]
+    assert str(record) in smoke and "damaged" in smoke
 
 
 def test_branch_drift_fails(released: Released, capsys: pytest.CaptureFixture[str]) -> None:
