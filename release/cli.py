@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from release import __version__
-from release.errors import ManifestError, ReleaseError
+from release.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_REFUSED, ManifestError, ReleaseError
 from release.output import Options
 
 EPILOG = """\b
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: the manifest has {len(exc.problems)} problem(s):", err=True)
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_REFUSED)
     except ReleaseError as exc:
         click.echo(f"error: {exc.message}", err=True)
         for hint in exc.hints:
@@ -132,14 +132,14 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
         _reraise_when_verbose(argv)
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)  # the system refused a read or a write (permissions, disk full, ...)
     except Exception as exc:  # a bug: one line for the user, the traceback with -v
         if _is_git_command_error(exc):
             _git_failed(exc, argv)
-        click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+        click.echo(f"error: internal error ({type(exc).__name__}: {exc}); this is a bug", err=True)
         click.echo("  rerun with -v to see the full trace, and report it with that output", err=True)
         _reraise_when_verbose(argv)
-        sys.exit(1)
+        sys.exit(EXIT_INTERNAL)
     else:
         sys.exit(code if isinstance(code, int) else 0)
 
@@ -152,12 +152,13 @@ def _is_git_command_error(exc: Exception) -> bool:
 
 def _git_failed(exc: Any, argv: list[str] | None) -> None:
     """A git command the tool did not expect to fail: say which one and what git said."""
-    said = (exc.stderr or "").strip().splitlines()
+    from release.gitrepo import failure_reason
+
     command = " ".join(str(a) for a in exc.command[:3]) if isinstance(exc.command, list) else str(exc.command)
-    click.echo(f"error: `{command}` failed (exit {exc.status}): {said[-1] if said else 'no message'}", err=True)
-    click.echo("  rerun with -v to see the full trace", err=True)
+    click.echo(f"error: `{command}` failed (exit {exc.status}): {failure_reason(exc) or 'no message'}", err=True)
+    click.echo("  rerun with -v to see the full trace, and report it with that output", err=True)
     _reraise_when_verbose(argv)
-    sys.exit(1)
+    sys.exit(EXIT_INTERNAL)  # every git failure the tool foresees is turned into a ReleaseError
 
 
 def _reraise_when_verbose(argv: list[str] | None) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from release.errors import Refused, ReleaseError
+from release.errors import Failed, Refused
 from release.summary import RebaseSummary
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -197,7 +197,7 @@ class NotifyResult:
 # I/O: PyGithub
 
 
-class GitHubError(ReleaseError):
+class GitHubError(Failed):
     """GitHub refused or could not be reached; the message never holds the token."""
 
 

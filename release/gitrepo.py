@@ -27,6 +27,16 @@ def open_repo(path: Path) -> git.Repo:
         ) from None
 
 
+def failure_reason(exc: git.GitCommandError) -> str:
+    """What git said when it failed, in one line: its first `fatal:`/`error:` line (the lines after
+    it are generic advice), without GitPython's `stderr: '...'` wrapping."""
+    text = str(exc.stderr or "").strip()
+    if text.startswith("stderr: '") and text.endswith("'"):
+        text = text[len("stderr: '"):-1]
+    said = [line.strip() for line in text.splitlines() if line.strip()]
+    return next((line for line in said if line.startswith(("fatal:", "error:"))), said[-1] if said else "")
+
+
 def git_dir(repo: git.Repo) -> Path:
     # GitPython already knows it (a linked worktree's own git dir included): no process needed
     return Path(repo.git_dir).resolve()

@@ -21,7 +21,7 @@ from typing import Any
 
 from release import build_cache, build_skip
 from release.build_skip import LABEL_BUILD_INPUTS, SkipDecision
-from release.errors import Refused, ReleaseError
+from release.errors import Failed, Refused
 from release.localdaemons import BUILDX_HINT
 from release.manifest import Manifest
 from release.registry import (
@@ -247,7 +247,7 @@ def run_buildx(plan: BuildPlan, log_path: Path, on_line: Callable[[str], None]) 
         metadata = Path(tmp) / "metadata.json"
         code = _stream(buildx_argv(plan, metadata), log_path, on_line)
         if code != 0:
-            raise ReleaseError(f"docker buildx build failed (exit code {code})",
+            raise Failed(f"docker buildx build failed (exit code {code})",
                                hints=[f"the full build log: {log_path}"])
         data = json.loads(metadata.read_text()) if metadata.exists() else {}
     digest = data.get("containerimage.digest")
@@ -263,7 +263,7 @@ def run_engine_build(plan: BuildPlan, log_path: Path, on_line: Callable[[str], N
     try:
         api = docker.from_env(version="auto").api  # honours DOCKER_HOST
     except DockerException as exc:
-        raise ReleaseError(f"no Docker daemon is reachable ({exc})",
+        raise Failed(f"no Docker daemon is reachable ({exc})",
                            hints=["start dockerd or set DOCKER_HOST"]) from None
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w", encoding="utf-8") as log:
@@ -284,7 +284,7 @@ def run_engine_build(plan: BuildPlan, log_path: Path, on_line: Callable[[str], N
             for chunk in api.push(repo, tag=tag, stream=True, decode=True, auth_config=_engine_auth()):
                 digest = _engine_chunk(chunk, emit, "push") or digest
         except APIError as exc:
-            raise ReleaseError(redact(f"the Docker engine failed: {exc.explanation or exc}"),
+            raise Failed(redact(f"the Docker engine failed: {exc.explanation or exc}"),
                                hints=[f"the full build log: {log_path}"]) from None
     return digest
 
@@ -292,7 +292,7 @@ def run_engine_build(plan: BuildPlan, log_path: Path, on_line: Callable[[str], N
 def _engine_chunk(chunk: Mapping[str, Any], emit: Callable[[str], None], stage: str) -> str | None:
     if "error" in chunk:
         emit(str(chunk["error"]))
-        raise ReleaseError(redact(f"docker {stage} failed: {str(chunk['error']).strip()}"))
+        raise Failed(redact(f"docker {stage} failed: {str(chunk['error']).strip()}"))
     if chunk.get("stream"):
         for line in str(chunk["stream"]).splitlines():
             emit(line)
@@ -385,9 +385,9 @@ def _confirm_pushed(plan: BuildPlan, reported: str | None, client: RegistryClien
     client = client or RegistryClient(ref.registry)
     held = client.manifest_digest(ref.repository, ref.reference)
     if held is None:
-        raise ReleaseError(f"the build reported a push, but {plan.image} is not in the registry")
+        raise Failed(f"the build reported a push, but {plan.image} is not in the registry")
     if reported and reported != held:
-        raise ReleaseError(f"the builder pushed {reported} but {plan.image} resolves to {held}; "
+        raise Failed(f"the builder pushed {reported} but {plan.image} resolves to {held}; "
                            "another push may have raced this one")
     return held
 
@@ -484,7 +484,7 @@ def verify_same_digest(client: RegistryClient, dev: ImageRef, stable: ImageRef, 
     got = {str(ref): client.manifest_digest(ref.repository, ref.reference) for ref in (dev, stable)}
     if set(got.values()) != {digest}:
         shown = ", ".join(f"{name} -> {value or 'absent'}" for name, value in got.items())
-        raise ReleaseError(f"after the copy the tags disagree ({shown}); expected both at {digest}",
+        raise Failed(f"after the copy the tags disagree ({shown}); expected both at {digest}",
                            hints=["someone may have pushed during the promotion; run image status"])
 
 
@@ -504,7 +504,7 @@ def _dev_fields(client: RegistryClient, manifest: Manifest, version: str, digest
 def _labels_or_empty(client: RegistryClient, repository: str, reference: str, platform: str) -> dict[str, str]:
     try:
         return image_labels(client.image_config(repository, reference, platform))
-    except (NotFound, ReleaseError):
+    except (NotFound, Failed):
         return {}
 
 

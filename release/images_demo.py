@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from release import images
-from release.errors import Refused, ReleaseError
+from release.errors import Failed, Refused
 from release.localdaemons import DockerDaemon, LocalRegistry
 from release.manifest import Manifest, load_manifest
 from release.registry import RegistryClient
@@ -34,7 +34,7 @@ COPY . /opt/skypilot/
 DEMO_REPOSITORY = "embeddedllm/skypilot"
 
 
-class DockerUnavailable(ReleaseError):
+class DockerUnavailable(Failed):
     """This machine cannot run the image demo (no Docker engine or registry, or not root)."""
 
 

@@ -26,7 +26,7 @@ from types import TracebackType
 
 import requests
 
-from release.errors import ReleaseError
+from release.errors import Failed
 
 INSTALL_HINT = "install them with: sudo scripts/setup.sh (apt-get install -y docker.io docker-registry apache2-utils)"
 BUILDX_HINT = (
@@ -36,7 +36,7 @@ BUILDX_HINT = (
 )
 
 
-class DaemonError(ReleaseError):
+class DaemonError(Failed):
     """A local daemon could not be started, or a binary it needs is missing."""
 
 

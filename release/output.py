@@ -1,5 +1,8 @@
 """Terminal and machine output. Human text goes to stderr when --json is on, so that stdout
-carries exactly one JSON document a CI step can parse."""
+carries exactly one JSON document a CI step can parse, whatever the outcome.
+
+Text is printed as text: Rich markup is off, so a commit subject such as `Fix [/] thing` or
+`[k8s] Fix ...` prints as it is. Styling is asked for explicitly (`style=`, or a `rich.text.Text`)."""
 
 from __future__ import annotations
 
@@ -9,16 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+from release.errors import EXIT_MEANINGS, EXIT_OK
+
+if TYPE_CHECKING:  # Rich is imported when something is printed, not when `--help` starts
     from rich.console import Console
 
 
-def _make_console(stderr: bool) -> Console:
-    from rich.console import Console  # a fifth of the startup time: loaded by the first line printed
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
 
     # logs and CI captures are not terminals: give tables room instead of Rich's 80-column default
     stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 150)
+    return Console(stderr=stderr, highlight=False, markup=False, width=None if stream.isatty() else 150)
 
 
 @dataclass
@@ -30,17 +35,24 @@ class Options:
     dry_run: bool = False
     json: bool = False
     verbose: int = 0
-    _console: Console | None = field(default=None, init=False, repr=False, compare=False)
+    # Set by the command line's main(): the JSON result is kept and printed once, by main(), as one
+    # document that also says how the command ended. Without it (a command invoked on its own, as
+    # some tests do) emit() prints at once.
+    collect: bool = False
+    result: Any = None
+    _consoles: dict[bool, Console] = field(default_factory=dict, repr=False)
 
     @property
     def console(self) -> Console:
-        # made on first use: JSON-only runs and --help never load Rich
-        if self._console is None:
-            self._console = _make_console(stderr=self.json)
-        return self._console
+        # decided when first used: --json may come after the subcommand, after Options was made
+        if self.json not in self._consoles:
+            self._consoles[self.json] = _console(stderr=self.json)
+        return self._consoles[self.json]
 
     def say(self, *args: Any, **kwargs: Any) -> None:
-        """Progress and human-readable results (moved to stderr under --json)."""
+        """Progress and human-readable results (moved to stderr under --json). Strings are plain
+        text, never markup; pass style= to colour a whole line."""
+        kwargs.pop("markup", None)
         self.console.print(*args, **kwargs)
 
     def progress(self, text: str) -> None:
@@ -56,6 +68,25 @@ class Options:
 
     def emit(self, data: Any) -> None:
         """The machine-readable result of a command, printed only with --json."""
-        if self.json:
-            sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-            sys.stdout.flush()
+        if not self.json:
+            return
+        if self.collect:
+            self.result = {**self.result, **data} if isinstance(self.result, dict) and isinstance(data, dict) else data
+        else:
+            write_json(data)
+
+
+def outcome_document(result: Any, exit_code: int, error: str | None = None,
+                     hints: list[str] | None = None) -> dict[str, Any]:
+    """The one document --json prints: the command's result (or the part of it that exists) plus
+    how it ended. `ok` is true exactly when the exit code is 0."""
+    document = dict(result) if isinstance(result, dict) else {"result": result} if result is not None else {}
+    if exit_code != EXIT_OK and not error:
+        error = EXIT_MEANINGS.get(exit_code, f"exit code {exit_code}")
+    document.update(ok=exit_code == EXIT_OK, exit_code=exit_code, error=error, hints=list(hints or []))
+    return document
+
+
+def write_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()

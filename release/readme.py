@@ -16,7 +16,7 @@ from typing import TypeVar
 import git
 import jinja2
 
-from release.errors import Refused, ReleaseError
+from release.errors import Refused
 from release.manifest import Manifest, Patch
 from release.safe_write import atomic_write_bytes, require_regular_inside
 
@@ -127,7 +127,7 @@ def split_readme(text: _Text) -> tuple[_Text, _Text]:
     if start < 0 and end < 0:
         block, rest = b"", data
     elif start < 0 or end < start:
-        raise ReleaseError("README.md has a broken fork block: its start and end markers do not pair up",
+        raise Refused("README.md has a broken fork block: its start and end markers do not pair up",
                            hints=["run `ellm-release readme` to regenerate it"])
     else:
         cut = data.find(b"\n", end)
@@ -220,7 +220,7 @@ def _commit(repo: git.Repo, ref: str, what: str) -> git.Commit:
     try:
         return repo.commit(ref)
     except (ValueError, git.BadName, git.GitCommandError):
-        raise ReleaseError(f"{what} {ref} is not a commit in {repo.working_dir}",
+        raise Refused(f"{what} {ref} is not a commit in {repo.working_dir}",
                            hints=["fetch the fork and upstream, or fix patches/manifest.yaml"]) from None
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import requests
 
-from release.errors import ReleaseError
+from release.errors import Failed
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -47,7 +47,7 @@ ENV_INSECURE = "ELLM_INSECURE_REGISTRIES"  # comma-separated hosts allowed over 
 
 # --- errors ---------------------------------------------------------------------------------------
 
-class RegistryError(ReleaseError):
+class RegistryError(Failed):
     """A registry operation failed; the message names the registry and what was asked, never a secret."""
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import git
 
 from release import drift, dryrun_area, gitrepo, pr_merges
-from release.errors import EXIT_DRIFT, ConflictStop, Refused, ReleaseError
+from release.errors import ConflictStop, Failed, Refused
 from release.forensics import explain_files
 from release.manifest import Manifest, ManifestUpdate, apply_update, manifest_from_text
 from release.plan import Plan, Step, make_plan, new_commits_by_patch, new_statuses, summarize_patches
@@ -227,7 +227,8 @@ def run(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) -> Reb
         made = _reconcile(repo, state, say)
         if finished:
             if state.position < len(steps) and not made:
-                raise Refused(f"git cherry-pick of {steps[state.position].commit[:12]} succeeded but made no commit")
+                raise Failed(f"git cherry-pick of {steps[state.position].commit[:12]} succeeded but made no commit",
+                             hints=_resume_hints(repo))
             continue
         gitrepo.drop_sequencer(repo)  # from here on git holds just the one stopped pick
         step = steps[state.position]
@@ -266,7 +267,8 @@ def _reconcile(repo: git.Repo, state: ReplayState, say: Say) -> int:
     for new, source in made:
         expected = steps[state.position].commit if state.position < len(steps) else None
         if source != expected:
-            raise Refused(f"{state.branch} has a commit {new[:12]} that is not the next one of the plan "
+            # the branch exists and holds work: a stop part-way, not a refusal before any change
+            raise Failed(f"{state.branch} has a commit {new[:12]} that is not the next one of the plan "
                           f"({(expected or 'none')[:12]}); it was not made by this replay",
                           hints=["inspect the branch; ellm-release abort starts over cleanly"])
         state.results[source] = {"new": new, "outcome": Outcome.CLEAN.value}
@@ -294,7 +296,8 @@ def _after_stop(repo: git.Repo, sha: str) -> tuple[Outcome | None, str]:
     if gitrepo.unmerged_files(repo):
         return None, ""
     if not gitrepo.cherry_pick_in_progress(repo):
-        raise Refused(f"git cherry-pick of {sha[:12]} failed without a conflict; see `git status`")
+        raise Failed(f"git cherry-pick of {sha[:12]} failed without a conflict; see `git status`",
+                     hints=_resume_hints(repo))
     staged = repo.git.diff("--cached", "--name-only").strip()
     if not staged:
         # the change is already in the base: the pick came out empty
@@ -352,6 +355,11 @@ class ConflictStopWithSummary(ConflictStop):
 # ------------------------------------------------------------------------------ continue/skip/abort
 
 
+def _resume_hints(repo: git.Repo) -> list[str]:
+    return [f"look at `git -C {repo.working_dir} status`; then ellm-release continue, or ellm-release abort "
+            "to start over"]
+
+
 def require_state(repo: git.Repo) -> ReplayState:
     state = load_state(repo)
     if state is None:
@@ -406,7 +414,8 @@ def resume(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
         if state.phase == "picking":  # killed right after the pick stopped on a conflict
             state.phase = "conflict"
             save_state(repo, state)
-        raise Refused(f"these files still have conflicts: {', '.join(unmerged)}",
+        # still stopped on the conflict: the same exit code as the stop itself
+        raise ConflictStop(f"these files still have conflicts: {', '.join(unmerged)}",
                       hints=[f"resolve them, `git -C {repo.working_dir} add` them, then run continue again"])
     if (state.phase == "picking" and gitrepo.cherry_pick_in_progress(repo)
             and repo.head.commit.hexsha == state.head_before_pick):
@@ -567,11 +576,10 @@ def finish(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say,
             save_summary(manifest, summary)
             clear_state(repo)
             reason = (exc.stderr or "").strip().splitlines()
-            raise ReleaseError(
+            raise Failed(
                 f"{state.branch} is complete here, but the push to {manifest.fork_remote} failed"
                 + (f": {reason[-1].strip()}" if reason else ""),
                 hints=[f"git -C {repo.working_dir} push {manifest.fork_remote} {state.branch}   # once it can go"],
-                exit_code=EXIT_DRIFT,  # not a refusal: the work is done and kept, only the push is missing
             ) from None
         summary = dataclasses.replace(summary, pushed=True)
         say(f"pushed {state.branch} to {manifest.fork_remote}")

@@ -35,7 +35,7 @@ def read_json(path: Path) -> Any | None:
     except FileNotFoundError:
         return None
     except (ValueError, UnicodeDecodeError) as exc:
-        from release.errors import ReleaseError
+        from release.errors import Refused
 
-        raise ReleaseError(f"{path} is not a readable record ({exc})",
-                           hints=["move it aside and run the command that writes it again"]) from None
+        raise Refused(f"{path} is not a readable record ({exc})",
+                      hints=["move it aside and run the command that writes it again"]) from None

@@ -8,7 +8,7 @@ from typing import Any
 import git
 
 from release import gitrepo
-from release.errors import Refused
+from release.errors import Failed, Refused
 from release.manifest import Manifest
 
 
@@ -30,8 +30,8 @@ def sync(repo: git.Repo, manifest: Manifest, *, dry_run: bool = False) -> SyncRe
     gitrepo.require_remote(repo, up)
     gitrepo.require_remote(repo, fork)
     # Fetching only updates remote-tracking refs; it is how we learn what there is, even in a dry run.
-    repo.git.fetch("--quiet", "--tags", "--force", up, f"+refs/heads/*:refs/remotes/{up}/*")
-    repo.git.fetch("--quiet", fork, f"+refs/heads/*:refs/remotes/{fork}/*")
+    _talk(repo, "fetch", up, "--quiet", "--tags", "--force", up, f"+refs/heads/*:refs/remotes/{up}/*")
+    _talk(repo, "fetch", fork, "--quiet", fork, f"+refs/heads/*:refs/remotes/{fork}/*")
     target = gitrepo.rev(repo, f"refs/remotes/{up}/{master}")
     if target is None:
         raise Refused(f"upstream has no branch {master}")
@@ -50,10 +50,22 @@ def sync(repo: git.Repo, manifest: Manifest, *, dry_run: bool = False) -> SyncRe
     count = len(gitrepo.commits_between(repo, current, target)) if current else 0
     if dry_run:
         return SyncResult(master, current, target, count, "would-fast-forward")
-    repo.git.push("--quiet", fork, f"{target}:refs/heads/{master}")  # a plain push: the server refuses non-ff
-    repo.git.fetch("--quiet", fork, f"+refs/heads/{master}:refs/remotes/{fork}/{master}")
+    # a plain push: the server refuses non-ff
+    _talk(repo, "push", fork, "--quiet", fork, f"{target}:refs/heads/{master}")
+    _talk(repo, "fetch", fork, "--quiet", fork, f"+refs/heads/{master}:refs/remotes/{fork}/{master}")
     note = _update_local(repo, master, target, dry_run)
     return SyncResult(master, current, target, count, "fast-forward", note)
+
+
+def _talk(repo: git.Repo, verb: str, remote: str, *args: str) -> None:
+    """A fetch or push: when the other side fails, that is an outside failure, said in one sentence."""
+    try:
+        getattr(repo.git, verb)(*args)
+    except git.GitCommandError as exc:
+        reason = gitrepo.failure_reason(exc)
+        where = "from" if verb == "fetch" else "to"
+        raise Failed(f"git {verb} {where} {remote} failed: {reason or f'exit {exc.status}'}",
+                     hints=[f"check the remote: git -C {repo.working_dir} remote -v"]) from None
 
 
 def _update_local(repo: git.Repo, master: str, target: str, dry_run: bool) -> str:

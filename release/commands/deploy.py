@@ -7,6 +7,7 @@ adds nothing the playbook does not do. Arguments after `--` go to ansible-playbo
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 import click
 
 from release.deploy import ansible_env, playbook_command
-from release.errors import Refused, ReleaseError
+from release.errors import Failed, Refused
 from release.output import Options
 from release.versions import InvalidVersion
 
@@ -72,12 +73,12 @@ def deploy(opts: Options, inventory: Path | None, version: str | None, ansible_a
                                 version=version, check=opts.dry_run, passthrough=ansible_args)
     except InvalidVersion as exc:
         raise Refused(str(exc)) from None
-    opts.say(f"[dim]$ {' '.join(argv)}[/]")
+    opts.say(f"$ {shlex.join(argv)}", style="dim")  # exactly what runs, pasteable into a shell
     # Under --json stdout carries only our JSON document, so Ansible's output goes to stderr.
     rc = subprocess.call(argv, stdout=sys.stderr if opts.json else None, env=ansible_env(root, os.environ))
     opts.emit({"command": argv, "returncode": rc})
     if rc != 0:
-        raise ReleaseError(f"the deploy playbook failed (exit {rc})", exit_code=rc)
+        raise Failed(f"the deploy playbook failed (ansible-playbook exit {rc})")
 
 
 COMMANDS: list[click.Command] = [deploy]

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from release.errors import EXIT_DRIFT, Refused, ReleaseError
+from release.errors import CheckFailed, Refused
 from release.output import Options
 from release.smoke import compute, gpu_tools, host, nodes, pods, report, runs, sky_output, smi_pods
 from release.smoke.findings import Finding, all_passed, render, save
@@ -56,7 +56,7 @@ def _finish(ctx: click.Context, findings: list[Finding], save_to: Path | None) -
     opts.say(render(findings), markup=False)
     opts.emit({"passed": all_passed(findings), "findings": [f.to_dict() for f in findings]})
     if not all_passed(findings):
-        raise ReleaseError(f"{sum(not f.passed for f in findings)} smoke check(s) failed", exit_code=EXIT_DRIFT)
+        raise CheckFailed(f"{sum(not f.passed for f in findings)} smoke check(s) failed")
 
 
 def _keep(key: str) -> Any:
@@ -323,7 +323,7 @@ def record(ctx: click.Context, run_dir: Path | None, digest: str, image: str, ve
     opts.say(f"smoke record: {path}", markup=False)
     opts.emit({"passed": v.passed, "summary": v.summary, "record": str(path), "groups": list(v.groups)})
     if not v.passed:
-        raise ReleaseError(f"smoke tests failed for {digest}", exit_code=EXIT_DRIFT)
+        raise CheckFailed(f"smoke tests failed for {digest}")
 
 
 COMMANDS: list[click.Command] = [smoke]

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from release.errors import ReleaseError
+from release.errors import Refused
 from release.state_dir import write_json
 
 RECORD_SCHEMA = 1
@@ -66,7 +66,7 @@ class SmokeHistory:
         return passing[-1] if passing else None
 
 
-class SmokeRecordError(ReleaseError):
+class SmokeRecordError(Refused):
     """A smoke record that this tool did not write, or that was edited since."""
 
 

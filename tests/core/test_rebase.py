@@ -137,9 +137,9 @@ def test_conflict_stops_with_exit_3_and_continue_finishes(
     assert saved["state"] == "conflict"
     assert saved["conflict"]["patch_id"] == "serve-controller-capacity"
 
-    # continue before resolving is refused and changes nothing
+    # continue before resolving changes nothing: still stopped on the conflict, the same exit code
     early = cli(world, "continue")
-    assert early.code == 2
+    assert early.code == 3
     assert "still have conflicts" in early.err
     assert state_file(world).exists()
 
@@ -470,7 +470,7 @@ def test_a_refused_push_is_reported_and_leaves_the_local_branch(clean_world: Wor
 
     result = cli(world, "rebase", "0.13.0", "--push")
 
-    assert result.code == 1  # a failure after the work, not a refusal before it
+    assert result.code == 4  # the push failed after the work was done; the branch is kept
     assert "complete here, but the push to origin failed" in result.err
     assert git(world.fork_bare, "branch", "--list", TARGET) == ""
     assert git(world.fork, "rev-parse", "--abbrev-ref", "HEAD") == TARGET

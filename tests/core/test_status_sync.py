@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 
+import git as gitpython
+import pytest
 from corekit import Cli, snapshot
 
 from release.sandbox import PatchSpec, World, commit_files, git
@@ -201,13 +203,38 @@ def test_sync_with_files_in_the_way_of_the_checked_out_master_still_succeeds(wor
     assert (world.fork / "docs" / "more-0.md").read_text(encoding="utf-8") == "a maintainer's notes\n"
 
 
-def test_a_git_failure_the_tool_did_not_foresee_is_one_sentence(world: World, cli: Cli) -> None:
+def test_a_remote_that_fails_is_an_outside_failure_in_one_sentence(world: World, cli: Cli) -> None:
     shutil.rmtree(world.fork_bare)  # the fork's remote disappears under the working copy
 
     result = cli(world, "sync")
 
-    assert result.code == 1
-    assert "error: `git fetch" in result.err and "failed (exit 128)" in result.err
+    assert result.code == 4
+    assert "error: git fetch from origin failed: fatal:" in result.err
+    assert "Traceback" not in result.text
+
+
+def test_a_git_failure_the_tool_did_not_foresee_is_an_internal_error(world: World, cli: Cli,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise gitpython.GitCommandError(["git", "log", "--format=%H"], 128, b"fatal: bad object HEAD")
+
+    monkeypatch.setattr("release.drift.status", broken)
+
+    result = cli(world, "status")
+
+    assert result.code == 70
+    assert "error: `git log --format=%H` failed (exit 128): fatal: bad object HEAD" in result.err
+    assert "Traceback" not in result.text
+
+
+def test_a_bug_is_an_internal_error_with_its_trace_under_verbose(world: World, cli: Cli,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("release.drift.status", lambda *args: {}["missing"])
+
+    result = cli(world, "status")
+
+    assert result.code == 70
+    assert "error: internal error (KeyError: 'missing')" in result.err
     assert "Traceback" not in result.text
 
 

@@ -98,7 +98,7 @@ def test_custom_label_and_title(workspace, github):
 def test_rejected_token_never_shows_up(workspace, github):
     wrong = "ghp_AnotherSecretThatMustNotLeak1234567"
     run = notify(workspace, github, "failure", token=wrong)
-    assert run.exit_code == 2 and "401" in run.error
+    assert run.exit_code == 4 and "401" in run.error
     assert wrong not in run.all_text and TOKEN not in run.all_text
 
 

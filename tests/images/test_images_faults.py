@@ -80,7 +80,7 @@ def test_wrong_credentials_fail_cleanly_without_leaking(tmp_path: Path, auth_reg
 
     out = run_cli(["promote"], manifest=manifest, as_json=True, verbose=2)
 
-    assert out.exit_code == 2
+    assert out.exit_code == 4  # the registry refused: an outside failure
     assert isinstance(out.error, AuthError)
     assert "refused user 'ellm-bot'" in out.output and "ELLM_REGISTRY_TOKEN" in out.output
     basic = base64.b64encode(f"{registry_user.username}:{wrong}".encode()).decode()
@@ -94,7 +94,7 @@ def test_no_credentials_for_a_registry_that_needs_them(tmp_path: Path, auth_regi
                                                        repo_name: str) -> None:
     manifest = write_manifest(tmp_path, f"{auth_registry.host}/{repo_name}")
     out = run_cli(["image", "status"], manifest=manifest)
-    assert out.exit_code == 2
+    assert out.exit_code == 4
     assert "requires a login and no credentials were found" in out.output
     assert "docker login" in out.output
 
@@ -115,7 +115,7 @@ def test_registry_down_is_one_clear_error(tmp_path: Path, repo_name: str) -> Non
 def test_registry_down_through_the_cli(tmp_path: Path, repo_name: str) -> None:
     manifest = write_manifest(tmp_path, f"127.0.0.1:{free_port()}/{repo_name}")
     out = run_cli(["promote"], manifest=manifest)
-    assert out.exit_code == 2
+    assert out.exit_code == 4  # an outside failure, not a refusal
     assert "did not answer" in out.output and "Traceback" not in out.output
     assert out.output.count("retry:") == 4  # five attempts in all, each retry announced
 
@@ -194,7 +194,7 @@ def test_malformed_dev_manifest_is_refused_and_nothing_is_written(tmp_path: Path
 
     out = run_cli(["promote", "--skip-smoke-gate"], manifest=manifest)
 
-    assert out.exit_code == 2 and isinstance(out.error, MalformedResponse)
+    assert out.exit_code == 4 and isinstance(out.error, MalformedResponse)
     assert expect in out.output
     assert [r.method for r, _ in httpserver.log] == ["GET"]  # no PUT reached the registry
 
