@@ -6,6 +6,7 @@ line per finding, saves them with --save, and exits 1 when any check fails (2 on
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import click
 from release.errors import CheckFailed, Refused
 from release.output import Options
 from release.smoke import compute, gpu_tools, host, nodes, pods, report, runs, sky_output, smi_pods
-from release.smoke.findings import Finding, all_passed, render, save
+from release.smoke.findings import Finding, all_passed, fail, render, save
 from release.smoke.record import is_digest
 from release.state_dir import state_dir
 
@@ -23,20 +24,26 @@ def _opts(ctx: click.Context) -> Options:
     return ctx.find_object(Options) or Options()
 
 
+class InputUnreadable(Refused):
+    """A captured file that is missing or not what the check reads: a failing finding, saved."""
+
+
 def _read(path: str) -> str:
     if path == "-":
         return click.get_text_stream("stdin").read()
     try:
         return Path(path).read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
-        raise Refused(f"input file not found: {path}") from None
+        raise InputUnreadable(f"input file not found: {path}") from None
+    except OSError as exc:
+        raise InputUnreadable(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def _read_json(path: str) -> Any:
     try:
         return json.loads(_read(path))
     except json.JSONDecodeError as exc:
-        raise Refused(f"{path} is not JSON: {exc}") from None
+        raise InputUnreadable(f"{path} is not JSON: {exc}") from None
 
 
 def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
@@ -49,8 +56,22 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
     return out
 
 
-def _finish(ctx: click.Context, findings: list[Finding], save_to: Path | None) -> None:
+def _judge(ctx: click.Context, compute: Callable[[], list[Finding]]) -> list[Finding]:
+    """Run a check; input it cannot read becomes one failing finding, never a traceback, so the
+    playbook still saves evidence and the run is judged a failure."""
+    name = ctx.info_name or "check"
+    try:
+        return compute()
+    except InputUnreadable as exc:
+        return [fail(f"{name}.input", exc.message)]
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        return [fail(f"{name}.input", f"the {name} check cannot read its input ({type(exc).__name__}: "
+                                      f"{str(exc)[:200]})")]
+
+
+def _finish(ctx: click.Context, compute: Callable[[], list[Finding]], save_to: Path | None) -> None:
     opts = _opts(ctx)
+    findings = _judge(ctx, compute)
     if save_to:
         save(save_to, findings, run_id=ctx.meta.get("smoke_run_id", ""), digest=ctx.meta.get("smoke_digest", ""))
     opts.say(render(findings), markup=False)
@@ -154,7 +175,7 @@ def check() -> None:
 @click.pass_context
 def check_nodes(ctx: click.Context, nodes_file: str, expect: tuple[str, ...], save_to: Path | None) -> None:
     wanted = {k: (None if v in ("", "any") else v) for k, v in _pairs(expect, "--expect").items()}
-    _finish(ctx, nodes.check_gpu_nodes(_read_json(nodes_file), wanted), save_to)
+    _finish(ctx, lambda: nodes.check_gpu_nodes(_read_json(nodes_file), wanted), save_to)
 
 
 @check.command("api")
@@ -163,7 +184,7 @@ def check_nodes(ctx: click.Context, nodes_file: str, expect: tuple[str, ...], sa
 @save_option
 @click.pass_context
 def check_api(ctx: click.Context, health: str, expected_version: str, save_to: Path | None) -> None:
-    _finish(ctx, sky_output.check_api_health(_read(health), expected_version), save_to)
+    _finish(ctx, lambda: sky_output.check_api_health(_read(health), expected_version), save_to)
 
 
 @check.command("sky-check")
@@ -172,7 +193,7 @@ def check_api(ctx: click.Context, health: str, expected_version: str, save_to: P
 @save_option
 @click.pass_context
 def check_sky_check(ctx: click.Context, output: str, rc: int, save_to: Path | None) -> None:
-    _finish(ctx, sky_output.check_sky_check(_read(output), rc), save_to)
+    _finish(ctx, lambda: sky_output.check_sky_check(_read(output), rc), save_to)
 
 
 @check.command("gpus-list")
@@ -185,10 +206,14 @@ def check_sky_check(ctx: click.Context, output: str, rc: int, save_to: Path | No
 @click.pass_context
 def check_gpus_list(ctx: click.Context, output: str, rc: int, nodes_file: str, accelerator: tuple[str, ...],
                     context: str | None, save_to: Path | None) -> None:
-    by_vendor = nodes.gpu_nodes(_read_json(nodes_file))
     names = _pairs(accelerator, "--accelerator")
-    expected = {name: sum(by_vendor.get(vendor, {}).values()) for vendor, name in names.items()}
-    _finish(ctx, sky_output.check_gpus_list(_read(output), rc, expected, context), save_to)
+
+    def compute() -> list[Finding]:
+        by_vendor = nodes.gpu_nodes(_read_json(nodes_file))
+        expected = {name: sum(by_vendor.get(vendor, {}).values()) for vendor, name in names.items()}
+        return sky_output.check_gpus_list(_read(output), rc, expected, context)
+
+    _finish(ctx, compute, save_to)
 
 
 @check.command("launch")
@@ -207,14 +232,17 @@ def check_gpus_list(ctx: click.Context, output: str, rc: int, nodes_file: str, a
 def check_launch(ctx: click.Context, pods_file: str, nodes_file: str, cluster: str, vendor: str, count: int,
                  node: str | None, launch_output: str | None, launch_rc: int | None, status_file: str | None,
                  accelerator: str | None, save_to: Path | None) -> None:
-    findings: list[Finding] = []
-    if launch_output is not None and launch_rc is not None:
-        findings += sky_output.check_launch_output(_read(launch_output), launch_rc, cluster)
-    findings += pods.check_launch_pods(_read_json(pods_file), _read_json(nodes_file), cluster=cluster,
-                                       vendor=vendor, count=count, expected_node=node or None)
-    if status_file and accelerator:
-        findings += sky_output.check_status_gpu_count(_read(status_file), cluster, accelerator, count)
-    _finish(ctx, findings, save_to)
+    def compute() -> list[Finding]:
+        findings: list[Finding] = []
+        if launch_output is not None and launch_rc is not None:
+            findings += sky_output.check_launch_output(_read(launch_output), launch_rc, cluster)
+        findings += pods.check_launch_pods(_read_json(pods_file), _read_json(nodes_file), cluster=cluster,
+                                           vendor=vendor, count=count, expected_node=node or None)
+        if status_file and accelerator:
+            findings += sky_output.check_status_gpu_count(_read(status_file), cluster, accelerator, count)
+        return findings
+
+    _finish(ctx, compute, save_to)
 
 
 @check.command("over-request")
@@ -223,7 +251,7 @@ def check_launch(ctx: click.Context, pods_file: str, nodes_file: str, cluster: s
 @save_option
 @click.pass_context
 def check_over_request(ctx: click.Context, output: str, rc: int, save_to: Path | None) -> None:
-    _finish(ctx, sky_output.check_over_request(_read(output), rc), save_to)
+    _finish(ctx, lambda: sky_output.check_over_request(_read(output), rc), save_to)
 
 
 @check.command("smi")
@@ -238,18 +266,18 @@ def check_over_request(ctx: click.Context, output: str, rc: int, save_to: Path |
 @click.pass_context
 def check_smi(ctx: click.Context, vendor: str, fmt: str, output: str, rc: int, expected_count: int | None,
               expected_name: str | None, subject: str, save_to: Path | None) -> None:
-    text = _read(output)
-    if rc != 0:
-        findings = [Finding("gpu.tool", False, gpu_tools.diagnose_tool_failure(vendor, rc, text), subject)]
-    else:
+    def compute() -> list[Finding]:
+        text = _read(output)
+        if rc != 0:
+            return [fail("gpu.tool", gpu_tools.diagnose_tool_failure(vendor, rc, text), subject)]
         try:
             inv = gpu_tools.PARSERS[fmt](text)
         except gpu_tools.ToolOutputError as exc:
-            findings = [Finding("gpu.tool", False, str(exc), subject)]
-        else:
-            findings = gpu_tools.check_inventory(inv, expected_count=expected_count,
-                                                 expected_name=expected_name, subject=subject)
-    _finish(ctx, findings, save_to)
+            return [fail("gpu.tool", str(exc), subject)]
+        return gpu_tools.check_inventory(inv, expected_count=expected_count, expected_name=expected_name,
+                                         subject=subject)
+
+    _finish(ctx, compute, save_to)
 
 
 @check.command("host")
@@ -263,7 +291,7 @@ def check_host(ctx: click.Context, probe: str, hostname: str, vendors_out: Path 
     if vendors_out:
         vendors_out.parent.mkdir(parents=True, exist_ok=True)
         vendors_out.write_text(json.dumps(list(vendors)), encoding="utf-8")
-    _finish(ctx, findings, save_to)
+    _finish(ctx, lambda: findings, save_to)
 
 
 @check.command("vector-add")
@@ -272,7 +300,7 @@ def check_host(ctx: click.Context, probe: str, hostname: str, vendors_out: Path 
 @save_option
 @click.pass_context
 def check_vector_add(ctx: click.Context, result: str, subject: str, save_to: Path | None) -> None:
-    _finish(ctx, compute.check_vector_add(_read(result), subject), save_to)
+    _finish(ctx, lambda: compute.check_vector_add(_read(result), subject), save_to)
 
 
 # ---- record ------------------------------------------------------------------------------------

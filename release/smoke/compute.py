@@ -19,13 +19,25 @@ def expected_values(n: int) -> tuple[list[float], list[float], float]:
 
 
 def check_vector_add(result: dict[str, Any] | str, subject: str = "") -> list[Finding]:
+    printed = result if isinstance(result, str) else json.dumps(result)
     if isinstance(result, str):
         try:
             result = json.loads(result.strip().splitlines()[-1]) if result.strip() else {}
         except (json.JSONDecodeError, IndexError):
             return [fail("compute.vector-add", f"the vector add printed no result: {result[:200]!r}", subject)]
+    try:
+        return _judge(result, subject)
+    except (AttributeError, TypeError, ValueError, KeyError):
+        # the script prints its own fixed shape; anything else is a broken run, never a pass
+        return [fail("compute.vector-add", f"the vector add printed a result this check cannot read: "
+                     f"{printed.strip()[-200:]!r}", subject)]
+
+
+def _judge(result: Any, subject: str) -> list[Finding]:
+    if not isinstance(result, dict):
+        raise TypeError("not an object")
     backend = result.get("backend", "none")
-    errors = "; ".join(result.get("errors", []))
+    errors = "; ".join(str(e) for e in result.get("errors") or [])
     if backend == "none":
         why = f" ({errors})" if errors else ""
         return [fail("compute.vector-add", "no GPU compute runtime: neither PyTorch nor CuPy sees a GPU and "
@@ -40,7 +52,7 @@ def check_vector_add(result: dict[str, Any] | str, subject: str = "") -> list[Fi
     if n <= 0:
         return [fail("compute.vector-add", "the vector add returned no values", subject)]
     head, tail, checksum = expected_values(n)
-    got_head, got_tail = [float(x) for x in result.get("head", [])], [float(x) for x in result.get("tail", [])]
+    got_head, got_tail = [float(x) for x in result.get("head") or []], [float(x) for x in result.get("tail") or []]
     got_sum = float(result.get("checksum", float("nan")))
     if got_head != head or got_tail != tail or got_sum != checksum:
         return [fail("compute.vector-add", f"wrong result on {backend} ({result.get('device')}): head "

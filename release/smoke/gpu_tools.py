@@ -51,6 +51,7 @@ class GpuInfo:
     memory_mib: int | None = None
     uuid: str = ""
     bus_id: str = ""
+    problems: tuple[str, ...] = ()  # error states the tool reported for this GPU, one phrase each
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class GpuInventory:
     source: str  # which tool and format
     driver: str = ""
     gpus: tuple[GpuInfo, ...] = ()
+    stray_lines: tuple[str, ...] = ()  # lines that are neither GPU rows nor headers (stderr mixed in)
 
     @property
     def count(self) -> int:
@@ -70,6 +72,38 @@ class GpuInventory:
         mem_s = "/".join(f"{m} MiB" for m in mem) or "unknown memory"
         return (f"{self.count}x {', '.join(names) or 'no GPU'} ({mem_s}), "
                 f"driver {self.driver or 'unknown'}, from {self.source}")
+
+
+# How nvidia-smi marks a value it could not read: the device is in an error state, lost, or needs a
+# reset (nvidia-smi's documentation; seen as "ERR!" in the table view and the CSV alike).
+_ERROR_MARKERS = ("err!", "[unknown error]", "unknown error", "[gpu requires reset]", "gpu requires reset",
+                  "[gpu is lost]", "gpu is lost", "[not found]")
+# Where a value is required, these mean "not available", which for these fields is just as broken.
+_MISSING_MARKERS = ("[n/a]", "n/a", "[not supported]", "[insufficient permissions]", "[unknown]")
+
+
+def value_problem(field: str, value: str | None, *, required: bool = True) -> str | None:
+    """The phrase for a field that holds an error marker (or nothing, where a value is required)."""
+    text = (value or "").strip()
+    low = text.lower()
+    if any(m in low for m in _ERROR_MARKERS):
+        return f"{field} is {text}"
+    if required and (not text or low in _MISSING_MARKERS):
+        return f"{field} is {text or 'empty'}"
+    return None
+
+
+def _problems(values: dict[str, str | None], optional: tuple[str, ...] = ()) -> tuple[str, ...]:
+    found = (value_problem(k, v, required=k not in optional) for k, v in values.items())
+    return tuple(p for p in found if p)
+
+
+def _index(text: str | None, fallback: int) -> int:
+    """A GPU's index, or its position when the tool printed none or an error in its place."""
+    try:
+        return int(str(text).strip())
+    except (TypeError, ValueError):
+        return fallback
 
 
 def _mib(text: str) -> int | None:
@@ -93,15 +127,21 @@ def parse_nvidia_query_csv(text: str) -> GpuInventory:
     if "name" not in header:
         raise ToolOutputError("nvidia-smi CSV has no header row with a 'name' column "
                               "(run it with --format=csv, not noheader)")
-    gpus, drivers = [], set()
+    gpus, drivers, stray = [], set(), []
     for row in rows[1:]:
-        rec = dict(zip(header, (c.strip() for c in row), strict=False))
-        gpus.append(GpuInfo(index=int(rec.get("index", len(gpus))), name=rec["name"],
+        if len(row) != len(header):  # a warning or an error line printed between or after the rows
+            stray.append(", ".join(row).strip())
+            continue
+        rec = dict(zip(header, (c.strip() for c in row), strict=True))
+        position = len(gpus)
+        optional = tuple(k for k in rec if k not in ("index", "name", "uuid", "driver_version", "memory.total"))
+        gpus.append(GpuInfo(index=_index(rec.get("index"), position), name=rec["name"],
                             memory_mib=_mib(rec.get("memory.total", "")), uuid=rec.get("uuid", ""),
-                            bus_id=rec.get("pci.bus_id", "")))
-        if rec.get("driver_version"):
+                            bus_id=rec.get("pci.bus_id", ""), problems=_problems(rec, optional)))
+        if rec.get("driver_version") and not value_problem("driver_version", rec["driver_version"]):
             drivers.add(rec["driver_version"])
-    return GpuInventory("nvidia", "nvidia-smi --query-gpu", ", ".join(sorted(drivers)), tuple(gpus))
+    return GpuInventory("nvidia", "nvidia-smi --query-gpu", ", ".join(sorted(drivers)), tuple(gpus),
+                        tuple(stray))
 
 
 def parse_nvidia_smi_xml(text: str) -> GpuInventory:
@@ -113,21 +153,42 @@ def parse_nvidia_smi_xml(text: str) -> GpuInventory:
         raise ToolOutputError(f"expected <nvidia_smi_log>, got <{root.tag}>")
     gpus = []
     for i, gpu in enumerate(root.findall("gpu")):
-        gpus.append(GpuInfo(index=int(gpu.findtext("minor_number", str(i)) or i),
-                            name=(gpu.findtext("product_name") or "").strip(),
-                            memory_mib=_mib(gpu.findtext("fb_memory_usage/total") or ""),
-                            uuid=(gpu.findtext("uuid") or "").strip(), bus_id=gpu.get("id", "")))
-    return GpuInventory("nvidia", "nvidia-smi -q -x", (root.findtext("driver_version") or "").strip(),
-                        tuple(gpus))
+        values = {"product_name": gpu.findtext("product_name"), "uuid": gpu.findtext("uuid"),
+                  "fb_memory_usage/total": gpu.findtext("fb_memory_usage/total")}
+        problems = list(_problems(values))
+        # the driver's own verdict on a GPU that needs attention (None when healthy; since R550)
+        recovery = (gpu.findtext("gpu_recovery_action") or "None").strip()
+        if recovery.lower() not in ("none", "n/a", ""):
+            problems.append(f"gpu_recovery_action is {recovery}")
+        gpus.append(GpuInfo(index=_index(gpu.findtext("minor_number"), i),
+                            name=(values["product_name"] or "").strip(),
+                            memory_mib=_mib(values["fb_memory_usage/total"] or ""),
+                            uuid=(values["uuid"] or "").strip(), bus_id=gpu.get("id", ""), problems=tuple(problems)))
+    driver = (root.findtext("driver_version") or "").strip()
+    if value_problem("driver_version", driver):
+        driver = ""
+    return GpuInventory("nvidia", "nvidia-smi -q -x", driver, tuple(gpus))
 
 
 _LIST_RE = re.compile(r"^GPU (\d+): (.+?) \(UUID: ([^)]+)\)")
+# nvidia-smi -L for a GPU it cannot open: "Unable to determine the device handle for GPU<n>: <bus>: <error>"
+_LIST_BROKEN_RE = re.compile(r"^Unable to determine the device handle for (?:GPU\s*)?(\S+?):?\s+(.*)$", re.I)
 
 
 def parse_nvidia_smi_list(text: str) -> GpuInventory:
-    gpus = [GpuInfo(int(m.group(1)), m.group(2).strip(), uuid=m.group(3))
-            for m in map(_LIST_RE.match, text.splitlines()) if m]
-    return GpuInventory("nvidia", "nvidia-smi -L", "", tuple(gpus))
+    gpus, stray = [], []
+    for line in (raw.strip() for raw in text.splitlines()):
+        ok_match, broken = _LIST_RE.match(line), _LIST_BROKEN_RE.match(line)
+        if ok_match:
+            name, uuid = ok_match.group(2).strip(), ok_match.group(3)
+            gpus.append(GpuInfo(int(ok_match.group(1)), name, uuid=uuid,
+                                problems=_problems({"name": name, "uuid": uuid})))
+        elif broken:
+            gpus.append(GpuInfo(len(gpus), "unknown", bus_id=broken.group(1),
+                                problems=(f"the device cannot be opened ({broken.group(2).strip()})",)))
+        elif line:
+            stray.append(line)
+    return GpuInventory("nvidia", "nvidia-smi -L", "", tuple(gpus), tuple(stray))
 
 
 # ---- AMD ---------------------------------------------------------------------------------------
@@ -157,19 +218,31 @@ def parse_rocm_smi_json(text: str) -> GpuInventory:
     data = _load_json(text, "rocm-smi")
     if not isinstance(data, dict):
         raise ToolOutputError("rocm-smi JSON is not an object keyed by card")
-    driver = str(_get_ci(data.get("system", {}) or {}, "Driver version") or "")
+    system = data.get("system")
+    driver = str(_get_ci(system if isinstance(system, dict) else {}, "Driver version") or "")
     cards = sorted((k for k in data if re.fullmatch(r"card\d+", k)), key=lambda k: int(k[4:]))
     gpus = []
     for key in cards:
         card = data[key]
+        if not isinstance(card, dict):
+            raise ToolOutputError(f"rocm-smi JSON: {key} is not an object")
         name = _get_ci(card, "Card Series", "Card series", "Device Name", "Card Model", "Card model")
         vram = _get_ci(card, "VRAM Total Memory (B)")
         mem = int(int(vram) / (1024 * 1024)) if vram is not None and str(vram).isdigit() else None
+        problems = _problems({"Card Series": str(name) if name is not None else None,
+                              "VRAM Total Memory (B)": str(vram) if vram is not None else None})
         gpus.append(GpuInfo(int(key[4:]), str(name or "AMD GPU").strip(), mem,
                             uuid=str(_get_ci(card, "Unique ID") or ""),
-                            bus_id=str(_get_ci(card, "PCI Bus") or "")))
+                            bus_id=str(_get_ci(card, "PCI Bus") or ""), problems=problems))
         driver = driver or str(_get_ci(card, "Driver version") or "")
+    if value_problem("Driver version", driver):
+        driver = ""
     return GpuInventory("amd", "rocm-smi --json", driver, tuple(gpus))
+
+
+def _section(item: dict[str, Any], key: str) -> dict[str, Any]:
+    value = item.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def parse_amd_smi_static_json(text: str) -> GpuInventory:
@@ -177,18 +250,24 @@ def parse_amd_smi_static_json(text: str) -> GpuInventory:
     items = data.get("gpu_data", []) if isinstance(data, dict) else data
     if isinstance(items, dict):
         items = [items]
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ToolOutputError("amd-smi JSON is not a list of GPU objects")
     gpus, drivers = [], set()
-    for i, item in enumerate(items or []):
-        asic = item.get("asic", {}) or {}
-        size = (item.get("vram", {}) or {}).get("size")
+    for i, item in enumerate(items):
+        asic = _section(item, "asic")
+        size = _section(item, "vram").get("size")
         if isinstance(size, dict):
             mem = _mib(f"{size.get('value')} {size.get('unit', 'MB')}")
         else:
             mem = _mib(str(size)) if size else None
-        gpus.append(GpuInfo(int(item.get("gpu", i)), str(asic.get("market_name") or "AMD GPU").strip(),
-                            mem, bus_id=str((item.get("bus", {}) or {}).get("bdf", ""))))
-        version = (item.get("driver", {}) or {}).get("version")
-        if version:
+        name = asic.get("market_name")
+        problems = _problems({"market_name": None if name is None else str(name),
+                              "vram.size": None if size is None else str(size.get("value") if isinstance(size, dict)
+                                                                         else size)})
+        gpus.append(GpuInfo(_index(item.get("gpu"), i), str(name or "AMD GPU").strip(),
+                            mem, bus_id=str(_section(item, "bus").get("bdf", "")), problems=problems))
+        version = _section(item, "driver").get("version")
+        if version and not value_problem("driver.version", str(version)):
             drivers.add(str(version))
     return GpuInventory("amd", "amd-smi static --json", ", ".join(sorted(drivers)), tuple(gpus))
 
@@ -218,6 +297,13 @@ def diagnose_tool_failure(vendor: str, rc: int, output: str) -> str:
     return f"{tool} failed with exit code {rc}: {output.strip()[:200]}"
 
 
+def name_matches(expected: str, name: str) -> bool:
+    """The expected model as whole words of the tool's name: H100 matches "NVIDIA H100 80GB HBM3",
+    not "NVIDIA H100-MEGA" or "NVIDIA GH100"."""
+    words = re.escape(expected.strip()).replace(r"\ ", r"\s+")
+    return re.search(rf"(?<![\w-]){words}(?![\w-])", name, re.I) is not None
+
+
 def check_inventory(inv: GpuInventory, *, expected_count: int | None = None,
                     expected_name: str | None = None, subject: str = "") -> list[Finding]:
     findings: list[Finding] = []
@@ -225,6 +311,15 @@ def check_inventory(inv: GpuInventory, *, expected_count: int | None = None,
         return [fail("gpu.present", f"no GPU found: {inv.source} lists no {inv.vendor.upper()} GPU",
                      subject)]
     findings.append(ok("gpu.present", inv.summary(), subject))
+    broken = [g for g in inv.gpus if g.problems]
+    if broken:
+        findings.append(fail("gpu.health", "; ".join(f"GPU {g.index}{f' ({g.bus_id})' if g.bus_id else ''}: "
+                                                     f"{', '.join(g.problems)}" for g in broken), subject))
+    else:
+        findings.append(ok("gpu.health", f"no GPU reports an error state ({inv.count} checked)", subject))
+    if inv.stray_lines:
+        findings.append(fail("gpu.tool-output", f"{inv.source} also printed: {' | '.join(inv.stray_lines)[:300]}",
+                             subject))
     if inv.driver:
         findings.append(ok("gpu.driver", f"driver {inv.driver}", subject))
     else:
@@ -235,7 +330,7 @@ def check_inventory(inv: GpuInventory, *, expected_count: int | None = None,
         else:
             findings.append(fail("gpu.count", f"{inv.count} GPU(s), expected {expected_count}", subject))
     if expected_name:
-        wrong = [g for g in inv.gpus if expected_name.lower() not in g.name.lower()]
+        wrong = [g for g in inv.gpus if not name_matches(expected_name, g.name)]
         if wrong:
             findings.append(fail("gpu.model", f"expected {expected_name!r}, found "
                                  f"{', '.join(sorted({g.name for g in wrong}))}", subject))
@@ -243,7 +338,7 @@ def check_inventory(inv: GpuInventory, *, expected_count: int | None = None,
             findings.append(ok("gpu.model", f"every GPU is a {expected_name}", subject))
     no_mem = [g.index for g in inv.gpus if not g.memory_mib]
     if no_mem:
-        findings.append(fail("gpu.memory", f"GPU(s) {no_mem} report no memory", subject))
+        findings.append(fail("gpu.memory", f"GPU(s) {', '.join(map(str, no_mem))} report no memory", subject))
     else:
         findings.append(ok("gpu.memory", ", ".join(f"GPU {g.index}: {g.memory_mib} MiB" for g in inv.gpus),
                            subject))

@@ -158,6 +158,9 @@ def check_api_health(body: str | dict[str, Any], expected_version: str) -> list[
         data = json.loads(body) if isinstance(body, str) else body
     except json.JSONDecodeError:
         return [fail("api.health", f"/api/health did not return JSON: {str(body)[:200]!r}")]
+    if not isinstance(data, dict):
+        return [fail("api.health", f"/api/health answered {json.dumps(data)[:200]}, not an object with a status "
+                                   "and a version")]
     findings = []
     status = str(data.get("status", "")).lower()
     findings.append(ok("api.health", "healthy") if status == "healthy"
