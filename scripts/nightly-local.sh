@@ -8,15 +8,17 @@
 #   scripts/nightly-local.sh --no-conflict        a world where the rebase goes through
 #   scripts/nightly-local.sh --real --promote     really rebase, build, push and promote
 #   scripts/nightly-local.sh --repo R --manifest M   use existing repositories instead of a sandbox
+#   scripts/nightly-local.sh --smoke              also run the kind smoke tier (needs kind and Docker)
 #
+# Every step runs through scripts/nightly-step.sh, as in .github/workflows/nightly.yml.
 # Every step's output is kept under WORKDIR/logs; the state dir (summary, records) under
 # WORKDIR/state. Exit status: 0 when every step that ran passed, 1 otherwise.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-workdir="" repo="" manifest="" version="" conflict=1 real=0 promote=0 images=1
+workdir="" repo="" manifest="" version="" conflict=1 real=0 promote=0 images=1 smoke=0
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --workdir) workdir=$2; shift 2 ;;
@@ -27,10 +29,21 @@ while [ $# -gt 0 ]; do
     --real) real=1; shift ;;
     --promote) promote=1; shift ;;
     --no-images) images=0; shift ;;
+    --smoke) smoke=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
 done
+
+# an existing world needs both halves: one alone would silently run against a fresh sandbox
+if [ -n "$repo" ] && [ -z "$manifest" ]; then
+  echo "error: --repo needs --manifest too (the patch manifest of that fork)" >&2; exit 2
+fi
+if [ -n "$manifest" ] && [ -z "$repo" ]; then
+  echo "error: --manifest needs --repo too (the fork's working copy)" >&2; exit 2
+fi
+if [ -n "$repo" ] && [ ! -d "$repo" ]; then echo "error: --repo $repo is not a directory" >&2; exit 2; fi
+if [ -n "$manifest" ] && [ ! -f "$manifest" ]; then echo "error: --manifest $manifest is not a file" >&2; exit 2; fi
 
 if [ -n "${ELLM:-}" ]; then ellm_bin=$ELLM
 elif [ -x "$here/.venv/bin/ellm-release" ]; then ellm_bin=$here/.venv/bin/ellm-release
@@ -59,8 +72,6 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-
-ellm() { "$ellm_bin" --repo "$repo" --manifest "$manifest" "$@"; }
 
 failed_step=""
 # step NAME CMD...: run one step of the sequence, unless an earlier one failed; record the outcome.
@@ -101,7 +112,22 @@ PY
     "$ellm_bin" demo --workdir "$world" --no-images >> "$workdir/logs/world.log" 2>&1
   fi
   repo="$world/skypilot" manifest="$world/release/patches/manifest.yaml"
+  # a release repository as the real one is: the manifest, and the fork as a submodule on its branch
+  release_root="$world/release"
+  old_branch=$(git -C "$repo" rev-parse --abbrev-ref HEAD)
+  {
+    git -C "$release_root" init -q -b main
+    git -C "$release_root" config user.name "Nightly Rehearsal"
+    git -C "$release_root" config user.email "nightly@example.invalid"
+    printf '[submodule "skypilot"]\n\tpath = skypilot\n\turl = %s\n\tbranch = %s\n' \
+      "$world/fork.git" "$old_branch" > "$release_root/.gitmodules"
+    git -C "$release_root" update-index --add --cacheinfo "160000,$(git -C "$repo" rev-parse HEAD),skypilot"
+    git -C "$release_root" add .gitmodules patches
+    git -C "$release_root" commit -q -m "Release repository at $old_branch"
+  } >> "$workdir/logs/world.log" 2>&1
 fi
+repo=$(cd "$repo" && pwd)
+manifest=$(cd "$(dirname "$manifest")" && pwd)/$(basename "$manifest")
 
 # -- a local registry and Docker daemon for the image steps ---------------------------------------
 start_registry() {
@@ -147,65 +173,56 @@ if [ "$images" = 1 ]; then
   else log "no Docker daemon or registry here: image steps will be skipped"; images=0; fi
 fi
 
-# -- the sequence -------------------------------------------------------------------------------
-step sync ellm sync
-upstream_json="$workdir/upstream.json"
-# to_file FILE CMD...: CMD's stdout into FILE (a step's log keeps only its stderr then)
-to_file() { local out=$1; shift; "$@" > "$out"; }
+# -- the sequence: the same steps as the workflow, from scripts/nightly-step.sh ---------------------
+export ELLM="$ellm_bin" ELLM_PYTHON="$python_bin" ELLM_REPO="$repo" ELLM_MANIFEST="$manifest"
+DRY_RUN=true
+[ "$real" = 1 ] && DRY_RUN=false
+export GITHUB_MODE=rehearse NIGHTLY_OUT="$workdir" DRY_RUN
+export REQUESTED="$version"
+nightly_step() { bash "$here/scripts/nightly-step.sh" "$@"; }
 mkdir -p "$ELLM_STATE_DIR"
-step upstream to_file "$upstream_json" ellm --json upstream
-current=$("$python_bin" -c 'import sys; from release.manifest import load_manifest; print(load_manifest(sys.argv[1]).version)' "$manifest")
-if [ -z "$version" ] && [ -s "$upstream_json" ]; then
-  version=$("$python_bin" -c 'import json,sys; print(json.load(open(sys.argv[1]))["latest"] or "")' "$upstream_json")
-fi
-build_version=$current
-if [ -z "$version" ]; then
-  skip rebase "nothing newer than $current upstream"
-elif [ "$real" = 1 ]; then
-  step rebase to_file "$ELLM_STATE_DIR/rebase-run.json" ellm --json rebase "$version" --push
-  build_version=$version
+
+step sync nightly_step sync
+step upstream nightly_step upstream
+step pick nightly_step pick
+pick() { sed -n "s/^$1=//p" "$ELLM_STATE_DIR/nightly-pick.env" 2>/dev/null | tail -n 1; }
+if [ -n "$failed_step" ] || [ -n "$(pick version)" ]; then
+  step rebase nightly_step rebase
 else
-  # a rehearsal saves no summary of its own: keep what --json prints for report and notify
-  step rebase to_file "$ELLM_STATE_DIR/rebase-run.json" ellm --json --dry-run rebase "$version"
+  skip rebase "nothing newer than $(pick current) upstream"
 fi
-summary=()
-for f in "$ELLM_STATE_DIR/rebase-run.json" "$ELLM_STATE_DIR/last-rebase.json"; do
-  [ -s "$f" ] && "$python_bin" -c 'import json,sys; json.load(open(sys.argv[1]))["patches"]' "$f" 2>/dev/null \
-    && summary=(--summary "$f")
-done
 # the report is kept whatever happened before, like the workflow's `if: always()`
-if [ ${#summary[@]} -gt 0 ]; then
-  saved=$failed_step failed_step=""
-  step report ellm report "${summary[@]}" --output "$workdir/report.md"
-  failed_step=${saved:-$failed_step}
+saved=$failed_step failed_step=""
+step report nightly_step report
+failed_step=${saved:-$failed_step}
+if [ "$real" = 1 ] && [ -n "$(pick version)" ]; then
+  step publish nightly_step publish
 fi
 
 if [ "$images" = 1 ]; then
-  step build ellm build --version "$build_version" --push
+  step build nightly_step build
 else
   skip build "no Docker daemon or registry (or --no-images)"
 fi
-skip smoke "needs a Kubernetes cluster: ansible-playbook playbooks/smoke.yml -i playbooks/inventories/kind"
+if [ "$smoke" = 1 ]; then
+  step smoke nightly_step smoke
+else
+  skip smoke "needs a Kubernetes cluster: run with --smoke where kind can start one"
+fi
 if [ "$promote" = 1 ] && [ "$images" = 1 ]; then
-  step promote ellm promote --version "$build_version" --skip-smoke-gate
+  # without a smoke run here there is no smoke record: promote says so and records it
+  [ "$smoke" = 1 ] || export SKIP_SMOKE_GATE=true
+  step promote nightly_step promote
 else
   skip promote "not asked (--promote) or no images"
 fi
 
-# -- GitHub, rehearsed: the requests pr and notify would send ---------------------------------------
+# -- GitHub, rehearsed: the requests notify would send ---------------------------------------------
 status=success
 [ -n "$failed_step" ] && status=failure
-notify_args=(--dry-run --json notify --issue --status "$status" --repo-slug local/nightly
-             --run-url "file://$workdir/logs")
-[ -n "$failed_step" ] && notify_args+=(--step "$failed_step" "${summary[@]}")
-ellm "${notify_args[@]}" > "$workdir/notify.json" 2> "$workdir/logs/notify.log" \
+STATUS=$status FAILED_STEP=$failed_step nightly_step notify > "$workdir/logs/notify.log" 2>&1 \
   && printf 'notify\tok\tdry run: %s\n' "$workdir/notify.json" >> "$steps_file" \
   || printf 'notify\tfailed\tsee logs/notify.log\n' >> "$steps_file"
-if [ "$real" = 1 ] && [ -z "$failed_step" ] && [ -f "$ELLM_STATE_DIR/last-rebase.json" ]; then
-  ellm --dry-run --json pr --repo-slug local/release > "$workdir/pr.json" 2> "$workdir/logs/pr.log" \
-    && printf 'pr\tok\tdry run: %s\n' "$workdir/pr.json" >> "$steps_file" \
-    || printf 'pr\tfailed\tsee logs/pr.log\n' >> "$steps_file"
-fi
 
 echo
 log "steps (logs in $workdir/logs):"

@@ -29,10 +29,11 @@ def steps(workdir: Path) -> dict[str, tuple[str, str]]:
     return {name: (status, note) for name, status, note in rows}
 
 
-def test_shellcheck_is_clean():
+@pytest.mark.parametrize("script", ["nightly-local.sh", "nightly-step.sh", "release-commit.sh"])
+def test_shellcheck_is_clean(script: str):
     if shutil.which("shellcheck") is None:
         pytest.fail("shellcheck is not installed: run scripts/setup.sh (apt-get install shellcheck)")
-    done = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True)
+    done = subprocess.run(["shellcheck", str(ROOT / "scripts" / script)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
 
 
@@ -45,7 +46,7 @@ def test_a_conflict_stops_the_sequence_and_is_reported_for_a_maintainer(tmp_path
     assert result["rebase"] == ("failed", "exit 3: conflict, needs a maintainer")
     assert result["report"][0] == "ok"  # kept whatever happened, like `if: always()`
     assert result["smoke"][0] == "skipped"
-    upstream = json.loads((tmp_path / "run" / "upstream.json").read_text())
+    upstream = json.loads((tmp_path / "run" / "state" / "upstream.json").read_text())
     assert upstream["latest"] == "0.13.0"
     notify = json.loads((tmp_path / "run" / "notify.json").read_text())
     body = notify["requests"][1]["json"]["body"]
@@ -73,6 +74,38 @@ def test_real_rebase_build_push_and_promote_on_a_local_registry(tmp_path):
 
     assert done.returncode == 0, done.stdout + done.stderr
     result = steps(tmp_path / "run")
-    assert [result[s][0] for s in ("rebase", "build", "promote", "notify", "pr")] == ["ok"] * 5
+    assert [result[s][0] for s in ("rebase", "publish", "build", "promote", "notify")] == ["ok"] * 5
     pr = json.loads((tmp_path / "run" / "pr.json").read_text())
     assert pr["head"] == "release/0.13.0" and pr["requests"][1]["method"] == "POST"
+
+
+@pytest.mark.parametrize("half", [("--repo", "skypilot"), ("--manifest", "patches/manifest.yaml")])
+def test_an_existing_world_needs_both_the_repo_and_the_manifest(tmp_path, half):
+    done = nightly(tmp_path / "run", *half)
+
+    assert done.returncode == 2
+    assert "needs --manifest too" in done.stderr or "needs --repo too" in done.stderr
+    assert not (tmp_path / "run" / "world").exists()  # no sandbox was built instead
+    assert not (tmp_path / "run" / "steps.tsv").exists()  # refused before the first step
+
+
+def test_a_real_run_commits_the_submodule_gitmodules_and_manifest_together(tmp_path):
+    done = nightly(tmp_path / "run", "--no-images", "--no-conflict", "--real")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert steps(tmp_path / "run")["publish"][0] == "ok"
+    release = tmp_path / "run" / "world" / "release"
+    fork = tmp_path / "run" / "world" / "skypilot"
+
+    def git(repo, *args):
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    assert git(release, "branch", "--show-current") == "release/0.13.0"
+    assert sorted(git(release, "show", "--name-only", "--format=", "HEAD").splitlines()) == [
+        ".gitmodules", "patches/manifest.yaml", "skypilot"]
+    assert git(release, "rev-parse", "HEAD:skypilot") == git(fork, "rev-parse", "ellm-0.13.0")
+    assert git(release, "config", "-f", ".gitmodules", "submodule.skypilot.branch") == "ellm-0.13.0"
+    assert "version: 0.13.0" in git(release, "show", "HEAD:patches/manifest.yaml")
+    pr = json.loads((tmp_path / "run" / "pr.json").read_text())
+    assert pr["head"] == "release/0.13.0"
