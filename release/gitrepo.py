@@ -89,6 +89,16 @@ def missing_commits(repo: git.Repo, shas: Iterable[str]) -> list[str]:
     return [sha for sha, answer in zip(wanted, answers, strict=True) if not answer.endswith(" commit")]
 
 
+def merge_commits(repo: git.Repo, shas: Iterable[str]) -> list[str]:
+    """The commits among `shas` that have more than one parent (one git process)."""
+    wanted = list(shas)
+    if not wanted:
+        return []
+    out = repo.git.rev_list("--no-walk=unsorted", "--min-parents=2", *wanted)
+    merges = {line for line in out.splitlines() if line}
+    return [sha for sha in wanted if sha in merges]
+
+
 def branch_exists(repo: git.Repo, name: str) -> bool:
     return rev(repo, f"refs/heads/{name}") is not None
 

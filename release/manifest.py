@@ -18,6 +18,7 @@ import yaml as pyyaml
 from release.build_cache import CACHE_MODES
 from release.errors import ManifestError
 from release.manifest_edit import edit_manifest_text
+from release.refnames import pattern_problem
 from release.safe_write import write_bytes_inside
 from release.versions import InvalidVersion, parse_version
 
@@ -239,8 +240,8 @@ def manifest_from_text(path: str | Path, text: str) -> Manifest:
     problem is reported with its line and YAML 1.2 rules decide."""
     path = Path(path)
     try:
-        fast = pyyaml.load(text, Loader=getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader))
-    except pyyaml.YAMLError:
+        fast = pyyaml.load(text, Loader=_StrictFastLoader)
+    except pyyaml.YAMLError:  # duplicate keys included: the round-trip parser names their lines
         fast = None
     if fast is not None:
         try:
@@ -252,8 +253,47 @@ def manifest_from_text(path: str | Path, text: str) -> Manifest:
     except _marked_error() as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise ManifestError([Problem(str(path), line, "yaml", str(exc.problem or exc).strip())]) from None
+        raise ManifestError([Problem(str(path), line, "yaml", _yaml_problem(exc, text))]) from None
     return _build(path, doc)
+
+
+class _StrictFastLoader(getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml, but a key given twice in one mapping is an error instead of "the last one wins"
+    (a rewrite of such a manifest would then load differently from what the maintainer read)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: the constructor reports it
+                continue
+            if duplicate:
+                raise pyyaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_problem(exc: Exception, text: str) -> str:
+    problem = str(getattr(exc, "problem", None) or exc).strip()
+    if type(exc).__name__ != "DuplicateKeyError":
+        return problem
+    key = problem.split('"')[1] if problem.count('"') >= 2 else "?"
+    start, dup = getattr(exc, "context_mark", None), getattr(exc, "problem_mark", None)
+    first = None
+    if start is not None and dup is not None:
+        # the first occurrence: the same key at the same indentation, between the mapping's start
+        # and the duplicate
+        lines = text.splitlines()
+        for number in range(start.line, dup.line):
+            line = lines[number]
+            if line[:dup.column].strip(" -") == "" and line[dup.column:].startswith((f"{key}:", f"'{key}':",
+                                                                                      f'"{key}":')):
+                first = number + 1
+                break
+    where = f" (first at line {first})" if first else ""
+    return f"duplicate key {key!r}{where}: a key may appear only once in a mapping"
 
 
 def _build(path: Path, doc: Any) -> Manifest:
@@ -281,12 +321,14 @@ def _build(path: Path, doc: Any) -> Manifest:
     if base is not None and not SHA_RE.match(base):
         check.add(_line_of(up_node, "base"), "upstream.base", f"not a full 40-character SHA: {base!r}")
     branch = check.string(fork_node, "branch", fork.get("branch"), "fork.branch")
-    if branch is not None and "{version}" not in branch:
-        check.add(_line_of(fork_node, "branch"), "fork.branch", "pattern must contain {version}")
+    problem = pattern_problem(branch, "branch") if branch is not None else None
+    if problem:
+        check.add(_line_of(fork_node, "branch"), "fork.branch", f"pattern {branch!r} {problem}")
     for key in ("stable_tag", "dev_tag"):
         tag = check.string(image_node, key, image.get(key), f"image.{key}")
-        if tag is not None and "{version}" not in tag:
-            check.add(_line_of(image_node, key), f"image.{key}", "pattern must contain {version}")
+        problem = pattern_problem(tag, "tag") if tag is not None else None
+        if problem:
+            check.add(_line_of(image_node, key), f"image.{key}", f"pattern {tag!r} {problem}")
     if image.get("stable_tag") and image.get("stable_tag") == image.get("dev_tag"):
         check.add(_line_of(image_node, "dev_tag"), "image.dev_tag", "must differ from image.stable_tag")
     if "insecure_registry" in image and not isinstance(image["insecure_registry"], bool):

@@ -137,6 +137,7 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
         raise Refused(f"{len(missing)} manifest commit(s) are not in {repo.working_dir}: "
                       + ", ".join(m[:12] for m in missing),
                       hints=[f"git fetch {manifest.fork_remote}   # the old branch holds them"])
+    _refuse_merge_commits(repo, manifest, carried)
 
     files = gitrepo.files_by_commit(repo, carried)
     commit_ids = gitrepo.patch_ids(repo, carried)
@@ -162,6 +163,20 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
     pr_merges.apply(state, {p.id: p.commits for p in manifest.carried_patches},
                     pr_merges.merged_by_pr(repo, manifest, choice.sha), drop=request.drop_merged)
     return state, plan
+
+
+def _refuse_merge_commits(repo: git.Repo, manifest: Manifest, carried: list[str]) -> None:
+    """`git cherry-pick` of a merge needs a mainline and replays a whole branch as one commit: the
+    manifest names the commits of a patch one by one instead."""
+    merges = gitrepo.merge_commits(repo, carried)
+    if not merges:
+        return
+    owners = manifest.patch_of_commit()
+    listed = "; ".join(f"{sha[:12]} {gitrepo.subject(repo, sha)!r} (patch {owners[sha].id})" for sha in merges)
+    raise Refused(f"the manifest lists merge commit(s), which a replay cannot cherry-pick: {listed}",
+                  hints=[f"list the merged branch's own commits instead: git log --reverse --no-merges "
+                         f"{merges[0][:12]}^1..{merges[0][:12]}",
+                         "or squash the merged work into one commit and list that"])
 
 
 def _require_regular_readme(repo: git.Repo, base: str) -> None:
