@@ -31,7 +31,20 @@ def _emit_summary(opts: Options, summary: RebaseSummary) -> None:
 
         for line in render_lines(summary.conflict.forensics):
             opts.progress(line)  # plain: upstream subjects hold brackets
+    hint = release_commit_hint(opts.manifest, summary)
+    if hint:
+        opts.progress(hint)
     opts.emit(summary.to_dict())
+
+
+def release_commit_hint(manifest_path: Path, summary: RebaseSummary) -> str | None:
+    """After a finished rebase, the command that records it in a release repository that keeps the
+    fork as a submodule: submodule, .gitmodules' branch and manifest in one commit."""
+    root = manifest_path.resolve().parent.parent
+    if summary.state != "complete" or not (root / ".gitmodules").is_file():
+        return None
+    return (f"next, record the release (the submodule at {summary.branch}, .gitmodules and the manifest in one "
+            f"commit):\n  cd {root} && bash scripts/release-commit.sh {summary.version}")
 
 
 def _conflict_exit(opts: Options, exc: replay.ConflictStopWithSummary) -> None:

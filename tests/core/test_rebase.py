@@ -520,6 +520,24 @@ def test_the_ci_hand_off_a_branch_resolved_and_pushed_elsewhere_is_taken_as_done
     assert git(fresh, "branch", "--list", TARGET) == ""  # nothing made locally: the fork's branch is it
 
 
+def test_a_finished_rebase_prints_the_release_commit_when_the_fork_is_a_submodule(
+        clean_world: World, cli: Cli) -> None:
+    world = clean_world
+    (world.release_repo / ".gitmodules").write_text(
+        '[submodule "skypilot"]\n\tpath = skypilot\n\turl = x\n\tbranch = ellm-0.12.0\n', encoding="utf-8")
+
+    done = cli(world, "rebase", "0.13.0")
+
+    assert done.code == 0, done.err
+    assert f"cd {world.release_repo.resolve()} && bash scripts/release-commit.sh 0.13.0" in done.text
+
+
+def test_no_release_commit_is_suggested_without_a_submodule_or_after_a_conflict(world: World, cli: Cli) -> None:
+    stopped = cli(world, "rebase", "0.13.0")
+    assert stopped.code == 3
+    assert "release-commit.sh" not in stopped.text
+
+
 def test_a_branch_that_drifted_from_the_manifest_is_still_refused(clean_world: World, cli: Cli) -> None:
     world = clean_world
     assert cli(world, "rebase", "0.13.0").code == 0
