@@ -33,7 +33,7 @@ COMMAND_MODULES: dict[str, str] = {
     "deploy": "release.commands.deploy",
     "smoke": "release.commands.smoke",
     **dict.fromkeys(["upstream", "report", "pr", "notify"], "release.commands.github"),
-    **dict.fromkeys(["explain", "verify"], "release.commands.assist"),
+    **dict.fromkeys(["explain", "verify", "forecast"], "release.commands.assist"),
 }
 
 
@@ -67,6 +67,8 @@ COMMAND_SUMMARIES: dict[str, str] = {
     "verify": "Check the whole release chain at once: manifest and branch, README, the dev and stable image "
               "tags (same digest once promoted, revision and version labels, a passing smoke record), the "
               "chart version in the chart repository and, with --kube-context, the deployed release.",
+    "forecast": "Rehearse the patch stack against upstream master and say which patches would conflict next, "
+                "with the upstream commits they would collide with.",
 }
 
 

@@ -101,4 +101,40 @@ def verify(opts: Options, version: str | None, kube_context: str | None, namespa
         raise click.exceptions.Exit(EXIT_DRIFT)
 
 
-COMMANDS: list[click.Command] = [explain, verify]
+FORECAST_EPILOG = """\b
+Examples:
+  ellm-release forecast                      against the fork master's upstream twin (upstream/master)
+  ellm-release forecast --ref upstream/releases/0.14.0
+  ellm-release --json forecast               {"conflicting": [...], "patches": [...]}
+"""
+
+
+@click.command(epilog=FORECAST_EPILOG)
+@click.option("--ref", metavar="REF", help="Rehearse against REF instead of upstream's master branch.")
+@pass_options
+def forecast(opts: Options, ref: str | None) -> None:
+    """Rehearse the patch stack against upstream master and say which patches would conflict next,
+    with the upstream commits they would collide with.
+
+    Every carried patch is tried in a temporary worktree: a conflicting patch is set aside and the
+    rehearsal goes on, so one run names them all. The repository is left as it was. Exits 0 whatever
+    the forecast says (it is a report); the result is saved for `report`.
+    """
+    from release import forecast as forecast_mod
+    from release.repolock import repo_lock
+    from release.state_dir import state_dir
+
+    manifest = load_manifest(opts.manifest)
+    repo = gitrepo.open_repo(opts.repo)
+    ref = ref or f"{manifest.upstream_remote}/{manifest.fork_master}"
+    gitrepo.require_remote(repo, manifest.upstream_remote)
+    with repo_lock(repo, "forecast"):
+        result = forecast_mod.rehearse(repo, manifest, ref)
+    if not opts.dry_run:
+        forecast_mod.save(state_dir(opts.manifest), result)
+    for line in forecast_mod.render_lines(result):
+        opts.progress(line)  # plain: upstream subjects hold brackets
+    opts.emit(result.to_dict())
+
+
+COMMANDS: list[click.Command] = [explain, verify, forecast]
