@@ -205,3 +205,16 @@ def test_record_command_on_an_unreadable_record_exits_2_without_a_traceback(tmp_
     assert res.returncode == 2 and "is damaged" in res.stderr
     assert "Traceback" not in res.stderr
     assert path.read_text() == "{not json"
+
+
+def test_python_m_release_smoke_prints_the_error_and_its_hints(tmp_path):
+    path = record_path(tmp_path / "state", DIGEST)
+    path.parent.mkdir(parents=True)
+    path.write_text('{"schema": 1, "runs": [{"passed": "false"}]}')
+    res = subprocess.run([sys.executable, "-m", "release.smoke", "record", "--digest", DIGEST, "--image", "img",
+                          "--version", "0.12.0", "--tier", "kind", "--expect", "api", "--state-dir",
+                          str(tmp_path / "state")], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert res.returncode == 2
+    lines = res.stderr.splitlines()
+    assert lines[0].startswith("error: the smoke record") and "is damaged" in lines[0]
+    assert lines[1] == "  move it aside and run the smoke tests again"
