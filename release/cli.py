@@ -19,6 +19,7 @@ Examples:
   ellm-release sync                   fork master <- upstream master (fast-forward only)
   ellm-release rebase 0.13.0          branch ellm-0.13.0 from upstream v0.13.0 and replay the patches
   ellm-release continue | skip | abort
+  ellm-release patch add SHA          adopt a commit of the release branch that no patch names
   ellm-release build --push && ellm-release promote
   ellm-release demo                   a self-contained walkthrough on local repositories
 """
@@ -30,6 +31,7 @@ COMMAND_MODULES: dict[str, str] = {
     **dict.fromkeys(["status", "sync", "rebase", "continue", "skip", "abort", "demo"], "release.commands.core"),
     "readme": "release.commands.readme",
     **dict.fromkeys(["build", "promote", "image"], "release.commands.images"),
+    "patch": "release.commands.patch",
     "deploy": "release.commands.deploy",
     "smoke": "release.commands.smoke",
     **dict.fromkeys(["upstream", "report", "pr", "notify"], "release.commands.github"),

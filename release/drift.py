@@ -18,6 +18,7 @@ class Finding:
     message: str
     commit: str | None = None
     patch_id: str | None = None
+    fix: str | None = None  # the command that settles this finding, when one does
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ def compare(manifest: Manifest, branch_commits: Sequence[str], subjects: Mapping
         patch = owners.get(sha)
         if patch is None:
             findings.append(Finding("unlisted", f"{sha[:12]} {subjects.get(sha, '')!r} is on the branch but no "
-                                    "patch in the manifest names it", commit=sha))
+                                    "patch in the manifest names it", commit=sha,
+                                    fix=f"ellm-release patch add {sha[:12]}"))
         elif not patch.carried:
             findings.append(Finding("not-carried", f"{sha[:12]} belongs to {patch.id}, marked {patch.status}, "
                                     "but is still on the branch", commit=sha, patch_id=patch.id))
@@ -64,7 +66,8 @@ def compare(manifest: Manifest, branch_commits: Sequence[str], subjects: Mapping
         a, b = listed_in_branch_order[first], listed_in_manifest_order[first]
         findings.append(Finding(
             "order", f"the branch order differs from the manifest's: position {first + 1} is {a[:12]} "
-            f"({owners[a].id}) on the branch but {b[:12]} ({owners[b].id}) in the manifest", commit=a))
+            f"({owners[a].id}) on the branch but {b[:12]} ({owners[b].id}) in the manifest", commit=a,
+            fix="ellm-release patch sort"))
     return findings
 
 

@@ -26,7 +26,7 @@ from release.plan import Plan, Step, make_plan, new_commits_by_patch, new_status
 from release.repolock import STATE_FILE, repo_lock, state_path
 from release.safe_write import require_regular_inside
 from release.state_dir import read_json, state_dir, write_json
-from release.summary import CommitResult, ConflictInfo, Outcome, RebaseSummary
+from release.summary import CommitResult, ConflictInfo, DroppedCommit, Outcome, RebaseSummary
 from release.upstream import resolve_base
 
 __all__ = ["STATE_FILE", "repo_lock"]  # the lock used to live here; callers still import it from here
@@ -93,6 +93,7 @@ class RebaseRequest:
     push: bool = False
     dry_run: bool = False
     drop_merged: bool = False  # leave out patches whose upstream pull request is merged in the range
+    drop_unlisted: bool = False  # leave the branch's unlisted commits out, on purpose
 
 
 def already_rebased(repo: git.Repo, manifest: Manifest, version: str) -> drift.StatusReport | None:
@@ -114,6 +115,9 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
         raise Refused("a rebase is already in progress in this repository",
                       hints=["ellm-release continue   # after resolving the conflict",
                              "ellm-release abort      # to drop it and go back"])
+    if not manifest.patches:
+        raise Refused(f"the manifest {manifest.path} lists no patches: there is nothing to replay",
+                      hints=["ellm-release patch add SHA...   # adopt the release branch's commits"])
     gitrepo.require_remote(repo, manifest.upstream_remote)
     if request.push:
         gitrepo.require_remote(repo, manifest.fork_remote)
@@ -139,12 +143,16 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
                       hints=[f"git fetch {manifest.fork_remote}   # the old branch holds them"])
     _refuse_merge_commits(repo, manifest, carried)
 
+    _require_local_branch_has_the_forks(repo, manifest)
+    readme_extra, unlisted = _old_branch_extras(repo, manifest)
+    if unlisted and not request.drop_unlisted:
+        _refuse_unlisted(repo, manifest, request, unlisted)
+
     files = gitrepo.files_by_commit(repo, carried)
     commit_ids = gitrepo.patch_ids(repo, carried)
     touched = sorted({f for shas in files.values() for f in shas if f != gitrepo.README})
     upstream_ids = gitrepo.upstream_patch_ids(repo, manifest.base, choice.sha, touched) if touched else set()
     plan = make_plan(manifest, files, commit_ids, upstream_ids)
-    readme_extra, unlisted = _old_branch_extras(repo, manifest)
     head = repo.head.commit.hexsha
     state = ReplayState(
         version=request.version, branch=branch, base=choice.sha, base_ref=choice.ref,
@@ -198,6 +206,34 @@ def _old_branch_extras(repo: git.Repo, manifest: Manifest) -> tuple[list[str], l
     files = gitrepo.files_by_commit(repo, extra)
     readme_only = [sha for sha in extra if gitrepo.only_readme(files.get(sha, []))]
     return readme_only, [sha for sha in extra if sha not in readme_only]
+
+
+def _require_local_branch_has_the_forks(repo: git.Repo, manifest: Manifest) -> None:
+    """A colleague's fix pushed to the fork's release branch must not be left behind unseen."""
+    old_branch = manifest.branch()
+    local = gitrepo.rev(repo, f"refs/heads/{old_branch}")
+    remote = gitrepo.rev(repo, f"refs/remotes/{manifest.fork_remote}/{old_branch}")
+    if local is None or remote is None or gitrepo.is_ancestor(repo, remote, local):
+        return
+    lacking = repo.git.log("--reverse", "--format=%h %s", f"{local}..{remote}").splitlines()
+    raise Refused(f"{manifest.fork_remote}/{old_branch} has {len(lacking)} commit(s) that the local {old_branch} "
+                  "lacks: " + "; ".join(lacking[:5]) + (" ..." if len(lacking) > 5 else ""),
+                  hints=[f"git -C {repo.working_dir} checkout {old_branch} && git -C {repo.working_dir} "
+                         f"pull --ff-only {manifest.fork_remote} {old_branch}   # then rebase again"])
+
+
+def _refuse_unlisted(repo: git.Repo, manifest: Manifest, request: RebaseRequest, unlisted: list[str]) -> None:
+    """Code on the release branch that no patch names is never left out without a decision."""
+    shorts = [sha[:12] for sha in unlisted]
+    listed = [f"{sha[:12]} {gitrepo.subject(repo, sha)}" for sha in unlisted]
+    again = " ".join(a for a in ("ellm-release", "--dry-run" if request.dry_run else "", "rebase",
+                                  request.version, f"--base {request.base_override}" if request.base_override else "",
+                                  "--push" if request.push else "", "--drop-unlisted") if a)
+    raise Refused(f"{manifest.branch()} carries {len(unlisted)} commit(s) that no patch in the manifest names: "
+                  + "; ".join(listed),
+                  hints=[f"ellm-release patch add {' '.join(shorts)}   # adopt them (a new patch each), or "
+                         "add --into PATCH_ID",
+                         f"{again}   # leave them out on purpose (listed as dropped in the summary)"])
 
 
 def _add_note(state: ReplayState, patch_id: str, note: str) -> None:
@@ -646,12 +682,12 @@ def build_summary(repo: git.Repo, manifest: Manifest, state: ReplayState, status
     rows = tuple(dataclasses.replace(r, merged_upstream=state.merged_upstream.get(r.id, "")) for r in rows)
     warnings = tuple(f"{sha[:7]} only touches README.md and was not replayed (the README is generated)"
                      for sha in state.readme_only)
-    warnings += tuple(f"{sha[:7]} {gitrepo.subject(repo, sha)!r} is on {manifest.branch(state.previous_version)} "
-                      "but no patch in the manifest names it: it was not replayed" for sha in state.unlisted)
+    dropped = tuple(DroppedCommit(sha, gitrepo.subject(repo, sha)) for sha in state.unlisted)
     return RebaseSummary(
         version=state.version, branch=state.branch, base=state.base, base_ref=state.base_ref,
         previous_version=state.previous_version, previous_base=state.previous_base, state=status,
         patches=rows, conflict=conflict, readme_commit=readme_commit, warnings=warnings,
+        dropped_unlisted=dropped,
     )
 
 

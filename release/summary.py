@@ -64,6 +64,14 @@ class ConflictInfo:
 
 
 @dataclass(frozen=True)
+class DroppedCommit:
+    """A commit of the old release branch that no patch named, left out by `--drop-unlisted`."""
+
+    commit: str
+    subject: str
+
+
+@dataclass(frozen=True)
 class RebaseSummary:
     version: str
     branch: str
@@ -77,6 +85,7 @@ class RebaseSummary:
     readme_commit: str | None = None
     pushed: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    dropped_unlisted: tuple[DroppedCommit, ...] = field(default_factory=tuple)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -111,6 +120,7 @@ class RebaseSummary:
             if conflict else None,
             readme_commit=data.get("readme_commit"), pushed=bool(data.get("pushed")),
             warnings=tuple(data.get("warnings", ())),
+            dropped_unlisted=tuple(DroppedCommit(d["commit"], d["subject"]) for d in data.get("dropped_unlisted", ())),
         )
 
 
@@ -145,6 +155,9 @@ def render_markdown(summary: RebaseSummary) -> str:
         if c.forensics:
             lines += ["Why: the upstream changes to the conflicting lines", "", *forensics_markdown(c.forensics), ""]
         lines += ["Next:", "```", *c.next_commands, "```"]
+    if summary.dropped_unlisted:
+        lines += ["", "### Dropped: commits of the old branch that no patch named (--drop-unlisted)", "",
+                  *[f"- `{d.commit[:12]}` {d.subject}" for d in summary.dropped_unlisted]]
     changed = [p for p in summary.patches if p.range_diff]
     if changed:
         lines += ["", "### Patches whose diff changed"]

@@ -34,6 +34,8 @@ def _emit_summary(opts: Options, summary: RebaseSummary) -> None:
     hint = release_commit_hint(opts.manifest, summary)
     if hint:
         opts.progress(hint)
+    for dropped in summary.dropped_unlisted:
+        opts.say(f"dropped (--drop-unlisted): {dropped.commit[:12]} {dropped.subject}", markup=False)
     opts.emit(summary.to_dict())
 
 
@@ -60,7 +62,8 @@ def status(opts: Options) -> None:
 
     Lists commits on the branch that no patch names (README-only commits are ignored), manifest
     commits missing from the branch, an order that differs from the manifest's, and a rebase in
-    progress. Exits 0 when everything agrees, 1 when there is drift.
+    progress. A finding a command fixes comes with that command (`patch add SHA` for an unlisted
+    commit, `patch sort` for the order). Exits 0 when everything agrees, 1 when there is drift.
 
     \b
     Example:
@@ -80,6 +83,8 @@ def status(opts: Options) -> None:
         return
     for finding in report.findings:
         opts.say(f"[red]{finding.kind}[/]: {finding.message}")
+        if finding.fix:
+            opts.say(f"  fix: {finding.fix}", markup=False)
     raise click.exceptions.Exit(EXIT_DRIFT)
 
 
@@ -118,15 +123,22 @@ def sync(opts: Options) -> None:
 @click.option("--push", is_flag=True, help="Push the new branch to the fork (never with force).")
 @click.option("--drop-merged", is_flag=True,
               help="Leave out patches whose upstream pull request (manifest `upstream:`) is merged in the range.")
+@click.option("--drop-unlisted", is_flag=True,
+              help="Leave out, on purpose, commits of the current release branch that no patch names "
+                   "(they are listed as dropped in the summary).")
 @pass_options
-def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_merged: bool) -> None:
+def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_merged: bool,
+           drop_unlisted: bool) -> None:
     """Create ellm-VERSION from upstream VERSION and replay the patch manifest onto it.
 
     The base is the tag vVERSION, else upstream's releases/VERSION branch; --base overrides it
     (required for release candidates). Patches upstream already has are reported as upstreamed
     and not picked. On a conflict the run stops with exit code 3 and prints what to do next
-    (continue, skip or abort). On success the fork README is regenerated as the last commit, the
-    manifest gets the new version, base and SHAs, and a summary is printed and saved for `report`.
+    (continue, skip or abort). Code commits on the current release branch that no patch names are
+    refused (adopt them with `patch add`, or leave them out with --drop-unlisted), and so is a local
+    release branch that lacks commits its remote-tracking branch has. On success the fork README
+    is regenerated as the last commit, the manifest gets the new version, base and SHAs, and a
+    summary is printed and saved for `report` (a --dry-run prints its summary and saves none).
     A rerun once that is done (manifest at VERSION, ellm-VERSION here or on the fork, no drift in
     `status`) changes nothing and exits 0 with "already rebased".
 
@@ -140,10 +152,12 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_m
       ellm-release --dry-run rebase 0.13.0       # replay in a temporary worktree, change nothing
       ellm-release rebase 0.13.0rc1 --base v0.13.0rc1 --push
       ellm-release rebase 0.13.0 --drop-merged   # leave out patches upstream merged by PR number
+      ellm-release rebase 0.13.0 --drop-unlisted   # leave out the branch's unlisted commits
     """
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
-    request = replay.RebaseRequest(version, base_ref, push and not opts.dry_run, opts.dry_run, drop_merged)
+    request = replay.RebaseRequest(version, base_ref, push and not opts.dry_run, opts.dry_run, drop_merged,
+                                   drop_unlisted=drop_unlisted)
     with repo_lock(repo, "rebase"):
         done = replay.already_rebased(repo, manifest, version)
         if done is not None:
@@ -156,8 +170,8 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_m
             opts.progress(line)
         try:
             if opts.dry_run:
+                # a rehearsal leaves the last real run's summary alone: `--json` prints its own
                 summary = replay.dry_run(repo, manifest, state, opts.progress)
-                replay.save_summary(manifest, summary)  # for `report` and `notify` after a rehearsal
             else:
                 summary = replay.start(repo, manifest, state, opts.progress)
         except replay.ConflictStopWithSummary as exc:

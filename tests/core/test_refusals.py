@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from corekit import Cli, snapshot, state_file
 
-from release.sandbox import PatchSpec, World, commit_files, git
+from release.sandbox import PatchSpec, World, git
 
 
 def assert_refused(world: World, cli: Cli, args: tuple[str, ...], *needles: str) -> str:
@@ -117,15 +117,3 @@ def test_not_a_working_copy_is_refused(world: World, cli: Cli, tmp_path: Path) -
     result = cli(other, "status")
     assert result.code == 2
     assert "is not a git working copy of the fork" in result.err
-
-
-def test_unlisted_commit_on_the_old_branch_is_reported_by_the_rebase(clean_world: World, cli: Cli) -> None:
-    world = clean_world
-    stray = commit_files(world.fork, {"sky/hotfix.py": "FIX = True\n"}, "Hotfix straight on the branch")
-
-    result = cli(world, "rebase", "0.13.0", json_output=True)
-
-    assert result.code == 0, result.err
-    warnings = result.json()["warnings"]
-    assert any(stray[:7] in w and "no patch in the manifest names it" in w for w in warnings)
-    assert stray[:7] in result.err
