@@ -51,6 +51,7 @@ COMMAND_SUMMARIES: dict[str, str] = {
     "abort": "Drop the rebase in progress: delete the half-made branch and go back to where it started.",
     "demo": "A self-contained walkthrough on local repositories: status, sync, rebase, a conflict and its "
             "resolution, continue, readme, and (with Docker) build and promote against a local registry.",
+    "patch": "Edit the manifest's patch list from the release branch (comments and layout kept).",
     "readme": "Regenerate the fork's README.md on the current branch and commit it when it changed.",
     "build": "Build the fork's image from a clean ellm-VERSION checkout and tag it with the dev tag.",
     "promote": "Copy the dev tag's manifest to the stable tag inside the registry: no pull, no rebuild, "
