@@ -187,12 +187,15 @@ step upstream nightly_step upstream
 step pick nightly_step pick
 pick() { sed -n "s/^$1=//p" "$ELLM_STATE_DIR/nightly-pick.env" 2>/dev/null | tail -n 1; }
 if [ -n "$failed_step" ] || [ -n "$(pick version)" ]; then
+  step changes nightly_step changes
   step rebase nightly_step rebase
 else
+  skip changes "nothing newer than $(pick current) upstream"
   skip rebase "nothing newer than $(pick current) upstream"
 fi
-# the report is kept whatever happened before, like the workflow's `if: always()`
+# the forecast and the report are kept whatever happened before, like the workflow's `if: always()`
 saved=$failed_step failed_step=""
+step forecast nightly_step forecast
 step report nightly_step report
 failed_step=${saved:-$failed_step}
 if [ "$real" = 1 ] && [ -n "$(pick version)" ]; then
@@ -215,6 +218,11 @@ if [ "$promote" = 1 ] && [ "$images" = 1 ]; then
   step promote nightly_step promote
 else
   skip promote "not asked (--promote) or no images"
+fi
+if [ "$images" = 1 ] && [ "$smoke" = 1 ]; then
+  step verify nightly_step verify
+else
+  skip verify "needs the images and a smoke record: run with --smoke where kind can start one"
 fi
 
 # -- GitHub, rehearsed: the requests notify would send ---------------------------------------------

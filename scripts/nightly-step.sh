@@ -10,14 +10,17 @@
 #   sync             fast-forward the fork's master to upstream
 #   upstream         upstream releases newer than the manifest -> $ELLM_STATE_DIR/upstream.json
 #   pick             the version to rebase onto and the one to build -> nightly-pick.env
+#   changes          upstream commits up to that version touching the patches' files -> changes.json
 #   rebase           rehearse (DRY_RUN=true) or do the rebase -> rebase-run.json
-#   report           the Markdown report of the rebase summary, if one was saved
+#   forecast         the stack rehearsed on upstream master: what conflicts next -> forecast-run.json
+#   report           the Markdown report of the rebase summary (with changes and forecast), if one was saved
 #   publish          real runs: the release commit (submodule, .gitmodules, manifest) on
 #                    release/VERSION, pushed, and its pull request
 #   install-sky      the fork's own sky client, from $ELLM_REPO at the built commit
 #   build            build and push the -dev image of the build version
 #   smoke            the kind smoke tier (ansible-playbook playbooks/smoke.yml)
 #   promote          copy -dev to the stable tag (the smoke record is the gate)
+#   verify           the whole chain of the build version agrees -> verify-run.json, added to the report
 #   notify           open, update or close the tracking issue (STATUS, FAILED_STEP)
 #
 # Environment: ELLM (the ellm-release command), ELLM_REPO, ELLM_MANIFEST, ELLM_STATE_DIR (all
@@ -120,6 +123,38 @@ case "$step" in
       | tee "$pick_file"
     [ -n "${GITHUB_OUTPUT:-}" ] && cat "$pick_file" >> "$GITHUB_OUTPUT"
     say "rebase onto: ${version:-nothing newer than $current}; image from: $build"
+    ;;
+
+  changes)
+    version=$(picked version)
+    [ -n "$version" ] || { say "no new version: no upstream changes to preview"; exit 0; }
+    # saved in the state dir as well, where `report` adds it to the rebase report
+    "$ellm" --json upstream --changes "$version" > "$ELLM_STATE_DIR/changes.json"
+    ;;
+
+  forecast)
+    # a report, not a gate: exits 0 whatever it forecasts; saved for `report`
+    "$ellm" --json forecast > "$ELLM_STATE_DIR/forecast-run.json"
+    ;;
+
+  verify)
+    rc=0
+    "$ellm" --json verify "$(picked build_version)" > "$ELLM_STATE_DIR/verify-run.json" || rc=$?
+    section=$("$python_bin" - "$ELLM_STATE_DIR/verify-run.json" <<'PY'
+import json, sys
+from release.verify import render_markdown, report_from_dict
+try:
+    print(render_markdown(report_from_dict(json.load(open(sys.argv[1])))))
+except (OSError, ValueError, KeyError):
+    pass  # verify refused before checking anything: its own message says why
+PY
+    )
+    if [ -n "$section" ]; then
+      printf '%s\n' "$section" >&2
+      [ -f "$out_dir/report.md" ] && printf '\n%s\n' "$section" >> "$out_dir/report.md"
+      [ -n "${GITHUB_STEP_SUMMARY:-}" ] && printf '%s\n' "$section" >> "$GITHUB_STEP_SUMMARY"
+    fi
+    exit "$rc"
     ;;
 
   rebase)
@@ -228,7 +263,7 @@ PY
     ;;
 
   ""|-h|--help)
-    sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
     ;;
   *)
     echo "unknown nightly step: $step (see scripts/nightly-step.sh --help)" >&2

@@ -132,12 +132,16 @@ def workflow_step_calls(workflow: dict[str, Any]) -> list[tuple[str, str]]:
 def test_nightly_sequence():
     nightly = by_name("nightly.yml")
     jobs = nightly["jobs"]
-    assert list(jobs) == ["rebase", "build", "smoke", "promote", "notify"]
+    assert list(jobs) == ["rebase", "build", "smoke", "promote", "verify", "notify"]
     called = {job_id: [name for job, name in workflow_step_calls(nightly) if job == job_id] for job_id in jobs}
-    assert called["rebase"] == ["clone", "sync", "upstream", "pick", "rebase", "report", "publish"]
+    assert called["rebase"] == ["clone", "sync", "upstream", "pick", "changes", "rebase", "forecast", "report",
+                                "publish"]
     assert called["build"] == ["clone", "build"]
     assert called["smoke"] == ["clone", "install-sky", "smoke"]
     assert called["promote"] == ["promote"]
+    assert called["verify"] == ["clone", "verify"]
+    # verify runs after promote (whatever it did) and its failure reaches the tracking issue
+    assert "always()" in jobs["verify"]["if"] and "verify" in jobs["notify"]["needs"]
     assert called["notify"] == ["notify"]
     # a schedule rehearses; promotion only on request, after a real rebase and green smoke
     assert "github.event_name == 'schedule'" in nightly["env"]["DRY_RUN"]
