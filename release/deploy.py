@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from release.versions import InvalidVersion, parse_version
 
@@ -127,39 +126,6 @@ def image_reference(repository: str, tag: str, digest: str) -> str:
     if not repository or "@" in repository or not tag:
         raise DeployError(f"cannot pin {repository!r}:{tag!r}")
     return f"{repository}:{tag}@{digest}"
-
-
-# --- registry look-up (the role sends the requests; these only shape them) --------------------
-
-def registry_endpoint(repository: str) -> dict[str, str]:
-    """Split `host[:port]/path` into the registry's base URL and the repository path."""
-    first, _, rest = repository.partition("/")
-    if not rest or ("." not in first and ":" not in first and first != "localhost"):
-        first, rest = "registry-1.docker.io", repository if "/" in repository else f"library/{repository}"
-    elif first == "docker.io":
-        first = "registry-1.docker.io"
-    host = first.split(":")[0]
-    # Plain HTTP only for registries on this machine (tests, a local mirror).
-    scheme = "http" if host in ("localhost", "127.0.0.1") or host.startswith("127.") else "https"
-    return {"base": f"{scheme}://{first}", "path": rest}
-
-
-def manifest_url(repository: str, tag: str) -> str:
-    where = registry_endpoint(repository)
-    return f"{where['base']}/v2/{where['path']}/manifests/{tag}"
-
-
-def token_url(challenge: str) -> str:
-    """Turn a `WWW-Authenticate: Bearer realm=...,service=...,scope=...` header into the token URL."""
-    scheme, _, params = challenge.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        raise DeployError(f"the registry asks for {scheme or 'an unknown'} authentication, not a bearer token")
-    fields = dict(re.findall(r'(\w+)="([^"]*)"', params))
-    realm = fields.pop("realm", "")
-    if not realm:
-        raise DeployError(f"the registry's challenge names no token realm: {challenge!r}")
-    query = urlencode({k: fields[k] for k in ("service", "scope") if k in fields})
-    return f"{realm}?{query}" if query else realm
 
 
 # --- values ------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from typing import ClassVar
 import pytest
 from deploy_helpers import DIGEST_A, DIGEST_B
 
-from release import deploy
+from release import deploy, deploy_registry
+from release.registry import RegistryError
 from release.versions import InvalidVersion
 
 
@@ -82,20 +83,41 @@ class TestDigest:
             deploy.image_reference("ghcr.io/e/s", "v0.13.0", "latest")
 
 
-class TestRegistry:
-    def test_endpoints(self) -> None:
-        assert deploy.manifest_url("ghcr.io/embeddedllm/skypilot", "v1") == \
-            "https://ghcr.io/v2/embeddedllm/skypilot/manifests/v1"
-        assert deploy.manifest_url("127.0.0.1:5000/e/s", "v1") == "http://127.0.0.1:5000/v2/e/s/manifests/v1"
-        assert deploy.manifest_url("ubuntu", "24.04") == "https://registry-1.docker.io/v2/library/ubuntu/manifests/24.04"
-        assert deploy.manifest_url("berkeleyskypilot/skypilot", "x").startswith(
-            "https://registry-1.docker.io/v2/berkeleyskypilot/skypilot/")
+class TestRegistryClient:
+    """The deploy's registry question goes through release/registry.py: same URLs and plain-HTTP rule."""
 
-    def test_token_url_from_challenge(self) -> None:
-        header = 'Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:e/s:pull"'
-        assert deploy.token_url(header) == "https://ghcr.io/token?service=ghcr.io&scope=repository%3Ae%2Fs%3Apull"
-        with pytest.raises(deploy.DeployError):
-            deploy.token_url('Basic realm="x"')
+    def test_public_registries_use_https_and_loopback_plain_http(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("ELLM_INSECURE_REGISTRIES", raising=False)
+        client, path = deploy_registry.deploy_client("ghcr.io/embeddedllm/skypilot")
+        assert (client.base_url, path) == ("https://ghcr.io", "embeddedllm/skypilot")
+        assert deploy_registry.deploy_client("127.0.0.1:5000/e/s")[0].base_url == "http://127.0.0.1:5000"
+        assert deploy_registry.deploy_client("[::1]:5000/e/s")[0].base_url == "http://[::1]:5000"
+        client, path = deploy_registry.deploy_client("ubuntu")
+        assert (client.base_url, path) == ("https://registry-1.docker.io", "library/ubuntu")
+
+    def test_plain_http_elsewhere_only_when_named(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("ELLM_INSECURE_REGISTRIES", raising=False)
+        assert deploy_registry.deploy_client("mirror.lan:5000/e/s")[0].base_url == "https://mirror.lan:5000"
+        assert deploy_registry.deploy_client("mirror.lan:5000/e/s", insecure=True)[0].base_url == \
+            "http://mirror.lan:5000"
+        monkeypatch.setenv("ELLM_INSECURE_REGISTRIES", "mirror.lan:5000")
+        assert deploy_registry.deploy_client("mirror.lan:5000/e/s")[0].base_url == "http://mirror.lan:5000"
+
+    def test_the_deploy_token_wins_and_is_a_password(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("ELLM_REGISTRY_TOKEN", "cli-token")
+        client, _ = deploy_registry.deploy_client("ghcr.io/e/s", user="bot", token="pat-123")
+        assert client.credentials is not None
+        assert (client.credentials.username, client.credentials.source) == ("bot", "SKYPILOT_REGISTRY_TOKEN")
+        assert "pat-123" not in repr(client.credentials)
+        # without its own token the deploy uses what `image status` uses
+        client, _ = deploy_registry.deploy_client("ghcr.io/e/s")
+        assert client.credentials is not None and client.credentials.source == "ELLM_REGISTRY_TOKEN"
+
+    def test_a_repository_with_a_tag_is_refused(self) -> None:
+        with pytest.raises(RegistryError, match="must not carry a tag"):
+            deploy_registry.deploy_client("ghcr.io/e/s:v1")
+        with pytest.raises(RegistryError, match="cannot ask the registry"):
+            deploy_registry.deploy_client("ghcr.io/E/S")
 
 
 class TestValues:

@@ -173,8 +173,13 @@ def test_every_task_touching_secrets_is_no_log_and_no_secret_goes_to_helm() -> N
                        re.findall(r"\{\{.*?\}\}", yaml.safe_dump({k: v for k, v in t.items() if k != "when"}),
                                   re.S))
                 or secret_re.search(str(t.get("register", "")))]
-    assert len(touching) >= 4, touching  # state check, Secret, token and authed registry look-ups
+    assert len(touching) >= 3, touching  # state check, Secret, registry look-up
     for file, task in touching:
+        if "ellm_registry_digest" in str(task):
+            # the registry client keeps the token and redacts it from its errors, which stay readable
+            # (no_log would hide them); the registry tests check -vvv output for the token
+            assert set(task) == {"name", "ansible.builtin.set_fact"}, task
+            continue
         assert task.get("no_log") is True, f"{file}: {task['name']} touches a secret without no_log"
         assert not {"ansible.builtin.command", "ansible.builtin.shell", "command", "shell"} & set(task), task["name"]
     helm_tasks = [t for _, t in _role_tasks() if "kubernetes.core.helm" in t]

@@ -1,47 +1,134 @@
-"""The registry fallback, against a local HTTP server that speaks the registry's token flow, and
-`ellm-release deploy`, which runs the real playbook."""
+"""The registry fallback, through ellm-release's registry client: against a local HTTP server that
+speaks ghcr.io's token flow, and a real registry with a login; and `ellm-release deploy`, which runs
+the real playbook."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import secrets
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import requests
 from deploy_helpers import DIGEST_B, ROOT, SECRET_LINE, resolve_values
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-TOKEN = "registry-test-token-5b1f"
+from release.localdaemons import LocalRegistry, RegistryUser
+
+PULL_TOKEN = "registry-pull-token-5b1f"  # what the token service hands out
+PAT = "ghp_test0personal0access0token0x"  # what the user has: a password, never a bearer token
+USER = "release-bot"
+REPOSITORY_PATH = "embeddedllm/skypilot"
 
 
-def serve_registry(httpserver: HTTPServer) -> str:
-    """A registry that wants a bearer token, like ghcr.io does even for public images."""
+def manifest_bytes() -> bytes:
+    config = {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2,
+              "digest": "sha256:" + hashlib.sha256(b"{}").hexdigest()}
+    return json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "config": config, "layers": []}).encode()
+
+
+def serve_ghcr_like(httpserver: HTTPServer, *, private: bool) -> str:
+    """A registry shaped like ghcr.io: every manifest read wants a bearer token from its token
+    service, which takes the user's credentials as HTTP basic auth (or none, for a public image)."""
     port = httpserver.port
-    manifest = "/v2/embeddedllm/skypilot/manifests/v0.13.0-dev"
-    httpserver.expect_request(manifest, method="HEAD", headers={"Authorization": f"Bearer {TOKEN}"}) \
-        .respond_with_response(Response(status=200, headers={"Docker-Content-Digest": DIGEST_B}))
+    manifest = f"/v2/{REPOSITORY_PATH}/manifests/v0.13.0-dev"
+    httpserver.expect_request(manifest, method="GET", headers={"Authorization": f"Bearer {PULL_TOKEN}"}) \
+        .respond_with_response(Response(manifest_bytes(), status=200,
+                                        content_type="application/vnd.oci.image.manifest.v1+json"))
     challenge = (f'Bearer realm="http://127.0.0.1:{port}/token",service="test-registry",'
-                 'scope="repository:embeddedllm/skypilot:pull"')
-    httpserver.expect_request(manifest, method="HEAD") \
+                 f'scope="repository:{REPOSITORY_PATH}:pull"')
+    httpserver.expect_request(manifest, method="GET") \
         .respond_with_response(Response(status=401, headers={"WWW-Authenticate": challenge}))
-    httpserver.expect_request("/token", query_string={"service": "test-registry",
-                                                      "scope": "repository:embeddedllm/skypilot:pull"}) \
-        .respond_with_json({"token": TOKEN})
-    return f"127.0.0.1:{port}/embeddedllm/skypilot"
+    query = {"service": "test-registry", "scope": f"repository:{REPOSITORY_PATH}:pull"}
+    if private:
+        basic = "Basic " + base64.b64encode(f"{USER}:{PAT}".encode()).decode()
+        httpserver.expect_request("/token", query_string=query, headers={"Authorization": basic}) \
+            .respond_with_json({"token": PULL_TOKEN})
+        httpserver.expect_request("/token").respond_with_json({"errors": [{"code": "DENIED"}]}, status=401)
+    else:
+        httpserver.expect_request("/token", query_string=query).respond_with_json({"token": PULL_TOKEN})
+    return f"127.0.0.1:{port}/{REPOSITORY_PATH}"
 
 
-def test_digest_from_the_registry_when_there_is_no_record(deploy_env: dict[str, str], tmp_path: Path,
-                                                           httpserver: HTTPServer) -> None:
-    repository = serve_registry(httpserver)
-    run, values = resolve_values(deploy_env, "kind", tmp_path, "-vvv",
-                                 "-e", json.dumps({"skypilot_version": "0.13.0",
-                                                   "skypilot_image_repository": repository}))
+def _resolve(env: dict[str, str], tmp_path: Path, repository: str) -> tuple[Any, dict | None]:
+    return resolve_values(env, "kind", tmp_path, "-vvv",
+                          "-e", json.dumps({"skypilot_version": "0.13.0", "skypilot_image_repository": repository}))
+
+
+def test_digest_of_a_public_image_with_an_anonymous_pull_token(deploy_env: dict[str, str], tmp_path: Path,
+                                                                 httpserver: HTTPServer) -> None:
+    repository = serve_ghcr_like(httpserver, private=False)
+    run, values = _resolve(deploy_env, tmp_path, repository)
     assert run.returncode == 0, run.output
-    assert values and values["apiService"]["image"] == f"{repository}:v0.13.0-dev@{DIGEST_B}"
+    digest = "sha256:" + hashlib.sha256(manifest_bytes()).hexdigest()
+    assert values and values["apiService"]["image"] == f"{repository}:v0.13.0-dev@{digest}"
     assert "(digest from registry)" in run.output
-    assert TOKEN not in run.output  # the token tasks are no_log
-    assert any(req.path == "/token" for req, _ in httpserver.log)
+    assert PULL_TOKEN not in run.output
+
+
+def test_a_private_token_is_exchanged_at_the_token_service(deploy_env: dict[str, str], tmp_path: Path,
+                                                            httpserver: HTTPServer) -> None:
+    repository = serve_ghcr_like(httpserver, private=True)
+    deploy_env.update(SKYPILOT_REGISTRY_USER=USER, SKYPILOT_REGISTRY_TOKEN=PAT)
+    run, values = _resolve(deploy_env, tmp_path, repository)
+    assert run.returncode == 0, run.output
+    digest = "sha256:" + hashlib.sha256(manifest_bytes()).hexdigest()
+    assert values and values["apiService"]["image"].endswith(f"@{digest}")
+    sent = [req.headers.get("Authorization", "") for req, _ in httpserver.log]
+    assert all(PAT not in header for header in sent)  # the token is a password, never a bearer token
+    assert f"Bearer {PULL_TOKEN}" in sent
+    assert PAT not in run.output and PULL_TOKEN not in run.output
+    assert base64.b64encode(f"{USER}:{PAT}".encode()).decode() not in run.output
+
+
+def test_a_refused_token_is_one_sentence_without_the_token(deploy_env: dict[str, str], tmp_path: Path,
+                                                           httpserver: HTTPServer) -> None:
+    repository = serve_ghcr_like(httpserver, private=True)
+    deploy_env.update(SKYPILOT_REGISTRY_USER=USER, SKYPILOT_REGISTRY_TOKEN=PAT + "-revoked")
+    run, _ = _resolve(deploy_env, tmp_path, repository)
+    assert run.returncode != 0
+    assert f"the token service of 127.0.0.1:{httpserver.port} refused user 'release-bot' (from " \
+           "SKYPILOT_REGISTRY_TOKEN): HTTP 401" in run.output
+    assert "set SKYPILOT_REGISTRY_USER and SKYPILOT_REGISTRY_TOKEN" in run.output
+    assert PAT not in run.output
+    assert "Traceback" not in run.output
+
+
+def test_the_deploy_reads_a_real_private_registry_with_the_cli_credentials(
+        deploy_env: dict[str, str], tmp_path: Path) -> None:
+    """A real registry with htpasswd auth, and the credentials `image status` and `promote` read."""
+    user = RegistryUser("ci-reader", "pw-" + secrets.token_urlsafe(12))
+    with LocalRegistry(tmp_path / "registry", user=user).start() as registry:
+        auth = (user.username, user.password)
+        config = b"{}"
+        upload = requests.post(f"{registry.url}/v2/{REPOSITORY_PATH}/blobs/uploads/", auth=auth, timeout=30)
+        location = upload.headers["Location"]
+        location = location if location.startswith("http") else registry.url + location
+        sep = "&" if "?" in location else "?"
+        digest = "sha256:" + hashlib.sha256(config).hexdigest()
+        requests.put(f"{location}{sep}digest={digest}", data=config, auth=auth, timeout=30).raise_for_status()
+        put = requests.put(f"{registry.url}/v2/{REPOSITORY_PATH}/manifests/v0.13.0-dev", data=manifest_bytes(),
+                           auth=auth, headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+                           timeout=30)
+        put.raise_for_status()
+        repository = f"{registry.host}/{REPOSITORY_PATH}"
+
+        run, _ = _resolve(deploy_env, tmp_path, repository)
+        assert run.returncode != 0
+        assert f"{registry.host} requires a login and no credentials were found" in run.output
+
+        deploy_env.update(ELLM_REGISTRY_USER=user.username, ELLM_REGISTRY_TOKEN=user.password)
+        run, values = _resolve(deploy_env, tmp_path, repository)
+        assert run.returncode == 0, run.output
+        pushed = put.headers["Docker-Content-Digest"]
+        assert values and values["apiService"]["image"] == f"{repository}:v0.13.0-dev@{pushed}"
+        assert user.password not in run.output
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -84,7 +84,7 @@ def health_problems(health: Any, version: str, commit: str = "") -> list[str]:
 # Every name the role uses, so that a missing package still yields one clear error per filter.
 FILTER_NAMES = (
     "ellm_tag_for", "ellm_version_problem", "ellm_read_record", "ellm_record_digest", "ellm_choose_digest",
-    "ellm_image_reference", "ellm_manifest_url", "ellm_token_url", "ellm_merge_values", "ellm_release_values",
+    "ellm_image_reference", "ellm_merge_values", "ellm_release_values",
     "ellm_auth_line_ok", "ellm_stuck_release_message", "ellm_release_would_change", "ellm_health_problems",
 )
 
@@ -109,8 +109,6 @@ class FilterModule:
             "ellm_record_digest": record_digest,
             "ellm_choose_digest": _guard(choose_digest),
             "ellm_image_reference": _guard(deploy.image_reference),
-            "ellm_manifest_url": deploy.manifest_url,
-            "ellm_token_url": _guard(deploy.token_url),
             "ellm_merge_values": _guard(deploy.merge_values),
             "ellm_release_values": _guard(release_values),
             "ellm_auth_line_ok": deploy.auth_line_ok,
