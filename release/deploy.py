@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from release.versions import InvalidVersion, parse_version
+from release.versions import InvalidVersion, parse_version, reports_release
 
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 # Accepted htpasswd hash schemes: Apache MD5, bcrypt, SHA1. A plain password is refused because
@@ -235,7 +235,7 @@ def health_problems(health: Mapping[str, Any] | None, version: str, commit: str 
     if str(health.get("status", "")).lower() != "healthy":
         problems.append(f"status is {health.get('status')!r}, expected 'healthy'")
     reported = str(health.get("version", ""))
-    if reported != version:
+    if not reports_release(version, reported):
         problems.append(f"version is {reported!r}, expected {version!r}")
     reported_commit = str(health.get("commit") or "")
     if commit and reported_commit not in UNSTAMPED_COMMITS:

@@ -52,3 +52,10 @@ def image_tag_version(tag: str, stable_pattern: str = "v{version}", dev_pattern:
                 continue
             return candidate, is_dev
     return None
+
+
+def reports_release(expected: str, reported: str) -> bool:
+    """Whether a server reporting `reported` runs release `expected`: the same text exactly.
+    0.12.0rc1, 0.12.0-dev, 0.12.0+local or v0.12.0 are other builds, not 0.12.0. The deploy role's
+    health check and the smoke api.version check both decide with this one function."""
+    return isinstance(reported, str) and reported == expected

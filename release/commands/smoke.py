@@ -17,6 +17,7 @@ from release.output import Options
 from release.smoke import compute, gpu_tools, host, nodes, pods, report, runs, sky_output, smi_pods
 from release.smoke.findings import Finding, all_passed, fail, render, save
 from release.smoke.record import is_digest
+from release.smoke.vendors import VENDORS
 from release.state_dir import state_dir
 
 
@@ -190,10 +191,12 @@ def check_api(ctx: click.Context, health: str, expected_version: str, save_to: P
 @check.command("sky-check")
 @click.option("--output", required=True)
 @click.option("--rc", type=int, required=True)
+@click.option("--context", default=None, help="The tier's Kubernetes context, which must be enabled "
+              "(in-cluster for an API server inside the cluster).")
 @save_option
 @click.pass_context
-def check_sky_check(ctx: click.Context, output: str, rc: int, save_to: Path | None) -> None:
-    _finish(ctx, lambda: sky_output.check_sky_check(_read(output), rc), save_to)
+def check_sky_check(ctx: click.Context, output: str, rc: int, context: str | None, save_to: Path | None) -> None:
+    _finish(ctx, lambda: sky_output.check_sky_check(_read(output), rc, context or None), save_to)
 
 
 @check.command("gpus-list")
@@ -201,7 +204,7 @@ def check_sky_check(ctx: click.Context, output: str, rc: int, save_to: Path | No
 @click.option("--rc", type=int, required=True)
 @click.option("--nodes", "nodes_file", required=True, help="kubectl get nodes -o json: the expected counts.")
 @click.option("--accelerator", multiple=True, required=True, help="VENDOR=NAME as SkyPilot lists it.")
-@click.option("--context", default=None)
+@click.option("--context", default=None, help="Read only this Kubernetes context's table.")
 @save_option
 @click.pass_context
 def check_gpus_list(ctx: click.Context, output: str, rc: int, nodes_file: str, accelerator: tuple[str, ...],
@@ -248,10 +251,16 @@ def check_launch(ctx: click.Context, pods_file: str, nodes_file: str, cluster: s
 @check.command("over-request")
 @click.option("--output", required=True)
 @click.option("--rc", type=int, required=True)
+@click.option("--accelerator", required=True, help="The accelerator the launch asked for, as SkyPilot names it.")
+@click.option("--count", type=int, required=True, help="How many it asked for (more than any node has).")
+@click.option("--vendor", type=click.Choice(["nvidia", "amd"]), default=None,
+              help="The accelerator's vendor: the scheduler's 'Insufficient <resource key>' counts too.")
 @save_option
 @click.pass_context
-def check_over_request(ctx: click.Context, output: str, rc: int, save_to: Path | None) -> None:
-    _finish(ctx, lambda: sky_output.check_over_request(_read(output), rc), save_to)
+def check_over_request(ctx: click.Context, output: str, rc: int, accelerator: str, count: int, vendor: str | None,
+                       save_to: Path | None) -> None:
+    key = VENDORS[vendor].resource_key if vendor else ""
+    _finish(ctx, lambda: sky_output.check_over_request(_read(output), rc, accelerator, count, key), save_to)
 
 
 @check.command("smi")
@@ -371,13 +380,14 @@ _EXAMPLES: dict[tuple[str, ...], str] = {
     ("check",): "ellm-release smoke check nodes --nodes nodes.json --expect nvidia=any --expect amd=any",
     ("check", "api"): "ellm-release smoke check api --health health.json --version 0.13.0",
     ("check", "gpus-list"): "ellm-release smoke check gpus-list --output gpus.txt --rc 0 --nodes nodes.json "
-                            "--accelerator nvidia=H100 --accelerator amd=MI300X",
+                            "--accelerator nvidia=H100 --accelerator amd=MI300X --context in-cluster",
     ("check", "host"): "ellm-release smoke check host --probe probe.txt --hostname gpu-node-1",
     ("check", "launch"): "ellm-release smoke check launch --pods pods.json --nodes nodes.json --cluster smoke-nv "
                          "--vendor nvidia --node ellm-smoke-worker",
     ("check", "nodes"): "ellm-release smoke check nodes --nodes nodes.json --expect nvidia=ellm-smoke-worker",
-    ("check", "over-request"): "ellm-release smoke check over-request --output launch.txt --rc 1",
-    ("check", "sky-check"): "ellm-release smoke check sky-check --output sky-check.txt --rc 0",
+    ("check", "over-request"): "ellm-release smoke check over-request --output launch.txt --rc 1 "
+                               "--accelerator H100 --count 9 --vendor nvidia",
+    ("check", "sky-check"): "ellm-release smoke check sky-check --output sky-check.txt --rc 0 --context in-cluster",
     ("check", "smi"): "ellm-release smoke check smi --vendor nvidia --format nvidia-csv --output smi.csv "
                       "--expected-count 8",
     ("check", "vector-add"): "ellm-release smoke check vector-add --result vector-add.json --subject gpu-node-1",

@@ -117,6 +117,34 @@ def check_runtime_class(pod: dict[str, Any], v: Vendor) -> list[Finding]:
     return [ok("pod.runtime-class", f"runtimeClassName={rc or 'unset'}", name)]
 
 
+# Waiting reasons that mean the container will not start without someone fixing something.
+_STUCK_REASONS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError",
+                  "CreateContainerError", "InvalidImageName", "RunContainerError")
+
+
+def check_running(pod: dict[str, Any]) -> list[Finding]:
+    """The pod runs: phase Running (or Succeeded), and no container waiting on an error or ended
+    with a non-zero exit code. A pod bound to the right node but Failed proves nothing."""
+    name, status = pod_name(pod), pod.get("status") or {}
+    phase = status.get("phase") or "unknown"
+    problems = []
+    for c in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        state = c.get("state") or {}
+        waiting, done = state.get("waiting") or {}, state.get("terminated") or {}
+        if waiting.get("reason") in _STUCK_REASONS:
+            detail = f" ({waiting['message']})" if waiting.get("message") else ""
+            problems.append(f"container {c.get('name')} is waiting: {waiting.get('reason')}{detail}")
+        elif done and done.get("exitCode") not in (0, None):
+            problems.append(f"container {c.get('name')} exited {done.get('exitCode')} ({done.get('reason', '?')})")
+    if phase not in ("Running", "Succeeded"):
+        why = status.get("reason") or status.get("message") or ""
+        problems.insert(0, f"phase is {phase}{f' ({why})' if why else ''}")
+    if problems:
+        return [fail("pod.running", "; ".join(problems), name)]
+    ready = sum(1 for c in status.get("containerStatuses") or [] if c.get("ready"))
+    return [ok("pod.running", f"phase {phase}, {ready} container(s) ready", name)]
+
+
 def check_launch_pods(pods: dict[str, Any], nodes: dict[str, Any], *, cluster: str, vendor: str,
                       count: int, expected_node: str | None = None) -> list[Finding]:
     v = VENDORS[vendor]
@@ -129,6 +157,7 @@ def check_launch_pods(pods: dict[str, Any], nodes: dict[str, Any], *, cluster: s
         findings += check_affinity_values(pod)
         findings += check_affinity_targets(pod, v)
         findings += check_placement(pod, v, nodes, expected_node)
+        findings += check_running(pod)
         findings += check_runtime_class(pod, v)
     return findings
 

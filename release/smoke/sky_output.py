@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from release.smoke.findings import Finding, fail, ok
+from release.versions import reports_release
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
@@ -83,24 +84,55 @@ def parse_gpus_list(text: str) -> list[GpuRow]:
     return rows
 
 
+# SkyPilot's names for NVIDIA GPU Feature Discovery products (GFDLabelFormatter in
+# sky/provision/kubernetes/utils.py): the first of these found as a whole word in the label value is
+# the accelerator's name; otherwise the value upper-cased without "NVIDIA-", "GEFORCE-" and "RTX-".
+CANONICAL_GPU_NAMES = ("A100-80GB", "A100", "A10G", "H100", "K80", "M60", "T4G", "T4", "V100", "A10", "P4000",
+                       "P100", "P40", "P4", "L40", "L4")
+
+
+def canonical_gpu_name(name: str) -> str:
+    """The accelerator name SkyPilot lists for a GFD product name (NVIDIA-H100-80GB-HBM3 -> H100);
+    any other name (H100, MI300X, H100-MEGA) is already an accelerator name."""
+    value = name.strip().upper()
+    if not value.startswith("NVIDIA"):
+        return value
+    for canonical in CANONICAL_GPU_NAMES:
+        if canonical == "A100-80GB" and re.search(r"A100.*-80GB", value):
+            return canonical
+        if re.search(rf"\b{re.escape(canonical)}\b", value):
+            return canonical
+    return value.replace("NVIDIA-", "").replace("GEFORCE-", "").replace("RTX-", "RTX")
+
+
 def gpu_name_matches(wanted: str, listed: str) -> bool:
-    """SkyPilot's own rule: equal ignoring case, or one a '-'-separated prefix of the other
-    (H100 names the GFD product NVIDIA-H100-80GB-HBM3 as H100 or H100-80GB across releases)."""
-    a, b = wanted.lower(), listed.lower()
-    if a == b:
-        return True
-    short, long_ = sorted((a, b), key=len)
-    return long_.startswith(short) and long_[len(short)] == "-"
+    """`listed` is a name SkyPilot printed, already canonical; it must be the wanted accelerator
+    exactly, or what SkyPilot makes of the wanted name. H100 is not H100-MEGA nor H100-80GB."""
+    return listed.strip().upper() == canonical_gpu_name(wanted)
+
+
+def rows_for_context(rows: list[GpuRow], context: str | None) -> list[GpuRow]:
+    """The rows of the tier's own context. Output with no context headings at all (one context,
+    older clients) counts as that context; a table under another context never does."""
+    if context is None:
+        return rows
+    named = [r for r in rows if r.context == context]
+    if named or any(r.context for r in rows):
+        return named
+    return rows
 
 
 def check_gpus_list(text: str, rc: int, expected: dict[str, int], context: str | None = None) -> list[Finding]:
-    """expected: accelerator name -> total count the cluster has."""
+    """expected: accelerator name -> total count the cluster has, read in the tier's own context."""
     out = strip_ansi(text)
     if rc != 0:
         return [fail("sky.gpus-list", f"exited {rc}: {out.strip()[-300:]}")]
-    rows = [r for r in parse_gpus_list(out) if context is None or r.context in (context, "")]
+    every = parse_gpus_list(out)
+    rows = rows_for_context(every, context)
     if not rows:
-        return [fail("sky.gpus-list", f"no Kubernetes GPU table in the output: {out.strip()[-300:]}")]
+        seen = sorted({r.context for r in every if r.context})
+        where = f" for context {context!r} (contexts listed: {', '.join(seen) or 'none'})" if context else ""
+        return [fail("sky.gpus-list", f"no Kubernetes GPU table in the output{where}: {out.strip()[-300:]}")]
     findings = []
     for name, count in expected.items():
         match = [r for r in rows if gpu_name_matches(name, r.gpu)]
@@ -138,19 +170,53 @@ def enabled_infra(text: str) -> list[str]:
     return []
 
 
-def check_sky_check(text: str, rc: int) -> list[Finding]:
+_CONTEXT_LINE = re.compile(r"^[\s│├└─]*(?P<name>[^\s:│├└─][^\s:]*)(?::\s*(?P<state>enabled|disabled)"
+                           r"\.?(?P<why>.*))?\s*$")
+
+
+def context_states(text: str) -> dict[str, tuple[str, str]]:
+    """Kubernetes context -> (enabled | disabled | listed, reason) from `sky check`'s context trees
+    ("Allowed contexts:" followed by "├── name: enabled." lines, or bare names under Enabled infra)."""
+    states: dict[str, tuple[str, str]] = {}
+    in_tree = False
+    for line in strip_ansi(text).splitlines():
+        if "contexts:" in line.lower():
+            in_tree = True
+            continue
+        if in_tree and re.match(r"^\s*[│├└]", line):
+            m = _CONTEXT_LINE.match(line)
+            if m:
+                name, state = m.group("name"), m.group("state") or "listed"
+                if state != "listed" or name not in states:
+                    states[name] = (state, (m.group("why") or "").strip(" .:"))
+            continue
+        in_tree = False
+    return states
+
+
+def check_sky_check(text: str, rc: int, context: str | None = None) -> list[Finding]:
     enabled = enabled_infra(text)
-    if rc == 0 and any(n.lower() == "kubernetes" for n in enabled):
+    kubernetes_on = rc == 0 and any(n.lower() == "kubernetes" for n in enabled)
+    tail = strip_ansi(text).strip()[-300:]
+    if not kubernetes_on:
+        return [fail("sky.check", f"Kubernetes is not enabled (rc {rc}; enabled: {', '.join(enabled) or 'none'}): "
+                                  f"{tail}")]
+    if context is None:
         return [ok("sky.check", f"Kubernetes enabled (enabled: {', '.join(enabled)})")]
-    return [fail("sky.check", f"Kubernetes is not enabled (rc {rc}; enabled: {', '.join(enabled) or 'none'}): "
-                 f"{strip_ansi(text).strip()[-300:]}")]
+    states = context_states(text)
+    state, why = states.get(context, ("missing", ""))
+    if state in ("enabled", "listed") and not (state == "listed" and states.get(context, ("", ""))[0] == "disabled"):
+        return [ok("sky.check", f"Kubernetes enabled for context {context}", context)]
+    if state == "disabled":
+        return [fail("sky.check", f"context {context} is disabled{f': {why}' if why else ''}", context)]
+    others = sorted(n for n, (st, _) in states.items() if st != "disabled")
+    return [fail("sky.check", f"context {context} is not among the enabled contexts "
+                              f"({', '.join(others) or 'none'})", context)]
 
 
 def version_matches(expected: str, reported: str) -> bool:
-    """The chart/image version is "0.12.0"; a server may report "0.12.0" or a local build label
-    such as "0.12.0+ellm" — but never another release."""
-    e, r = expected.lstrip("v"), reported.lstrip("v")
-    return r == e or (r.startswith(e) and not r[len(e)].isdigit() and r[len(e)] != ".")
+    """Exactly as the deploy role's health check decides (one function for both)."""
+    return reports_release(expected, reported)
 
 
 def check_api_health(body: str | dict[str, Any], expected_version: str) -> list[Finding]:
@@ -162,10 +228,12 @@ def check_api_health(body: str | dict[str, Any], expected_version: str) -> list[
         return [fail("api.health", f"/api/health answered {json.dumps(data)[:200]}, not an object with a status "
                                    "and a version")]
     findings = []
-    status = str(data.get("status", "")).lower()
+    status = data.get("status")
+    status = status.lower() if isinstance(status, str) else ""
     findings.append(ok("api.health", "healthy") if status == "healthy"
                     else fail("api.health", f"status is {status or 'missing'}"))
-    version = str(data.get("version") or "")
+    version = data.get("version")
+    version = version if isinstance(version, str) else ""
     if version and version_matches(expected_version, version):
         findings.append(ok("api.version", f"reports {version} (commit {data.get('commit', '?')})"))
     else:
@@ -202,22 +270,35 @@ def check_status_gpu_count(text: str, cluster: str, accelerator: str, count: int
     return [ok("sky.status-gpus", f"shown as {got[0]}:{got[1]}", cluster)]
 
 
-# What SkyPilot says when a request cannot fit (optimizer, Kubernetes provisioner).
-OVER_REQUEST_MESSAGES = ("does not contain any instances satisfying the request", "No resource satisfying",
-                         "Insufficient", "not found in", "ResourcesUnavailableError")
+# How SkyPilot refuses a request no node can hold. The optimizer names the request:
+#   No resource satisfying Kubernetes({'H100': 9}) on Kubernetes.
+#   sky.exceptions.ResourcesUnavailableError: Kubernetes cluster does not contain any instances
+#   satisfying the request: 1x Kubernetes({'H100': 9}).
+# The Kubernetes provisioner, when the scheduler refuses the pod, raises its own error naming the
+# vendor's resource key ("Insufficient nvidia.com/gpu").
+_REQUEST_RE = re.compile(r"(?:No resource satisfying|does not contain any instances satisfying the request:"
+                         r"(?:\s*\d+x)?)\s*Kubernetes\(\{'(?P<name>[^']+)':\s*(?P<count>\d+)")
+_SKY_ERRORS = ("ResourcesUnavailableError", "KubernetesError")
 TIMEOUT_CODES = (124, 137)
 
 
-def check_over_request(text: str, rc: int, subject: str = "") -> list[Finding]:
+def check_over_request(text: str, rc: int, accelerator: str, count: int, resource_key: str = "",
+                       subject: str = "") -> list[Finding]:
+    """Passes only on SkyPilot's own refusal of `accelerator:count`; any other failure (a missing
+    context, a 403, a crash) is a failure, however it is worded."""
     out = strip_ansi(text)
+    wanted = f"{accelerator}:{count}"
     if rc == 0:
-        return [fail("sky.over-request", "a launch asking for more GPUs than any node has succeeded", subject)]
+        return [fail("sky.over-request", f"a launch asking for {wanted}, more than any node has, succeeded", subject)]
     if rc in TIMEOUT_CODES:
         return [fail("sky.over-request", f"hung until the timeout killed it (rc {rc})", subject)]
-    hit = next((m for m in OVER_REQUEST_MESSAGES if m in out), None)
-    if hit:
-        return [ok("sky.over-request", f"refused by SkyPilot ({hit!r})", subject)]
-    return [fail("sky.over-request", f"failed (rc {rc}) without SkyPilot's resource message: {out.strip()[-300:]}",
+    for m in _REQUEST_RE.finditer(out):
+        if gpu_name_matches(accelerator, m.group("name")) and int(m.group("count")) == count:
+            return [ok("sky.over-request", f"SkyPilot refused {wanted}: no node can hold it", subject)]
+    if resource_key and any(e in out for e in _SKY_ERRORS) and f"Insufficient {resource_key}" in out:
+        return [ok("sky.over-request", f"SkyPilot refused {wanted}: the scheduler reports insufficient "
+                                       f"{resource_key}", subject)]
+    return [fail("sky.over-request", f"failed (rc {rc}) without SkyPilot's refusal of {wanted}: {out.strip()[-300:]}",
                  subject)]
 
 

@@ -38,7 +38,16 @@ def sky_pod(
     affinity_key: str | None = None,
     affinity_values: list[Any] | None = None,
     runtime_class: str | None = None,
+    phase: str | None = None,
+    container_state: Any = None,
 ) -> dict[str, Any]:
+    """A SkyPilot head pod as the API returns it; running and ready once bound to a node, unless
+    `phase` / `container_state` (a V1ContainerState) say otherwise."""
+    phase = phase or ("Running" if node_name else "Pending")
+    state = container_state or (client.V1ContainerState(running=client.V1ContainerStateRunning())
+                                if phase == "Running" else None)
+    statuses = [client.V1ContainerStatus(name="ray-node", image="skypilot:test", image_id="", ready=phase == "Running"
+                                         and container_state is None, restart_count=0, state=state)] if state else None
     terms = None
     if affinity_key:
         terms = client.V1NodeAffinity(
@@ -73,7 +82,7 @@ def sky_pod(
                     )
                 ],
             ),
-            status=client.V1PodStatus(phase="Running" if node_name else "Pending"),
+            status=client.V1PodStatus(phase=phase, container_statuses=statuses),
         )
     )
     if affinity_key:

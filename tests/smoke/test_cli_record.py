@@ -75,8 +75,8 @@ def test_fake_gpus_from_the_real_h100_output():
 def test_failing_check_exits_1_and_saves_its_stamped_findings(tmp_path):
     out = tmp_path / "o.txt"
     out.write_text("launched fine")
-    res = run("check", "over-request", "--output", str(out), "--rc", "0", "--save", str(tmp_path / "f" / "x.json"),
-              "--run-id", "R1", "--digest", DIGEST)
+    res = run("check", "over-request", "--output", str(out), "--rc", "0", "--accelerator", "H100", "--count", "9",
+              "--save", str(tmp_path / "f" / "x.json"), "--run-id", "R1", "--digest", DIGEST)
     assert res.exit_code == 1 and "FAIL sky.over-request" in res.output
     saved = json.loads((tmp_path / "f" / "x.json").read_text())
     assert (saved["run_id"], saved["digest"], saved["group"]) == ("R1", DIGEST, "x")

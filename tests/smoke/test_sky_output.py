@@ -36,9 +36,9 @@ def test_gpus_list_both_vendors():
     rows = s.parse_gpus_list(GPUS_LIST)
     assert [(r.gpu, r.per_node, r.total) for r in rows] == [("H100", (1, 2), 2), ("MI300X", (1, 2), 2)]
     assert all(f.passed for f in s.check_gpus_list(GPUS_LIST, 0, {"H100": 2, "MI300X": 2}))
-    # SkyPilot may call the GFD product H100-80GB: the prefix rule still matches.
-    renamed = "GPU        REQUESTABLE_QTY_PER_NODE  UTILIZATION\nH100-80GB  1, 2                      2 of 2 free\n"
-    assert all(f.passed for f in s.check_gpus_list(renamed, 0, {"H100": 2}))
+    # the name must be SkyPilot's own, exactly: another product that starts the same is not it
+    renamed = "GPU        REQUESTABLE_QTY_PER_NODE  UTILIZATION\nH100-MEGA  1, 2                      2 of 2 free\n"
+    assert not any(f.passed for f in s.check_gpus_list(renamed, 0, {"H100": 2}))
 
 
 def test_gpus_list_missing_type_zero_count_and_failure():
@@ -80,10 +80,10 @@ def test_over_request():
         "sky.exceptions.ResourcesUnavailableError: Kubernetes cluster does not contain any instances "
         "satisfying the request: 1x Kubernetes({'H100': 3})."
     )
-    assert s.check_over_request(msg, 1)[0].passed
-    assert "hung" in s.check_over_request("", 124)[0].message
-    assert not s.check_over_request("launched", 0)[0].passed
-    assert not s.check_over_request("Traceback: KeyError", 1)[0].passed
+    assert s.check_over_request(msg, 1, "H100", 3)[0].passed
+    assert "hung" in s.check_over_request("", 124, "H100", 3)[0].message
+    assert not s.check_over_request("launched", 0, "H100", 3)[0].passed
+    assert not s.check_over_request("Traceback: KeyError", 1, "H100", 3)[0].passed
 
 
 def test_launch_refused_for_int_affinity():
