@@ -150,6 +150,10 @@ def _conflict_lines(summary: RebaseSummary | None) -> list[str]:
              f"- Patch: `{c.patch_id}` ({c.patch_title})",
              f"- Commit: `{c.commit[:12]}` {c.subject}",
              "- Conflicting files: " + (", ".join(f"`{f}`" for f in c.files) or "none recorded")]
+    if c.forensics:
+        from release.forensics import render_markdown as forensics_markdown
+
+        lines += ["", "Why: the upstream changes to the conflicting lines", "", *forensics_markdown(c.forensics)]
     if c.next_commands:
         lines += ["", "To resolve it locally:", "", "```", *c.next_commands, "```"]
     return lines

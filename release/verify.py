@@ -114,9 +114,20 @@ def smoke_checks(verdicts: Mapping[str, tuple[bool, str]]) -> list[Check]:
     return [Check("smoke", OK if passed else FAIL, reason) for passed, reason in verdicts.values()]
 
 
+def public_url(url: str) -> str:
+    """The URL as it may be printed: a user or token written into it is masked."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
 def chart_checks(chart: str, version: str, repo_url: str | None, versions: Iterable[str] | None,
                  unreachable: str | None) -> list[Check]:
     """`versions`: what the repository's index lists for the chart (None when it could not be read)."""
+    repo_url = public_url(repo_url) if repo_url else repo_url
     if not repo_url:
         return [Check("chart", SKIPPED, "the manifest names no chart repository (chart.repo_url)")]
     if unreachable is not None:
@@ -268,6 +279,7 @@ def _chart_part(manifest: Manifest, version: str, timeout: float) -> list[Check]
     if not url:
         return chart_checks(manifest.chart_name, version, None, None, None)
     index_url = url.rstrip("/") + "/index.yaml"
+    shown = public_url(index_url)
     try:
         resp = requests.get(index_url, timeout=timeout)
     except requests.RequestException as exc:
@@ -275,11 +287,11 @@ def _chart_part(manifest: Manifest, version: str, timeout: float) -> list[Check]
     if resp.status_code >= 500:
         return chart_checks(manifest.chart_name, version, url, None, f"HTTP {resp.status_code}")
     if resp.status_code != 200:
-        return [Check("chart", FAIL, f"{index_url} answered HTTP {resp.status_code}: not a chart repository")]
+        return [Check("chart", FAIL, f"{shown} answered HTTP {resp.status_code}: not a chart repository")]
     try:
         index = yaml.safe_load(resp.text)
     except yaml.YAMLError:
-        return [Check("chart", FAIL, f"{index_url} is not a chart repository index")]
+        return [Check("chart", FAIL, f"{shown} is not a chart repository index")]
     return chart_checks(manifest.chart_name, version, url, index_versions(index, manifest.chart_name), None)
 
 

@@ -68,3 +68,14 @@ def test_an_unknown_ref_is_refused_in_one_sentence(world: World, cli: Cli) -> No
     result = cli(world, "forecast", "--ref", "upstream/nope")
     assert result.code == 2
     assert "upstream/nope does not name a commit" in result.err and "Traceback" not in result.err
+
+
+def test_refused_while_another_run_works_on_the_repository(world: World, cli: Cli) -> None:
+    import git as gitpython
+
+    from release.repolock import repo_lock
+
+    with repo_lock(gitpython.Repo(world.fork), "rebase"):
+        result = cli(world, "forecast")
+    assert result.code == 2
+    assert "another ellm-release run" in result.err

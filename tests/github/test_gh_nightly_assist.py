@@ -33,6 +33,8 @@ def test_the_report_carries_the_upstream_changes_and_the_forecast(tmp_path: Path
     assert "[Serve] Tune launches per service ([#4242](https://github.com/example/upstream/pull/4242))" in report
     assert "## Forecast against `upstream/master`" in report
     assert "(`serve-controller-capacity`)" in report.split("## Forecast", 1)[1]
+    issue = json.loads((tmp_path / "run" / "notify.json").read_text())["requests"][1]["json"]["body"]
+    assert "Why: the upstream changes to the conflicting lines" in issue and "pull/4242" in issue
     forecast = json.loads((tmp_path / "run" / "state" / "forecast-run.json").read_text())
     assert forecast["conflicting"] == ["serve-controller-capacity"]
 

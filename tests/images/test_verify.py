@@ -206,6 +206,18 @@ def test_other_version_and_bad_input(released: Released, capsys: pytest.CaptureF
     assert code == 2 and "Traceback" not in err and err.count("\n") <= 3
 
 
+def test_a_token_in_the_chart_repository_url_is_never_printed(released: Released,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = released.world.manifest_path
+    url = released.chart_repo.url
+    manifest.write_text(manifest.read_text().replace(url, url.replace("http://", "http://bot:s3cr3t-t0ken@")))
+    released.chart_repo.versions = ["0.12.0"]
+    code, out, err = ellm(capsys, released.world, "--json", "verify")
+    assert code == 1
+    assert "s3cr3t-t0ken" not in out + err
+    assert "http://***@127.0.0.1" in out
+
+
 def test_options_after_the_subcommand(released: Released, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = ellm(capsys, released.world, "verify", VERSION, "--insecure-registry")
     assert code == 0, out
