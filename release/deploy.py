@@ -18,7 +18,7 @@ from typing import Any
 
 from release.versions import InvalidVersion, parse_version, reports_release
 
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")  # always fullmatch: `$` would let a trailing newline through
 # Accepted htpasswd hash schemes: Apache MD5, bcrypt, SHA1. A plain password is refused because
 # ingress-nginx would compare the typed password against it as if it were a hash.
 HTPASSWD_RE = re.compile(r"^[^:\s]+:(\$apr1\$|\$2[aby]\$|\{SHA\})\S+$")
@@ -29,6 +29,47 @@ UNSTAMPED_COMMITS = {"", "unknown", "{{SKYPILOT_COMMIT_SHA}}"}
 
 class DeployError(ValueError):
     """A deploy input that must stop the run before the cluster is touched."""
+
+
+def is_digest(text: object) -> bool:
+    """`sha256:` and exactly 64 lower-case hex digits, nothing before or after (no newline)."""
+    return isinstance(text, str) and DIGEST_RE.fullmatch(text) is not None
+
+
+# --- image repository ----------------------------------------------------------------------------
+
+DOCKER_HUB = "docker.io"
+_DOCKER_HUB_ALIASES = ("docker.io", "index.docker.io", "registry-1.docker.io")
+_PATH_RE = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
+
+
+def repository_name(text: str) -> str:
+    """The image repository as the registry and the kubelet name it, or DeployError.
+
+    A repository names no tag and no digest (`ghcr.io/e/skypilot:v0.11.0` would become
+    `...:v0.11.0:v0.12.0@sha256:...`). Docker Hub names are spelt out the way Docker resolves them:
+    `docker.io/name` and `name` mean `docker.io/library/name`, so that the build record, the registry
+    and the values all speak of the same repository."""
+    value = text.strip() if isinstance(text, str) else ""
+    if not value or any(c.isspace() for c in value):
+        raise DeployError(f"the image repository {text!r} is empty or contains white space")
+    if "@" in value:
+        raise DeployError(f"the image repository {value!r} must not carry a digest; set skypilot_image_digest")
+    first, slash, rest = value.partition("/")
+    has_registry = bool(slash) and ("." in first or ":" in first or first == "localhost")
+    registry, path = (first, rest) if has_registry else (DOCKER_HUB, value)
+    if ":" in path:
+        raise DeployError(f"the image repository {value!r} must not carry a tag; set skypilot_version "
+                          f"(or skypilot_image_tag) and give the repository alone ({registry}/"
+                          f"{path.split(':')[0]})")
+    if registry in _DOCKER_HUB_ALIASES:
+        registry = DOCKER_HUB
+        if "/" not in path:
+            path = f"library/{path}"
+    if not _PATH_RE.fullmatch(path):
+        raise DeployError(f"the image repository {value!r} is not a valid name (lower-case letters, digits, "
+                          "'.', '_', '-' and '/')")
+    return f"{registry}/{path}"
 
 
 # --- chart version <-> image tag ---------------------------------------------------------------
@@ -85,12 +126,27 @@ def record_path(state_dir: str | Path, version: str) -> Path:
 
 
 def read_record(state_dir: str | Path, version: str) -> dict[str, Any] | None:
-    """The build/promote record for a version, or None when there is none (or it is unreadable)."""
+    """The build/promote record for a version, or None when there is none. A record that cannot
+    be read (a folder, not UTF-8, not JSON, not an object) is a DeployError in one sentence: its
+    digest must not be guessed around."""
+    path = record_path(state_dir, version)
     try:
-        data = json.loads(record_path(state_dir, version).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return None
-    return data if isinstance(data, dict) else None
+    except IsADirectoryError:
+        raise DeployError(f"the image record {path} is a folder, not a file; move it aside") from None
+    except UnicodeDecodeError:
+        raise DeployError(f"the image record {path} is not UTF-8 text; move it aside, or rerun "
+                          "`ellm-release build` or `promote` to write it again") from None
+    except json.JSONDecodeError as exc:
+        raise DeployError(f"the image record {path} is not JSON ({exc.msg}, line {exc.lineno}); move it aside, "
+                          "or rerun `ellm-release build` or `promote` to write it again") from None
+    except OSError as exc:
+        raise DeployError(f"cannot read the image record {path}: {exc.strerror or exc}") from None
+    if not isinstance(data, dict):
+        raise DeployError(f"the image record {path} is not a JSON object; move it aside")
+    return data
 
 
 def record_digest(record: Mapping[str, Any] | None, repository: str, tag: str) -> str:
@@ -99,20 +155,28 @@ def record_digest(record: Mapping[str, Any] | None, repository: str, tag: str) -
     A record for another repository is ignored rather than trusted: its digest would pin an image
     that the values do not name.
     """
-    if not record or record.get("repository") != repository:
+    if not record or not _same_repository(record.get("repository"), repository):
         return ""
     for tag_key, digest_key in (("stable_tag", "stable_digest"), ("dev_tag", "dev_digest")):
-        if record.get(tag_key) == tag and DIGEST_RE.match(str(record.get(digest_key) or "")):
+        if record.get(tag_key) == tag and is_digest(record.get(digest_key)):
             return str(record[digest_key])
     return ""
+
+
+def _same_repository(a: object, b: str) -> bool:
+    try:
+        return isinstance(a, str) and repository_name(a) == repository_name(b)
+    except DeployError:
+        return False
 
 
 def choose_digest(*, given: str = "", record: str = "", registry: str = "") -> DigestChoice:
     """Pick the digest to deploy: an explicit one, then the record, then the registry's answer."""
     for source, digest in (("given", given), ("record", record), ("registry", registry)):
         if digest:
-            if not DIGEST_RE.match(digest):
-                raise DeployError(f"the {source} digest {digest!r} is not a sha256 image digest")
+            if not is_digest(digest):
+                raise DeployError(f"the {source} digest {digest!r} is not a sha256 image digest "
+                                  "(sha256: and 64 hex digits, nothing else)")
             return DigestChoice(digest, source)
     raise DeployError("no image digest: the build record has none for this tag and the registry "
                       "gave none; run `ellm-release build` (or promote), or pass "
@@ -121,10 +185,11 @@ def choose_digest(*, given: str = "", record: str = "", registry: str = "") -> D
 
 def image_reference(repository: str, tag: str, digest: str) -> str:
     """`repository:tag@sha256:...`: the tag for people, the digest for the kubelet."""
-    if not DIGEST_RE.match(digest):
+    if not is_digest(digest):
         raise DeployError(f"{digest!r} is not a sha256 image digest")
-    if not repository or "@" in repository or not tag:
-        raise DeployError(f"cannot pin {repository!r}:{tag!r}")
+    repository = repository_name(repository)
+    if not tag or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag):
+        raise DeployError(f"cannot pin {repository}:{tag!r}: not a valid image tag")
     return f"{repository}:{tag}@{digest}"
 
 

@@ -163,7 +163,7 @@ class ImageRef:
 def parse_image(text: str) -> ImageRef:
     """Parse `ghcr.io/org/name:tag`, `127.0.0.1:5000/name@sha256:...`, `name` (Docker Hub)."""
     rest, _, digest = text.partition("@")
-    if digest and not DIGEST_RE.match(digest):
+    if digest and not DIGEST_RE.fullmatch(digest):
         raise ValueError(f"not a sha256 digest: {digest!r}")
     first, slash, remainder = rest.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):
@@ -367,7 +367,7 @@ def parse_manifest(raw: bytes, content_type: str, header_digest: str | None, ref
     digest = sha256_digest(raw)
     if header_digest and header_digest != digest:
         raise MalformedResponse(f"{where}: the registry says {header_digest} but the bytes hash to {digest}")
-    if DIGEST_RE.match(reference) and reference != digest:
+    if DIGEST_RE.fullmatch(reference) and reference != digest:
         raise MalformedResponse(f"{where}: asked for {reference} but the bytes hash to {digest}")
     return ManifestDoc(digest, media_type, raw)
 
@@ -561,7 +561,7 @@ class RegistryClient:
 
     def get_manifest(self, repository: str, reference: str) -> ManifestDoc:
         scope = f"repository:{repository}:pull"
-        what = f"{repository}:{reference}" if not DIGEST_RE.match(reference) else f"{repository}@{reference}"
+        what = f"{repository}:{reference}" if not DIGEST_RE.fullmatch(reference) else f"{repository}@{reference}"
         resp = self.request("GET", f"/v2/{repository}/manifests/{reference}", scope=scope,
                             headers={"Accept": ACCEPT})
         self.check_status(resp, what)

@@ -63,8 +63,9 @@ class TestDigest:
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(self.record))
         assert deploy.read_record(tmp_path, "0.13.0") == self.record
-        path.write_text("{not json")
-        assert deploy.read_record(tmp_path, "0.13.0") is None
+        path.write_text("{not json")  # damaged: said, never guessed around
+        with pytest.raises(deploy.DeployError, match="is not JSON"):
+            deploy.read_record(tmp_path, "0.13.0")
 
     def test_choice_order_given_record_registry(self) -> None:
         assert deploy.choose_digest(given=DIGEST_A, record=DIGEST_B, registry=DIGEST_B).source == "given"

@@ -67,7 +67,8 @@ def stuck_release_message(status: Any, release: str, namespace: str, context: st
 
 
 def read_record(state_dir: str, version: str) -> dict[str, Any]:
-    """The build/promote record ({} when none); read on the controller, where the state dir is."""
+    """The build/promote record ({} when none); read on the controller, where the state dir is.
+    An unreadable one stops the play with the module's one sentence."""
     return deploy.read_record(state_dir, str(version)) or {}
 
 
@@ -86,6 +87,7 @@ FILTER_NAMES = (
     "ellm_tag_for", "ellm_version_problem", "ellm_read_record", "ellm_record_digest", "ellm_choose_digest",
     "ellm_image_reference", "ellm_merge_values", "ellm_release_values",
     "ellm_auth_line_ok", "ellm_stuck_release_message", "ellm_release_would_change", "ellm_health_problems",
+    "ellm_repository",
 )
 
 
@@ -105,7 +107,7 @@ class FilterModule:
         return {
             "ellm_tag_for": lambda version, pattern: deploy.tag_for(pattern, str(version)),
             "ellm_version_problem": version_problem,
-            "ellm_read_record": read_record,
+            "ellm_read_record": _guard(read_record),
             "ellm_record_digest": record_digest,
             "ellm_choose_digest": _guard(choose_digest),
             "ellm_image_reference": _guard(deploy.image_reference),
@@ -115,4 +117,5 @@ class FilterModule:
             "ellm_stuck_release_message": stuck_release_message,
             "ellm_release_would_change": deploy.release_would_change,
             "ellm_health_problems": health_problems,
+            "ellm_repository": _guard(deploy.repository_name),
         }
