@@ -11,14 +11,16 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import git
-import jinja2
 
 from release.errors import Refused
 from release.manifest import Manifest, Patch
 from release.safe_write import atomic_write_bytes, require_regular_inside
+
+if TYPE_CHECKING:
+    import jinja2
 
 README = "README.md"
 MARK_START = "<!-- ellm-release:fork-block:start -->"
@@ -62,6 +64,8 @@ def short(sha: str) -> str:
 
 
 def _environment(template_dir: Path) -> jinja2.Environment:
+    import jinja2  # a tenth of a second: loaded by the render, not by the checks a replay starts with
+
     # No autoescape: most of the block is Markdown; HTML cells escape explicitly with `|e`.
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir)),
