@@ -1,19 +1,27 @@
 #!/usr/bin/env python3
-"""Rebase and status speed on a large synthetic upstream.
+"""Rebase and status speed on a large synthetic upstream, against git's own sequencer.
 
 Builds (with `git fast-import`, in seconds) an upstream of --commits commits over a tree of --files
-files, a fork whose ellm-0.12.0 carries a --stack commit patch stack, and a v0.13.0 release
---between commits later. Then, in one run and on copies of the same working copy, it times:
+files, a fork whose ellm-0.12.0 carries a patch stack, and a v0.13.0 release --between commits
+later. Two stacks, each in its own world:
 
-  tool:     ellm-release rebase 0.13.0 (a fresh process, as a user runs it; includes README and
-            manifest writing)
-  baseline: a plain shell loop of `git cherry-pick -x` over the same commits
-  status:   ellm-release status on the rebased branch
+  synthetic: --stack commits, one patch each, all clean
+  fork:      shaped like the real fork: 15 commits in 11 patches, the last commit conflicting with
+             an upstream change made between the two releases (the replay stops there)
 
-and prints median times and the ratio tool / baseline (target <= 1.25) and the status time
-(target < 1 s).
+Then, in one run and on fresh copies of the same working copy, it times:
 
-    python benchmarks/bench_rebase.py [--commits 20000] [--stack 40] [--trials 7]
+  tool:     ellm-release rebase 0.13.0 (a fresh process, as a user runs it; planning, checkout,
+            picks, and on success the README commit, the manifest update and the summary)
+  baseline: one `git cherry-pick -x c1 c2 ... cN` process (git's sequencer, the physical limit),
+            after `git checkout -b ellm-0.13.0 v0.13.0`; on the fork stack it stops at the same
+            conflict
+  status:   ellm-release status on the rebased branch (synthetic stack)
+
+and prints median times and the ratio tool / baseline (target <= 1.25 for both stacks) and the
+status time (target < 1 s).
+
+    python benchmarks/bench_rebase.py [--commits 20000] [--stack 40] [--trials 7] [--only fork]
 """
 
 from __future__ import annotations
@@ -52,8 +60,14 @@ def _commit(ref: str, mark: int, parent: int | None, message: str, changes: list
     return b"".join(out)
 
 
-def build_history(repo: Path, commits: int, between: int, stack: int, files: int) -> dict[str, object]:
-    """One repository holding upstream master, releases/0.13.0 (tag v0.13.0) and ellm-0.12.0."""
+# The real fork's shape: 11 patches, 15 commits (four patches of two commits).
+FORK_PATCH_SIZES = (1, 2, 1, 1, 2, 1, 2, 1, 2, 1, 1)
+
+
+def build_history(repo: Path, commits: int, between: int, stack: int, files: int,
+                  conflict: bool = False) -> dict[str, object]:
+    """One repository holding upstream master, releases/0.13.0 (tag v0.13.0) and ellm-0.12.0.
+    With `conflict`, the last stack commit and the release both change the same line."""
     stream: list[bytes] = []
     mark = 1
     tree = [(f"sky/module_{i:05d}.py", f"# module {i}\nVALUE = {i}\n" + "x = 1\n" * 20) for i in range(files)]
@@ -70,8 +84,9 @@ def build_history(repo: Path, commits: int, between: int, stack: int, files: int
     for i in range(stack):
         new = 100_000 + i
         path = f"sky/module_{i:05d}.py"
+        value = "'fork'" if conflict and i == stack - 1 else str(i)  # the release changes this line too
         stream.append(_commit("refs/heads/ellm-0.12.0", new, mark, f"Fork patch {i}",
-                              [(path, f"# module {i}\nVALUE = {i}\n" + "x = 1\n" * 20 + f"PATCHED = {i}\n")],
+                              [(path, f"# module {i}\nVALUE = {value}\n" + "x = 1\n" * 20 + f"PATCHED = {i}\n")],
                               base_mark + i))
         stack_marks.append(new)
         mark = new
@@ -82,8 +97,13 @@ def build_history(repo: Path, commits: int, between: int, stack: int, files: int
                               [(f"docs/log_{n % 97:02d}.md", f"entry {n}\n")], n))
         mark = n
     release = 200_000
+    release_changes = [("VERSION", "0.13.0\n")]
+    if conflict:
+        last = stack - 1
+        release_changes.append((f"sky/module_{last:05d}.py",
+                                f"# module {last}\nVALUE = 'upstream'\n" + "x = 1\n" * 20))
     stream.append(_commit("refs/heads/releases/0.13.0", release, mark, "Release 0.13.0",
-                          [("VERSION", "0.13.0\n")], commits + 1))
+                          release_changes, commits + 1))
     stream.append(f"reset refs/tags/v0.13.0\nfrom :{release}\n\n".encode())
     marks_file = repo / "marks"
     git(repo, "init", "-q", "-b", "master")
@@ -94,10 +114,13 @@ def build_history(repo: Path, commits: int, between: int, stack: int, files: int
     return {"base": marks[f":{base_mark}"], "stack": [marks[f":{m}"] for m in stack_marks]}
 
 
-def build_world(root: Path, args: argparse.Namespace) -> tuple[Path, Path, list[str]]:
+def build_world(root: Path, args: argparse.Namespace, sizes: tuple[int, ...],
+                conflict: bool) -> tuple[Path, Path, list[str]]:
+    """The world for one stack: patch i holds sizes[i] consecutive commits of the stack."""
+    root.mkdir(parents=True)
     full = root / "full"
     full.mkdir(parents=True)
-    info = build_history(full, args.commits, args.between, args.stack, args.files)
+    info = build_history(full, args.commits, args.between, sum(sizes), args.files, conflict)
     upstream = root / "upstream.git"
     fork = root / "fork.git"
     git(root, "clone", "-q", "--bare", str(full), str(upstream))
@@ -110,8 +133,11 @@ def build_world(root: Path, args: argparse.Namespace) -> tuple[Path, Path, list[
     for key, value in (("user.name", "Bench"), ("user.email", "bench@example.invalid")):
         git(work, "config", key, value)
     stack = [str(s) for s in info["stack"]]  # type: ignore[union-attr]
-    patches = [PatchSpec(f"patch-{i:03d}", f"Fork patch {i}", f"Synthetic patch {i}.", [sha])
-               for i, sha in enumerate(stack)]
+    patches, start = [], 0
+    for i, size in enumerate(sizes):
+        patches.append(PatchSpec(f"patch-{i:03d}", f"Fork patch {i}", f"Synthetic patch {i}.",
+                                 stack[start:start + size]))
+        start += size
     manifest = root / "release/patches/manifest.yaml"
     manifest.parent.mkdir(parents=True)
     manifest.write_text(render_manifest("0.12.0", str(info["base"]), upstream, fork, "127.0.0.1:5000/bench", patches))
@@ -119,12 +145,12 @@ def build_world(root: Path, args: argparse.Namespace) -> tuple[Path, Path, list[
     return work, manifest, stack
 
 
-def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)) -> float:
     os.sync()  # flush the copies just made, so their write-back does not land inside the timing
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - start
-    if done.returncode != 0:
+    if done.returncode not in ok:
         raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return elapsed
 
@@ -136,53 +162,76 @@ def trial_copy(root: Path, work: Path, manifest: Path, n: int, kind: str) -> tup
     return dest / "skypilot", dest / "release/patches/manifest.yaml"
 
 
+SCENARIOS = ("synthetic", "fork")
+
+
+def bench_stack(root: Path, args: argparse.Namespace, scenario: str) -> dict[str, object]:
+    """Times for one stack: tool and baseline interleaved per trial, on fresh copies."""
+    fork = scenario == "fork"
+    sizes = FORK_PATCH_SIZES if fork else (1,) * args.stack
+    t0 = time.perf_counter()
+    work, manifest, stack = build_world(root / scenario, args, sizes, conflict=fork)
+    built = time.perf_counter() - t0
+    env = {**os.environ, "ELLM_STATE_DIR": str(root / scenario / "state")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed tool runs from compiled bytecode
+    tool_cmd = [sys.executable, "-P", "-m", "release"]  # -P: the cwd holds a folder named release
+    # git's sequencer in one process; on the fork stack it stops at the conflict with exit 1
+    baseline = "git checkout -q -b ellm-0.13.0 v0.13.0 && git cherry-pick -x " + " ".join(stack) + " >/dev/null"
+    tool_ok, baseline_ok = ((3,), (1,)) if fork else ((0,), (0,))
+    repo, man = trial_copy(root / scenario, work, manifest, -1, "warm")  # bytecode and page cache, untimed
+    timed([*tool_cmd, "--repo", str(repo), "--manifest", str(man), "rebase", "0.13.0"], root, env, tool_ok)
+    tool_times, baseline_times, status_times = [], [], []
+    for n in range(args.trials):  # interleaved, so drift in machine load hits both alike
+        repo, man = trial_copy(root / scenario, work, manifest, n, "tool")
+        tool_times.append(timed([*tool_cmd, "--repo", str(repo), "--manifest", str(man), "rebase", "0.13.0"],
+                                root, env, tool_ok))
+        if not fork:
+            status_times.append(timed([*tool_cmd, "--repo", str(repo), "--manifest", str(man), "status"], root,
+                                      env))
+        repo, _ = trial_copy(root / scenario, work, manifest, n, "git")
+        baseline_times.append(timed(["bash", "-c", baseline], repo, ok=baseline_ok))
+    figures: dict[str, object] = {
+        "commits": len(stack), "patches": len(sizes), "conflict": fork, "build_seconds": round(built, 2),
+        "rebase_seconds": round(statistics.median(tool_times), 3),
+        "cherry_pick_seconds": round(statistics.median(baseline_times), 3),
+        # each trial's pair ran back to back, so the median of per-pair ratios cancels machine drift
+        "ratio": round(statistics.median(t / b for t, b in zip(tool_times, baseline_times, strict=True)), 3),
+    }
+    if status_times:
+        figures["status_seconds"] = round(statistics.median(status_times), 3)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commits", type=int, default=20_000, help="upstream commits in all")
     parser.add_argument("--between", type=int, default=500, help="upstream commits between the two releases")
-    parser.add_argument("--stack", type=int, default=40, help="commits in the patch stack")
+    parser.add_argument("--stack", type=int, default=40, help="commits in the synthetic patch stack")
     parser.add_argument("--files", type=int, default=2_000, help="files in the tree")
     parser.add_argument("--trials", type=int, default=7)
+    parser.add_argument("--only", choices=SCENARIOS, help="run one of the two stacks")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="ellm-bench-rebase-"))
     try:
-        t0 = time.perf_counter()
-        work, manifest, stack = build_world(root, args)
-        built = time.perf_counter() - t0
-        env = {**os.environ, "ELLM_STATE_DIR": str(root / "state")}
-        tool_cmd = [sys.executable, "-P", "-m", "release"]  # -P: the cwd holds a folder named release
-        loop = ("git checkout -q -b ellm-0.13.0 v0.13.0 && for c in " + " ".join(stack)
-                + "; do git cherry-pick -x $c >/dev/null || exit 1; done")
-        tool_times, loop_times, status_times = [], [], []
-        for n in range(args.trials):  # interleaved, so drift in machine load hits both alike
-            repo, man = trial_copy(root, work, manifest, n, "tool")
-            tool_times.append(timed([*tool_cmd, "--repo", str(repo), "--manifest", str(man), "rebase", "0.13.0"],
-                                    root, env))
-            status_times.append(timed([*tool_cmd, "--repo", str(repo), "--manifest", str(man), "status"], root, env))
-            repo, _ = trial_copy(root, work, manifest, n, "loop")
-            loop_times.append(timed(["bash", "-c", loop], repo))
-        figures = {
-            "upstream_commits": args.commits, "stack": args.stack, "files": args.files,
-            "build_seconds": round(built, 2),
-            "rebase_seconds": round(statistics.median(tool_times), 3),
-            "cherry_pick_loop_seconds": round(statistics.median(loop_times), 3),
-            # each trial's pair ran back to back, so the median of per-pair ratios cancels machine drift
-            "ratio": round(statistics.median(t / b for t, b in zip(tool_times, loop_times, strict=True)), 3),
-            "status_seconds": round(statistics.median(status_times), 3),
-        }
-        if args.json:
-            print(json.dumps(figures, indent=2))
-        else:
-            print(f"synthetic upstream: {args.commits} commits, {args.files} files; stack of {args.stack} commits "
-                  f"(built in {figures['build_seconds']} s)")
-            print(f"ellm-release rebase:         {figures['rebase_seconds']:.3f} s (median of {args.trials})")
-            print(f"shell cherry-pick loop:      {figures['cherry_pick_loop_seconds']:.3f} s")
-            print(f"ratio rebase / loop:         {figures['ratio']:.3f}   (median of per-trial ratios; target <= 1.25)")
-            print(f"ellm-release status:         {figures['status_seconds']:.3f} s   (target < 1 s)")
+        results = {name: bench_stack(root, args, name) for name in SCENARIOS if args.only in (None, name)}
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    if args.json:
+        print(json.dumps({"upstream_commits": args.commits, "files": args.files, "trials": args.trials,
+                          **results}, indent=2))
+        return
+    print(f"synthetic upstream: {args.commits} commits, {args.files} files; median of {args.trials} trials")
+    for name, figures in results.items():
+        stops = ", stops at a conflict in the last one" if figures["conflict"] else ""
+        print(f"{name}: {figures['commits']} commits in {figures['patches']} patches{stops} "
+              f"(built in {figures['build_seconds']} s)")
+        print(f"  ellm-release rebase:           {figures['rebase_seconds']:.3f} s")
+        print(f"  git cherry-pick -x c1..cN:     {figures['cherry_pick_seconds']:.3f} s")
+        print(f"  ratio rebase / cherry-pick:    {figures['ratio']:.3f}   (median of per-trial ratios; target <= 1.25)")
+        if "status_seconds" in figures:
+            print(f"  ellm-release status:           {figures['status_seconds']:.3f} s   (target < 1 s)")
 
 
 if __name__ == "__main__":
