@@ -16,7 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from release.versions import InvalidVersion, parse_version, reports_release
+from release.versions import (
+    DEFAULT_CHART_PATTERN,
+    InvalidVersion,
+    chart_version_for,
+    image_tag_version,
+    parse_version,
+    release_of_chart_version,
+    reports_release,
+    same_release,
+)
 
 DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")  # always fullmatch: `$` would let a trailing newline through
 # Accepted htpasswd hash schemes: Apache MD5, bcrypt, SHA1. A plain password is refused because
@@ -79,23 +88,32 @@ def tag_for(pattern: str, version: str) -> str:
     return pattern.replace("{version}", version)
 
 
+def chart_version(version: str, pattern: str = DEFAULT_CHART_PATTERN) -> str:
+    """The chart version a release deploys: 0.14.0rc1 -> 0.14.0-rc.1 under the default pattern."""
+    try:
+        return chart_version_for(version, pattern or DEFAULT_CHART_PATTERN)
+    except InvalidVersion as exc:
+        raise DeployError(str(exc)) from None
+
+
 def version_problem(chart_version: str, image_tag: str, *, allow_dev: bool,
-                    stable_pattern: str = "v{version}", dev_pattern: str = "v{version}-dev") -> str:
+                    stable_pattern: str = "v{version}", dev_pattern: str = "v{version}-dev",
+                    chart_pattern: str = DEFAULT_CHART_PATTERN) -> str:
     """Why this chart version and image tag must not be deployed together; '' when they may.
 
-    The chart version is the release version (0.13.0); the image tag is that version in the
-    manifest's stable (v0.13.0) or dev (v0.13.0-dev) pattern. A dev tag passes only where the
-    inventory says the environment takes development builds.
+    Both name a release: the chart in the chart's SemVer scheme (0.14.0-rc.1, through the manifest's
+    chart.version pattern), the image in the manifest's stable (v0.14.0rc1) or dev (v0.14.0rc1-dev)
+    tag pattern. They are compared as releases, so 0.14.0-rc.1 and v0.14.0rc1 agree. A dev tag
+    passes only where the inventory says the environment takes development builds.
     """
-    try:
-        parse_version(chart_version)
-    except InvalidVersion as exc:
-        return f"chart version {chart_version!r} is not a release version: {exc}"
-    stable, dev = tag_for(stable_pattern, chart_version), tag_for(dev_pattern, chart_version)
-    if image_tag == stable:
-        return ""
-    if image_tag == dev:
-        if allow_dev:
+    release = release_of_chart_version(chart_version, chart_pattern)
+    if release is None:
+        return (f"chart version {chart_version!r} is not a release version: expected the chart.version pattern "
+                f"{chart_pattern!r} filled with a release such as 0.13.0 or 0.14.0rc1")
+    stable, dev = tag_for(stable_pattern, release), tag_for(dev_pattern, release)
+    from_tag = image_tag_version(image_tag, stable_pattern, dev_pattern)
+    if from_tag is not None and same_release(from_tag[0], release):
+        if not from_tag[1] or allow_dev:
             return ""
         return (f"image tag {image_tag} is a development build, and this environment does not take "
                 f"dev builds (skypilot_allow_dev_image is false); promote it first "
@@ -106,9 +124,10 @@ def version_problem(chart_version: str, image_tag: str, *, allow_dev: bool,
 
 
 def check_versions(chart_version: str, image_tag: str, *, allow_dev: bool,
-                   stable_pattern: str = "v{version}", dev_pattern: str = "v{version}-dev") -> None:
+                   stable_pattern: str = "v{version}", dev_pattern: str = "v{version}-dev",
+                   chart_pattern: str = DEFAULT_CHART_PATTERN) -> None:
     problem = version_problem(chart_version, image_tag, allow_dev=allow_dev,
-                              stable_pattern=stable_pattern, dev_pattern=dev_pattern)
+                              stable_pattern=stable_pattern, dev_pattern=dev_pattern, chart_pattern=chart_pattern)
     if problem:
         raise DeployError(problem)
 

@@ -20,7 +20,13 @@ from release.errors import ManifestError
 from release.manifest_edit import edit_manifest_text
 from release.refnames import pattern_problem
 from release.safe_write import write_bytes_inside
-from release.versions import InvalidVersion, parse_version
+from release.versions import (
+    DEFAULT_CHART_PATTERN,
+    InvalidVersion,
+    chart_pattern_problem,
+    chart_version_for,
+    parse_version,
+)
 
 PATCH_STATUSES = ("carry", "upstreamed", "dropped")
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -42,7 +48,7 @@ SECTION_KEYS: dict[str, dict[str, bool]] = {
         "cache": False,
         "cache_ref": False,
     },
-    "chart": {"name": True, "repo_name": False, "repo_url": False},
+    "chart": {"name": True, "repo_name": False, "repo_url": False, "version": False},
 }
 PATCH_KEYS = {
     "id": True,
@@ -116,6 +122,9 @@ class Manifest:
     chart_repo_name: str
     chart_repo_url: str | None
     patches: tuple[Patch, ...]
+    # How a release version becomes the chart's version: {semver} (0.14.0rc1 -> 0.14.0-rc.1) or
+    # {version} (as it is), with any fixed text around it.
+    chart_version_pattern: str = DEFAULT_CHART_PATTERN
 
     def branch(self, version: str | None = None) -> str:
         return self.branch_pattern.format(version=version or self.version)
@@ -134,7 +143,10 @@ class Manifest:
 
     @property
     def chart_version(self) -> str:
-        return self.version
+        return self.chart_version_of(self.version)
+
+    def chart_version_of(self, version: str) -> str:
+        return chart_version_for(version, self.chart_version_pattern)
 
     @property
     def carried_patches(self) -> tuple[Patch, ...]:
@@ -340,6 +352,11 @@ def _build(path: Path, doc: Any) -> Manifest:
     if "cache_ref" in image and (not isinstance(image["cache_ref"], str) or ":" not in image["cache_ref"]):
         check.add(_line_of(image_node, "cache_ref"), "image.cache_ref",
                   "must be an image reference with a tag, e.g. ghcr.io/org/app:buildcache")
+    chart_pattern = chart.get("version", DEFAULT_CHART_PATTERN)
+    chart_problem = (chart_pattern_problem(chart_pattern) if isinstance(chart_pattern, str)
+                     else "must be a string such as {semver}")
+    if chart_problem:
+        check.add(_line_of(doc.get("chart"), "version"), "chart.version", f"pattern {chart_pattern!r} {chart_problem}")
     build_args = image.get("build_args") or {}
     if not isinstance(build_args, Mapping):
         check.add(_line_of(image_node, "build_args"), "image.build_args", "must be a mapping")
@@ -376,6 +393,7 @@ def _build(path: Path, doc: Any) -> Manifest:
         chart_repo_name=str(chart.get("repo_name") or str(chart["name"]).split("/")[0]),
         chart_repo_url=_opt(chart.get("repo_url")),
         patches=tuple(patches),
+        chart_version_pattern=str(chart_pattern),
     )
 
 

@@ -233,7 +233,7 @@ def gather(repo: git.Repo, manifest: Manifest, state: Path, request: VerifyReque
         checks += readme_checks(branch, expected, committed)
     image_part, stable_digest = _image_part(manifest, state, request, head, branch)
     checks += image_part
-    checks += _chart_part(manifest, version, chart_timeout)
+    checks += _chart_part(manifest, manifest.chart_version_of(version), chart_timeout)
     if request.kube_context:
         checks += _deployed_part(manifest, request, stable_digest, helm or _run_helm)
     return VerifyReport(version, tuple(checks))
@@ -325,7 +325,9 @@ def _deployed_part(manifest: Manifest, request: VerifyRequest, stable_digest: st
     except (ValueError, yaml.YAMLError) as exc:
         return deployed_checks(request.release, context, None, (), request.version, stable_digest,
                                f"helm's output could not be read ({type(exc).__name__})")
-    return deployed_checks(request.release, context, metadata, images, request.version, stable_digest)
+    # Helm records the chart's version (0.14.0-rc.1 for release 0.14.0rc1)
+    return deployed_checks(request.release, context, metadata, images, manifest.chart_version_of(request.version),
+                           stable_digest)
 
 
 # ------------------------------------------------------------------------------------------ saving

@@ -311,3 +311,21 @@ def test_values_yaml_1_1_reads_differently_are_judged_by_yaml_1_2(tmp_path: Path
     path = tmp_path / "manifest.yaml"
     path.write_text(VALID.replace("title: First patch", "title: no"))
     assert load_manifest(path).patches[0].title == "no"
+
+
+def test_chart_version_follows_the_charts_semver_scheme(tmp_path: Path) -> None:
+    candidate = load_manifest(write(tmp_path, VALID.replace("version: 0.12.0", "version: 0.14.0rc1", 1)))
+    assert candidate.chart_version == "0.14.0-rc.1"
+    assert candidate.chart_version_of("0.13.0.post1") == "0.13.0+post.1"
+    assert candidate.chart_version_of("0.13.0") == "0.13.0"
+
+
+def test_chart_version_pattern_from_the_manifest_and_its_mistakes(tmp_path: Path) -> None:
+    own = VALID.replace("chart:\n", "chart:\n  version: \"{semver}-ellm.1\"\n", 1)
+    assert load_manifest(write(tmp_path, own)).chart_version_of("0.14.0rc1") == "0.14.0-rc.1-ellm.1"
+    for bad, why in (("chart-{semver}", "must give a version that starts X.Y.Z"),
+                     ("{semver}{version}", "exactly once"), ("0.14.0", "exactly once")):
+        path = tmp_path / "bad.yaml"
+        path.write_text(VALID.replace("chart:\n", f"chart:\n  version: \"{bad}\"\n", 1))
+        found = problems_of(path)
+        assert [(field, why in message) for _, field, message in found] == [("chart.version", True)], found

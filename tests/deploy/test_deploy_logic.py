@@ -11,7 +11,7 @@ from deploy_helpers import DIGEST_A, DIGEST_B
 
 from release import deploy, deploy_registry
 from release.registry import RegistryError
-from release.versions import InvalidVersion
+from release.versions import InvalidVersion, release_of_chart_version
 
 
 class TestVersions:
@@ -39,6 +39,54 @@ class TestVersions:
                                       stable_pattern="release-{version}") == ""
         with pytest.raises(deploy.DeployError):
             deploy.check_versions("0.13.0", "v0.13.0", allow_dev=False, stable_pattern="release-{version}")
+
+
+class TestChartVersions:
+    """Release versions are PEP 440; the chart's are SemVer. Both name one release."""
+
+    @pytest.mark.parametrize(("release", "chart"), [
+        ("0.13.0", "0.13.0"),                # a final is unchanged
+        ("0.14.0rc1", "0.14.0-rc.1"),        # a candidate
+        ("0.14.0b2", "0.14.0-b.2"),
+        ("0.13.0.post1", "0.13.0+post.1"),   # a post-release: SemVer build metadata
+        ("0.14.0rc1.post2", "0.14.0-rc.1+post.2"),
+    ])
+    def test_release_to_chart_and_back(self, release: str, chart: str) -> None:
+        assert deploy.chart_version(release) == chart
+        assert release_of_chart_version(chart) == release
+
+    def test_the_manifest_pattern_wraps_the_version(self) -> None:
+        assert deploy.chart_version("0.14.0rc1", "{semver}-ellm.1") == "0.14.0-rc.1-ellm.1"
+        assert deploy.chart_version("0.14.0rc1", "{version}") == "0.14.0rc1"
+        assert release_of_chart_version("0.14.0-rc.1-ellm.1", "{semver}-ellm.1") == "0.14.0rc1"
+        assert release_of_chart_version("0.14.0-rc.1", "{semver}-ellm.1") is None
+
+    def test_a_bad_release_is_one_clear_error(self) -> None:
+        with pytest.raises(deploy.DeployError, match="not a release version"):
+            deploy.chart_version("v0.14.0")
+
+    @pytest.mark.parametrize(("chart", "tag", "allow_dev"), [
+        ("0.14.0-rc.1", "v0.14.0rc1", False),
+        ("0.14.0-rc.1", "v0.14.0rc1-dev", True),
+        ("0.14.0rc1", "v0.14.0rc1", False),     # a chart version written as the release itself
+        ("0.13.0+post.1", "v0.13.0.post1", False),
+        ("0.13.0", "v0.13.0", False),
+    ])
+    def test_the_guard_compares_releases_not_spellings(self, chart: str, tag: str, allow_dev: bool) -> None:
+        assert deploy.version_problem(chart, tag, allow_dev=allow_dev) == ""
+
+    @pytest.mark.parametrize(("chart", "tag"), [
+        ("0.14.0-rc.1", "v0.14.0rc2"),
+        ("0.14.0-rc.1", "v0.14.0"),             # the candidate is not the final
+        ("0.13.0+post.1", "v0.13.0"),            # nor is the post-release
+        ("0.13.0", "v0.13.0.post1"),
+    ])
+    def test_the_guard_still_refuses_another_release(self, chart: str, tag: str) -> None:
+        problem = deploy.version_problem(chart, tag, allow_dev=True)
+        assert "disagree" in problem and chart in problem and tag in problem
+
+    def test_a_dev_candidate_still_needs_an_environment_that_takes_dev_builds(self) -> None:
+        assert "development build" in deploy.version_problem("0.14.0-rc.1", "v0.14.0rc1-dev", allow_dev=False)
 
 
 class TestDigest:

@@ -10,6 +10,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 from deploy_helpers import (
     DIGEST_A,
@@ -62,6 +63,21 @@ def test_kind_release_renders_pinned_dev_image_and_kind_values(deploy_env: dict[
     assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/auth-secret"] == "skypilot-ellm-basic-auth"
     assert by_kind(docs, "Secret") == []
     assert "(digest from record)" in run.output
+
+
+def test_a_release_candidate_deploys_the_charts_semver_version(deploy_env: dict[str, str], tmp_path: Path) -> None:
+    """0.14.0rc1 is chart 0.14.0-rc.1 upstream; Helm itself refuses a chart version 0.14.0rc1."""
+    write_record(deploy_env, "0.14.0rc1", DIGEST_A, stable=False)
+    deploy_env["SKYPILOT_AUTH_CREDENTIALS"] = SECRET_LINE
+    run, values = resolve_values(deploy_env, "kind", tmp_path, "-e", "skypilot_version=0.14.0rc1")
+
+    assert run.returncode == 0, run.output
+    assert "chart skypilot/skypilot 0.14.0-rc.1 runs image ghcr.io/embeddedllm/skypilot:v0.14.0rc1-dev" in run.output
+    assert values is not None
+    (deployment,) = by_kind(helm_template(deploy_env, values, "0.14.0-rc.1", tmp_path), "Deployment")
+    assert deployment["metadata"]["labels"]["helm.sh/chart"] == "skypilot-0.14.0-rc.1"
+    with pytest.raises(AssertionError, match=r"0\.14\.0rc1"):
+        helm_template(deploy_env, values, "0.14.0rc1", tmp_path)
 
 
 def test_production_runs_the_stable_tag_with_a_load_balancer(deploy_env: dict[str, str], tmp_path: Path) -> None:

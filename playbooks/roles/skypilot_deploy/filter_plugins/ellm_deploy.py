@@ -39,9 +39,11 @@ def _guard(func: Any) -> Any:
 
 
 def version_problem(chart_version: str, image_tag: str, allow_dev: bool = False,
-                    stable_pattern: str = "v{version}", dev_pattern: str = "v{version}-dev") -> str:
+                    stable_pattern: str = "v{version}", dev_pattern: str = "v{version}-dev",
+                    chart_pattern: str = "{semver}") -> str:
     return deploy.version_problem(str(chart_version), str(image_tag), allow_dev=bool(allow_dev),
-                                  stable_pattern=stable_pattern, dev_pattern=dev_pattern)
+                                  stable_pattern=stable_pattern, dev_pattern=dev_pattern,
+                                  chart_pattern=chart_pattern or "{semver}")
 
 
 def record_digest(record: Any, repository: str, tag: str) -> str:
@@ -84,8 +86,8 @@ def health_problems(health: Any, version: str, commit: str = "") -> list[str]:
 
 # Every name the role uses, so that a missing package still yields one clear error per filter.
 FILTER_NAMES = (
-    "ellm_tag_for", "ellm_version_problem", "ellm_read_record", "ellm_record_digest", "ellm_choose_digest",
-    "ellm_image_reference", "ellm_merge_values", "ellm_release_values",
+    "ellm_tag_for", "ellm_chart_version", "ellm_version_problem", "ellm_read_record", "ellm_record_digest",
+    "ellm_choose_digest", "ellm_image_reference", "ellm_merge_values", "ellm_release_values",
     "ellm_auth_line_ok", "ellm_stuck_release_message", "ellm_release_would_change", "ellm_health_problems",
     "ellm_repository",
 )
@@ -106,6 +108,7 @@ class FilterModule:
     def _filters() -> dict[str, Any]:
         return {
             "ellm_tag_for": lambda version, pattern: deploy.tag_for(pattern, str(version)),
+            "ellm_chart_version": _guard(lambda version, pattern="": deploy.chart_version(str(version), pattern)),
             "ellm_version_problem": version_problem,
             "ellm_read_record": _guard(read_record),
             "ellm_record_digest": record_digest,
