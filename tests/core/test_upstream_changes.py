@@ -59,7 +59,7 @@ def test_unknown_version_is_one_sentence_and_one_json_document(world: World, cli
 
 
 def test_the_report_includes_the_saved_preview(world: World, cli: Cli) -> None:
-    assert cli(world, "--dry-run", "rebase", "0.13.0").code == 3
+    assert cli(world, "rebase", "0.13.0").code == 3  # stopped: its summary is saved
     assert cli(world, "upstream", "--changes", "0.13.0").code == 0
     report = cli(world, "report").out
     assert "## Upstream changes to the patches' files up to 0.13.0" in report
