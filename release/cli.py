@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import sys
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import click
 
 from release import __version__
 from release.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_REFUSED, ManifestError, ReleaseError
-from release.output import Options
+from release.output import Options, outcome_document, write_json
 
 EPILOG = """\b
 Examples:
@@ -92,7 +94,50 @@ class LazyGroup(click.Group):
         if module_name is None:
             return None
         module = importlib.import_module(module_name)
-        return next((c for c in module.COMMANDS if c.name == cmd_name), None)
+        command = next((c for c in module.COMMANDS if c.name == cmd_name), None)
+        return with_global_options(command) if command is not None else None
+
+
+# --- global options, wherever they are typed -----------------------------------------------------
+# `ellm-release status --json` and `ellm-release --json status` mean the same: every command (nested
+# groups included) also accepts the global options after its name. They are hidden from its help;
+# the top-level help lists them once.
+
+def _store(name: str) -> Any:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        opts = ctx.find_object(Options)
+        if opts is None or value in (None, False, 0):
+            return
+        if name == "verbose":
+            opts.verbose += value
+        else:
+            setattr(opts, name, value)
+
+    return callback
+
+
+def _global_params() -> list[click.Option]:
+    common: dict[str, Any] = {"expose_value": False, "hidden": True}
+    return [
+        click.Option(["--repo"], type=click.Path(path_type=Path), callback=_store("repo"), **common),
+        click.Option(["--manifest"], type=click.Path(path_type=Path), callback=_store("manifest"), **common),
+        click.Option(["--dry-run"], is_flag=True, callback=_store("dry_run"), **common),
+        click.Option(["--json"], is_flag=True, callback=_store("json"), **common),
+        click.Option(["-v", "--verbose"], count=True, callback=_store("verbose"), **common),
+    ]
+
+
+def with_global_options(command: click.Command) -> click.Command:
+    """Give `command` (and, for a group, every command under it) the global options; once."""
+    if getattr(command, "_has_global_options", False):
+        return command
+    taken = {name for param in command.params for name in param.opts + param.secondary_opts}
+    command.params.extend(p for p in _global_params() if not taken & set(p.opts))
+    command._has_global_options = True  # type: ignore[attr-defined]
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            with_global_options(sub)
+    return command
 
 
 @click.group(cls=LazyGroup, epilog=EPILOG,
@@ -109,44 +154,87 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, repo: Path, manifest: Path, dry_run: bool, as_json: bool, verbose: int) -> None:
     """Release tool for EmbeddedLLM's SkyPilot fork: sync upstream, rebase the patch stack,
     regenerate the fork README, build and promote images."""
-    ctx.obj = Options(repo=repo, manifest=manifest, dry_run=dry_run, json=as_json, verbose=verbose)
+    opts = ctx.ensure_object(Options)  # main() passes one in, to print the JSON document at the end
+    opts.repo, opts.manifest, opts.dry_run, opts.json, opts.verbose = repo, manifest, dry_run, as_json, verbose
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a run ended: the exit code, and for a failure the sentence and hints already printed."""
+
+    code: int
+    error: str | None = None
+    hints: tuple[str, ...] = ()
+    data: dict[str, Any] | None = None
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else list(argv)
+    opts = Options(collect=True)
+    ending = _run(args, opts)
+    if (opts.json or _asks_for(args, "--json")) and not _shows_help(args):
+        result = {**opts.result, **ending.data} if isinstance(opts.result, dict) and ending.data else (
+            ending.data or opts.result)
+        write_json(outcome_document(result, ending.code, ending.error, list(ending.hints)))
+    sys.exit(ending.code)
+
+
+def _run(args: list[str], opts: Options) -> Ending:
+    """Run the command line; every outcome becomes an exit code by meaning (release.errors) and,
+    for a failure, one sentence on stderr."""
     try:
         # without standalone mode click hands back the code of ctx.exit()/Exit instead of exiting
-        code = cli.main(args=argv, prog_name="ellm-release", standalone_mode=False)
+        code = cli.main(args=args, prog_name="ellm-release", standalone_mode=False, obj=opts)
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+        return Ending(exc.exit_code)
+    except click.ClickException as exc:  # bad usage or a bad value: nothing was done
         exc.show()
-        sys.exit(exc.exit_code)
+        return Ending(EXIT_REFUSED, exc.format_message())
     except click.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
+        click.echo("interrupted", err=True)
+        return Ending(130, "interrupted")
     except ManifestError as exc:
-        click.echo(f"error: the manifest has {len(exc.problems)} problem(s):", err=True)
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(EXIT_REFUSED)
+        return _failed(EXIT_REFUSED, f"the manifest has {len(exc.problems)} problem(s):",
+                       [str(p) for p in exc.problems])
     except ReleaseError as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        for hint in exc.hints:
-            click.echo(f"  {hint}", err=True)
-        sys.exit(exc.exit_code)
-    except OSError as exc:
-        click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
-        _reraise_when_verbose(argv)
-        sys.exit(EXIT_FAILED)  # the system refused a read or a write (permissions, disk full, ...)
+        return _failed(exc.exit_code, exc.message, exc.hints, exc.data)
+    except OSError as exc:  # the system refused a read or a write (permissions, disk full, ...)
+        message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+        return _failed(EXIT_FAILED, message, _trace_hint(args, opts))
     except Exception as exc:  # a bug: one line for the user, the traceback with -v
         if _is_git_command_error(exc):
-            _git_failed(exc, argv)
-        click.echo(f"error: internal error ({type(exc).__name__}: {exc}); this is a bug", err=True)
-        click.echo("  rerun with -v to see the full trace, and report it with that output", err=True)
-        _reraise_when_verbose(argv)
-        sys.exit(EXIT_INTERNAL)
-    else:
-        sys.exit(code if isinstance(code, int) else 0)
+            # every git failure the tool foresees is turned into a ReleaseError; this one was not
+            return _failed(EXIT_INTERNAL, _git_failed(exc), _trace_hint(args, opts))
+        return _failed(EXIT_INTERNAL, f"internal error ({type(exc).__name__}: {exc}); this is a bug",
+                       _trace_hint(args, opts))
+    return Ending(code if isinstance(code, int) else 0)
+
+
+def _failed(code: int, message: str, hints: list[str], data: dict[str, Any] | None = None) -> Ending:
+    click.echo(f"error: {message}", err=True)
+    for hint in hints:
+        click.echo(f"  {hint}", err=True)
+    return Ending(code, message, tuple(hints), data)
+
+
+def _trace_hint(args: list[str], opts: Options) -> list[str]:
+    """Under -v the traceback goes to stderr; otherwise a hint says how to get it."""
+    if opts.verbose or _asks_for(args, "-v", "--verbose") or any(a[:2] == "-v" and set(a[1:]) == {"v"} for a in args):
+        traceback.print_exc()
+        return ["report it with the trace above"]
+    return ["rerun with -v to see the full trace, and report it with that output"]
+
+
+def _asks_for(args: list[str], *names: str) -> bool:
+    """Whether one of `names` is on the command line (before a `--` that ends the options)."""
+    options = args[:args.index("--")] if "--" in args else args
+    return any(a in names for a in options)
+
+
+def _shows_help(args: list[str]) -> bool:
+    """--help (or the top-level --version) prints text on stdout instead of running a command."""
+    before_command = next((args[:i] for i, a in enumerate(args) if a in COMMAND_MODULES), args)
+    return _asks_for(args, "-h", "--help") or "--version" in before_command
 
 
 def _is_git_command_error(exc: Exception) -> bool:
@@ -155,18 +243,9 @@ def _is_git_command_error(exc: Exception) -> bool:
     return gitpython is not None and isinstance(exc, gitpython.GitCommandError)
 
 
-def _git_failed(exc: Any, argv: list[str] | None) -> None:
-    """A git command the tool did not expect to fail: say which one and what git said."""
+def _git_failed(exc: Any) -> str:
+    """A git command the tool did not expect to fail: which one and what git said."""
     from release.gitrepo import failure_reason
 
     command = " ".join(str(a) for a in exc.command[:3]) if isinstance(exc.command, list) else str(exc.command)
-    click.echo(f"error: `{command}` failed (exit {exc.status}): {failure_reason(exc) or 'no message'}", err=True)
-    click.echo("  rerun with -v to see the full trace, and report it with that output", err=True)
-    _reraise_when_verbose(argv)
-    sys.exit(EXIT_INTERNAL)  # every git failure the tool foresees is turned into a ReleaseError
-
-
-def _reraise_when_verbose(argv: list[str] | None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    if any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args):
-        raise
+    return f"`{command}` failed (exit {exc.status}): {failure_reason(exc) or 'no message'}"

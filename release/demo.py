@@ -26,7 +26,7 @@ Say = Callable[..., None]
 
 def _run(say: Say, world_root: Path, *args: str, expect: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
     shown = " ".join(shlex.quote(a) for a in args)
-    say(f"\n[bold cyan]$ ellm-release {shown}[/]")
+    say(f"\n$ ellm-release {shown}", style="bold cyan")
     # -P: the demo's folder holds a `release/` repository that must not shadow the package
     cmd = [sys.executable, "-P", "-m", "release", "--repo", "skypilot", "--manifest", "release/patches/manifest.yaml",
            *args]
@@ -34,51 +34,55 @@ def _run(say: Say, world_root: Path, *args: str, expect: tuple[int, ...] = (0,))
     done = subprocess.run(cmd, cwd=world_root, capture_output=True, text=True, env=env)
     for stream in (done.stdout, done.stderr):
         if stream.strip():
-            say(stream.rstrip(), markup=False, highlight=False)
+            say(stream.rstrip())
     if done.returncode not in expect:
         raise RuntimeError(f"`ellm-release {shown}` exited {done.returncode}, expected {expect}")
-    say(f"[dim](exit code {done.returncode})[/]")
+    say(f"(exit code {done.returncode})", style="dim")
     return done
 
 
-def run_demo(workdir: Path | None, *, images: bool = True, say: Say = print) -> dict[str, Any]:
+def _print(text: str, **style: Any) -> None:
+    print(text)
+
+
+def run_demo(workdir: Path | None, *, images: bool = True, say: Say = _print) -> dict[str, Any]:
     root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="ellm-demo-"))
     if root.exists() and any(root.iterdir()):
         raise RuntimeError(f"{root} is not empty; give the demo an empty or new directory")
-    say(f"[bold]Building a local upstream, fork and release repository in {root}[/]")
+    say(f"Building a local upstream, fork and release repository in {root}", style="bold")
     world = build_world(root)
     say(f"  upstream (bare):  {world.upstream_bare}\n  fork (bare):      {world.fork_bare}\n"
         f"  working copy:     {world.fork}   (remotes: origin = fork, upstream = upstream)\n"
         f"  manifest:         {world.manifest_path}")
 
-    say("\n[bold]1. Where does the fork stand?[/]")
+    say("\n1. Where does the fork stand?", style="bold")
     _run(say, root, "status")
-    say("\n[bold]2. Bring the fork's master up to upstream (fast-forward only)[/]")
+    say("\n2. Bring the fork's master up to upstream (fast-forward only)", style="bold")
     _run(say, root, "sync")
-    say("\n[bold]3. Which upstream releases are newer than ours?[/]")
+    say("\n3. Which upstream releases are newer than ours?", style="bold")
     _run(say, root, "upstream")
-    say("\n[bold]4. A rehearsal: the whole replay in a temporary worktree[/]")
+    say("\n4. A rehearsal: the whole replay in a temporary worktree", style="bold")
     _run(say, root, "--dry-run", "rebase", "0.13.0", expect=(3,))
-    say("\n[bold]5. The real rebase: it stops on the conflicting patch, exit code 3[/]")
+    say("\n5. The real rebase: it stops on the conflicting patch, exit code 3", style="bold")
     _run(say, root, "rebase", "0.13.0", expect=(3,))
 
-    say("\n[bold]6. The maintainer resolves it: keep the fork's capacity of 2, then stage the file[/]")
+    say("\n6. The maintainer resolves it: keep the fork's capacity of 2, then stage the file", style="bold")
     (world.fork / "sky/utils/controller_utils.py").write_text(CONTROLLER_PY.replace("= 4", "= 2"), encoding="utf-8")
     git(world.fork, "add", "sky/utils/controller_utils.py")
     say("  $ git -C skypilot add sky/utils/controller_utils.py")
     _run(say, root, "continue")
 
-    say("\n[bold]7. The README is generated; check it, and check the branch against the manifest[/]")
+    say("\n7. The README is generated; check it, and check the branch against the manifest", style="bold")
     _run(say, root, "readme", "--check")
     _run(say, root, "status")
-    say("\n[bold]8. The last run's report, as a pull request body would show it[/]")
+    say("\n8. The last run's report, as a pull request body would show it", style="bold")
     _run(say, root, "report", "--format", "md")
 
     summary = read_json(state_dir(world.manifest_path) / "last-rebase.json")
     result: dict[str, Any] = {"workdir": str(root), "rebase": summary}
     if images:
         result["images"] = _image_part(world, say)
-    say(f"\n[bold green]Done.[/] Everything is in {root}; the fork's new branch: "
+    say(f"\nDone. Everything is in {root}; the fork's new branch: "
         f"git -C {world.fork} log --oneline ellm-0.13.0")
     return result
 
@@ -86,9 +90,9 @@ def run_demo(workdir: Path | None, *, images: bool = True, say: Say = print) -> 
 def _image_part(world: Any, say: Say) -> dict[str, Any]:
     from release import images_demo
 
-    say("\n[bold]9. Images: build the -dev image, push it to a local registry, promote it by digest[/]")
+    say("\n9. Images: build the -dev image, push it to a local registry, promote it by digest", style="bold")
     try:
         return images_demo.run_image_demo(world, say=say)
     except images_demo.DockerUnavailable as exc:
-        say(f"[yellow]skipping the image part: {exc}[/]")
+        say(f"skipping the image part: {exc}", style="yellow")
         return {"skipped": str(exc)}

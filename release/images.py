@@ -457,7 +457,7 @@ def promote(manifest: Manifest, state: Path, *, version: str | None = None, clie
         return result
     for warning in (plan.warning, gate.warning):
         if warning:
-            say(f"[yellow]warning:[/] {warning}")
+            say(f"warning: {warning}")
     if hooks and hooks.before_put:
         hooks.before_put()
     client.put_manifest(stable.repository, stable.reference, dev_doc)

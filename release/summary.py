@@ -175,6 +175,7 @@ def render_markdown(summary: RebaseSummary) -> str:
 def render_table(summary: RebaseSummary) -> Any:
     """A Rich table for the terminal."""
     from rich.table import Table
+    from rich.text import Text
 
     styles = {Outcome.CLEAN: "green", Outcome.CHANGED: "yellow", Outcome.CONFLICT: "red bold",
               Outcome.UPSTREAMED: "cyan", Outcome.SKIPPED: "magenta", Outcome.DROPPED: "dim",
@@ -184,7 +185,7 @@ def render_table(summary: RebaseSummary) -> Any:
         table.add_column(col)
     for i, p in enumerate(summary.patches, 1):
         table.add_row(
-            str(i), f"{p.id}", f"[{styles[p.outcome]}]{p.outcome.value}[/]" + _merged_cell(p.merged_upstream),
+            str(i), p.id, _outcome_cell(Text, p.outcome.value, styles[p.outcome], p.merged_upstream),
             " ".join(_short(c.old) for c in p.commits),
             " ".join(_short(c.new) for c in p.commits if c.new) or "-",
             "\n".join(p.files) or "-",
@@ -192,7 +193,10 @@ def render_table(summary: RebaseSummary) -> Any:
     return table
 
 
-def _merged_cell(text: str) -> str:
-    from rich.markup import escape
-
-    return f"\n[cyan]{escape(text)}[/]" if text else ""
+def _outcome_cell(text_type: Any, outcome: str, style: str, merged_upstream: str) -> Any:
+    """The outcome, coloured, and under it the upstream pull request that merged the patch, if any.
+    Rich Text, not markup: both come from git and GitHub and may hold brackets."""
+    cell = text_type(outcome, style=style)
+    if merged_upstream:
+        cell.append("\n" + merged_upstream, style="cyan")
+    return cell

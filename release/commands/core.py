@@ -21,11 +21,11 @@ def _emit_summary(opts: Options, summary: RebaseSummary) -> None:
     opts.say(render_table(summary))
     for patch in summary.patches:
         if patch.note:
-            opts.say(f"[dim]{patch.id}: {patch.note}[/]")
+            opts.say(f"{patch.id}: {patch.note}", style="dim")
         if patch.range_diff and opts.verbose:
             opts.say(patch.range_diff)
     for warning in summary.warnings:
-        opts.say(f"[yellow]note:[/] {warning}")
+        opts.say(f"note: {warning}", style="yellow")
     if summary.conflict and summary.conflict.forensics:
         from release.forensics import render_lines
 
@@ -79,12 +79,12 @@ def status(opts: Options) -> None:
     head = report.head[:12] if report.head else "missing"
     opts.say(f"{report.branch} @ {head}: {report.commits_on_branch} patch commit(s) on base {report.base[:12]}")
     if report.in_sync:
-        opts.say("[green]the branch and the manifest agree[/]")
+        opts.say("the branch and the manifest agree", style="green")
         return
     for finding in report.findings:
-        opts.say(f"[red]{finding.kind}[/]: {finding.message}")
+        opts.say(f"{finding.kind}: {finding.message}", style="red")
         if finding.fix:
-            opts.say(f"  fix: {finding.fix}", markup=False)
+            opts.say(f"  fix: {finding.fix}")
     raise click.exceptions.Exit(EXIT_DRIFT)
 
 
@@ -114,7 +114,7 @@ def sync(opts: Options) -> None:
         opts.say(f"{verb} {manifest.fork_remote}/{result.branch} by {result.commits} commit(s) to "
                  f"{result.after[:12]}")
     if result.note:
-        opts.say(f"[yellow]note:[/] {result.note}", markup=True, highlight=False)
+        opts.say(f"note: {result.note}", style="yellow")
 
 
 @click.command()
@@ -179,7 +179,7 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_m
             return
     _emit_summary(opts, summary)
     if summary.state == "conflict":  # only a dry run gets here with a conflict
-        opts.say(f"[red]dry run: the replay would stop on a conflict in {summary.conflict.patch_id}[/]")  # type: ignore[union-attr]
+        opts.say(f"dry run: the replay would stop on a conflict in {summary.conflict.patch_id}", style="red")  # type: ignore[union-attr]
         raise click.exceptions.Exit(3)
 
 

@@ -89,7 +89,7 @@ Examples:
   ellm-release upstream --pre            release candidates too
   ellm-release --json upstream           {"current": "0.12.0", "newer": [...], "latest": "0.13.0"}
   ellm-release upstream --github-output  also sets the step outputs latest=, newer=, current=
-  ellm-release upstream --changes 0.13.0 upstream commits up to 0.13.0 touching the patches' files
+  ellm-release upstream --changes 0.13.0  upstream commits up to 0.13.0 touching the patches' files
   ellm-release --json upstream --changes 0.13.0   the same as one JSON document
 """
 

@@ -11,6 +11,7 @@ from typing import Any
 import click
 import git
 from rich.table import Table
+from rich.text import Text
 
 from release import images
 from release.build_cache import CACHE_MODES
@@ -19,10 +20,21 @@ from release.output import Options
 from release.registry import RegistryClient, parse_image
 from release.repolock import writing
 from release.state_dir import state_dir
+from release.versions import InvalidVersion, parse_version
 
 STEP_RE = re.compile(r"^#\d+ (\[.*|pushing .*|exporting .*|DONE .*|ERROR.*|CACHED)$")
 
-version_option = click.option("--version", "version", metavar="X.Y.Z",
+def _release_version(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A --version that could never name an image tag is bad input: refused before any request."""
+    if value is not None:
+        try:
+            parse_version(value)
+        except InvalidVersion as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
+version_option = click.option("--version", "version", metavar="X.Y.Z", callback=_release_version,
                               help="Release version (default: the manifest's upstream.version).")
 insecure_option = click.option("--insecure-registry", is_flag=True,
                                help="Allow plain HTTP to a non-loopback registry (loopback always may). "
@@ -51,7 +63,7 @@ def _context(ctx: click.Context) -> tuple[Options, Manifest, Path]:
 def _client(opts: Options, manifest: Manifest, insecure: bool) -> RegistryClient:
     registry = parse_image(manifest.image.repository + ":x").registry
     insecure = insecure or manifest.image.insecure_registry
-    return RegistryClient(registry, insecure=insecure, on_retry=lambda msg: opts.say(f"[yellow]retry:[/] {msg}"))
+    return RegistryClient(registry, insecure=insecure, on_retry=lambda msg: opts.say(f"retry: {msg}", style="yellow"))
 
 
 def _progress(opts: Options) -> tuple[Callable[[str], None], Callable[[], None]]:
@@ -116,9 +128,9 @@ def build_cmd(ctx: click.Context, version: str | None, push: bool, force: bool, 
                             "log": str(result.log_path),
                             "record": str(images.record_path(state, version)) if result.record else None}
     if plan.cache.note and not result.up_to_date:
-        opts.say(f"[yellow]note:[/] {plan.cache.note}")
+        opts.say(f"note: {plan.cache.note}", style="yellow")
     if result.up_to_date:
-        opts.say(f"[green]up to date[/]: {plan.image}@{result.digest} was built from {plan.revision[:12]} with the "
+        opts.say(f"up to date: {plan.image}@{result.digest} was built from {plan.revision[:12]} with the "
                  "same Dockerfile, build args and platform; nothing rebuilt (--force rebuilds)")
         if result.record:
             opts.say(f"recorded in {images.record_path(state, version)}")
@@ -129,12 +141,12 @@ def build_cmd(ctx: click.Context, version: str | None, push: bool, force: bool, 
         if result.skip:
             opts.say(f"  built because {result.skip.reason}", markup=False)
     elif result.digest:
-        opts.say(f"[green]pushed[/] {plan.image}@{result.digest} (fork commit {plan.revision[:12]})")
+        opts.say(f"pushed {plan.image}@{result.digest} (fork commit {plan.revision[:12]})")
         if result.skip:
             opts.say(f"  built because {result.skip.reason}", markup=False)
         opts.say(f"recorded in {images.record_path(state, version)}")
     else:
-        opts.say(f"[green]built[/] {plan.image} locally (not pushed: add --push to publish and record it)")
+        opts.say(f"built {plan.image} locally (not pushed: add --push to publish and record it)")
     opts.emit(data)
 
 
@@ -167,9 +179,9 @@ def promote_cmd(ctx: click.Context, version: str | None, force_retag: bool, skip
         opts.say(f"would copy {result.dev_image} ({plan.dev_digest}) to {result.stable_image}"
                  + (f", replacing {plan.stable_digest}" if plan.stable_digest else ""))
         if result.gate and result.gate.warning:
-            opts.say(f"[yellow]warning:[/] {result.gate.warning}")
+            opts.say(f"warning: {result.gate.warning}", style="yellow")
     else:
-        opts.say(f"[green]promoted[/] {result.dev_image} -> {result.stable_image}")
+        opts.say(f"promoted {result.dev_image} -> {result.stable_image}")
         opts.say(f"  digest {plan.dev_digest} (both tags verified)")
     opts.emit(result.to_json())
 
@@ -203,7 +215,7 @@ def status_cmd(ctx: click.Context, version: str | None, insecure_registry: bool)
     table.add_column("version label")
     for key in ("dev", "stable"):
         row = data[key]
-        table.add_row(row["image"], row["digest"] or "[red]absent[/]", (row["revision"] or "-")[:12],
+        table.add_row(row["image"], row["digest"] or Text("absent", style="red"), (row["revision"] or "-")[:12],
                       row["version"] or "-")
     opts.say(table)
     opts.say("promoted: dev and stable are the same digest" if data["promoted"] else "not promoted")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from release.cli import COMMAND_MODULES, COMMAND_SUMMARIES, cli
+from release.output import Options
 
 
 def _walk(group: click.Group, ctx: click.Context, prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
@@ -79,3 +82,48 @@ def test_a_command_loads_only_its_own_module(tmp_path: Path) -> None:
     assert "Example" in out
     assert {m for m in loaded if m.startswith("release.commands.")} == {"release.commands.core"}
     assert not {m for m in loaded if m.split(".")[0] in ("docker", "requests", "github", "jinja2")}
+
+
+# --- every example in every --help is a command line the tool accepts ------------------------------
+
+def _examples(help_text: str) -> list[list[str]]:
+    """The `ellm-release ...` command lines of a help text's examples, as argument lists. An example
+    line may chain commands (`&&`, `|`) and end with a comment or a description after two spaces."""
+    found = []
+    for line in help_text.split("Example", 1)[1].splitlines():
+        for part in re.split(r"&&|\|\||\||;", line):
+            part = re.split(r"\s{2,}|\s#", part.strip(), maxsplit=1)[0]
+            if part.startswith("ellm-release "):
+                found.append(shlex.split(part)[1:])
+    return found
+
+
+def _parse(args: list[str]) -> None:
+    """Parse a command line down to its last subcommand, as running it would, without running it."""
+    ctx = cli.make_context("ellm-release", list(args), obj=Options())
+    group: click.Group = cli
+    while True:
+        name, command, rest = group.resolve_command(ctx, [*ctx._protected_args, *ctx.args])
+        assert command is not None and name is not None
+        ctx = command.make_context(name, rest, parent=ctx)
+        if not isinstance(command, click.Group):
+            return
+        group = command
+
+
+HELP_EXAMPLES = sorted({(" ".join(path), shlex.join(example))
+                        for path in [(), *ALL_COMMANDS]
+                        for example in _examples(CliRunner().invoke(cli, [*path, "--help"]).output)})
+
+
+def test_every_help_has_examples_to_check() -> None:
+    assert len(HELP_EXAMPLES) > len(ALL_COMMANDS)
+
+
+@pytest.mark.parametrize(("where", "example"), HELP_EXAMPLES)
+def test_every_help_example_parses(where: str, example: str) -> None:
+    try:
+        _parse(shlex.split(example))
+    except click.ClickException as exc:
+        pytest.fail(f"`ellm-release {where} --help` shows `ellm-release {example}`, which fails: "
+                    f"{exc.format_message()}")

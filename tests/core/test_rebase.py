@@ -81,7 +81,7 @@ def test_clean_replay_builds_the_branch_updates_the_manifest_and_saves_the_summa
 
     # the summary is saved for `report`, and no rebase is left in progress
     saved = json.loads(last_summary_file(world).read_text(encoding="utf-8"))
-    assert saved == summary
+    assert {**saved, "ok": True, "exit_code": 0, "error": None, "hints": []} == summary  # + how the run ended
     assert not state_file(world).exists()
     assert git(world.fork, "status", "--porcelain") == ""
 
@@ -206,7 +206,7 @@ def test_abort_puts_the_repository_back_exactly(world: World, cli: Cli) -> None:
     aborted = cli(world, "abort", json_output=True)
 
     assert aborted.code == 0, aborted.err
-    assert aborted.json() == {"aborted": TARGET}
+    assert aborted.json() == {"aborted": TARGET, "ok": True, "exit_code": 0, "error": None, "hints": []}
     assert snapshot(world.fork) == before
     assert "ellm-0.13.0" not in git(world.fork, "branch", "--list")
     assert not state_file(world).exists()

@@ -1,0 +1,129 @@
+"""What every command promises about its output: options work wherever they are typed, --json
+prints exactly one JSON document whatever the outcome, and text from git or the manifest is printed
+as text (never read as markup)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from corekit import Cli, snapshot
+
+from release.sandbox import World, commit_files, git
+
+TARGET = "ellm-0.13.0"
+
+
+def _one_document(stdout: str) -> dict:
+    document = json.loads(stdout)  # fails on an empty stdout and on two documents alike
+    assert isinstance(document, dict)
+    assert {"ok", "exit_code", "error", "hints"} <= set(document)
+    return document
+
+
+# --- options before or after the command ------------------------------------------------------------
+
+def test_json_after_the_command_means_the_same_as_before(world: World, cli: Cli) -> None:
+    before = cli(world, "--json", "status")
+    after = cli(world, "status", "--json")
+    assert before.code == after.code == 0
+    assert _one_document(before.out) == _one_document(after.out)
+    assert after.err.startswith("ellm-0.12.0 @ ")  # human text moved to stderr, as with --json first
+
+
+def test_dry_run_and_repo_after_the_command(world: World, cli: Cli) -> None:
+    before = snapshot(world.fork)
+    result = cli(world, "rebase", "0.13.0", "--dry-run", "--repo", str(world.fork), "-v")
+    assert result.code == 3  # the rehearsal meets the conflict
+    assert snapshot(world.fork) == before  # and, being a dry run, changed nothing
+
+
+def test_a_wrong_repo_after_the_command_wins_over_the_one_before(world: World, cli: Cli) -> None:
+    result = cli(world, "status", "--repo", str(world.root / "nowhere"))
+    assert result.code == 2
+    assert "nowhere" in result.err
+
+
+def test_global_options_reach_nested_commands(world: World, cli: Cli) -> None:
+    result = cli(world, "image", "status", "--version", "not-a-version", "--json")
+    document = _one_document(result.out)
+    assert result.code == document["exit_code"] == 2
+    assert "not-a-version" in document["error"]
+
+
+# --- one JSON document for every outcome --------------------------------------------------------------
+
+def test_success_says_ok(world: World, cli: Cli) -> None:
+    document = _one_document(cli(world, "status", json_output=True).out)
+    assert document["ok"] is True and document["exit_code"] == 0 and document["error"] is None
+    assert document["in_sync"] is True
+
+
+def test_drift_is_exit_1_with_the_report(world: World, cli: Cli) -> None:
+    git(world.fork, "checkout", "-q", "ellm-0.12.0")
+    commit_files(world.fork, {"hotfix.txt": "x\n"}, "Hotfix nobody listed")
+    result = cli(world, "status", json_output=True)
+    document = _one_document(result.out)
+    assert result.code == document["exit_code"] == 1
+    assert document["ok"] is False and document["in_sync"] is False and document["findings"]
+
+
+def test_a_refusal_is_one_document_with_the_hints(world: World, cli: Cli) -> None:
+    git(world.fork, "branch", TARGET)
+    result = cli(world, "rebase", "0.13.0", json_output=True)
+    document = _one_document(result.out)
+    assert result.code == document["exit_code"] == 2
+    assert document["ok"] is False
+    assert f"the branch {TARGET} already exists" in document["error"]
+    assert any(f"git branch -D {TARGET}" in hint for hint in document["hints"])
+    assert "error: the branch" in result.err  # the person at the terminal reads it too
+
+
+def test_a_conflict_is_one_document_with_the_summary(world: World, cli: Cli) -> None:
+    result = cli(world, "rebase", "0.13.0", json_output=True)
+    document = _one_document(result.out)
+    assert result.code == document["exit_code"] == 3
+    assert document["state"] == "conflict"
+    assert document["conflict"]["patch_id"] == "serve-controller-capacity"
+    assert "ellm-release continue" in document["hints"]
+
+
+def test_a_usage_error_is_one_document(world: World, cli: Cli) -> None:
+    for args in (["rebase"], ["status", "--no-such-option"], ["no-such-command"]):
+        result = cli(world, *args, json_output=True)
+        document = _one_document(result.out)
+        assert result.code == document["exit_code"] == 2, args
+        assert document["error"]
+
+
+def test_a_bad_manifest_is_one_document_naming_the_problems(world: World, cli: Cli) -> None:
+    world.manifest_path.write_text("upstream: [\n", encoding="utf-8")
+    result = cli(world, "status", json_output=True)
+    document = _one_document(result.out)
+    assert result.code == document["exit_code"] == 2
+    assert document["error"]
+
+
+def test_a_bug_is_one_document_with_exit_70(world: World, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("release.drift.status", lambda *args: {}["missing"])
+    result = cli(world, "status", json_output=True)
+    document = _one_document(result.out)
+    assert result.code == document["exit_code"] == 70
+    assert "KeyError" in document["error"]
+
+
+def test_help_stays_help_under_json(world: World, cli: Cli) -> None:
+    result = cli(world, "status", "--help", json_output=True)
+    assert result.code == 0 and result.out.lstrip().startswith("Usage:")
+
+
+# --- text is text ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("subject", ["Fix [/] thing", "[k8s] Fix the node selector", "[bold]not bold[/bold]"])
+def test_subjects_with_brackets_print_as_they_are(world: World, cli: Cli, subject: str) -> None:
+    git(world.fork, "checkout", "-q", "ellm-0.12.0")
+    sha = commit_files(world.fork, {"hotfix.txt": "x\n"}, subject)
+    result = cli(world, "status")
+    assert result.code == 1, result.err
+    assert sha[:7] in result.out and subject in result.out
+    assert "Traceback" not in result.text
