@@ -7,6 +7,7 @@ without git; the functions below them read what the rows need from a real reposi
 from __future__ import annotations
 
 import difflib
+import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import git
 from release.errors import Refused
 from release.manifest import Manifest, Patch
 from release.safe_write import atomic_write_bytes, require_regular_inside
+from release.state_dir import read_json, state_dir
 
 if TYPE_CHECKING:
     import jinja2
@@ -29,6 +31,7 @@ TEMPLATE = "fork_readme.md.j2"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 SHORT = 7  # fixed length, so the output does not depend on how many objects a clone happens to hold
 SYMLINK_MODE = 0o120000
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 COMMIT_MESSAGE = "[ellm-release] Regenerate fork README for {version}"
 
 _Text = TypeVar("_Text", str, bytes)
@@ -94,12 +97,26 @@ def repo_web_url(manifest: Manifest) -> str:
     return f"https://github.com/{manifest.upstream_repo}"
 
 
+def recorded_digest(manifest: Manifest) -> str | None:
+    """The digest `promote` recorded for the stable tag of the manifest's version (the record in
+    the state dir), or None before the release is promoted. The README pins the image to it, as
+    the deploy role does."""
+    data = read_json(state_dir(manifest.path) / "images" / f"{manifest.version}.json")
+    digest = data.get("stable_digest") if isinstance(data, dict) else None
+    if not isinstance(digest, str) or not DIGEST_RE.match(digest):
+        return None
+    return digest
+
+
 def render_fork_block(manifest: Manifest, rows: Sequence[PatchRow], *,
                       template_dir: Path = TEMPLATE_DIR) -> str:
     """The fork block, from its start marker to its end marker (ending with one newline)."""
     carried = [row for row in rows if row.patch.carried]
+    digest = recorded_digest(manifest)
     context = {
         "m": manifest,
+        "digest": digest,
+        "image_ref": manifest.stable_image() + (f"@{digest}" if digest else ""),
         "version": manifest.version,
         "branch": manifest.branch(),
         "fork_owner": manifest.fork_repo.split("/")[0],

@@ -85,7 +85,7 @@ def test_generated_readme_has_rows_and_the_exact_upstream(fork: Fork) -> None:
     assert picks == [(fork.alpha[:7], TITLE_ALPHA), (fork.multi1[:7], f"{TITLE_MULTI} (1/2)"),
                      (fork.multi2[:7], f"{TITLE_MULTI} (2/2)")]
     assert f"{TITLE_GONE} (upstreamed" in text
-    assert "--version 1.0.0" in text and "apiService.image=ghcr.io/exampleco/sky:v1.0.0" in text
+    assert "--version 1.0.0" in text and "  image: ghcr.io/exampleco/sky:v1.0.0\n" in text
 
 
 def test_write_commits_once_then_is_a_no_op(fork: Fork) -> None:

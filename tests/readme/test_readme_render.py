@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 
 from release.errors import ReleaseError
 from release.manifest import Manifest, load_manifest
@@ -62,13 +64,12 @@ def test_real_manifest_has_every_fact_of_the_reference(real: Manifest) -> None:
                  "gh pr create --base ellm-0.12.0",
                  "docker buildx build --push --platform linux/amd64",
                  "-t ghcr.io/embeddedllm/skypilot:v0.12.0-dev", "ellm-release promote",
-                 "### Deploying with Helm", "### Upgrading to a new upstream version",
+                 "### Deploying", "### Upgrading to a new upstream version",
                  "ellm-release sync", "ellm-release rebase <new_version>",
                  "patches/manifest.yaml", "ellm-release readme"):
         assert fact in block, fact
     helm = ("helm upgrade --install $RELEASE_NAME skypilot/skypilot \\\n  --version 0.12.0 \\\n"
-            "  --namespace $NAMESPACE \\\n  --create-namespace \\\n"
-            "  --set apiService.image=ghcr.io/embeddedllm/skypilot:v0.12.0")
+            "  --namespace $NAMESPACE \\\n  --values values-0.12.0.yaml")
     assert helm in block
     for title in REAL_TITLES:
         assert title.replace("'", "&#39;") in block or title in block, title
@@ -135,3 +136,61 @@ def test_split_rejects_unpaired_markers() -> None:
         split_readme(f"{MARK_START}\nno end\n")
     with pytest.raises(ReleaseError, match="markers"):
         split_readme(f"{MARK_END}\n{MARK_START}\n")
+
+
+# ---- the deploy section follows the deploy role ---------------------------------------------------
+
+ROLE_DEFAULTS = Path(__file__).resolve().parents[2] / "playbooks/roles/skypilot_deploy/defaults/main.yml"
+
+
+def deploy_section(block: str) -> str:
+    return block[block.index("### Deploying"):block.index("### Upgrading")]
+
+
+def readme_values(section: str) -> dict:
+    """The values file the README's recipe writes (its heredoc), as Helm would read it."""
+    heredoc = re.search(r"<<EOF\n(.*?)\nEOF\n", section, flags=re.DOTALL)
+    assert heredoc, section
+    return yaml.safe_load(heredoc.group(1).replace("$RELEASE_NAME", "skypilot"))
+
+
+def test_the_deploy_section_keeps_credentials_off_the_command_line(real: Manifest) -> None:
+    section = deploy_section(render_fork_block(real, synthetic_rows(real)))
+    assert "ansible-playbook -i playbooks/inventories/production playbooks/deploy.yml" in section
+    assert "--set" not in section and "authCredentials=" not in section and "AUTH_STRING" not in section
+    # the password is typed into htpasswd and lands in a Secret, made before the chart runs
+    assert section.index("kubectl create secret generic") < section.index("helm upgrade --install")
+    assert "--from-file=auth" in section
+    values = readme_values(section)
+    assert values["ingress"] == {"authSecret": "skypilot-ellm-basic-auth", "authCredentials": None}
+    assert values["apiService"] == {"image": "ghcr.io/embeddedllm/skypilot:v0.12.0"}
+    # the Secret the recipe makes is the one the deploy role manages, so the two paths agree
+    defaults = yaml.safe_load(ROLE_DEFAULTS.read_text(encoding="utf-8"))
+    assert defaults["skypilot_deploy_auth_secret_name"].replace("{{ skypilot_deploy_release_name }}", "skypilot") \
+        == values["ingress"]["authSecret"]
+
+
+def test_the_deploy_section_pins_the_recorded_digest(real: Manifest, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    digest = "sha256:" + "ab" * 32
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "0.12.0.json").write_text(json.dumps(
+        {"version": "0.12.0", "stable_tag": "v0.12.0", "stable_digest": digest}), encoding="utf-8")
+    monkeypatch.setenv("ELLM_STATE_DIR", str(tmp_path))
+
+    section = deploy_section(render_fork_block(real, synthetic_rows(real)))
+
+    assert readme_values(section)["apiService"]["image"] == f"ghcr.io/embeddedllm/skypilot:v0.12.0@{digest}"
+    assert "Pin the digest too" not in section
+    # a record of another version, or one not promoted yet, pins nothing
+    (tmp_path / "images" / "0.12.0.json").write_text(json.dumps({"version": "0.12.0", "stable_digest": None}))
+    section = deploy_section(render_fork_block(real, synthetic_rows(real)))
+    assert readme_values(section)["apiService"]["image"] == "ghcr.io/embeddedllm/skypilot:v0.12.0"
+    assert "Pin the digest too once the image is promoted" in section
+
+
+def test_a_release_candidate_gets_the_charts_semver_version(real: Manifest) -> None:
+    candidate = replace(real, version="0.14.0rc1")
+    section = deploy_section(render_fork_block(candidate, synthetic_rows(candidate)))
+    assert "--version 0.14.0-rc.1" in section
+    assert readme_values(section)["apiService"]["image"] == "ghcr.io/embeddedllm/skypilot:v0.14.0rc1"
