@@ -84,8 +84,7 @@ class LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # click's own version loads every command to read its docstring: a third of a second of imports
         limit = formatter.width - 6 - max(len(name) for name in COMMAND_MODULES)
-        rows = [(name, click.utils.make_default_short_help(COMMAND_SUMMARIES[name], limit))
-                for name in COMMAND_MODULES]
+        rows = [(name, _shorten(COMMAND_SUMMARIES[name], limit)) for name in COMMAND_MODULES]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
@@ -166,6 +165,19 @@ class Ending:
     error: str | None = None
     hints: tuple[str, ...] = ()
     data: dict[str, Any] | None = None
+
+
+def _shorten(text: str, limit: int) -> str:
+    """The summary cut at a word to fit the listing, as click does for its own listing."""
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for word in text.split():
+        longer = f"{kept} {word}" if kept else word
+        if len(longer) + 3 > limit:
+            break
+        kept = longer
+    return kept + "..."
 
 
 def main(argv: list[str] | None = None) -> None:
