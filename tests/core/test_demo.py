@@ -22,12 +22,16 @@ def test_the_demo_runs_the_release_loop_end_to_end_with_images(tmp_path: Path) -
     log = done.stderr
     # every step a maintainer takes, in order, with the exit codes the README promises
     steps = ["$ ellm-release status", "$ ellm-release sync", "$ ellm-release upstream",
-             "$ ellm-release --dry-run rebase 0.13.0", "$ ellm-release rebase 0.13.0", "$ ellm-release continue",
+             "$ ellm-release upstream --changes 0.13.0",
+             "$ ellm-release --dry-run rebase 0.13.0", "$ ellm-release rebase 0.13.0", "$ ellm-release explain",
+             "$ ellm-release continue",
              "$ ellm-release readme --check", "$ ellm-release report --format md"]
     positions = [log.index(step) for step in steps]
     assert positions == sorted(positions)
     assert log.count("(exit code 3)") == 2  # the rehearsal and the real rebase stop on the conflict
     assert "conflict in patch serve-controller-capacity" in log
+    # why: the upstream commit that changed the line, with its pull request
+    assert log.count("[Serve] Tune launches per service (#4242)  https://github.com/example/upstream/pull/4242") >= 3
 
     rebase = result["rebase"]
     assert rebase["state"] == "complete" and rebase["branch"] == "ellm-0.13.0"
