@@ -181,6 +181,10 @@ def deployed_checks(release: str, context: str, metadata: Mapping[str, Any] | No
         return [Check("deployed", FAIL, f"{where} could not be read: {error}")]
     assert metadata is not None
     checks: list[Check] = []
+    status = str(metadata.get("status", ""))
+    if status and status != "deployed":  # failed, pending-upgrade, ...: what runs is not this revision's
+        checks.append(Check("deployed", FAIL, f"{where} is {status}, not deployed "
+                            f"(revision {metadata.get('revision', '?')})"))
     chart_version = str(metadata.get("version", ""))
     if chart_version == version:
         checks.append(Check("deployed", OK, f"{where} runs chart {metadata.get('chart')} {version}"))

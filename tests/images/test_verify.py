@@ -261,15 +261,16 @@ spec:
 class FakeHelm:
     """Stands in for a cluster: records the argv verify sends and answers as helm 3 does."""
 
-    def __init__(self, image: str, chart_version: str = VERSION):
+    def __init__(self, image: str, chart_version: str = VERSION, status: str = "deployed"):
         self.calls: list[list[str]] = []
         self.image = image
         self.chart_version = chart_version
+        self.status = status
 
     def __call__(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
         self.calls.append(list(argv))
         if argv[2] == "metadata":
-            out = json.dumps({**HELM_METADATA, "version": self.chart_version})
+            out = json.dumps({**HELM_METADATA, "version": self.chart_version, "status": self.status})
         else:
             out = HELM_MANIFEST.format(image=self.image)
         return subprocess.CompletedProcess(list(argv), 0, out, "")
@@ -302,6 +303,9 @@ def test_deployed_release_with_another_chart_or_digest(released: Released) -> No
     assert any(f"not the stable digest {released.digest}" in p for p in problems)
     by_tag_only = _gather(released, FakeHelm(f"{repository}:v{VERSION}"))
     assert any("not the stable digest" in c.message for c in by_tag_only.disagreements)
+    stuck = _gather(released, FakeHelm(f"{repository}:v{VERSION}@{released.digest}", status="pending-upgrade"))
+    assert [c.message for c in stuck.disagreements] == ["release sky in context prod is pending-upgrade, not deployed "
+                                                        "(revision 4)"]
 
 
 def test_real_helm_without_a_reachable_cluster(released: Released, tmp_path: Path,
