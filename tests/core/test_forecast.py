@@ -3,8 +3,14 @@ patch named with the upstream commits it collides with; the repository is left a
 
 from __future__ import annotations
 
-from corekit import Cli, snapshot
+import signal
+import subprocess
+import time
 
+import git as gitpython
+from corekit import Cli, child_env, cli_argv, snapshot
+
+from release.repolock import repo_lock
 from release.sandbox import KUBERNETES_PY, World, commit_files, git
 
 
@@ -71,11 +77,29 @@ def test_an_unknown_ref_is_refused_in_one_sentence(world: World, cli: Cli) -> No
 
 
 def test_refused_while_another_run_works_on_the_repository(world: World, cli: Cli) -> None:
-    import git as gitpython
-
-    from release.repolock import repo_lock
-
     with repo_lock(gitpython.Repo(world.fork), "rebase"):
         result = cli(world, "forecast")
     assert result.code == 2
     assert "another ellm-release run" in result.err
+
+
+def test_a_killed_forecast_leaves_nothing_the_next_run_does_not_clean(make_world, cli: Cli) -> None:
+    world: World = make_world(stack_size=60)
+    before = snapshot(world.fork)
+    child = subprocess.Popen(cli_argv(world, "forecast"), env=child_env(), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    area = world.fork / ".git" / "ellm-release" / f"dry-run-{child.pid}" / "wt"
+    deadline = time.monotonic() + 60
+    while not (area / "sky").exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert child.poll() is None, "the forecast ended before it could be killed"
+    time.sleep(0.3)  # somewhere among the picks
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert area.exists()  # what the killed run left
+    again = cli(world, "forecast", json_output=True)
+    assert again.code == 0, again.err
+    assert again.json()["conflicting"] == ["serve-controller-capacity"]
+    assert not area.exists()
+    assert snapshot(world.fork) == before
+    assert not (world.fork / ".git" / "rr-cache").exists()  # no resolution recorded by either rehearsal
