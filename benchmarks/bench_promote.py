@@ -86,8 +86,12 @@ def bench_promotions(manifest: Manifest, registry: LocalRegistry, state: Path, d
         version = f"{prefix}.{i + 1}"
         client.put_manifest(REPOSITORY, manifest.dev_tag(version), doc)
         offset = registry.log_offset()
-        seconds, result = timed(lambda v=version: images.promote(
-            manifest, state, version=v, client=RegistryClient(registry.host), skip_smoke_gate=True))
+
+        def promote(v: str = version) -> images.PromoteResult:
+            return images.promote(manifest, state, version=v, client=RegistryClient(registry.host),
+                                  skip_smoke_gate=True)
+
+        seconds, result = timed(promote)
         assert result.plan.dev_digest == dev_digest
         uploads += len(registry.blob_uploads_since(offset))
         if i >= 0:

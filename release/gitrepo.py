@@ -191,7 +191,7 @@ def unmerged_files(repo: git.Repo) -> list[str]:
 
 def remote_branch_exists(repo: git.Repo, remote: str, branch: str) -> bool:
     """Ask the remote itself (not a possibly stale remote-tracking ref) whether it has the branch."""
-    return bool(repo.git.ls_remote("--heads", remote, f"refs/heads/{branch}").strip())
+    return bool(str(repo.git.ls_remote("--heads", remote, f"refs/heads/{branch}")).strip())
 
 
 PICKED_FROM = re.compile(r"\(cherry picked from commit ([0-9a-f]{40})\)")

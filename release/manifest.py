@@ -263,7 +263,7 @@ def manifest_from_text(path: str | Path, text: str) -> Manifest:
     try:
         doc = _yaml().load(text)
     except _marked_error() as exc:
-        mark = exc.problem_mark or exc.context_mark
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 1
         raise ManifestError([Problem(str(path), line, "yaml", _yaml_problem(exc, text))]) from None
     return _build(path, doc)

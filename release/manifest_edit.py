@@ -96,7 +96,7 @@ def edit_manifest_text(text: str, *, version: str | None, base: str | None,
         if new:  # an empty list would be invalid: without new SHAs the old ones stay, for the record
             items = _sequence_edits(text, _get(patch, "commits"), new)
             edits.extend(items if items is not None else [None])
-        if pid in statuses:
+        if pid is not None and pid in statuses:
             edits.append(_scalar_edit(_get(patch, "status"), statuses[pid]))
     if any(edit is None for edit in edits):
         return None

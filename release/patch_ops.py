@@ -164,11 +164,11 @@ def adopt(repo: git.Repo, manifest: Manifest, names: Sequence[str], into: str | 
         current = manifest
         for sha in shas:
             pid = slug(subjects[sha], {p.id for p in current.patches}, sha)
-            patch = NewPatch(pid, subjects[sha] or f"Commit {sha[:12]}", _description(repo, sha, subjects[sha]),
-                             (sha,))
+            new_patch = NewPatch(pid, subjects[sha] or f"Commit {sha[:12]}",
+                                 _description(repo, sha, subjects[sha]), (sha,))
             index = insertion_index(_patch_positions(current, positions), positions[sha])
-            new_text = insert_patch(text, index, patch)
-            text = new_text if new_text is not None else _round_trip(text, lambda doc, i=index, p=patch:
+            new_text = insert_patch(text, index, new_patch)
+            text = new_text if new_text is not None else _round_trip(text, lambda doc, i=index, p=new_patch:
                                                                      _insert(doc, i, p))
             current = manifest_from_text(manifest.path, text)
             adopted.append(Adopted(sha, subjects[sha], pid, True))
@@ -192,7 +192,7 @@ def sort(repo: git.Repo, manifest: Manifest) -> tuple[Sorted, str]:
     if changed_commits:
         new_text = edit_manifest_text(text, version=None, base=None, commits=changed_commits, statuses={})
         text = new_text if new_text is not None else _round_trip(
-            text, lambda doc: [_set_commits(doc, pid, c) for pid, c in changed_commits.items()])
+            text, lambda doc: _set_all_commits(doc, changed_commits))
     order = branch_sorted(_patch_positions(manifest, positions))
     if order != sorted(order):
         new_text = reorder_patches(text, order)
@@ -229,6 +229,11 @@ def _round_trip(text: str, change: object) -> str:
     yaml.dump(doc, buf)
     out = buf.getvalue()
     return out.replace("\r\n", "\n").replace("\n", "\r\n") if "\r\n" in text else out
+
+
+def _set_all_commits(doc: object, commits: dict[str, list[str]]) -> None:
+    for patch_id, patch_commits in commits.items():
+        _set_commits(doc, patch_id, patch_commits)
 
 
 def _set_commits(doc: object, patch_id: str, commits: list[str]) -> None:

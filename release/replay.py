@@ -322,6 +322,7 @@ def _reconcile(repo: git.Repo, state: ReplayState, say: Say) -> int:
             raise Failed(f"{state.branch} has a commit {new[:12]} that is not the next one of the plan "
                           f"({(expected or 'none')[:12]}); it was not made by this replay",
                           hints=["inspect the branch; ellm-release abort starts over cleanly"])
+        assert source is not None  # equal to a plan step's commit, checked just above
         state.results[source] = {"new": new, "outcome": Outcome.CLEAN.value}
         step = steps[state.position]
         say(f"  {step.patch_id}: {step.commit[:7]} -> {_describe(state.results[step.commit])}")

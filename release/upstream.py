@@ -99,7 +99,7 @@ def release_tags(repo: git.Repo, remote: str, *, include_pre: bool = False, newe
         text += "\n" + repo.git.for_each_ref("--format=%(*objectname) refs/tags/%(refname:short)^{}",
                                              "refs/tags")
         text = "\n".join(line for line in text.splitlines() if line and not line.startswith(" "))
-    tags = parse_ls_remote_tags(text)
+    tags = parse_ls_remote_tags(str(text))
     if not include_pre:
         tags = [t for t in tags if not t.prerelease]
     if newer_than is not None:

@@ -62,11 +62,10 @@ if [ ! -x "$venv/bin/python" ]; then
   log "python: creating $venv"
   python3 -m venv "$venv"
 fi
-stamp="$venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+stamp="$venv/.installed-$(cat pyproject.toml requirements/dev.txt | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  log "python: installing ellm-release with the deploy and test extras"
-  "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q -e ".[deploy,test]"
+  log "python: installing ellm-release and the pinned dependencies of requirements/dev.txt (hashes checked)"
+  bash scripts/install-locked.sh dev "$venv/bin/python"
   touch "$stamp"
 fi
 log "ready: source .venv/bin/activate"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: lint, then pytest. The test fixtures start what they need themselves
+# Runs the whole test suite: ruff, mypy, then pytest. The test fixtures start what they need themselves
 # (dockerd, a registry on 127.0.0.1) and stop it afterwards. Run scripts/setup.sh first.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -8,6 +8,9 @@ venv="$here/.venv/bin"
 
 echo "== ruff"
 "$venv/ruff" check release tests benchmarks || exit 1
+
+echo "== mypy (settings in pyproject.toml)"
+"$venv/mypy" || exit 1
 
 echo "== pytest"
 "$venv/pytest" "$@"

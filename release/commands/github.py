@@ -125,7 +125,8 @@ def upstream_cmd(opts: Options, pre: bool, offline: bool, since: str | None, git
     if not offline:
         require_remote(repo, manifest.upstream_remote)
     tags = release_tags(repo, manifest.upstream_remote, include_pre=pre, newer_than=current, online=not offline)
-    newer = [{"version": t.version, "tag": t.tag, "sha": t.sha, "prerelease": t.prerelease} for t in tags]
+    newer: list[dict[str, Any]] = [{"version": t.version, "tag": t.tag, "sha": t.sha, "prerelease": t.prerelease}
+                                   for t in tags]
     result = {"current": current, "remote": manifest.upstream_remote, "include_pre": pre,
               "newer": newer, "latest": newer[-1]["version"] if newer else None}
     if github_output and not opts.dry_run:

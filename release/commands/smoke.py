@@ -6,6 +6,7 @@ line per finding, saves them with --save, and exits 1 when any check fails (2 on
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ class InputUnreadable(Refused):
 
 def _read(path: str) -> str:
     if path == "-":
-        return click.get_text_stream("stdin").read()
+        return sys.stdin.read()
     try:
         return Path(path).read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:

@@ -21,10 +21,11 @@ def expected_values(n: int) -> tuple[list[float], list[float], float]:
 def check_vector_add(result: dict[str, Any] | str, subject: str = "") -> list[Finding]:
     printed = result if isinstance(result, str) else json.dumps(result)
     if isinstance(result, str):
+        text = result
         try:
-            result = json.loads(result.strip().splitlines()[-1]) if result.strip() else {}
+            result = json.loads(text.strip().splitlines()[-1]) if text.strip() else {}
         except (json.JSONDecodeError, IndexError):
-            return [fail("compute.vector-add", f"the vector add printed no result: {result[:200]!r}", subject)]
+            return [fail("compute.vector-add", f"the vector add printed no result: {text[:200]!r}", subject)]
     try:
         return _judge(result, subject)
     except (AttributeError, TypeError, ValueError, KeyError):

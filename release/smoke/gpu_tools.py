@@ -23,6 +23,7 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,7 +94,7 @@ def value_problem(field: str, value: str | None, *, required: bool = True) -> st
     return None
 
 
-def _problems(values: dict[str, str | None], optional: tuple[str, ...] = ()) -> tuple[str, ...]:
+def _problems(values: Mapping[str, str | None], optional: tuple[str, ...] = ()) -> tuple[str, ...]:
     found = (value_problem(k, v, required=k not in optional) for k, v in values.items())
     return tuple(p for p in found if p)
 
@@ -127,7 +128,9 @@ def parse_nvidia_query_csv(text: str) -> GpuInventory:
     if "name" not in header:
         raise ToolOutputError("nvidia-smi CSV has no header row with a 'name' column "
                               "(run it with --format=csv, not noheader)")
-    gpus, drivers, stray = [], set(), []
+    gpus: list[GpuInfo] = []
+    drivers: set[str] = set()
+    stray: list[str] = []
     for row in rows[1:]:
         if len(row) != len(header):  # a warning or an error line printed between or after the rows
             stray.append(", ".join(row).strip())

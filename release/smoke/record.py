@@ -90,7 +90,7 @@ def _run_from_dict(item: Any, where: str) -> SmokeRecord:
     for key in _OPTIONAL_STR:
         if not isinstance(item.get(key, ""), str):
             raise ValueError(f"{where}.{key} is not a string")
-    lists = {}
+    lists: dict[str, Any] = {}
     for key in _LIST_FIELDS:
         value = item.get(key, [])
         if not isinstance(value, list) or not all(isinstance(x, str) for x in value):

@@ -155,7 +155,7 @@ def enabled_infra(text: str) -> list[str]:
     lines = strip_ansi(text).splitlines()
     for i, line in enumerate(lines):
         if re.search(r"Enabled (infra|clouds)", line):
-            names = []
+            names: list[str] = []
             for rest in lines[i + 1:]:
                 if not rest.strip():
                     if names:

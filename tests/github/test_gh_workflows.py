@@ -270,7 +270,7 @@ def tools_a_step_provides(step: dict[str, Any]) -> set[str]:
         provided |= {"kind", "kubectl"}  # the action installs both
     if "nightly-step.sh install-sky" in run:
         provided.add("sky")
-    if re.search(r"pip install .*\.\[deploy\]", run):
+    if re.search(r"pip install .*\.\[deploy\]|install-locked\.sh dev", run):
         provided.add("ansible-playbook")
     found = re.search(r"for tool in ([\w -]+); do command -v", run)
     if found:  # checked on the runner image, failing the job plainly when missing
