@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -132,7 +133,7 @@ def build_world(root: Path, args: argparse.Namespace, sizes: tuple[int, ...],
     git(work, "fetch", "-q", "--tags", "upstream")
     for key, value in (("user.name", "Bench"), ("user.email", "bench@example.invalid")):
         git(work, "config", key, value)
-    stack = [str(s) for s in info["stack"]]  # type: ignore[union-attr]
+    stack = [str(s) for s in cast(list[str], info["stack"])]
     patches, start = [], 0
     for i, size in enumerate(sizes):
         patches.append(PatchSpec(f"patch-{i:03d}", f"Fork patch {i}", f"Synthetic patch {i}.",
