@@ -6,6 +6,8 @@ One model feeds every consumer: the terminal table, `--json`, the saved last-run
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -124,12 +126,29 @@ class RebaseSummary:
         )
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|<>~])")
+
+
+def md_text(text: str) -> str:
+    """Text from git or the manifest, shown as typed in GitHub Markdown: punctuation that Markdown
+    or HTML would act on is backslash-escaped, and a line break becomes a space (it would end a
+    table row). `Fix [k8s] a|b <x>` stays that, in a table cell too."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def html_text(text: str) -> str:
+    """The same inside an HTML element (a <summary>), where Markdown escapes do not apply."""
+    return html.escape(" ".join(str(text).split()), quote=False)
+
+
 def _short(sha: str | None) -> str:
     return sha[:7] if sha else "-"
 
 
-def render_markdown(summary: RebaseSummary) -> str:
-    """GitHub-flavoured Markdown: a PR body, a job summary, or `report --format md`."""
+def render_markdown(summary: RebaseSummary, *, range_diffs: bool = True) -> str:
+    """GitHub-flavoured Markdown: a PR body, a job summary, or `report --format md`. Titles and
+    subjects are escaped. Without `range_diffs` the changed patches are listed without their diffs
+    (a pull request body has a size limit)."""
     lines = [
         f"## Rebase of the patch stack onto upstream {summary.version}",
         "",
@@ -146,28 +165,33 @@ def render_markdown(summary: RebaseSummary) -> str:
         new = ", ".join(f"`{_short(c.new)}`" for c in p.commits if c.new) or "-"
         files = "<br>".join(f"`{f}`" for f in p.files) or "-"
         outcome = p.outcome.value + (f"<br>{p.merged_upstream}" if p.merged_upstream else "")
-        lines.append(f"| {i} | {p.title} (`{p.id}`) | {outcome} | {old} | {new} | {files} |")
+        lines.append(f"| {i} | {md_text(p.title)} (`{p.id}`) | {outcome} | {old} | {new} | {files} |")
     if summary.conflict:
         c = summary.conflict
         lines += ["", "### Needs a maintainer: conflict", "",
-                  f"Patch `{c.patch_id}` ({c.patch_title}), commit `{c.commit[:12]}` {c.subject}", "",
+                  f"Patch `{c.patch_id}` ({md_text(c.patch_title)}), commit `{c.commit[:12]}` {md_text(c.subject)}",
+                  "",
                   "Conflicting files:", *[f"- `{f}`" for f in c.files], ""]
         if c.forensics:
             lines += ["Why: the upstream changes to the conflicting lines", "", *forensics_markdown(c.forensics), ""]
         lines += ["Next:", "```", *c.next_commands, "```"]
     if summary.dropped_unlisted:
         lines += ["", "### Dropped: commits of the old branch that no patch named (--drop-unlisted)", "",
-                  *[f"- `{d.commit[:12]}` {d.subject}" for d in summary.dropped_unlisted]]
+                  *[f"- `{d.commit[:12]}` {md_text(d.subject)}" for d in summary.dropped_unlisted]]
     changed = [p for p in summary.patches if p.range_diff]
-    if changed:
+    if changed and range_diffs:
         lines += ["", "### Patches whose diff changed"]
         for p in changed:
-            lines += ["", f"<details><summary>{p.title} (<code>{p.id}</code>)</summary>", "", "```diff",
-                      p.range_diff.rstrip(), "```", "</details>"]
+            fence = "````" if "```" in p.range_diff else "```"
+            lines += ["", f"<details><summary>{html_text(p.title)} (<code>{p.id}</code>)</summary>", "",
+                      f"{fence}diff", p.range_diff.rstrip(), fence, "</details>"]
+    elif changed:
+        lines += ["", "### Patches whose diff changed", "",
+                  *[f"- {md_text(p.title)} (`{p.id}`): range-diff left out here" for p in changed]]
     notes = [p for p in summary.patches if p.note]
     if notes or summary.warnings:
         lines += ["", "### Notes", ""]
-        lines += [f"- `{p.id}`: {p.note}" for p in notes]
+        lines += [f"- `{p.id}`: {md_text(p.note)}" for p in notes]
         lines += [f"- {w}" for w in summary.warnings]
     return "\n".join(lines) + "\n"
 

@@ -234,11 +234,13 @@ The token comes from $GITHUB_TOKEN only, never from the command line.
 @click.option("--body-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="Use this Markdown as the body instead of the report.")
 @click.option("--draft", is_flag=True, help="Open it as a draft.")
+@click.option("--report-url", metavar="URL", help="Where the full report is, named in a body shortened to fit "
+              "GitHub's 65,536 characters. Default: the Actions run page (its report artifact).")
 @summary_option
 @github_url_option
 @click.pass_obj
 def pr_cmd(opts: Options, into: str, repo_slug: str | None, head: str | None, base: str | None,
-           version: str | None, title: str | None, body_file: Path | None, draft: bool,
+           version: str | None, title: str | None, body_file: Path | None, draft: bool, report_url: str | None,
            summary_file: Path | None, github_url: str | None) -> None:
     """Open the pull request for the current release change, or update its body if one is open."""
     summary = load_summary(opts, summary_file, required=body_file is None)
@@ -251,9 +253,18 @@ def pr_cmd(opts: Options, into: str, repo_slug: str | None, head: str | None, ba
         slug = repo_slug or manifest.fork_repo
         base = base or manifest.branch(version)
         head = head or f"rebase/{manifest.branch(version)}"
-    body = body_file.read_text(encoding="utf-8") if body_file else render_markdown(summary)  # type: ignore[arg-type]
+    if body_file:
+        full, shorter = body_file.read_text(encoding="utf-8"), None
+    else:
+        assert summary is not None
+        full, shorter = render_markdown(summary), render_markdown(summary, range_diffs=False)
+    body, left_out = gh.fit_pr_body(full, without_range_diffs=shorter, report_url=report_url or gh.run_url_from_env())
+    if left_out:
+        opts.say(f"note: the report is over GitHub's {gh.BODY_LIMIT:,} characters; the pull request body "
+                 + ("leaves out the range-diffs" if left_out == "range-diffs" else "is cut") + " and says so",
+                 style="yellow")
     plan = gh.PullRequestPlan(slug=gh.check_slug(slug), head=head, base=base,
-                              title=title or gh.pr_title(summary, version), body=gh.pr_body(body), draft=draft)
+                              title=title or gh.pr_title(summary, version), body=body, draft=draft)
     api = gh.api_url(github_url)
     if opts.dry_run:
         _pr_dry_run(opts, plan, api)
@@ -263,7 +274,7 @@ def pr_cmd(opts: Options, into: str, repo_slug: str | None, head: str | None, ba
     verb = {"created": "opened", "updated": "updated the body of", "unchanged": "nothing to change in"}[result.action]
     _plain(opts, f"{verb} pull request #{result.number}: {result.url}")
     opts.emit({"action": result.action, "number": result.number, "url": result.url, "repo": plan.slug,
-               "head": plan.head, "base": plan.base})
+               "head": plan.head, "base": plan.base, "body_left_out": left_out})
 
 
 def _pr_dry_run(opts: Options, plan: gh.PullRequestPlan, api: str) -> None:
@@ -283,6 +294,7 @@ NOTIFY_EPILOG = """\b
 Examples:
   ellm-release notify --issue --status failure --step rebase
   ellm-release notify --issue --status success          closes the open issue, if any
+  ellm-release notify --issue --status cancelled        not green: notes it on an open issue, closes nothing
   ellm-release --dry-run notify --issue --status failure   print the requests, send nothing
 In GitHub Actions the run URL comes from GITHUB_SERVER_URL, GITHUB_REPOSITORY and GITHUB_RUN_ID.
 """
@@ -291,7 +303,8 @@ In GitHub Actions the run URL comes from GITHUB_SERVER_URL, GITHUB_REPOSITORY an
 @click.command("notify", epilog=NOTIFY_EPILOG)
 @click.option("--issue", "use_issue", is_flag=True, default=True,
               help="Report through one tracking issue (the only channel for now; on by default).")
-@click.option("--status", type=click.Choice(["success", "failure"]), required=True, help="How the run ended.")
+@click.option("--status", type=click.Choice(list(gh.NOTIFY_STATUSES)), required=True,
+              help="How the run ended; only success is green (cancelled never closes the issue).")
 @click.option("--step", metavar="NAME", help="The step or job that failed.")
 @click.option("--run-url", metavar="URL", help="Link to the run. Default: built from the Actions environment.")
 @click.option("--label", default=gh.DEFAULT_LABEL, show_default=True, help="Label that marks the tracking issue.")
@@ -333,7 +346,7 @@ def _say_notify(opts: Options, result: gh.NotifyResult, label: str) -> None:
         gh.NotifyAction.CREATE: f"opened tracking issue #{result.issue}: {result.url}",
         gh.NotifyAction.COMMENT: f"commented on tracking issue #{result.issue}: {result.url}",
         gh.NotifyAction.CLOSE: f"closed tracking issue #{result.issue}: {result.url}",
-        gh.NotifyAction.NONE: f"green, and no open issue labelled {label!r}: nothing to do",
+        gh.NotifyAction.NONE: f"no open issue labelled {label!r}, and nothing to report: nothing to do",
     }
     _plain(opts, messages[result.action])
 

@@ -46,6 +46,8 @@ class FakeGitHub:
     comments: dict[int, list[str]] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
     next_number: int = 1
+    # answers to give before the real ones, in order: (method, status, headers, body)
+    faults: list[tuple[str, int, dict[str, str], Any]] = field(default_factory=list)
 
     def writes(self) -> list[Seen]:
         return [s for s in self.seen if s.method != "GET"]
@@ -87,6 +89,15 @@ class FakeGitHub:
                               request.headers.get("Authorization")))
         if request.headers.get("Authorization") not in (f"token {self.token}", f"Bearer {self.token}"):
             return self._json({"message": "Bad credentials", "documentation_url": "https://docs.github.com"}, 401)
+        fault = next((f for f in self.faults if f[0] == request.method), None)
+        if fault is not None:
+            self.faults.remove(fault)
+            return Response(json.dumps(fault[3]), status=fault[1], headers=fault[2], content_type="application/json")
+        if isinstance(body, dict) and len(str(body.get("body") or "")) > 65536:  # what GitHub answers
+            return self._json({"message": "Validation Failed", "errors": [
+                {"resource": "PullRequest" if "/pulls" in request.path else "Issue", "code": "custom", "field": "body",
+                 "message": "body is too long (maximum is 65536 characters)"}],
+                "documentation_url": "https://docs.github.com/rest"}, 422)
         path = request.path.removeprefix(self.prefix)
         for method, pattern, handler in self._routes():
             match = re.fullmatch(pattern, path)

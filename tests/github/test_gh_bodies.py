@@ -14,6 +14,9 @@ from release.errors import Refused
     ("failure", 7, gh.NotifyAction.COMMENT),
     ("success", 7, gh.NotifyAction.CLOSE),
     ("success", None, gh.NotifyAction.NONE),
+    # a cancelled run is not green: it never closes the issue and never opens one
+    ("cancelled", 7, gh.NotifyAction.COMMENT),
+    ("cancelled", None, gh.NotifyAction.NONE),
 ])
 def test_plan_notify(status, open_issue, action):
     assert gh.plan_notify(status, open_issue) is action
@@ -21,7 +24,7 @@ def test_plan_notify(status, open_issue, action):
 
 def test_plan_notify_rejects_other_statuses():
     with pytest.raises(Refused):
-        gh.plan_notify("cancelled", None)
+        gh.plan_notify("skipped", None)
 
 
 def test_redact():

@@ -74,7 +74,7 @@ def test_rejected_token_is_a_clear_error_that_never_shows_the_token(workspace, g
 
     run = pr(workspace, github, token=wrong, json_out=True)
 
-    assert run.exit_code == 2
+    assert run.exit_code == 4  # GitHub refused: an outside failure
     assert "401" in run.error and "GITHUB_TOKEN" in run.error
     assert wrong not in run.all_text and TOKEN not in run.all_text
     assert github.seen[0].auth == f"token {wrong}"  # it was sent, just never echoed
@@ -84,7 +84,7 @@ def test_permission_error_is_reported_without_the_token(workspace, github, https
     save_summary(workspace["state"], sample_summary())
     github.token = "something-else"  # the server now answers 401 to everything
     run = pr(workspace, github)
-    assert run.exit_code == 2 and TOKEN not in run.all_text
+    assert run.exit_code == 4 and TOKEN not in run.all_text
 
 
 def test_missing_token_is_refused_before_any_request(workspace, github):
