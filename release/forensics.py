@@ -128,7 +128,7 @@ def explain_files(repo: git.Repo, old_base: str, new_base: str, files: Sequence[
 def _explain_file(repo: git.Repo, since: str | None, path: str, own: set[str],
                   upstream_repo: str) -> FileForensics:
     revs = f"{since}..HEAD" if since else "HEAD"
-    stages = _stages(repo, path)
+    stages = _stage_blobs(repo, path)
     fmt = "--format=%x00%H%x1f%s"
     if 2 not in stages:
         log = repo.git.log("--no-merges", fmt, "--diff-filter=D", revs, "--", path)
@@ -138,7 +138,8 @@ def _explain_file(repo: git.Repo, since: str | None, path: str, own: set[str],
         log = repo.git.log("--no-merges", fmt, revs, "--", path)
         note = "added on both sides" if 1 not in stages else "deleted by the patch, changed upstream"
         return FileForensics(path, (), tuple(parse_commits(log, own, upstream_repo)), note)
-    regions = conflict_regions(_show(repo, 1, path), _show(repo, 2, path), _show(repo, 3, path))
+    base, ours, theirs = _read_blobs(repo, [stages[1], stages[2], stages[3]])
+    regions = conflict_regions(base, ours, theirs)
     if not regions:
         log = repo.git.log("--no-merges", fmt, revs, "--", path)
         return FileForensics(path, (), tuple(parse_commits(log, own, upstream_repo)),
@@ -150,14 +151,25 @@ def _explain_file(repo: git.Repo, since: str | None, path: str, own: set[str],
     return FileForensics(path, regions, commits, note)
 
 
-def _stages(repo: git.Repo, path: str) -> set[int]:
+def _stage_blobs(repo: git.Repo, path: str) -> dict[int, str]:
+    """stage number -> blob SHA of a conflicted file ("<mode> <sha> <stage>\t<path>" lines)."""
     out = repo.git.ls_files("--unmerged", "--", path)
-    return {int(line.split()[2]) for line in out.splitlines() if line.strip()}
+    return {int(line.split()[2]): line.split()[1] for line in out.splitlines() if line.strip()}
 
 
-def _show(repo: git.Repo, stage: int, path: str) -> str:
-    data: bytes = repo.git.show(f":{stage}:{path}", stdout_as_string=False, strip_newline_in_stdout=False)
-    return data.decode("utf-8", errors="replace")
+def _read_blobs(repo: git.Repo, shas: Sequence[str]) -> list[str]:
+    """The blobs' text, in one `git cat-file --batch` process (this runs at every conflict stop)."""
+    import subprocess
+
+    done = subprocess.run(["git", "cat-file", "--batch"], cwd=repo.working_dir, input="\n".join(shas).encode() + b"\n",
+                          capture_output=True, check=True)
+    out, data, at = [], done.stdout, 0
+    for _ in shas:
+        header_end = data.index(b"\n", at)
+        size = int(data[at:header_end].split()[2])
+        out.append(data[header_end + 1:header_end + 1 + size].decode("utf-8", errors="replace"))
+        at = header_end + 1 + size + 1  # the blob, then the newline cat-file adds
+    return out
 
 
 # -------------------------------------------------------------------------------------------- render
