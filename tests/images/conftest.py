@@ -14,7 +14,7 @@ import pytest
 
 from release.localdaemons import DockerDaemon, LocalRegistry, RegistryUser
 
-INSTALL = ("run `sudo scripts/setup.sh` (it installs docker.io, docker-registry, skopeo, apache2-utils "
+INSTALL = ("run `sudo scripts/setup.sh` (it installs docker.io, docker-registry, apache2-utils, cosign "
            "and buildx into /usr/local/lib/docker/cli-plugins)")
 
 pytestmark = pytest.mark.docker

