@@ -167,6 +167,28 @@ def test_gate_refuses_a_failed_run_and_a_pass_for_another_digest(tmp_path: Path,
     assert tag_digest(registry.url, repo_name, STABLE) is None
 
 
+def test_gate_requires_the_tier_asked_for_and_names_the_fault(tmp_path: Path, registry: LocalRegistry,
+                                                              repo_name: str) -> None:
+    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    digest = push_image(registry.url, repo_name, DEV)
+    pass_smoke(state_of(manifest), digest, passed=True)  # a kind pass
+    out = run_cli(["promote", "--smoke-tier", "real-nvidia"], manifest=manifest)
+    assert out.exit_code == 2 and "passed the smoke tests only on tier(s) kind" in out.output
+    assert tag_digest(registry.url, repo_name, STABLE) is None
+    # a hand-edited "passed": "false" is damage, and the refusal says so
+    record = state_of(manifest) / "smoke" / (digest.replace(":", "-") + ".json")
+    data = json.loads(record.read_text())
+    data["runs"][0]["passed"] = "false"
+    record.write_text(json.dumps(data))
+    out = run_cli(["promote"], manifest=manifest)
+    assert out.exit_code == 2 and "is damaged" in out.output and "runs[0].passed" in out.output
+    assert tag_digest(registry.url, repo_name, STABLE) is None
+    data["runs"][0]["passed"] = True
+    record.write_text(json.dumps(data))
+    assert run_cli(["promote", "--smoke-tier", "kind"], manifest=manifest).exit_code == 0
+    assert tag_digest(registry.url, repo_name, STABLE) == digest
+
+
 def test_gate_opens_for_a_pass_of_the_same_digest(tmp_path: Path, registry: LocalRegistry, repo_name: str) -> None:
     manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
     digest = push_image(registry.url, repo_name, DEV)
