@@ -12,6 +12,7 @@ hand-edited `"passed": "false"` is a damaged record, never a pass.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -146,11 +147,16 @@ def read_records(state_dir: Path, digest: str) -> list[SmokeRecord]:
 
 
 def write_record(state_dir: Path, record: SmokeRecord) -> Path:
-    """Add the run to the digest's record; a damaged record is refused, never overwritten."""
-    history = read_smoke_record(state_dir, record.digest)
-    runs = [r.to_dict() for r in history.runs] + [record.to_dict()]
-    return write_json(history.path, {"schema": RECORD_SCHEMA, "kind": RECORD_KIND, "digest": record.digest,
-                                     "runs": runs})
+    """Add the run to the digest's record; a damaged record is refused, never overwritten. Two runs
+    recording at once (two tiers in parallel) take turns, so neither run is lost."""
+    path = record_path(state_dir, record.digest)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with (path.parent / f".{path.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if we are killed
+        history = read_smoke_record(state_dir, record.digest)
+        runs = [r.to_dict() for r in history.runs] + [record.to_dict()]
+        return write_json(history.path, {"schema": RECORD_SCHEMA, "kind": RECORD_KIND, "digest": record.digest,
+                                         "runs": runs})
 
 
 def find_passing_record(state_dir: Path, digest: str, tiers: tuple[str, ...] = ()) -> SmokeRecord | None:

@@ -53,11 +53,14 @@ def record_run(state_dir: Path, run_dir: Path | None, *, digest: str, image: str
         evidence, stopped = RunFindings({}), stopped or "no run was started, so no check ran"
     else:
         try:
-            run_id = read_run(run_dir).run_id
+            started = read_run(run_dir)
+            run_id = started.run_id
         except RunFolderError as exc:
             evidence, stopped = RunFindings({}), f"{stopped + '; ' if stopped else ''}{exc}"
         else:
             evidence = load_run(run_dir / "findings", run_id=run_id, digest=digest)
+            if started.tier != tier:  # the folder of another tier's run proves nothing about this one
+                stopped = f"{stopped + '; ' if stopped else ''}the run folder is of tier {started.tier}, not {tier}"
     v = verdict(evidence, expected, stopped)
     # A failing run keeps every failing finding; a passing one only the count (the artifacts have the rest).
     kept = tuple(f.line() for f in v.findings if not f.passed) if not v.passed else ()

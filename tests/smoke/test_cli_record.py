@@ -218,3 +218,27 @@ def test_python_m_release_smoke_prints_the_error_and_its_hints(tmp_path):
     lines = res.stderr.splitlines()
     assert lines[0].startswith("error: the smoke record") and "is damaged" in lines[0]
     assert lines[1] == "  move it aside and run the smoke tests again"
+
+
+def test_the_run_folder_of_another_tier_is_not_evidence(tmp_path):
+    run_id, run_dir = start(tmp_path / "art")  # a kind run
+    assert check_api(run_dir, run_id).exit_code == 0
+    res = run("record", "--run-dir", str(run_dir), "--digest", DIGEST, "--image", "i", "--version", "0.12.0",
+              "--tier", "real-nvidia", "--expect", "api", "--state-dir", str(tmp_path / "state"))
+    assert res.exit_code == 1 and "the run folder is of tier kind, not real-nvidia" in res.output
+
+
+def test_runs_recorded_at_once_are_all_kept(tmp_path):
+    """Two tiers finishing together both land in the digest's record."""
+    import concurrent.futures
+
+    run_id, run_dir = start(tmp_path / "art")
+    assert check_api(run_dir, run_id).exit_code == 0
+    argv = [sys.executable, "-m", "release.smoke", "record", "--run-dir", str(run_dir), "--digest", DIGEST,
+            "--image", "i", "--version", "0.12.0", "--tier", "kind", "--expect", "api", "--state-dir",
+            str(tmp_path / "state")]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(lambda _: subprocess.run(argv, cwd=REPO, capture_output=True, timeout=120).returncode,
+                              range(4)))
+    assert codes == [0, 0, 0, 0]
+    assert len(read_records(tmp_path / "state", DIGEST)) == 4
