@@ -343,19 +343,130 @@ def ansible_env(root: str | Path, environ: Mapping[str, str]) -> dict[str, str]:
 
 def playbook_command(ansible_playbook: str, playbook: str | Path, inventory: str | Path, *,
                      manifest: str | Path | None = None, version: str | None = None,
-                     check: bool = False, passthrough: tuple[str, ...] | list[str] = ()) -> list[str]:
+                     check: bool = False, passthrough: tuple[str, ...] | list[str] = (),
+                     rollback_revision: int | None = None) -> list[str]:
     """The argv for the deploy playbook. Extra vars go as one JSON document, so that paths with
     spaces survive; nothing secret is ever added here (credentials come from Vault or the
     environment), so the argv may be printed and logged."""
     argv = [ansible_playbook, "-i", str(inventory), str(playbook)]
-    extra: dict[str, str] = {}
+    extra: dict[str, str | int] = {}
     if manifest is not None:
         extra["skypilot_manifest"] = str(manifest)
     if version:
         parse_version(version)  # a typo fails here, not halfway through the play
         extra["skypilot_version"] = version
+    if rollback_revision is not None:
+        extra["skypilot_rollback_revision"] = rollback_revision
     if extra:
         argv += ["-e", json.dumps(extra, sort_keys=True)]
     if check:
         argv += [flag for flag in ("--check", "--diff") if flag not in passthrough]
     return argv + list(passthrough)
+
+
+# --- rollback ------------------------------------------------------------------------------------
+
+# Helm marks the revision that runs as `deployed` and the ones it replaced as `superseded`; only
+# those ever ran. `failed`, `pending-*` and `uninstalled` revisions are no place to go back to.
+ROLLBACK_TARGETS = {"deployed", "superseded"}
+_CHART_FIELD = re.compile(r"^(?P<name>.+?)-(?P<version>\d+\.\d+\.\d+\S*)$")
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    """Which revision `helm rollback` goes to, or why there is none (problem non-empty)."""
+
+    problem: str = ""
+    revision: int = 0
+    current: int = 0
+    chart: str = ""  # chart-version as Helm records it, e.g. skypilot-0.14.0-rc.1
+    chart_version: str = ""
+    release_version: str = ""  # the release that chart version names (what /api/health reports)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"problem": self.problem, "revision": self.revision, "current": self.current, "chart": self.chart,
+                "chart_version": self.chart_version, "release_version": self.release_version}
+
+
+def _history_entries(history: Any) -> list[dict[str, Any]]:
+    """`helm history RELEASE --output json`: a list of {revision, status, chart, app_version, ...}."""
+    if isinstance(history, str):
+        try:
+            history = json.loads(history or "[]")
+        except ValueError:
+            return []
+    entries = [e for e in history or () if isinstance(e, Mapping) and str(e.get("revision", "")).isdigit()]
+    return sorted(({**e, "revision": int(e["revision"])} for e in entries), key=lambda e: e["revision"])
+
+
+def rollback_plan(history: Any, release: str, namespace: str, context: str = "", to_revision: int | None = None,
+                  chart_pattern: str = DEFAULT_CHART_PATTERN) -> RollbackPlan:
+    """The revision to roll back to: --to-revision N, else the newest earlier one that ran."""
+    entries = _history_entries(history)
+    where = f"release {release} in namespace {namespace}"
+    if not entries:
+        return RollbackPlan(problem=f"Helm has no history for {where}: there is nothing to roll back")
+    current = entries[-1]
+    stuck = stuck_release_message({"status": current.get("status"), "revision": current["revision"]},
+                                  release, namespace, context)
+    if stuck:
+        return RollbackPlan(problem=stuck, current=current["revision"])
+    earlier = [e for e in entries[:-1] if str(e.get("status", "")).lower() in ROLLBACK_TARGETS]
+    if to_revision is None:
+        if not earlier:
+            return RollbackPlan(problem=f"{where} has no earlier revision to roll back to (revision "
+                                f"{current['revision']} is the only one that ran)", current=current["revision"])
+        target = earlier[-1]
+    else:
+        found = [e for e in entries if e["revision"] == to_revision]
+        kept = ", ".join(str(e["revision"]) for e in entries)
+        if to_revision == current["revision"]:
+            return RollbackPlan(problem=f"revision {to_revision} of {where} is the one deployed now",
+                                current=current["revision"])
+        if not found:
+            return RollbackPlan(problem=f"{where} has no revision {to_revision} (Helm keeps revisions {kept}; "
+                                "the deploy role's history_max limits how many)", current=current["revision"])
+        target = found[0]
+        if str(target.get("status", "")).lower() not in ROLLBACK_TARGETS:
+            return RollbackPlan(problem=f"revision {to_revision} of {where} is {target.get('status')}: it never "
+                                "ran, so there is nothing to go back to", current=current["revision"])
+    chart = str(target.get("chart") or "")
+    match = _CHART_FIELD.match(chart)
+    chart_version = match.group("version") if match else ""
+    release_version = release_of_chart_version(chart_version, chart_pattern) if chart_version else None
+    return RollbackPlan(revision=target["revision"], current=current["revision"], chart=chart,
+                        chart_version=chart_version,
+                        release_version=release_version or str(target.get("app_version") or ""))
+
+
+def helm_connection_args(context: str = "", kubeconfig: str = "") -> list[str]:
+    """--kube-context / --kubeconfig for a helm command line, only those that are set."""
+    return (["--kube-context", context] if context else []) + (["--kubeconfig", kubeconfig] if kubeconfig else [])
+
+
+def rollback_argv(release: str, namespace: str, revision: int, *, context: str = "", kubeconfig: str = "",
+                  timeout: str = "15m", history_max: int = 10) -> list[str]:
+    """`helm rollback`: waits for the old revision's resources, like the deploy's upgrade does."""
+    return ["helm", "rollback", release, str(revision), "--namespace", namespace, "--wait", "--timeout", timeout,
+            "--history-max", str(history_max), *helm_connection_args(context, kubeconfig)]
+
+
+def deployed_record(plan: Mapping[str, Any], release: str, namespace: str, context: str, values: Any,
+                    at: str) -> dict[str, Any]:
+    """What the state dir keeps about the release after a rollback: revision, chart and image."""
+    if isinstance(values, str):
+        try:
+            values = json.loads(values or "{}")
+        except ValueError:
+            values = {}
+    image = ((values or {}).get("apiService") or {}).get("image") if isinstance(values, Mapping) else None
+    return {"release": release, "namespace": namespace, "context": context or None,
+            "revision": plan.get("revision"), "rolled_back_from": plan.get("current"), "chart": plan.get("chart"),
+            "release_version": plan.get("release_version"), "image": image if isinstance(image, str) else None,
+            "at": at, "by": "rollback"}
+
+
+def deployed_record_name(release: str, namespace: str, context: str = "") -> str:
+    """deployed/<context>_<namespace>_<release>.json: one record per place a release runs."""
+    safe = re.compile(r"[^A-Za-z0-9_.-]+")
+    return "_".join(safe.sub("-", part) for part in (context or "default", namespace, release)) + ".json"

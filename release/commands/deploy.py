@@ -40,25 +40,42 @@ def find_ansible_playbook() -> str:
               help="Inventory folder [default: playbooks/inventories/production].")
 @click.option("--version", "version", default=None,
               help="Release to deploy [default: the manifest's upstream.version].")
+@click.option("--rollback", is_flag=True,
+              help="Roll the release back to an earlier Helm revision instead (playbooks/rollback.yml).")
+@click.option("--to-revision", "to_revision", type=click.IntRange(min=1), default=None, metavar="N",
+              help="With --rollback: the Helm revision to go back to [default: the newest earlier one that ran].")
 @click.argument("ansible_args", nargs=-1, type=click.UNPROCESSED)
 @pass_options
-def deploy(opts: Options, inventory: Path | None, version: str | None, ansible_args: tuple[str, ...]) -> None:
-    """Deploy the SkyPilot API server with playbooks/deploy.yml.
+def deploy(opts: Options, inventory: Path | None, version: str | None, rollback: bool, to_revision: int | None,
+           ansible_args: tuple[str, ...]) -> None:
+    """Deploy the SkyPilot API server with playbooks/deploy.yml, or roll it back with --rollback.
 
     Chart version and image tag come from the manifest and must agree; the image is pinned by
     digest. --dry-run runs the playbook with --check --diff. Credentials are never taken on the
     command line: use Ansible Vault or SKYPILOT_AUTH_CREDENTIALS.
+
+    --rollback runs playbooks/rollback.yml: helm rollback to the newest earlier revision that ran
+    (or --to-revision N), a record of what runs now in the state dir (deployed/), and a check of
+    /api/health. It refuses when there is no earlier revision.
 
     \b
     Examples:
       ellm-release deploy
       ellm-release deploy -i playbooks/inventories/kind --version 0.13.0 -- --check --diff
       ellm-release deploy -- --ask-vault-pass
+      ellm-release deploy --rollback
+      ellm-release deploy --rollback --to-revision 3 -i playbooks/inventories/production
     """
+    if to_revision is not None and not rollback:
+        raise Refused("--to-revision goes with --rollback", hints=["ellm-release deploy --rollback --to-revision N"])
+    if rollback and version:
+        raise Refused("--rollback goes back to a revision Helm recorded, not to a --version",
+                      hints=["helm history RELEASE -n NAMESPACE   # the revisions and their charts",
+                             "ellm-release deploy --rollback --to-revision N"])
     root = opts.manifest.resolve().parent.parent
-    playbook = root / "playbooks" / "deploy.yml"
+    playbook = root / "playbooks" / ("rollback.yml" if rollback else "deploy.yml")
     if not playbook.is_file():
-        raise Refused(f"no deploy playbook at {playbook}",
+        raise Refused(f"no {playbook.stem} playbook at {playbook}",
                       hints=["run from the release repository, or pass --manifest"])
     inventory = inventory or root / "playbooks" / "inventories" / "production"
     # ansible-playbook only warns about an inventory it cannot read, matches no hosts and exits 0:
@@ -70,7 +87,8 @@ def deploy(opts: Options, inventory: Path | None, version: str | None, ansible_a
                              f"(-i {root / 'playbooks' / 'inventories'}/NAME)"])
     try:
         argv = playbook_command(find_ansible_playbook(), playbook, inventory, manifest=opts.manifest.resolve(),
-                                version=version, check=opts.dry_run, passthrough=ansible_args)
+                                version=version, check=opts.dry_run, passthrough=ansible_args,
+                                rollback_revision=to_revision)
     except InvalidVersion as exc:
         raise Refused(str(exc)) from None
     opts.say(f"$ {shlex.join(argv)}", style="dim")  # exactly what runs, pasteable into a shell
@@ -78,7 +96,7 @@ def deploy(opts: Options, inventory: Path | None, version: str | None, ansible_a
     rc = subprocess.call(argv, stdout=sys.stderr if opts.json else None, env=ansible_env(root, os.environ))
     opts.emit({"command": argv, "returncode": rc})
     if rc != 0:
-        raise Failed(f"the deploy playbook failed (ansible-playbook exit {rc})")
+        raise Failed(f"the {playbook.stem} playbook failed (ansible-playbook exit {rc})")
 
 
 COMMANDS: list[click.Command] = [deploy]

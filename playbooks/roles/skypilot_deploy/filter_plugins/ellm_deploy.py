@@ -84,12 +84,26 @@ def health_problems(health: Any, version: str, commit: str = "") -> list[str]:
     return deploy.health_problems(health, str(version), commit or "")
 
 
+def rollback_plan(history: Any, release: str, namespace: str, context: str = "", to_revision: Any = None,
+                  chart_pattern: str = "{semver}") -> dict[str, Any]:
+    revision = int(to_revision) if str(to_revision or "").strip() not in ("", "0", "None") else None
+    return deploy.rollback_plan(history, str(release), str(namespace), context or "", revision,
+                                chart_pattern or "{semver}").to_dict()
+
+
+def rollback_argv(plan: Any, release: str, namespace: str, context: str = "", kubeconfig: str = "",
+                  timeout: str = "15m", history_max: Any = 10) -> list[str]:
+    return deploy.rollback_argv(str(release), str(namespace), int(plan["revision"]), context=context or "",
+                                kubeconfig=kubeconfig or "", timeout=str(timeout), history_max=int(history_max))
+
+
 # Every name the role uses, so that a missing package still yields one clear error per filter.
 FILTER_NAMES = (
     "ellm_tag_for", "ellm_chart_version", "ellm_version_problem", "ellm_read_record", "ellm_record_digest",
     "ellm_choose_digest", "ellm_image_reference", "ellm_merge_values", "ellm_release_values",
     "ellm_auth_line_ok", "ellm_stuck_release_message", "ellm_release_would_change", "ellm_health_problems",
-    "ellm_repository",
+    "ellm_repository", "ellm_rollback_plan", "ellm_rollback_argv", "ellm_helm_connection", "ellm_deployed_record",
+    "ellm_deployed_record_name",
 )
 
 
@@ -121,4 +135,10 @@ class FilterModule:
             "ellm_release_would_change": deploy.release_would_change,
             "ellm_health_problems": health_problems,
             "ellm_repository": _guard(deploy.repository_name),
+            "ellm_rollback_plan": rollback_plan,
+            "ellm_rollback_argv": rollback_argv,
+            "ellm_helm_connection": lambda context="", kubeconfig="": deploy.helm_connection_args(
+                context or "", kubeconfig or ""),
+            "ellm_deployed_record": deploy.deployed_record,
+            "ellm_deployed_record_name": deploy.deployed_record_name,
         }
