@@ -187,14 +187,17 @@ step upstream nightly_step upstream
 step pick nightly_step pick
 pick() { sed -n "s/^$1=//p" "$ELLM_STATE_DIR/nightly-pick.env" 2>/dev/null | tail -n 1; }
 if [ -n "$failed_step" ] || [ -n "$(pick version)" ]; then
-  step changes nightly_step changes
   step rebase nightly_step rebase
 else
-  skip changes "nothing newer than $(pick current) upstream"
   skip rebase "nothing newer than $(pick current) upstream"
 fi
-# the forecast and the report are kept whatever happened before, like the workflow's `if: always()`
+# the look ahead and the report are kept whatever happened before, like the workflow's `if: always()`
 saved=$failed_step failed_step=""
+if [ -n "$(pick version)" ]; then
+  step changes nightly_step changes
+else
+  skip changes "nothing newer than $(pick current) upstream"
+fi
 step forecast nightly_step forecast
 step report nightly_step report
 failed_step=${saved:-$failed_step}

@@ -10,8 +10,8 @@
 #   sync             fast-forward the fork's master to upstream
 #   upstream         upstream releases newer than the manifest -> $ELLM_STATE_DIR/upstream.json
 #   pick             the version to rebase onto and the one to build -> nightly-pick.env
-#   changes          upstream commits up to that version touching the patches' files -> changes.json
 #   rebase           rehearse (DRY_RUN=true) or do the rebase -> rebase-run.json
+#   changes          upstream commits up to that version touching the patches' files -> changes.json
 #   forecast         the stack rehearsed on upstream master: what conflicts next -> forecast-run.json
 #   report           the Markdown report of the rebase summary (with changes and forecast), if one was saved
 #   publish          real runs: the release commit (submodule, .gitmodules, manifest) on

@@ -134,7 +134,7 @@ def test_nightly_sequence():
     jobs = nightly["jobs"]
     assert list(jobs) == ["rebase", "build", "smoke", "promote", "verify", "notify"]
     called = {job_id: [name for job, name in workflow_step_calls(nightly) if job == job_id] for job_id in jobs}
-    assert called["rebase"] == ["clone", "sync", "upstream", "pick", "changes", "rebase", "forecast", "report",
+    assert called["rebase"] == ["clone", "sync", "upstream", "pick", "rebase", "changes", "forecast", "report",
                                 "publish"]
     assert called["build"] == ["clone", "build"]
     assert called["smoke"] == ["clone", "install-sky", "smoke"]
