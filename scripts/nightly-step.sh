@@ -193,7 +193,13 @@ PY
       git -C "$root" config user.email "41898299+github-actions[bot]@users.noreply.github.com"
     fi
     git -C "$root" switch -q -C "release/$version"
+    before=$(git -C "$root" rev-parse HEAD)
     bash "$here/scripts/release-commit.sh" "$version"
+    if [ "$(git -C "$root" rev-parse HEAD)" = "$before" ]; then
+      # the release is already recorded on the default branch (the hand-off after a conflict
+      # resolved by hand): no pull request to open, and the run goes on to build
+      say "release $version is already recorded here: nothing to push"; exit 0
+    fi
     if [ "$github_mode" = rehearse ]; then
       "$ellm" --dry-run --json pr --head "release/$version" --repo-slug local/release > "$out_dir/pr.json"
     else

@@ -109,3 +109,66 @@ def test_a_real_run_commits_the_submodule_gitmodules_and_manifest_together(tmp_p
     assert "version: 0.13.0" in git(release, "show", "HEAD:patches/manifest.yaml")
     pr = json.loads((tmp_path / "run" / "pr.json").read_text())
     assert pr["head"] == "release/0.13.0"
+
+
+def test_the_ci_hand_off_after_a_conflict_resolved_by_hand(tmp_path):
+    """A conflict stops the nightly; a maintainer resolves it locally, pushes ellm-0.13.0 and
+    records the release in the release repository. The next real run finds the rebase done
+    (a no-op, exit 0), has nothing to publish, and goes on to build."""
+    from release.cli import main
+    from release.sandbox import build_world, git
+
+    world = build_world(tmp_path / "world", conflict=True)
+    git(world.fork, "fetch", "-q", "upstream", "--tags")
+    release = world.release_repo
+    git(release.parent, "init", "-q", "-b", "main", str(release))
+    git(release, "config", "user.name", "Maintainer")
+    git(release, "config", "user.email", "maintainer@example.invalid")
+    (release / ".gitmodules").write_text(
+        f'[submodule "skypilot"]\n\tpath = skypilot\n\turl = {world.fork_bare}\n\tbranch = ellm-0.12.0\n')
+    (release / ".gitignore").write_text(".ellm/\n")
+    git(release, "update-index", "--add", "--cacheinfo", f"160000,{git(world.fork, 'rev-parse', 'HEAD')},skypilot")
+    git(release, "add", ".gitmodules", ".gitignore", "patches")
+    git(release, "commit", "-q", "-m", "Release repository at 0.12.0")
+
+    def ellm(*args: str) -> int:
+        try:
+            main(["--repo", str(world.fork), "--manifest", str(world.manifest_path), *args])
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
+
+    # the maintainer's part, as docs/release.md tells it
+    assert ellm("rebase", "0.13.0") == 3
+    (world.fork / "sky/utils/controller_utils.py").write_text(
+        "# sky/utils/controller_utils.py (sandbox)\nLAUNCHES_PER_SERVICE = 2\nLONG_WORKER_MEM_GB = 0.4\n")
+    git(world.fork, "add", "sky/utils/controller_utils.py")
+    assert ellm("continue") == 0
+    git(world.fork, "push", "-q", "origin", "ellm-0.13.0")
+    env = {**os.environ, "ELLM_REPO": str(world.fork), "ELLM_PYTHON": sys.executable,
+           "ELLM_MANIFEST": str(world.manifest_path)}
+    recorded = subprocess.run(["bash", str(ROOT / "scripts" / "release-commit.sh"), "0.13.0"], env=env,
+                              capture_output=True, text=True)
+    assert recorded.returncode == 0, recorded.stderr
+    recorded_head = git(release, "rev-parse", "HEAD")
+
+    # the next real nightly run
+    done = nightly(tmp_path / "run", "--repo", str(world.fork), "--manifest", str(world.manifest_path),
+                   "--real", "--version", "0.13.0", "--no-images")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = steps(tmp_path / "run")
+    assert [result[s][0] for s in ("sync", "upstream", "pick", "rebase", "publish", "notify")] == ["ok"] * 6
+    assert "already rebased" in (tmp_path / "run" / "logs" / "rebase.log").read_text()
+    assert "already recorded" in (tmp_path / "run" / "logs" / "publish.log").read_text()
+    assert git(release, "rev-parse", "HEAD") == recorded_head  # nothing new committed
+    pick = (tmp_path / "run" / "state" / "nightly-pick.env").read_text()
+    assert "build_version=0.13.0" in pick
+    # and the build step takes that version from the fork's resolved branch (as a dry run here)
+    dry = tmp_path / "ellm-dry"
+    dry.write_text(f'#!/bin/sh\nexec "{Path(sys.executable).parent}/ellm-release" --dry-run "$@"\n')
+    dry.chmod(0o755)
+    build = subprocess.run(["bash", str(ROOT / "scripts" / "nightly-step.sh"), "build"], capture_output=True,
+                           text=True, env={**env, "ELLM": str(dry), "ELLM_STATE_DIR": str(tmp_path / "run" / "state")})
+    assert build.returncode == 0, build.stderr
+    assert "would build" in build.stdout + build.stderr and "v0.13.0-dev" in build.stdout + build.stderr
