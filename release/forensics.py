@@ -108,20 +108,27 @@ def explain_files(repo: git.Repo, old_base: str, new_base: str, files: Sequence[
                   ) -> tuple[FileForensics, ...]:
     """Forensics for each conflicted file of the pick git stopped on in `repo`. Never fails the
     stop it explains: a file it cannot read gets a note instead."""
+    import subprocess
+
     import git as gitmodule
 
+    # the explanation is an extra: whatever git says, the stop itself must still be reported
+    unreadable = (gitmodule.GitCommandError, subprocess.CalledProcessError, ValueError, IndexError)
     try:
-        since = repo.git.merge_base(old_base, new_base)
+        since: str | None = repo.git.merge_base(old_base, new_base)
     except gitmodule.GitCommandError:
         since = None
-    own = set(repo.git.rev_list(f"{new_base}..HEAD").split())  # this replay's picks, not upstream's
+    try:
+        own = set(repo.git.rev_list(f"{new_base}..HEAD").split())  # this replay's picks, not upstream's
+    except gitmodule.GitCommandError:
+        own = set()
     out = []
     for path in files:
         try:
             out.append(_explain_file(repo, since, path, own, upstream_repo))
-        except gitmodule.GitCommandError as exc:
-            said = (exc.stderr or "").strip().splitlines()
-            out.append(FileForensics(path, (), (), f"could not be traced: {said[-1] if said else exc.status}"))
+        except unreadable as exc:
+            said = str(getattr(exc, "stderr", "") or exc).strip().splitlines()
+            out.append(FileForensics(path, (), (), f"could not be traced: {said[-1] if said else type(exc).__name__}"))
     return tuple(out)
 
 
