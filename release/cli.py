@@ -14,6 +14,7 @@ import click
 from release import __version__
 from release.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_REFUSED, ManifestError, ReleaseError
 from release.output import Options, outcome_document, write_json
+from release.redaction import redact
 
 EPILOG = """\b
 Examples:
@@ -223,6 +224,8 @@ def _run(args: list[str], opts: Options) -> Ending:
 
 
 def _failed(code: int, message: str, hints: list[str], data: dict[str, Any] | None = None) -> Ending:
+    # errors quote git, registries and GitHub, whose messages may carry a URL with credentials
+    message, hints = redact(message), [redact(h) for h in hints]
     click.echo(f"error: {message}", err=True)
     for hint in hints:
         click.echo(f"  {hint}", err=True)

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from release.errors import Failed, Refused
+from release.redaction import redact, register_secret
 from release.summary import RebaseSummary, md_text
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -50,12 +51,6 @@ def run_url_from_env() -> str | None:
     if server and repo and run_id:
         return f"{server.rstrip('/')}/{repo}/actions/runs/{run_id}"
     return None
-
-
-def redact(text: str, secret: str | None) -> str:
-    if secret and secret in text:
-        return text.replace(secret, "***")
-    return text
 
 
 def check_slug(slug: str | None, what: str = "--repo-slug") -> str:
@@ -315,6 +310,7 @@ class GitHubClient:
         self.slug = check_slug(slug)
         self.base_url = base_url.rstrip("/")
         self._token = token
+        register_secret(token)  # kept out of every message the tool prints from here on
         self._attempts = max(1, attempts)
         self._sleep = sleep
         self._clock = clock or time.time
@@ -349,10 +345,10 @@ class GitHubClient:
                 raise self._error(exc.status, message, doing, trouble, attempt + 1) from None
             except (RequestsConnectionError, Timeout) as exc:
                 text = redact(f"cannot reach the GitHub API at {self.base_url} to {doing}: {type(exc).__name__}",
-                              self._token)
+                              [self._token])
                 raise GitHubError(text, hints=["check --github-url / GITHUB_API_URL and the network"]) from None
             except RequestException as exc:
-                text = redact(f"the request to GitHub to {doing} failed: {type(exc).__name__}: {exc}", self._token)
+                text = redact(f"the request to GitHub to {doing} failed: {type(exc).__name__}: {exc}", [self._token])
                 raise GitHubError(text) from None
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
@@ -375,7 +371,7 @@ class GitHubClient:
             text = f"GitHub answered {status} {where}: {message or 'no message'}"
             hints = ["the token needs the permission for this call (pull-requests / issues: write)"] \
                 if status in (403, 404) else []
-        return GitHubError(redact(text, self._token), hints=hints)
+        return GitHubError(redact(text, [self._token]), hints=hints)
 
     # -- pull requests -----------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from release.build_skip import LABEL_BUILD_INPUTS, SkipDecision
 from release.errors import Failed, Refused
 from release.localdaemons import BUILDX_HINT
 from release.manifest import Manifest
+from release.redaction import redact
 from release.registry import (
     ENV_TOKEN,
     ENV_USER,
@@ -33,7 +34,6 @@ from release.registry import (
     RegistryError,
     image_labels,
     parse_image,
-    redact,
 )
 from release.smoke.record import SmokeRecord, gate_verdict
 from release.state_dir import read_json, write_json

@@ -18,6 +18,7 @@ import yaml as pyyaml
 from release.build_cache import CACHE_MODES
 from release.errors import ManifestError
 from release.manifest_edit import edit_manifest_text
+from release.redaction import has_url_credentials
 from release.refnames import pattern_problem
 from release.safe_write import write_bytes_inside
 from release.versions import (
@@ -31,6 +32,9 @@ from release.versions import (
 PATCH_STATUSES = ("carry", "upstreamed", "dropped")
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# Every marker of the generated block in README.md starts so (release/readme.py); text from the
+# manifest that contains one would end or restart the block in the middle of the README.
+README_MARKER = "<!-- ellm-release:"
 
 # Allowed keys per section; `True` marks a required key.
 SECTION_KEYS: dict[str, dict[str, bool]] = {
@@ -238,9 +242,15 @@ def load_manifest(path: str | Path) -> Manifest:
     """Load and validate a manifest; raise ManifestError listing every problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ManifestError([Problem(str(path), 0, "file", "manifest not found")]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ManifestError([Problem(str(path), line, "file", f"not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+                                     "save the manifest as UTF-8")]) from None
     return manifest_from_text(path, text)
 
 
@@ -357,6 +367,14 @@ def _build(path: Path, doc: Any) -> Manifest:
                      else "must be a string such as {semver}")
     if chart_problem:
         check.add(_line_of(doc.get("chart"), "version"), "chart.version", f"pattern {chart_pattern!r} {chart_problem}")
+    urls = ((up_node, up, "url", "upstream.url"), (fork_node, fork, "url", "fork.url"),
+            (doc.get("chart"), chart, "repo_url", "chart.repo_url"))
+    for node, section, key, name in urls:
+        url = section.get(key)
+        if isinstance(url, str) and has_url_credentials(url):
+            # the URL is copied into the README, image labels and records: it must never carry a token
+            check.add(_line_of(node, key), name, "carries credentials (user:token@); put the bare URL here and "
+                      "keep credentials in git's credential helper or the environment")
     build_args = image.get("build_args") or {}
     if not isinstance(build_args, Mapping):
         check.add(_line_of(image_node, "build_args"), "image.build_args", "must be a mapping")
@@ -428,7 +446,14 @@ def _patches(check: _Checker, doc: Mapping[str, Any]) -> list[Patch]:
                 check.add(_line_of(node, "id"), f"{where}.id", f"duplicate id (first at line {seen_ids[pid]})")
             seen_ids.setdefault(pid, _line_of(node, "id"))
         title = check.string(node, "title", raw.get("title"), f"{where}.title")
+        if title is not None and ("\n" in title.strip() or "\r" in title):
+            check.add(_line_of(node, "title"), f"{where}.title", "must be one line (it becomes a table row "
+                      "and a list item in the README)")
         description = check.string(node, "description", raw.get("description"), f"{where}.description")
+        for key, text in (("title", title), ("description", description)):
+            if text is not None and README_MARKER in text:
+                check.add(_line_of(node, key), f"{where}.{key}", f"contains {README_MARKER!r}, which marks the "
+                          "generated block in README.md; a second marker would break the README")
         status = raw.get("status")
         if "status" in raw and status not in PATCH_STATUSES:
             check.add(_line_of(node, "status"), f"{where}.status",

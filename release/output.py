@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from release.errors import EXIT_MEANINGS, EXIT_OK
+from release.redaction import redact
 
 if TYPE_CHECKING:  # Rich is imported when something is printed, not when `--help` starts
     from rich.console import Console
@@ -53,13 +54,13 @@ class Options:
         """Progress and human-readable results (moved to stderr under --json). Strings are plain
         text, never markup; pass style= to colour a whole line."""
         kwargs.pop("markup", None)
-        self.console.print(*args, **kwargs)
+        self.console.print(*(redact(a) if isinstance(a, str) else a for a in args), **kwargs)
 
     def progress(self, text: str) -> None:
         """One plain line of progress: no markup parsing (titles such as "[Serve] ..." stay as they
         are) and cheap enough to print for every commit of a long replay."""
         stream = sys.stderr if self.json else sys.stdout
-        stream.write(text + "\n")
+        stream.write(redact(text) + "\n")
         stream.flush()
 
     def debug(self, *args: Any) -> None:
@@ -88,5 +89,6 @@ def outcome_document(result: Any, exit_code: int, error: str | None = None,
 
 
 def write_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    # redacted as text: a URL with credentials or a registered token is removed wherever it sits
+    sys.stdout.write(redact(json.dumps(data, indent=2, sort_keys=True, default=str)) + "\n")
     sys.stdout.flush()

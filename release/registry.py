@@ -26,6 +26,7 @@ from typing import Any
 import requests
 
 from release.errors import Failed
+from release.redaction import Secret, redact, register_secret
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -68,50 +69,6 @@ class MalformedResponse(RegistryError):
 
 
 # --- secrets --------------------------------------------------------------------------------------
-
-class Secret:
-    """A password or token. Prints as *** so that it cannot leak through str(), repr() or logs."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    def __str__(self) -> str:
-        return "***"
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-_known_secrets: set[str] = set()
-
-
-def register_secret(value: str) -> None:
-    """Remember a secret so that redact() removes it from any text (and its base64 forms)."""
-    if value and len(value) >= 3:
-        _known_secrets.add(value)
-
-
-def redact(text: str, extra: Iterable[str] = ()) -> str:
-    """Replace every known secret (raw, in a basic-auth pair's base64, or in a bearer header) by ***."""
-    for secret in sorted({*_known_secrets, *(s for s in extra if s)}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    text = re.sub(r"(?i)(authorization:?\s*(basic|bearer)\s+)[A-Za-z0-9+/=._~-]+", r"\1***", text)
-    return re.sub(r"(?i)((access_)?token|password|refresh_token)=[^&\s\"']+", r"\1=***", text)
-
 
 @dataclass(frozen=True)
 class Credentials:

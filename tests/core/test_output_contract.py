@@ -127,3 +127,65 @@ def test_subjects_with_brackets_print_as_they_are(world: World, cli: Cli, subjec
     assert result.code == 1, result.err
     assert sha[:7] in result.out and subject in result.out
     assert "Traceback" not in result.text
+
+
+def _add_listed_patch(world: World, title: str, subject: str) -> str:
+    """A new commit on the release branch, named by a new patch at the end of the manifest."""
+    git(world.fork, "checkout", "-q", "ellm-0.12.0")
+    sha = commit_files(world.fork, {"sky/brackets.py": "FIX = 1\n"}, subject)
+    with world.manifest_path.open("a", encoding="utf-8") as manifest:
+        manifest.write(f"  - id: bracket-fix\n    title: {json.dumps(title)}\n    status: carry\n"
+                       f"    commits:\n      - {sha}\n    description: |\n      Brackets in the title.\n")
+    return sha
+
+
+def test_a_rebase_with_brackets_in_titles_and_subjects_pushes_and_reports(clean_world: World, cli: Cli) -> None:
+    world = clean_world
+    _add_listed_patch(world, "[k8s] Fix [/] thing", "[k8s] Fix [/] thing")
+    assert cli(world, "status").code == 0
+
+    done = cli(world, "rebase", "0.13.0", "--push")
+
+    assert done.code == 0, done.err
+    assert git(world.fork_bare, "branch", "--list", TARGET).strip() == TARGET
+    assert "[k8s] Fix [/] thing" in git(world.fork, "show", f"{TARGET}:README.md")
+    assert "bracket-fix" in done.out
+
+
+@pytest.mark.parametrize(("field", "value", "problem"), [
+    ("title", "First line\nsecond line", "must be one line"),
+    ("description", "Text <!-- ellm-release:fork-block:end --> more", "marks the generated block"),
+    ("title", "<!-- ellm-release:fork-block:start -->", "marks the generated block"),
+])
+def test_manifest_text_that_would_break_the_readme_is_refused(world: World, cli: Cli, field: str, value: str,
+                                                              problem: str) -> None:
+    text = world.manifest_path.read_text(encoding="utf-8")
+    old = 'title: "Enable dual GPU in a single API server"' if field == "title" else \
+        "Counts <code>amd.com/gpu</code> as well as <code>nvidia.com/gpu</code>."
+    new = f"title: {json.dumps(value)}" if field == "title" else value
+    world.manifest_path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    key_line = "description: |" if field == "description" else json.dumps(value)[:12]
+    line = next(i for i, row in enumerate(world.manifest_path.read_text().splitlines(), 1) if key_line in row)
+
+    result = cli(world, "status")
+
+    assert result.code == 2
+    assert f"{world.manifest_path}:{line}: patches[dual-gpu-api-server].{field}: " in result.err
+    assert problem in result.err
+
+
+def test_a_manifest_that_is_not_utf8_is_one_sentence(world: World, cli: Cli) -> None:
+    data = world.manifest_path.read_bytes().replace(b"Enable dual GPU", b"Enable dual GPU \xe9", 1)
+    world.manifest_path.write_bytes(data)
+    line = data[:data.index(b"\xe9")].count(b"\n") + 1
+    result = cli(world, "status", json_output=True)
+    assert result.code == 2
+    assert f"{world.manifest_path}:{line}: file: not UTF-8 text (byte 0xe9)" in result.err
+    assert _one_document(result.out)["exit_code"] == 2
+
+
+def test_readme_markers_are_what_the_manifest_guards_against() -> None:
+    from release import manifest, readme
+
+    assert readme.MARK_START.startswith(manifest.README_MARKER)
+    assert readme.MARK_END.startswith(manifest.README_MARKER)

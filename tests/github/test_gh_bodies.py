@@ -7,6 +7,7 @@ from gh_fixtures import run_cli, sample_summary
 
 from release import github as gh
 from release.errors import Refused
+from release.redaction import redact
 
 
 @pytest.mark.parametrize(("status", "open_issue", "action"), [
@@ -28,8 +29,8 @@ def test_plan_notify_rejects_other_statuses():
 
 
 def test_redact():
-    assert gh.redact("Bearer abc123 failed", "abc123") == "Bearer *** failed"
-    assert gh.redact("nothing here", None) == "nothing here"
+    assert redact("Bearer abc123 failed", ["abc123"]) == "Bearer *** failed"
+    assert redact("nothing here", [None]) == "nothing here"
 
 
 def test_api_url_precedence(monkeypatch):
