@@ -503,6 +503,17 @@ class ManifestUpdate:
 def apply_update(path: str | Path, update: ManifestUpdate) -> None:
     """Rewrite only the owned fields, keeping comments and key order, then re-validate."""
     path = Path(path)
+    write_manifest_text(path, updated_text(path, update))
+
+
+def write_manifest_text(path: Path, text: str) -> None:
+    """Validate, then replace the file in one rename (a reader or a kill never sees half of it)."""
+    manifest_from_text(path, text)  # never write a manifest that would not load
+    write_bytes_inside(path.parent, path, text.encode("utf-8"), "the manifest")
+
+
+def updated_text(path: Path, update: ManifestUpdate) -> str:
+    """The manifest's text with the owned fields replaced, validated, not written."""
     original = path.read_bytes().decode("utf-8")  # line endings as they are: CRLF stays CRLF
     text = edit_manifest_text(original, version=update.version, base=update.base, commits=update.commits,
                               statuses=update.statuses)
@@ -510,8 +521,8 @@ def apply_update(path: str | Path, update: ManifestUpdate) -> None:
         text = _round_trip_update(original, update)
         if "\r\n" in original:
             text = text.replace("\r\n", "\n").replace("\n", "\r\n")
-    manifest_from_text(path, text)  # never write a manifest that would not load
-    write_bytes_inside(path.parent, path, text.encode("utf-8"), "the manifest")
+    manifest_from_text(path, text)
+    return text
 
 
 def _round_trip_update(original: str, update: ManifestUpdate) -> str:

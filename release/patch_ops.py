@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import io
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ import git
 
 from release import gitrepo
 from release.errors import Refused
-from release.manifest import Manifest, manifest_from_text
+from release.manifest import Manifest, manifest_from_text, write_manifest_text
 from release.manifest_edit import edit_manifest_text
 from release.patch_edit import NewPatch, insert_patch, reorder_patches
 
@@ -211,11 +210,7 @@ def sort(repo: git.Repo, manifest: Manifest) -> tuple[Sorted, str]:
 
 
 def write_manifest(path: Path, text: str) -> None:
-    """Validate, then replace the file in one step (a reader never sees half a manifest)."""
-    manifest_from_text(path, text)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(text.encode("utf-8"))
-    os.replace(tmp, path)
+    write_manifest_text(path, text)
 
 
 def _round_trip(text: str, change: object) -> str:

@@ -74,7 +74,7 @@ def summarize_patches(manifest: Manifest, results: Mapping[str, CommitResult], f
                                     note=f"status {patch.status} in the manifest"))
             continue
         commits = tuple(results[c] for c in patch.commits if c in results)
-        patch_files = _union(files.get(c.new or "", files.get(c.old, ())) for c in commits if c.new)
+        patch_files = _union(files.get(sha, files.get(c.old, ())) for c in commits for sha in c.news)
         outcome = patch_outcome(commits, patch.id in changed_patches)
         rows.append(PatchResult(patch.id, patch.title, outcome, commits, patch_files,
                                 changed_patches.get(patch.id, ""), notes.get(patch.id, "")))
@@ -94,9 +94,9 @@ def new_commits_by_patch(manifest: Manifest, results: Mapping[str, CommitResult]
     """The SHAs the manifest should name after the replay (only patches with applied commits)."""
     out: dict[str, list[str]] = {}
     for patch in manifest.carried_patches:
-        new = [results[c].new for c in patch.commits if c in results and results[c].new]
+        new = [sha for c in patch.commits if c in results for sha in results[c].news]
         if new:
-            out[patch.id] = [sha for sha in new if sha]
+            out[patch.id] = new
     return out
 
 

@@ -18,13 +18,13 @@ from typing import Any
 
 import git
 
-from release import drift, dryrun_area, gitrepo, pr_merges
+from release import drift, dryrun_area, gitrepo, pr_merges, user_work
 from release.errors import ConflictStop, Failed, Refused
 from release.forensics import explain_files
-from release.manifest import Manifest, ManifestUpdate, apply_update, manifest_from_text
+from release.manifest import Manifest, ManifestUpdate, manifest_from_text, updated_text, write_manifest_text
 from release.plan import Plan, Step, make_plan, new_commits_by_patch, new_statuses, summarize_patches
 from release.repolock import STATE_FILE, repo_lock, state_path
-from release.safe_write import require_regular_inside
+from release.safe_write import require_regular_inside, write_bytes_inside
 from release.state_dir import read_json, state_dir, write_json
 from release.summary import CommitResult, ConflictInfo, DroppedCommit, Outcome, RebaseSummary
 from release.upstream import resolve_base
@@ -60,6 +60,9 @@ class ReplayState:
     manifest_before: str = ""  # the manifest's text before the rebase, for finish and abort
     merged_upstream: dict[str, str] = field(default_factory=dict)  # patch id -> "merged upstream as ..."
     worktree: str = ""  # the worktree the replay runs in (the state is shared by all worktrees)
+    dirty_before: list[str] = field(default_factory=list)  # paths the user had changed when the picks began
+    pick_paths: list[str] = field(default_factory=list)  # paths the stopped pick wrote: the tool's to reset
+    manifest_written: str = ""  # the manifest text finish wrote: abort undoes only that
 
     @property
     def plan_steps(self) -> list[Step]:
@@ -273,6 +276,8 @@ def run(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) -> Reb
     while state.position < len(steps):
         state.head_before_pick = repo.head.commit.hexsha
         state.phase = "picking"
+        # what is changed now is the user's: after a kill, only what is new since is the pick's
+        state.dirty_before = sorted(user_work.changes(repo).every)
         save_state(repo, state)
         finished = _pick_all(repo, [s.commit for s in steps[state.position:]])
         made = _reconcile(repo, state, say)
@@ -371,6 +376,8 @@ def _record(repo: git.Repo, state: ReplayState, step: Step, outcome: Outcome, no
 
 def _stop_on_conflict(repo: git.Repo, manifest: Manifest, state: ReplayState, step: Step) -> RebaseSummary:
     state.phase = "conflict"
+    now = user_work.changes(repo)
+    state.pick_paths = sorted((now.every - set(state.dirty_before)) | now.unmerged)
     save_state(repo, state)
     patch = manifest.patch(step.patch_id)
     files = tuple(gitrepo.unmerged_files(repo))
@@ -456,6 +463,7 @@ def resume(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
     that was killed, then go on with the rest of the plan."""
     state = require_state(repo)
     if state.phase == "finishing" or state.position >= len(state.steps):
+        _guard_user_work(repo, state, "continue", later_from=len(state.steps))
         return finish(repo, manifest, state, say)
     _pick_up(repo, state, say)
     if state.position >= len(state.steps):
@@ -465,26 +473,47 @@ def resume(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
     if unmerged:
         if state.phase == "picking":  # killed right after the pick stopped on a conflict
             state.phase = "conflict"
+            state.pick_paths = sorted(set(state.pick_paths) | set(unmerged))
             save_state(repo, state)
         # still stopped on the conflict: the same exit code as the stop itself
         raise ConflictStop(f"these files still have conflicts: {', '.join(unmerged)}",
-                      hints=[f"resolve them, `git -C {repo.working_dir} add` them, then run continue again"])
+                           hints=[f"resolve them, `git -C {repo.working_dir} add` them, then run continue again"])
     if (state.phase == "picking" and gitrepo.cherry_pick_in_progress(repo)
-            and repo.head.commit.hexsha == state.head_before_pick):
+            and repo.head.commit.hexsha == state.head_before_pick and not _empty_after_conflict(repo)):
         # git stopped on this pick after the run was killed: an empty pick, or a conflict that a
         # recorded resolution settled; classify it as an uninterrupted run does
+        _guard_user_work(repo, state, "continue", later_from=state.position + 1, staged_is_resolution=True)
         outcome, note = _after_stop(repo, step.commit)
         if outcome is None:  # pragma: no cover - unmerged files are refused above
             return _stop_on_conflict(repo, manifest, state, step)
+        _record(repo, state, step, outcome, note)
+    elif state.phase == "conflict" or gitrepo.cherry_pick_in_progress(repo):
+        state.phase = "conflict"  # a kill after git stopped on a conflict counts as that stop
+        news = _settle_stopped_pick(repo, state, step)
+        note = "conflict resolved by a maintainer"
+        if len(news) > 1:
+            note += f"; made by hand as {len(news)} commits ({', '.join(sha[:7] for sha in news)})"
+        _record_made(state, step, Outcome.CHANGED, news, note)
     else:
-        outcome = _settle_current_pick(repo, state, step)
+        outcome = _settle_killed_pick(repo, state, step)
         if outcome is None:  # nothing was applied yet (killed before the pick): pick it now
             return run(repo, manifest, state, say)
-        note = "conflict resolved by a maintainer" if state.phase == "conflict" else ""
-    _record(repo, state, step, outcome, note)
+        _record(repo, state, step, outcome)
     say(f"  {step.patch_id}: {step.commit[:7]} -> {_describe(state.results[step.commit])}")
     state.position += 1
     return run(repo, manifest, state, say)
+
+
+def _empty_after_conflict(repo: git.Repo) -> bool:
+    """A pick in progress with nothing staged whose message lists conflicts (git writes them there
+    when a pick stops on one): resolved to nothing, never an empty pick."""
+    if repo.git.diff("--cached", "--name-only").strip():
+        return False
+    try:
+        text = (gitrepo.git_dir(repo) / "MERGE_MSG").read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return False
+    return any(line.startswith("# Conflicts:") for line in text.splitlines())
 
 
 def _pick_up(repo: git.Repo, state: ReplayState, say: Say) -> None:
@@ -509,25 +538,120 @@ def _require_on_branch(repo: git.Repo, state: ReplayState) -> None:
                       hints=[f"git -C {repo.working_dir} checkout {state.branch}"])
 
 
-def _settle_current_pick(repo: git.Repo, state: ReplayState, step: Step) -> Outcome | None:
+# The paths the replay wrote (and may reset) versus the user's, and the checks that keep the user's.
+
+def _later_paths(repo: git.Repo, state: ReplayState, start: int) -> set[str]:
+    """Files the rest of the replay writes: the plan's commits from `start` on, and the README."""
+    shas = [s.commit for s in state.plan_steps[start:]]
+    return {f for files in gitrepo.files_by_commit(repo, shas).values() for f in files} | {gitrepo.README}
+
+
+def _tool_paths(repo: git.Repo, state: ReplayState, now: user_work.Changes) -> set[str]:
+    """The changed paths this replay wrote. After a stop: what the stopped pick changed. After a
+    kill: what changed since the picks began, in files the rest of the replay writes."""
+    if gitrepo.current_branch(repo) != state.branch:
+        return set()
+    if state.phase == "conflict":
+        step = state.plan_steps[state.position]
+        mine = set(state.pick_paths) | set(gitrepo.changed_files(repo, step.commit))
+    else:
+        mine = (set(now.every) - set(state.dirty_before)) & _later_paths(repo, state, state.position)
+    return (mine & set(now.every)) | set(now.unmerged)
+
+
+def _guard_user_work(repo: git.Repo, state: ReplayState, command: str, *, later_from: int,
+                     staged_is_resolution: bool = False) -> set[str]:
+    """Refuse, before any change, what would lose or trip over the user's uncommitted edits;
+    returns the replay's own changed paths."""
+    now = user_work.changes(repo)
+    tool = _tool_paths(repo, state, now)
+    user = now.without(tool)
+    if staged_is_resolution:
+        # `git cherry-pick --continue` commits every staged change: part of the resolution
+        user = dataclasses.replace(user, staged=frozenset())
+    else:
+        user_work.refuse_staged(repo, user, command)
+    user_work.refuse_overwrites(repo, user, _later_paths(repo, state, later_from), command)
+    return tool
+
+
+def _settle_stopped_pick(repo: git.Repo, state: ReplayState, step: Step) -> list[str]:
+    """After a conflict stop: the commits that now carry `step`, made by `git cherry-pick
+    --continue` here or by the maintainer's own commits. A pick whose state was lost, or that was
+    resolved to nothing, is refused: only git at pick time may call a commit empty (upstreamed)."""
+    where = shlex.quote(str(repo.working_dir))
+    if repo.head.commit.hexsha != state.head_before_pick:
+        news = _hand_commits(repo, state, step)
+        if gitrepo.cherry_pick_in_progress(repo):
+            if repo.git.diff("--cached", "--name-only").strip():
+                raise Refused(f"commits were made on {state.branch} during the stop, and more changes are staged "
+                              "for the same pick", hints=[f"git -C {where} commit   # then ellm-release continue"])
+            repo.git.cherry_pick("--quit")
+        _guard_user_work(repo, state, "continue", later_from=state.position + 1)
+        return news
+    picking = gitrepo.cherry_pick_head(repo)
+    again = (f"git -C {where} cherry-pick -x {step.commit}   # pick it again; resolve, git add, "
+             "then: ellm-release continue")
+    if picking is None:
+        raise Refused(f"the stopped pick of {step.commit[:12]} ({step.patch_id}) is no longer in progress and "
+                      f"nothing of it is on {state.branch} (a `git cherry-pick --abort`, `git reset --hard` or a "
+                      "checkout ends a pick); continue never takes that as upstreamed",
+                      hints=[again, "ellm-release skip   # or leave it out, recorded as skipped"])
+    if picking != step.commit:
+        raise Refused(f"git is picking {picking[:12]}, not the stopped {step.commit[:12]} ({step.patch_id})",
+                      hints=[f"git -C {where} cherry-pick --abort   # then: {again}"])
+    if not repo.git.diff("--cached", "--name-only").strip():
+        raise Refused(f"the resolution of {step.commit[:12]} ({step.patch_id}) leaves nothing of it: what is staged "
+                      f"is {state.branch} as it was; continue never takes that as upstreamed",
+                      hints=["ellm-release skip   # leave it out on purpose (recorded as skipped)",
+                             f"or stage the resolution you meant (git -C {where} add ...), "
+                             "then: ellm-release continue"])
+    _guard_user_work(repo, state, "continue", later_from=state.position + 1, staged_is_resolution=True)
+    repo.git.cherry_pick("--continue", env={"GIT_EDITOR": "true"})
+    return [repo.head.commit.hexsha]
+
+
+def _hand_commits(repo: git.Repo, state: ReplayState, step: Step) -> list[str]:
+    """The maintainer's own commits since the stop, all of them for `step`, or a refusal that says
+    why they cannot be mapped."""
     head = repo.head.commit.hexsha
-    if head != state.head_before_pick:
-        # the pick (or the maintainer's own `git commit`) already made the commit; a run killed
-        # while git ran its post-commit hook leaves CHERRY_PICK_HEAD behind as well
+    where = shlex.quote(str(repo.working_dir))
+    if not gitrepo.is_ancestor(repo, state.head_before_pick, head):
+        raise Refused(f"{state.branch} no longer holds {state.head_before_pick[:12]}, where the stopped pick began: "
+                      "it was reset or rewritten during the stop",
+                      hints=[f"git -C {where} reset --keep {state.head_before_pick[:12]}   # back to the stop; "
+                             "then pick again or skip", "ellm-release abort   # or start over"])
+    planned = {s.commit for s in state.plan_steps}
+    made = gitrepo.picked_sources(repo, state.head_before_pick)
+    for new, source in made:
+        if len(repo.commit(new).parents) > 1:
+            raise Refused(f"{new[:12]} on {state.branch} is a merge commit; the replay keeps a straight line",
+                          hints=[f"git -C {where} reset --keep {state.head_before_pick[:12]}   # then commit the "
+                                 "resolution as plain commits"])
+        if source is not None and source in planned and source != step.commit:
+            raise Refused(f"{new[:12]} on {state.branch} was picked from {source[:12]}, a later commit of the plan: "
+                          f"continue cannot tell which commits belong to {step.commit[:12]} ({step.patch_id})",
+                          hints=[f"git -C {where} reset --keep {new[:12]}^   # drop it and what follows; "
+                                 "the replay picks it itself"])
+    return [new for new, _ in made]
+
+
+def _record_made(state: ReplayState, step: Step, outcome: Outcome, news: list[str], note: str) -> None:
+    state.results[step.commit] = {"new": news[0], "also": news[1:], "outcome": outcome.value}
+    _add_note(state, step.patch_id, note)
+
+
+def _settle_killed_pick(repo: git.Repo, state: ReplayState, step: Step) -> Outcome | None:
+    """After a kill while git picked: the commit is made (CLEAN), or nothing is (None: pick it
+    again, after putting back only what the half-done pick wrote)."""
+    if repo.head.commit.hexsha != state.head_before_pick:
+        # the pick already made the commit; a run killed while git ran its post-commit hook leaves
+        # CHERRY_PICK_HEAD behind as well
         if gitrepo.cherry_pick_in_progress(repo):
             repo.git.cherry_pick("--quit")
-        return Outcome.CHANGED if state.phase == "conflict" else Outcome.CLEAN
-    if gitrepo.cherry_pick_in_progress(repo):
-        if not repo.git.diff("--cached", "--name-only").strip():
-            repo.git.cherry_pick("--skip")
-            return Outcome.UPSTREAMED
-        repo.git.cherry_pick("--continue", env={"GIT_EDITOR": "true"})
-        return Outcome.CHANGED if state.phase == "conflict" else Outcome.CLEAN
-    if state.phase == "conflict":
-        # the maintainer resolved the conflict to "no change": nothing of this commit remains
-        return Outcome.UPSTREAMED
-    # killed before the pick made anything: drop whatever a half-done pick left, pick again
-    repo.git.reset("--hard", "--quiet", state.head_before_pick)
+        return Outcome.CLEAN
+    tool = _guard_user_work(repo, state, "continue", later_from=state.position)
+    user_work.restore(repo, tool, user_work.changes(repo))
     return None
 
 
@@ -540,9 +664,17 @@ def skip(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
     if state.position >= len(state.steps) or state.phase == "finishing":
         raise Refused("nothing to skip: every commit has been picked", hints=["ellm-release continue"])
     step = state.plan_steps[state.position]
+    if repo.head.commit.hexsha != (state.head_before_pick or state.base):
+        made = repo.git.rev_list("--reverse", f"{state.head_before_pick or state.base}..HEAD").split()
+        raise Refused(f"{len(made)} commit(s) were made on {state.branch} during the stop "
+                      f"({', '.join(sha[:12] for sha in made[:5])}); skip would throw them away",
+                      hints=["ellm-release continue   # they become the commits of " + step.patch_id,
+                             f"git -C {shlex.quote(str(repo.working_dir))} reset --keep "
+                             f"{(state.head_before_pick or state.base)[:12]}   # or drop them yourself, then skip"])
+    tool = _guard_user_work(repo, state, "skip", later_from=state.position + 1)
     if gitrepo.cherry_pick_in_progress(repo):
         repo.git.cherry_pick("--quit")
-    repo.git.reset("--hard", "--quiet", state.head_before_pick or state.base)
+    user_work.restore(repo, tool, user_work.changes(repo))  # the pick's changes only; the user's stay
     _record(repo, state, step, Outcome.SKIPPED, f"{step.commit[:7]} skipped by a maintainer")
     say(f"  {step.patch_id}: {step.commit[:7]} -> skipped")
     state.position += 1
@@ -550,21 +682,27 @@ def skip(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
 
 
 def abort(repo: git.Repo, manifest: Manifest, say: Say) -> str:
-    """Go back to where the rebase started: branch deleted, HEAD and config restored."""
+    """Go back to where the rebase started: branch deleted, HEAD and config restored, the manifest's
+    owned fields put back. Only what the replay changed is undone: the user's uncommitted edits
+    come along to the starting branch (or the abort refuses, naming them, before any change)."""
     state = load_state(repo)
     if state is None:
         raise Refused("no rebase is in progress in this repository")
     _require_its_worktree(repo, state)
-    gitrepo.drop_sequencer(repo)
-    if gitrepo.cherry_pick_in_progress(repo):
-        repo.git.cherry_pick("--quit")  # --abort would move HEAD; everything is reset below anyway
-    repo.git.reset("--hard", "--quiet")
     back_to = state.original_ref
     if gitrepo.rev(repo, back_to) is None:
         # the branch the rebase started from was deleted meanwhile: go back to its commit, detached
         back_to = state.original_head
         say(f"{state.original_ref} no longer exists; leaving HEAD detached at {back_to[:12]}")
-    repo.git.checkout("--quiet", back_to)
+    now = user_work.changes(repo)
+    tool = _tool_paths(repo, state, now)
+    user_work.refuse_checkout_loss(repo, now.without(tool), back_to, "abort")
+    manifest_text = _manifest_after_abort(manifest, state)
+    gitrepo.drop_sequencer(repo)
+    if gitrepo.cherry_pick_in_progress(repo):
+        repo.git.cherry_pick("--quit")  # --abort would move HEAD; the pick's paths are put back below
+    user_work.restore(repo, tool, now)
+    repo.git.checkout("--quiet", back_to)  # carries the user's edits along
     tip = gitrepo.rev(repo, f"refs/heads/{state.branch}")
     foreign = made_by_replay(repo, state, tip) if tip else []
     if tip and foreign:
@@ -575,13 +713,29 @@ def abort(repo: git.Repo, manifest: Manifest, say: Say) -> str:
     elif tip:
         repo.git.branch("-D", state.branch)
     _restore_rerere(repo, state.rerere_before)
-    if state.manifest_before and manifest.path.read_bytes().decode("utf-8") != state.manifest_before:
-        # killed after the manifest was rewritten: put the old one back, its branch is the live one
-        manifest.path.write_bytes(state.manifest_before.encode("utf-8"))  # byte for byte, CRLF included
-        say(f"restored {manifest.path}")
+    if manifest_text is not None:
+        write_bytes_inside(manifest.path.parent, manifest.path, manifest_text.encode("utf-8"), "the manifest")
+        say(f"restored the fields this rebase had written in {manifest.path}")
     clear_state(repo)
     say(f"aborted: {state.branch} {'kept' if foreign else 'deleted'}, back on {back_to}")
     return state.branch
+
+
+def _manifest_after_abort(manifest: Manifest, state: ReplayState) -> str | None:
+    """What abort writes to the manifest (None: leave it as it is). Only the tool's own rewrite is
+    undone; an edit the user made, during the stop or after the rewrite, stays."""
+    current = manifest.path.read_bytes().decode("utf-8")
+    if not state.manifest_before or current == state.manifest_before or not state.manifest_written:
+        return None  # the rebase never wrote it: what differs is the user's
+    if current == state.manifest_written:
+        return state.manifest_before  # byte for byte, CRLF included
+    merged, clean = user_work.three_way(current, state.manifest_written, state.manifest_before)
+    if not clean:
+        raise Refused(f"{manifest.path} was edited after this rebase rewrote it, on the lines the rebase changed: "
+                      "abort cannot put the old values back without losing that edit",
+                      hints=["undo the edit (make it again after the abort), then: ellm-release abort"])
+    return merged
+
 
 
 def _restore_rerere(repo: git.Repo, before: dict[str, str | None]) -> None:
@@ -616,10 +770,13 @@ def finish(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say,
     readme_commit = _write_readme(repo, updated_manifest(manifest, state, results, statuses))
     summary = dataclasses.replace(summary, readme_commit=readme_commit)
     if update_manifest:
-        apply_update(manifest.path, ManifestUpdate(
+        text = updated_text(manifest.path, ManifestUpdate(
             version=state.version, base=state.base,
             commits=new_commits_by_patch(manifest, results), statuses=statuses,
         ))
+        state.manifest_written = text  # saved before the write, so abort knows what is the tool's
+        save_state(repo, state)
+        write_manifest_text(manifest.path, text)
         say(f"updated {manifest.path}")
     if state.push:
         try:
@@ -648,7 +805,8 @@ def original_manifest(manifest: Manifest, state: ReplayState) -> Manifest:
 
 
 def _commit_results(state: ReplayState) -> dict[str, CommitResult]:
-    return {old: CommitResult(old, r.get("new"), Outcome(r["outcome"])) for old, r in state.results.items()}
+    return {old: CommitResult(old, r.get("new"), Outcome(r["outcome"]), tuple(r.get("also", ())))
+            for old, r in state.results.items()}
 
 
 def updated_manifest(manifest: Manifest, state: ReplayState, results: dict[str, CommitResult],
@@ -676,7 +834,7 @@ def build_summary(repo: git.Repo, manifest: Manifest, state: ReplayState, status
         if step.commit not in results:
             pending = Outcome.CONFLICT if (conflict and index == state.position) else Outcome.PENDING
             results[step.commit] = CommitResult(step.commit, None, pending)
-    new = [r.new for r in results.values() if r.new]
+    new = [sha for r in results.values() for sha in r.news]
     files = gitrepo.files_by_commit(repo, new)
     changed = _changed_patches(repo, manifest, results) if status != "conflict" else {}
     rows = summarize_patches(manifest, results, files, changed, state.notes)
@@ -701,8 +859,10 @@ def _changed_patches(repo: git.Repo, manifest: Manifest, results: dict[str, Comm
     changed: dict[str, str] = {}
     for patch in manifest.carried_patches:
         pairs = [(old, applied[old]) for old in patch.commits if old in applied]
-        if any(ids.get(old) != ids.get(new) for old, new in pairs):
-            diff = gitrepo.range_diff(repo, [o for o, _ in pairs], [n for _, n in pairs])
+        split = [sha for old in patch.commits if old in results for sha in results[old].also]
+        if split or any(ids.get(old) != ids.get(new) for old, new in pairs):
+            news = [sha for old in patch.commits if old in results for sha in results[old].news]
+            diff = gitrepo.range_diff(repo, [o for o, _ in pairs], news)
             changed[patch.id] = diff or "(the patch's diff differs from before)"
     return changed
 

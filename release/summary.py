@@ -32,6 +32,11 @@ class CommitResult:
     old: str
     new: str | None
     outcome: Outcome
+    also: tuple[str, ...] = ()  # further commits a maintainer made for it by hand during a stop
+
+    @property
+    def news(self) -> tuple[str, ...]:
+        return (self.new, *self.also) if self.new else ()
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ class PatchResult:
 
     @property
     def new_commits(self) -> tuple[str, ...]:
-        return tuple(c.new for c in self.commits if c.new)
+        return tuple(sha for c in self.commits for sha in c.news)
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,10 @@ class RebaseSummary:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["counts"] = self.counts()
+        for patch in data["patches"]:
+            for commit in patch["commits"]:
+                if not commit["also"]:
+                    del commit["also"]  # present only for a commit made as several by hand
         return data
 
     @classmethod
@@ -105,7 +114,8 @@ class RebaseSummary:
         patches = tuple(
             PatchResult(
                 id=p["id"], title=p["title"], outcome=Outcome(p["outcome"]),
-                commits=tuple(CommitResult(c["old"], c.get("new"), Outcome(c["outcome"])) for c in p["commits"]),
+                commits=tuple(CommitResult(c["old"], c.get("new"), Outcome(c["outcome"]), tuple(c.get("also", ())))
+                             for c in p["commits"]),
                 files=tuple(p.get("files", ())), range_diff=p.get("range_diff", ""), note=p.get("note", ""),
                 merged_upstream=p.get("merged_upstream", ""),
             )
@@ -162,7 +172,7 @@ def render_markdown(summary: RebaseSummary, *, range_diffs: bool = True) -> str:
     ]
     for i, p in enumerate(summary.patches, 1):
         old = ", ".join(f"`{_short(c.old)}`" for c in p.commits) or "-"
-        new = ", ".join(f"`{_short(c.new)}`" for c in p.commits if c.new) or "-"
+        new = ", ".join(f"`{_short(sha)}`" for c in p.commits for sha in c.news) or "-"
         files = "<br>".join(f"`{f}`" for f in p.files) or "-"
         outcome = p.outcome.value + (f"<br>{p.merged_upstream}" if p.merged_upstream else "")
         lines.append(f"| {i} | {md_text(p.title)} (`{p.id}`) | {outcome} | {old} | {new} | {files} |")
@@ -211,7 +221,7 @@ def render_table(summary: RebaseSummary) -> Any:
         table.add_row(
             str(i), p.id, _outcome_cell(Text, p.outcome.value, styles[p.outcome], p.merged_upstream),
             " ".join(_short(c.old) for c in p.commits),
-            " ".join(_short(c.new) for c in p.commits if c.new) or "-",
+            " ".join(_short(sha) for c in p.commits for sha in c.news) or "-",
             "\n".join(p.files) or "-",
         )
     return table

@@ -554,21 +554,6 @@ def test_a_branch_that_drifted_from_the_manifest_is_still_refused(clean_world: W
 # ------------------------------------------------------------------------------------ more resolutions
 
 
-def test_conflict_resolved_to_upstreams_version_is_upstreamed(world: World, cli: Cli) -> None:
-    assert cli(world, "rebase", "0.13.0").code == 3
-    git(world.fork, "checkout", "--ours", "sky/utils/controller_utils.py")  # during a pick, "ours" is the base
-    git(world.fork, "add", "sky/utils/controller_utils.py")
-
-    done = cli(world, "continue", json_output=True)
-
-    assert done.code == 0, done.err
-    row = patch_rows(done.json())["serve-controller-capacity"]
-    assert row["outcome"] == "upstreamed"
-    assert "conflict resolved by a maintainer" in row["note"]
-    assert load_manifest(world.manifest_path).patch("serve-controller-capacity").status == "upstreamed"
-    assert git(world.fork, "diff", "v0.13.0", TARGET, "--", "sky/utils/controller_utils.py") == ""
-
-
 def test_a_recorded_resolution_is_reused_on_the_next_attempt(
         world: World, cli: Cli, resolve_conflict: Callable[[World], None]) -> None:
     record_a_resolution(world, cli, resolve_conflict)  # then start over, the recorded resolution kept
