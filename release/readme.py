@@ -99,8 +99,7 @@ def repo_web_url(manifest: Manifest) -> str:
 
 def recorded_digest(manifest: Manifest) -> str | None:
     """The digest `promote` recorded for the stable tag of the manifest's version (the record in
-    the state dir), or None before the release is promoted. The README pins the image to it, as
-    the deploy role does."""
+    the state dir), or None before the release is promoted (`readme --pin-digest` reads it)."""
     data = read_json(state_dir(manifest.path) / "images" / f"{manifest.version}.json")
     digest = data.get("stable_digest") if isinstance(data, dict) else None
     if not isinstance(digest, str) or not DIGEST_RE.match(digest):
@@ -109,10 +108,10 @@ def recorded_digest(manifest: Manifest) -> str | None:
 
 
 def render_fork_block(manifest: Manifest, rows: Sequence[PatchRow], *,
-                      template_dir: Path = TEMPLATE_DIR) -> str:
-    """The fork block, from its start marker to its end marker (ending with one newline)."""
+                      template_dir: Path = TEMPLATE_DIR, digest: str | None = None) -> str:
+    """The fork block, from its start marker to its end marker (ending with one newline). With a
+    digest, the deploy section pins the stable image to it."""
     carried = [row for row in rows if row.patch.carried]
-    digest = recorded_digest(manifest)
     context = {
         "m": manifest,
         "digest": digest,
@@ -265,10 +264,11 @@ def patch_rows(repo: git.Repo, manifest: Manifest,
 
 
 def generate_readme(repo: git.Repo | str | Path, manifest: Manifest,
-                    commits_by_patch: Mapping[str, Sequence[str]] | None = None) -> bytes:
+                    commits_by_patch: Mapping[str, Sequence[str]] | None = None, *,
+                    digest: str | None = None) -> bytes:
     """The whole README.md the branch should have."""
     repo = as_repo(repo)
-    block = render_fork_block(manifest, patch_rows(repo, manifest, commits_by_patch))
+    block = render_fork_block(manifest, patch_rows(repo, manifest, commits_by_patch), digest=digest)
     return compose_readme(block, read_upstream_readme(repo, manifest.base))
 
 

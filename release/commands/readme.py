@@ -26,6 +26,7 @@ Examples:
   ellm-release readme --check             exit 1 and show a diff if README.md is stale (CI)
   ellm-release readme --output /tmp/R.md  write the generated README elsewhere, no commit
   ellm-release --json readme              {"changed": ..., "path": ..., "commit": ...} on stdout
+  ellm-release readme --pin-digest        the deploy section pins the promoted digest
 """
 
 
@@ -64,17 +65,27 @@ def _check(ctx: click.Context, opts: Options, repo: git.Repo, new: bytes) -> Non
               help="Compare README.md with what would be generated; exit 1 with a diff if they differ.")
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the generated README to this file instead of committing it.")
+@click.option("--pin-digest", is_flag=True,
+              help="Pin the deploy section's image to the stable digest `promote` recorded (refused when none is).")
 @click.pass_context
-def readme(ctx: click.Context, check: bool, output: Path | None) -> None:
+def readme(ctx: click.Context, check: bool, output: Path | None, pin_digest: bool) -> None:
     """Regenerate the fork's README.md on the current branch and commit it when it changed.
 
-    Honours the global --repo, --manifest, --dry-run (print the diff only) and --json."""
+    Honours the global --repo, --manifest, --dry-run (print the diff only) and --json.
+    --pin-digest adds the promoted digest to the deploy section's image (repo:vX.Y.Z@sha256:...)."""
     opts: Options = ctx.obj
     if check and output:
         raise click.UsageError("--check and --output do not go together")
     manifest = load_manifest(opts.manifest)
     repo = open_repo(opts.repo)
-    new = fork_readme.generate_readme(repo, manifest)
+    digest = None
+    if pin_digest:
+        digest = fork_readme.recorded_digest(manifest)
+        if digest is None:
+            raise Refused(f"no stable digest is recorded for {manifest.version}: promote it first",
+                          hints=[f"ellm-release promote --version {manifest.version}",
+                                 f"ellm-release image status --version {manifest.version}"])
+    new = fork_readme.generate_readme(repo, manifest, digest=digest)
     if check:
         _check(ctx, opts, repo, new)
         return

@@ -111,3 +111,19 @@ def test_help_shows_examples() -> None:
     result = CliRunner().invoke(readme, ["--help"])
     assert result.exit_code == 0
     assert "Examples:" in result.output and "ellm-release readme --check" in result.output
+
+
+def test_pin_digest_uses_the_promoted_digest_or_refuses(fork: Fork, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("ELLM_STATE_DIR", str(tmp_path / "state"))
+    refused = run(fork, "--pin-digest")
+    assert refused.exit_code != 0 and isinstance(refused.exception, Refused)
+    assert "no stable digest is recorded for 1.0.0" in refused.exception.message
+    (tmp_path / "state" / "images").mkdir(parents=True)
+    digest = "sha256:" + "ef" * 32
+    (tmp_path / "state" / "images" / "1.0.0.json").write_text(json.dumps({"version": "1.0.0", "stable_digest": digest}))
+
+    out = tmp_path / "README.out.md"
+    done = run(fork, "--pin-digest", "--output", str(out))
+
+    assert done.exit_code == 0, done.output
+    assert f"  image: ghcr.io/exampleco/sky:v1.0.0@{digest}\n" in out.read_text(encoding="utf-8", errors="replace")

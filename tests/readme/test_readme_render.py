@@ -17,6 +17,7 @@ from release.readme import (
     MARK_START,
     PatchRow,
     compose_readme,
+    recorded_digest,
     render_fork_block,
     split_readme,
 )
@@ -170,23 +171,26 @@ def test_the_deploy_section_keeps_credentials_off_the_command_line(real: Manifes
         == values["ingress"]["authSecret"]
 
 
-def test_the_deploy_section_pins_the_recorded_digest(real: Manifest, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_deploy_section_pins_a_digest_when_given_one(real: Manifest) -> None:
     digest = "sha256:" + "ab" * 32
-    (tmp_path / "images").mkdir()
-    (tmp_path / "images" / "0.12.0.json").write_text(json.dumps(
-        {"version": "0.12.0", "stable_tag": "v0.12.0", "stable_digest": digest}), encoding="utf-8")
-    monkeypatch.setenv("ELLM_STATE_DIR", str(tmp_path))
-
-    section = deploy_section(render_fork_block(real, synthetic_rows(real)))
-
+    section = deploy_section(render_fork_block(real, synthetic_rows(real), digest=digest))
     assert readme_values(section)["apiService"]["image"] == f"ghcr.io/embeddedllm/skypilot:v0.12.0@{digest}"
     assert "Pin the digest too" not in section
-    # a record of another version, or one not promoted yet, pins nothing
-    (tmp_path / "images" / "0.12.0.json").write_text(json.dumps({"version": "0.12.0", "stable_digest": None}))
     section = deploy_section(render_fork_block(real, synthetic_rows(real)))
     assert readme_values(section)["apiService"]["image"] == "ghcr.io/embeddedllm/skypilot:v0.12.0"
     assert "Pin the digest too once the image is promoted" in section
+
+
+def test_the_recorded_digest_is_the_promoted_one(real: Manifest, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ELLM_STATE_DIR", str(tmp_path))
+    assert recorded_digest(real) is None
+    (tmp_path / "images").mkdir()
+    record = tmp_path / "images" / "0.12.0.json"
+    record.write_text(json.dumps({"version": "0.12.0", "dev_digest": "sha256:" + "cd" * 32, "stable_digest": None}))
+    assert recorded_digest(real) is None  # built, not promoted
+    record.write_text(json.dumps({"version": "0.12.0", "stable_digest": "sha256:" + "ab" * 32}))
+    assert recorded_digest(real) == "sha256:" + "ab" * 32
 
 
 def test_a_release_candidate_gets_the_charts_semver_version(real: Manifest) -> None:
