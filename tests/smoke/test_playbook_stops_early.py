@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from smoke_paths import REPO, need_tool
 
 from release.smoke.findings import ok as passing
@@ -30,14 +31,19 @@ def _plant_stale_findings(artifacts: Path) -> None:
              run_id="20260101T000000Z-0badc0de", digest=DIGEST)
 
 
-def test_a_run_that_fails_before_its_checks_records_a_failure(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("inventory", "limit", "tier", "stopped_at"), [
+    ("production", "nvidia_cluster", "real-nvidia", "sky-not-installed-here is not installed"),
+    ("kind", "kind_cluster", "kind", "not installed (not on the PATH): kind"),
+])
+def test_a_run_that_fails_before_its_checks_records_a_failure(tmp_path: Path, inventory: str, limit: str, tier: str,
+                                                              stopped_at: str) -> None:
     artifacts, state = tmp_path / "artifacts", tmp_path / "state"
     _plant_stale_findings(artifacts)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ELLM_", "ANSIBLE_", "SKYPILOT_"))}
     env.update(ANSIBLE_HOME=str(tmp_path / "ansible"), ANSIBLE_NOCOLOR="1", ELLM_STATE_DIR=str(state),
                KUBECONFIG=str(tmp_path / "no-kubeconfig"))
-    argv = [need_tool("ansible-playbook", "pip install -e '.[deploy]'"), "-i", "playbooks/inventories/production",
-            "playbooks/smoke.yml", "-l", "nvidia_cluster", "-e", f"smoke_image_digest={DIGEST}",
+    argv = [need_tool("ansible-playbook", "pip install -e '.[deploy]'"), "-i", f"playbooks/inventories/{inventory}",
+            "playbooks/smoke.yml", "-l", limit, "-e", f"smoke_image_digest={DIGEST}",
             "-e", f"smoke_artifacts_dir={artifacts}", "-e", "smoke_sky_bin=sky-not-installed-here",
             "-e", f"ansible_python_interpreter={sys.executable}", "-e", f"ansible_playbook_python={sys.executable}"]
     res = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
@@ -45,9 +51,9 @@ def test_a_run_that_fails_before_its_checks_records_a_failure(tmp_path: Path) ->
     assert res.returncode == 2, out
     assert "Traceback" not in out and "PASSED" not in out
     [run] = read_records(state, DIGEST)
-    assert run.passed is False and run.run_id and run.groups == ()
+    assert run.passed is False and run.run_id and run.groups == () and run.tier == tier
     assert "stopped before its checks finished" in run.summary
-    assert "sky-not-installed-here is not installed" in run.summary
+    assert stopped_at in run.summary, run.summary
     verdict = gate_verdict(state, DIGEST)
     assert not verdict.allowed and "failed" in verdict.reason
     # the run had its own folder; the planted files are still there, unjudged
