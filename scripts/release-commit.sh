@@ -63,6 +63,11 @@ name=$(git -C "$root" config -f .gitmodules --get-regexp '^submodule\..*\.path$'
   | awk -v p="$submodule" '$2 == p {sub(/^submodule\./, "", $1); sub(/\.path$/, "", $1); print $1}')
 [ -n "$name" ] || refuse "no submodule at $submodule in .gitmodules"
 
+# the commit must hold these three and nothing else someone staged before
+staged=$(git -C "$root" diff --cached --name-only)
+[ -z "$staged" ] || refuse "other changes are staged in $root: $(echo "$staged" | tr '\n' ' ')" \
+  "commit or unstage them first (git restore --staged PATH)"
+
 # the gitlink is written straight into the index: the submodule need not be checked out (CI)
 git -C "$root" update-index --add --cacheinfo "160000,$head,$submodule"
 git -C "$root" config -f "$root/.gitmodules" "submodule.$name.branch" "$branch"
@@ -74,7 +79,9 @@ fi
 git -C "$root" commit -q -m "Release $version: $submodule at $branch (${head:0:12}), manifest" \
   -m "The submodule, .gitmodules' branch and patches/ move together, so the release repository names one state."
 echo "committed: $(git -C "$root" log -1 --format='%h %s')"
-checked_out=$(git -C "$root/$submodule" rev-parse -q --verify HEAD 2>/dev/null || true)
+checked_out=""
+# only a checked-out submodule has its own .git; otherwise git would answer for the release repository
+[ -e "$root/$submodule/.git" ] && checked_out=$(git -C "$root/$submodule" rev-parse -q --verify HEAD 2>/dev/null || true)
 if [ -n "$checked_out" ] && [ "$checked_out" != "$head" ]; then
   echo "note: the checkout in $submodule is at ${checked_out:0:12}; git submodule update $submodule moves it"
 fi

@@ -67,6 +67,7 @@ def test_the_documented_manual_path_commits_the_three_together(world: World) -> 
     assert git(root, "config", "-f", ".gitmodules", "submodule.skypilot.branch") == "ellm-0.13.0"
     assert git(root, "log", "-1", "--format=%s").startswith("Release 0.13.0: skypilot at ellm-0.13.0")
     assert git(root, "status", "--porcelain") == ""
+    assert "note:" not in done.stdout  # the submodule is not checked out: nothing to move
     # a second run finds everything recorded: no empty commit
     again = record(world, "0.13.0")
     assert again.returncode == 0 and "nothing to record" in again.stdout
@@ -100,5 +101,12 @@ def test_refusals_change_nothing(world: World) -> None:
 
     no_version = record(world)
     assert no_version.returncode == 2 and "which version" in no_version.stderr
+
+    git(world.fork, "checkout", "-q", "-b", "ellm-0.13.0")  # the branch is back
+    (root / "notes.txt").write_text("unrelated\n")
+    git(root, "add", "notes.txt")
+    mixed = record(world, "0.13.0")
+    assert mixed.returncode == 2 and "other changes are staged" in mixed.stderr and "notes.txt" in mixed.stderr
+    git(root, "restore", "--staged", "notes.txt")
     assert git(root, "rev-parse", "HEAD") == head
     assert git(root, "diff", "--cached", "--name-only") == ""
