@@ -538,6 +538,17 @@ def test_no_release_commit_is_suggested_without_a_submodule_or_after_a_conflict(
     assert "release-commit.sh" not in stopped.text
 
 
+def test_a_no_op_with_push_says_when_the_fork_lacks_the_branch(clean_world: World, cli: Cli) -> None:
+    world = clean_world
+    assert cli(world, "rebase", "0.13.0").code == 0  # not pushed
+
+    again = cli(world, "rebase", "0.13.0", "--push")
+
+    assert again.code == 0
+    assert f"origin has no {TARGET} yet: git -C {world.fork} push origin {TARGET}" in again.text
+    assert git(world.fork_bare, "branch", "--list", TARGET) == ""  # still nothing pushed
+
+
 def test_a_branch_that_drifted_from_the_manifest_is_still_refused(clean_world: World, cli: Cli) -> None:
     world = clean_world
     assert cli(world, "rebase", "0.13.0").code == 0
