@@ -109,4 +109,8 @@ if [ ! -f "$stamp" ]; then
   bash scripts/install-locked.sh dev "$venv/bin/python"
   touch "$stamp"
 fi
+# The package is installed editable, so nothing compiled its bytecode: do it now, or every command
+# run where PYTHONDONTWRITEBYTECODE=1 is set (many CI and container images) compiles ~50 modules first,
+# about 0.08 s of CPU. A module edited later is recompiled by Python as usual.
+"$venv/bin/python" -m compileall -q -j 0 release >/dev/null
 log "ready: source .venv/bin/activate"
