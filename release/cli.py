@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from release import __version__
+from release import __version__, pipes
 from release.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_REFUSED, ManifestError, ReleaseError
 from release.output import Options, outcome_document, write_json
 from release.redaction import redact
@@ -183,12 +183,15 @@ def _shorten(text: str, limit: int) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
+    if argv is None:  # a real process: `ellm-release rebase | head -3` must not stop the replay
+        pipes.install()
     opts = Options(collect=True)
     ending = _run(args, opts)
     if (opts.json or _asks_for(args, "--json")) and not _shows_help(args):
         result = {**opts.result, **ending.data} if isinstance(opts.result, dict) and ending.data else (
             ending.data or opts.result)
         write_json(outcome_document(result, ending.code, ending.error, list(ending.hints)))
+    pipes.drain()
     sys.exit(ending.code)
 
 

@@ -302,3 +302,79 @@ def temporary_worktree(repo: git.Repo, ref: str, where: Path) -> Iterator[git.Re
             # which are not ours to touch
             shutil.rmtree(where, ignore_errors=True)
             repo.git.worktree("prune")
+
+
+def _blobs_at(repo: git.Repo, ref: str, paths: list[str]) -> dict[str, str | None]:
+    """The blob each path has in `ref` (None where it has none), in one git process."""
+    if not paths:
+        return {}
+    done = subprocess.run(["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo.working_dir,
+                          input="".join(f"{ref}:{p}\n" for p in paths), capture_output=True, text=True, check=True)
+    answers = done.stdout.splitlines()
+    return {p: (a.split()[0] if a.endswith(" blob") else None) for p, a in zip(paths, answers, strict=True)}
+
+
+def _worktree_blobs(repo: git.Repo, paths: list[str]) -> dict[str, str | None]:
+    """The blob id each working-copy file would have (None where there is no regular file)."""
+    root = Path(repo.working_dir)
+    present = [p for p in paths if (root / p).is_file() and not (root / p).is_symlink()]
+    out: dict[str, str | None] = dict.fromkeys(paths)
+    if present:
+        done = subprocess.run(["git", "hash-object", "--no-filters", "--stdin-paths"], cwd=repo.working_dir,
+                              input="".join(f"{p}\n" for p in present), capture_output=True, text=True, check=True)
+        out.update(zip(present, done.stdout.split(), strict=True))
+    return out
+
+
+def changed_paths(repo: git.Repo) -> list[str]:
+    """Staged, unstaged and untracked paths (untracked folders expanded), from `git status`."""
+    out = repo.git.status("--porcelain=v1", "-z", "--untracked-files=all")
+    fields = out.split("\0")
+    paths: list[str] = []
+    i = 0
+    while i < len(fields):
+        entry = fields[i]
+        if len(entry) > 3:
+            paths.append(entry[3:])
+            if entry[0] in "RC":  # a rename names its source in the next field
+                i += 1
+        i += 1
+    return paths
+
+
+def not_in_between(repo: git.Repo, paths: list[str], refs: list[str]) -> list[str]:
+    """The paths whose working-copy file matches none of `refs`: what a git command killed while
+    moving the working copy from one of them to another cannot have written, so it is someone's own
+    work. A missing file is never counted: its content is in git either way."""
+    wt = _worktree_blobs(repo, paths)
+    at = [_blobs_at(repo, ref, paths) for ref in refs]
+    differ = [p for p in paths if all(blobs[p] != wt[p] for blobs in at)]
+    # git replaces a file by removing it and writing the new one out: killed in between, the file
+    # is missing or holds the start of the version it was writing
+    return [p for p in differ if wt[p] is not None and not any(_half_written(repo, p, blobs[p]) for blobs in at)]
+
+
+def _half_written(repo: git.Repo, path: str, blob: str | None) -> bool:
+    file = Path(repo.working_dir) / path
+    if blob is None or not file.is_file() or file.is_symlink():
+        return False
+    data = file.read_bytes()
+    done = subprocess.run(["git", "cat-file", "blob", blob], cwd=repo.working_dir, capture_output=True, check=True)
+    return len(data) < len(done.stdout) and done.stdout.startswith(data)
+
+
+def remove_untracked_copies(repo: git.Repo, *refs: str) -> list[str]:
+    """Remove untracked files that are exact copies of the file at the same path in one of `refs`,
+    or the start of one: what a checkout or a cherry-pick of those commits killed before it wrote
+    the index leaves behind (their content is in git, so nothing can be lost). Returns the paths."""
+    out = repo.git.ls_files("--others", "--exclude-standard", "-z")
+    untracked = [p for p in out.split("\0") if p]
+    if not untracked or not refs:
+        return []
+    wt = _worktree_blobs(repo, untracked)
+    at = [_blobs_at(repo, ref, untracked) for ref in refs]
+    removed = [p for p in untracked if wt[p] is not None
+               and any(blobs[p] == wt[p] or _half_written(repo, p, blobs[p]) for blobs in at)]
+    for path in removed:
+        (Path(repo.working_dir) / path).unlink()
+    return removed

@@ -18,7 +18,7 @@ are named, never removed.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ def _repo_folders(repo: git.Repo, dead: dict[str, Any]) -> list[Path]:
     return folders
 
 
-def live_git_processes(pgid: int, folders: list[Path] = ()) -> list[int]:  # type: ignore[assignment]
+def live_git_processes(pgid: int, folders: Sequence[Path] = ()) -> list[int]:
     """Git processes that may still own a lock file: those of the dead run's process group (a kill
     of the Python process alone leaves them working) and any git working in the repository's
     folders (a maintainer's own `git commit` in another terminal). Read from /proc; elsewhere, any
@@ -92,18 +92,21 @@ def live_git_processes(pgid: int, folders: list[Path] = ()) -> list[int]:  # typ
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        # pid (comm) state ppid pgrp ...; comm may contain spaces and parentheses
+        # comm may contain spaces and parentheses: the fields after it start at the last ")"
         comm = stat[stat.find("(") + 1:stat.rfind(")")]
         fields = stat[stat.rfind(")") + 2:].split()
-        if not comm.startswith("git"):
+        # pid (comm) state ppid pgrp: a zombie holds no file, and our own children (GitPython's
+        # long-lived `git cat-file`) are not the dead run's
+        if not comm.startswith("git") or len(fields) < 3 or fields[0] in ("Z", "X") \
+                or int(fields[1]) == os.getpid():
             continue
-        in_group = len(fields) > 2 and int(fields[2]) == pgid
+        in_group = int(fields[2]) == pgid
         if in_group or _works_in(entry, folders):
             found.append(int(entry.name))
     return sorted(found)
 
 
-def _works_in(entry: Path, folders: list[Path]) -> bool:
+def _works_in(entry: Path, folders: Sequence[Path]) -> bool:
     try:
         cwd = Path(os.readlink(entry / "cwd"))
     except OSError:

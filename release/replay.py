@@ -519,10 +519,9 @@ def _empty_after_conflict(repo: git.Repo) -> bool:
 def _pick_up(repo: git.Repo, state: ReplayState, say: Say) -> None:
     """Before continue or skip: make sure the branch exists and is checked out and, after a run
     that was killed while git picked, take what git made from the branch and keep the stopped pick."""
-    if state.position == 0 and not gitrepo.branch_exists(repo, state.branch):
-        # killed between saving the state and creating the branch: start it now
-        gitrepo.require_clean(repo)
-        repo.git.checkout("--quiet", "-b", state.branch, state.base)
+    if not state.head_before_pick:
+        # killed in `start`, before the first pick: the checkout of the base may be half done
+        _redo_start(repo, state, say)
     _require_on_branch(repo, state)
     if not state.head_before_pick:
         # killed before the first pick began: the branch still sits on the base
@@ -530,6 +529,31 @@ def _pick_up(repo: git.Repo, state: ReplayState, say: Say) -> None:
     if state.phase == "picking":
         gitrepo.drop_sequencer(repo)
         _reconcile(repo, state, say)
+
+
+def _redo_start(repo: git.Repo, state: ReplayState, say: Say) -> None:
+    """Create and check out the branch at the base, after a run killed before or during that
+    checkout. Files such a checkout leaves are each either as at the start or as in the base;
+    anything else is someone's own work, and is refused, not touched."""
+    dirty = gitrepo.changed_paths(repo)
+    if gitrepo.current_branch(repo) == state.branch and not dirty:
+        return
+    foreign = gitrepo.not_in_between(repo, dirty, [state.original_head, state.base])
+    if foreign:
+        raise Refused("the working copy has changes the interrupted rebase did not make: " + ", ".join(foreign[:5]),
+                      hints=["commit or stash them, then run the command again"])
+    if dirty:
+        repo.git.reset("--hard", "--quiet")
+        gitrepo.remove_untracked_copies(repo, state.base)
+        say(f"put back {len(dirty)} file(s) an interrupted checkout of {state.base_ref} had left half-way")
+    tip = gitrepo.rev(repo, f"refs/heads/{state.branch}")
+    if tip is None:
+        repo.git.checkout("--quiet", "-b", state.branch, state.base)
+    elif tip == state.base:
+        repo.git.checkout("--quiet", state.branch)
+    else:
+        raise Refused(f"{state.branch} exists and does not sit on the base {state.base[:12]}; it is not this "
+                      "replay's", hints=["ellm-release abort   # keeps that branch and ends the replay"])
 
 
 def _require_on_branch(repo: git.Repo, state: ReplayState) -> None:
@@ -549,6 +573,10 @@ def _later_paths(repo: git.Repo, state: ReplayState, start: int) -> set[str]:
 def _tool_paths(repo: git.Repo, state: ReplayState, now: user_work.Changes) -> set[str]:
     """The changed paths this replay wrote. After a stop: what the stopped pick changed. After a
     kill: what changed since the picks began, in files the rest of the replay writes."""
+    if not state.head_before_pick:
+        # killed in `start`, before the first pick: what a half-done checkout of the base wrote
+        dirty = sorted(now.every)
+        return set(dirty) - set(gitrepo.not_in_between(repo, dirty, [state.original_head, state.base]))
     if gitrepo.current_branch(repo) != state.branch:
         return set()
     if state.phase == "conflict":

@@ -49,9 +49,7 @@ def repo_lock(repo: git.Repo, command: str = "", say: Say | None = None) -> Iter
     folder = tool_dir(repo)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _take(handle, folder):
             holder = read_json(folder / RUN_FILE) or {}
             who = f"pid {holder['pid']}, `{holder.get('command') or '?'}`" if holder.get("pid") else "another process"
             where = holder.get("worktree") or repo.working_dir
@@ -69,6 +67,33 @@ def repo_lock(repo: git.Repo, command: str = "", say: Say | None = None) -> Iter
         finally:
             (folder / RUN_FILE).unlink(missing_ok=True)
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _take(handle: Any, folder: Path) -> bool:
+    """Take the lock without waiting for a live holder. A holder that was just killed can keep it
+    for a moment (its processes are still being torn down): then wait up to a few seconds."""
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            holder = read_json(folder / RUN_FILE) or {}
+            if _alive(int(holder.get("pid") or 0)) or time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return True  # unknown holder: assume it works
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def rebase_in_progress(repo: git.Repo) -> dict[str, Any] | None:

@@ -1,0 +1,137 @@
+"""SIGKILL to the whole process group of `rebase`, at many points of its run (inside and between
+the git commands it runs), then `continue` or `abort` with no hand clean-up: the replay finishes
+with every patch exactly once, or the repository is back exactly as it was.
+
+The kill points are counted in git invocations: a `git` first on PATH counts them and, at the
+chosen one, lets the real git start and signals the test a few milliseconds later, so that kills
+land inside a git command (its index.lock, HEAD.lock or ref lock still on disk: the checkout of the
+base, the middle of the cherry-pick sequence, the README commit) and between two. Which call is
+which comes from a probe run, so the points follow the code when it changes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from corekit import Cli, WorldFactory, child_env, cli_argv, fetch_upstream, picked_from, snapshot, state_file
+
+from release.sandbox import World, build_world, git
+
+TARGET = "ellm-0.13.0"
+REAL_GIT = shutil.which("git") or "git"
+STACK = 6  # extra one-commit patches, so that the cherry-pick sequence runs long enough to be cut
+
+
+def shim(world: World, kill_at: int = 0, delay_ms: int = 0) -> tuple[Path, Path]:
+    """A `git` that logs its arguments and, at call `kill_at`, touches the kill marker after
+    `delay_ms` while the real git runs."""
+    folder = world.root / "bin"
+    folder.mkdir(exist_ok=True)
+    log, marker = world.root / "git-calls", world.root / "kill-now"
+    (folder / "git").write_text(
+        "#!/bin/sh\n"
+        f"echo \"$1 $2 $3\" >> '{log}'\n"
+        f"n=$(wc -l < '{log}')\n"
+        f"if [ $n -eq {kill_at} ]; then (sleep {delay_ms / 1000:.3f}; touch '{marker}') & fi\n"
+        f"exec '{REAL_GIT}' \"$@\"\n", encoding="utf-8")
+    (folder / "git").chmod(0o755)
+    return folder, marker
+
+
+def start_rebase(world: World, folder: Path) -> subprocess.Popen[bytes]:
+    env = child_env()
+    env["PATH"] = f"{folder}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.Popen(cli_argv(world, "rebase", "0.13.0"), env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def kill_points(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[int, int]]:
+    """(git call, delay in ms) pairs covering a whole clean replay, from a probe run's call log."""
+    world = build_world(tmp_path_factory.mktemp("probe"), conflict=False, upstreamed=False, stack_size=STACK)
+    fetch_upstream(world)
+    folder, _ = shim(world)
+    assert start_rebase(world, folder).wait(timeout=120) == 0
+    calls = (world.root / "git-calls").read_text(encoding="utf-8").splitlines()
+    checkout = next(i for i, c in enumerate(calls, 1) if c.startswith("checkout --quiet -b"))
+    pick = next(i for i, c in enumerate(calls, 1) if c.startswith("cherry-pick"))
+    points = [(checkout // 2, 0)]  # in the checks before any change
+    points += [(checkout - 1, 0), *((checkout, d) for d in (0, 10))]  # the checkout of the base
+    points += [(pick, d) for d in (0, 15, 60, 150)]  # inside the cherry-pick sequence
+    points += [(n, 0) for n in range(pick + 1, len(calls) + 1, 2)]  # the README commit, the manifest
+    points += [(len(calls), 5)]
+    return points
+
+
+def rebase_killed_at(world: World, kill_at: int, delay_ms: int) -> bool:
+    """SIGKILL the rebase's process group at the chosen git call; False when it ended before."""
+    folder, marker = shim(world, kill_at, delay_ms)
+    child = start_rebase(world, folder)
+    deadline = time.monotonic() + 60
+    try:
+        while not marker.exists():
+            if child.poll() is not None:
+                return False
+            assert time.monotonic() < deadline, "the rebase never reached the kill point"
+            time.sleep(0.002)
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait(timeout=30)
+        shutil.rmtree(folder)
+    return True
+
+
+def git_locks(world: World) -> list[str]:
+    return sorted(str(p.relative_to(world.fork)) for p in (world.fork / ".git").rglob("*.lock"))
+
+
+def assert_complete(world: World, cli: Cli, where: str) -> None:
+    assert picked_from(world.fork, f"v0.13.0..{TARGET}") == [sha for p in world.patches for sha in p.commits], where
+    assert cli(world, "status").code == 0, where
+    assert git(world.fork, "status", "--porcelain", "--untracked-files=all") == "", where
+    assert git_locks(world) == [], where
+    assert not state_file(world).exists(), where
+
+
+@pytest.mark.parametrize("action", ["continue", "abort"])
+def test_killed_anywhere_then_continue_or_abort_needs_no_hand_clean_up(
+        make_world: WorldFactory, cli: Cli, kill_points: list[tuple[int, int]], action: str) -> None:
+    reached = 0
+    for kill_at, delay_ms in kill_points:
+        world = make_world(conflict=False, upstreamed=False, stack_size=STACK)
+        manifest_text = world.manifest_path.read_bytes()
+        before = snapshot(world.fork)
+        if not rebase_killed_at(world, kill_at, delay_ms):
+            continue  # the run was over before the marker: nothing to check here
+        reached += 1
+        where = f"killed at git call {kill_at} (+{delay_ms} ms), locks left: {git_locks(world)}"
+        if not state_file(world).exists() and git(world.fork, "branch", "--list", TARGET) == "":
+            # killed before the replay began: nothing changed, and a lock the dead run left in the
+            # middle of a git command does not stop the next run
+            assert cli(world, "status").code == 0, where
+            assert snapshot(world.fork) == before, where
+            again = cli(world, "rebase", "0.13.0")
+            assert again.code == 0, f"{where}: {again.text}"
+            assert_complete(world, cli, where)
+            continue
+        if not state_file(world).exists():
+            assert_complete(world, cli, where)  # killed after the replay was recorded as done
+            continue
+        result = cli(world, action)
+        assert result.code == 0, f"{where}: {result.text}"
+        if action == "continue":
+            assert_complete(world, cli, where)
+        else:
+            assert snapshot(world.fork) == before, where
+            assert world.manifest_path.read_bytes() == manifest_text, where
+            assert git_locks(world) == [], where
+    assert reached >= len(kill_points) // 2, f"only {reached} of {len(kill_points)} kill points fell inside the run"
