@@ -350,6 +350,13 @@ class GitHubClient:
             except RequestException as exc:
                 text = redact(f"the request to GitHub to {doing} failed: {type(exc).__name__}: {exc}", [self._token])
                 raise GitHubError(text) from None
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                # PyGithub fails this way on an answer that is not the API's JSON (a proxy's error
+                # page, a truncated body): the actions here are single PyGithub calls, nothing else
+                raise GitHubError(f"GitHub's answer while trying to {doing} in {self.slug} is not what the "
+                                  f"GitHub API sends ({type(exc).__name__}: {exc})",
+                                  hints=["check --github-url / GITHUB_API_URL: it must be the API, "
+                                         "e.g. https://api.github.com"]) from None
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def _error(self, status: int, message: str, doing: str, trouble: Trouble, tries: int) -> GitHubError:

@@ -73,9 +73,47 @@ def _state_path(repo: git.Repo) -> Path:
     return state_path(repo)
 
 
+_STATE_TYPES = {"str": str, "int": int, "bool": bool}
+
+
 def load_state(repo: git.Repo) -> ReplayState | None:
-    data = read_json(_state_path(repo))
-    return ReplayState(**data) if data else None
+    path = _state_path(repo)
+    try:
+        data = read_json(path)
+    except Refused:
+        data, problem = None, "not readable JSON"
+    else:
+        if data is None:
+            return None
+        problem = _state_problem(data)
+    if problem:
+        # a hand-edited or truncated file: say so instead of guessing where the replay stands
+        raise Refused(f"the replay state {path} is damaged ({problem}); no command can go on from it",
+                      hints=[f"move it aside: mv {path} {path}.damaged",
+                             f"then look at `git -C {repo.working_dir} status` and `git -C {repo.working_dir} "
+                             "branch`: the replay's branch and the manifest are as the stopped run left them"])
+    return ReplayState(**data)
+
+
+def _state_problem(data: Any) -> str:
+    if not isinstance(data, dict):
+        return f"a JSON {type(data).__name__}, not an object"
+    fields = {f.name: f for f in dataclasses.fields(ReplayState)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        return f"unknown fields {', '.join(unknown)}"
+    missing = sorted(n for n, f in fields.items() if n not in data
+                     and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+    if missing:
+        return f"missing {', '.join(missing)}"
+    for name, value in data.items():
+        kind = str(fields[name].type).split("[")[0].split(" ")[0]
+        expected = _STATE_TYPES.get(kind) or {"list": list, "dict": dict}.get(kind)
+        if expected is not None and (not isinstance(value, expected) or (expected is int and isinstance(value, bool))):
+            return f"{name} is {type(value).__name__}, not {kind}"
+    if not all(isinstance(s, dict) and {"patch_id", "commit"} <= set(s) for s in data["steps"]):
+        return "steps must each name a patch_id and a commit"
+    return ""
 
 
 def save_state(repo: git.Repo, state: ReplayState) -> None:

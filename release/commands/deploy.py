@@ -91,7 +91,8 @@ def deploy(opts: Options, inventory: Path | None, version: str | None, rollback:
                                 rollback_revision=to_revision)
     except InvalidVersion as exc:
         raise Refused(str(exc)) from None
-    opts.say(f"$ {shlex.join(argv)}", style="dim")  # exactly what runs, pasteable into a shell
+    # exactly what runs: quoted for a shell, on one line however long (no wrapping)
+    opts.say(f"$ {shlex.join(argv)}", style="dim", soft_wrap=True)
     # Under --json stdout carries only our JSON document, so Ansible's output goes to stderr.
     rc = subprocess.call(argv, stdout=sys.stderr if opts.json else None, env=ansible_env(root, os.environ))
     opts.emit({"command": argv, "returncode": rc})

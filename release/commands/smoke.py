@@ -109,6 +109,20 @@ def smoke() -> None:
 # ---- preparation -------------------------------------------------------------------------------
 
 
+def _print(text: str, as_json: dict[str, Any]) -> None:
+    """What these commands print on stdout. Under --json it becomes the command's part of the one
+    JSON document instead, so that stdout still holds exactly one document."""
+    opts = click.get_current_context().find_object(Options)
+    if opts is not None and opts.json:
+        opts.emit(as_json)
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+def _print_json(data: Any, indent: int | None = 2) -> None:
+    _print(json.dumps(data, indent=indent), data if isinstance(data, dict) else {"result": data})
+
+
 @smoke.command("kind-config")
 @click.option("--cluster", default="ellm-smoke", show_default=True)
 @click.option("--api-port", type=int, help="Fix the API server port (default: kind picks one).")
@@ -120,7 +134,7 @@ def kind_config(cluster: str, api_port: int | None, out: Path | None) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
     else:
-        click.echo(text, nl=False)
+        _print(text, {"kind_config": text})
 
 
 @smoke.command("fake-gpus")
@@ -138,7 +152,7 @@ def fake_gpus(cluster: str, nvidia_smi_csv: str, cuda_version: str, nvidia_count
                                    cuda_version=cuda_version)
     except ValueError as exc:
         raise Refused(str(exc)) from None
-    click.echo(json.dumps([p.to_dict() for p in plan], indent=2))
+    _print_json([p.to_dict() for p in plan])
 
 
 @smoke.command("smi-pod")
@@ -150,7 +164,7 @@ def fake_gpus(cluster: str, nvidia_smi_csv: str, cuda_version: str, nvidia_count
 def smi_pod(vendor: str, name: str, namespace: str, image: str | None, runtime_class: str | None) -> None:
     """The manifest of a one-GPU pod that runs nvidia-smi or rocm-smi (real tier)."""
     manifest = smi_pods.smi_pod(vendor, name, namespace, image or None, runtime_class or None)
-    click.echo(json.dumps({"manifest": manifest, "format": smi_pods.OUTPUT_FORMATS[vendor]}, indent=2))
+    _print_json({"manifest": manifest, "format": smi_pods.OUTPUT_FORMATS[vendor]})
 
 
 @smoke.command("gpu-nodes")
@@ -158,8 +172,8 @@ def smi_pod(vendor: str, name: str, namespace: str, image: str | None, runtime_c
 def gpu_nodes_cmd(nodes_file: str) -> None:
     """vendor -> {node: allocatable GPUs} for the nodes a GPU labeller marked (JSON)."""
     by_vendor = nodes.gpu_nodes(_read_json(nodes_file))
-    click.echo(json.dumps({"nodes": by_vendor,
-                           "max_per_node": {v: max(c.values(), default=0) for v, c in by_vendor.items()}}))
+    _print_json({"nodes": by_vendor,
+                 "max_per_node": {v: max(c.values(), default=0) for v, c in by_vendor.items()}}, indent=None)
 
 
 # ---- checks ------------------------------------------------------------------------------------
@@ -330,7 +344,7 @@ def run_start(ctx: click.Context, artifacts: Path, tier: str, host: str) -> None
         run, folder = runs.start_run(artifacts, tier=tier, host=host)
     except OSError as exc:
         raise Refused(f"cannot make the run folder in {artifacts}: {exc.strerror or exc}") from None
-    click.echo(json.dumps({"run_id": run.run_id, "dir": str(folder), "findings": str(folder / "findings")}))
+    _print_json({"run_id": run.run_id, "dir": str(folder), "findings": str(folder / "findings")}, indent=None)
 
 
 @smoke.command("record")

@@ -189,3 +189,20 @@ def test_readme_markers_are_what_the_manifest_guards_against() -> None:
 
     assert readme.MARK_START.startswith(manifest.README_MARKER)
     assert readme.MARK_END.startswith(manifest.README_MARKER)
+
+
+@pytest.mark.parametrize("damage", ['{"version": "0.13.0", "bra', "[]", '{"version": "0.13.0"}',
+                                    "STEPS_NOT_A_LIST"])
+def test_a_damaged_replay_state_is_one_sentence(world: World, cli: Cli, damage: str) -> None:
+    assert cli(world, "rebase", "0.13.0").code == 3
+    state = world.fork / ".git" / "ellm-release" / "rebase.json"
+    if damage == "STEPS_NOT_A_LIST":
+        data = json.loads(state.read_text(encoding="utf-8"))
+        damage = json.dumps({**data, "steps": "all of them"})
+    state.write_text(damage, encoding="utf-8")
+
+    for command in ("continue", "skip", "abort", "status"):
+        result = cli(world, command, json_output=True)
+        assert result.code == 2, (command, result.err)
+        assert str(state) in result.err and "internal error" not in result.err
+        assert _one_document(result.out)["hints"][0] == f"move it aside: mv {state} {state}.damaged"

@@ -1,0 +1,24 @@
+"""`ellm-release deploy` shows the exact command it runs: quoted for a shell, brackets and all."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from deploy_helpers import ROOT
+
+
+def test_the_echoed_command_is_the_one_that_runs(deploy_env: dict[str, str], tmp_path: Path) -> None:
+    extra = json.dumps({"note": "[/x] [k8s] it's"})  # brackets Rich would read, a quote for the shell
+    proc = subprocess.run([sys.executable, "-m", "release", "--manifest", str(ROOT / "patches" / "manifest.yaml"),
+                           "deploy", "-i", "playbooks/inventories/kind", "--version", "0.13.0", "--json", "--",
+                           "--syntax-check", "-e", extra],
+                          cwd=ROOT, env=deploy_env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    document = json.loads(proc.stdout)
+    assert document["ok"] is True and document["command"][-2:] == ["-e", extra]
+    assert f"$ {shlex.join(document['command'])}\n" in proc.stderr
+    assert "Traceback" not in proc.stderr
