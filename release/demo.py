@@ -63,7 +63,7 @@ def run_demo(workdir: Path | None, *, images: bool = True, say: Say = _print) ->
     _run(say, root, "upstream")
     say("   and which upstream commits up to 0.13.0 touch the files our patches touch?", style="bold")
     _run(say, root, "upstream", "--changes", "0.13.0")
-    say("\n4. A rehearsal: the whole replay in a temporary worktree", style="bold")
+    say("\n4. A rehearsal: the whole replay in a throw-away clone", style="bold")
     _run(say, root, "--dry-run", "rebase", "0.13.0", expect=(3,))
     say("\n5. The real rebase: it stops on the conflicting patch, exit code 3", style="bold")
     _run(say, root, "rebase", "0.13.0", expect=(3,))

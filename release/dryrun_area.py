@@ -1,20 +1,20 @@
-"""Where a `--dry-run` rehearses a replay: a temporary worktree in the common git dir, named by the
-process id, next to a list of what git's shared rr-cache held before. A run that ends cleans it up
-itself; one that was killed leaves it, and the next run removes it (`clean`), rr-cache included,
-without touching any other worktree."""
+"""Where a `--dry-run` (or a forecast) rehearses a replay: a throw-away clone in the common git dir,
+`.git/ellm-release/dry-run-<pid>/`, that borrows the repository's objects (`git clone --shared`)
+and reads its configuration (an include of its config file) but is never registered with it: no
+`git worktree` entry, no ref, no object and no rr-cache entry of the repository changes. Recorded
+resolutions are copied in, so the rehearsal reuses them as the real run would. A run that ends
+removes the area itself; one that is killed leaves only that folder, which the next run removes.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import git
-
-from release import gitrepo
 
 PREFIX = "dry-run-"
 
@@ -23,64 +23,40 @@ def area(repo: git.Repo, pid: int | None = None) -> Path:
     return Path(repo.common_dir).resolve() / "ellm-release" / f"{PREFIX}{pid or os.getpid()}"
 
 
-def _rr_cache(repo: git.Repo) -> Path:
-    return Path(repo.common_dir).resolve() / "rr-cache"
-
-
 @contextmanager
 def rehearsal_worktree(repo: git.Repo, ref: str) -> Iterator[git.Repo]:
-    """A detached worktree for the rehearsal, and git's rr-cache put back afterwards (the
-    rehearsal reuses recorded resolutions as a real run would, and records new ones)."""
+    """A checkout of `ref` (detached) in a clone that shares the repository's objects."""
+    common = Path(repo.common_dir).resolve()
     folder = area(repo)
     clean(repo, os.getpid())  # a pid is reused only after its old run is gone
     folder.mkdir(parents=True)
-    rr = _rr_cache(repo)
-    listing = json.dumps(sorted(p.name for p in rr.iterdir()) if rr.is_dir() else None)
-    (folder / ".rr-cache-before.json.tmp").write_text(listing, encoding="utf-8")
-    os.replace(folder / ".rr-cache-before.json.tmp", folder / "rr-cache-before.json")
-    cache = gitrepo.RerereCache(repo)
+    where = folder / "wt"
     try:
-        with gitrepo.temporary_worktree(repo, ref, folder / "wt") as wt:
-            yield wt
+        repo.git.clone("--shared", "--no-checkout", "--quiet", str(common), str(where))
+        rehearsal = git.Repo(where)
+        # the repository's own settings (identity, merge and rerere options), and its hooks
+        rehearsal.git.config("--local", "include.path", str(common / "config"))
+        if _config(repo, "core.hooksPath") is None:
+            rehearsal.git.config("--local", "core.hooksPath", str(common / "hooks"))
+        if (common / "rr-cache").is_dir():
+            shutil.copytree(common / "rr-cache", Path(rehearsal.git_dir) / "rr-cache", symlinks=True)
+        rehearsal.git.checkout("--quiet", "--detach", ref)
+        yield rehearsal
     finally:
-        cache.restore()
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _config(repo: git.Repo, name: str) -> str | None:
+    try:
+        return repo.git.config("--get", name)
+    except git.GitCommandError:  # exit 1: not set
+        return None
+
+
 def clean(repo: git.Repo, pid: int) -> list[str]:
-    """Remove the rehearsal area of the (dead) process `pid`: its worktree, git's record of that
-    worktree, and the rr-cache entries recorded since it began. Returns what was removed."""
+    """Remove the rehearsal area of the (dead) process `pid`. Returns what was removed."""
     folder = area(repo, pid)
     if not folder.is_dir():
         return []
-    removed = [str(folder / "wt")]
-    _forget_worktree(repo, folder / "wt")
-    try:
-        before = json.loads((folder / "rr-cache-before.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return _done(folder, removed)  # killed before the rehearsal began: rr-cache untouched
-    rr = _rr_cache(repo)
-    if before is None and rr.is_dir():
-        shutil.rmtree(rr, ignore_errors=True)
-        removed.append(str(rr))
-    elif isinstance(before, list) and rr.is_dir():
-        for entry in rr.iterdir():
-            if entry.name not in before:
-                shutil.rmtree(entry, ignore_errors=True)
-                removed.append(str(entry))
-    return _done(folder, removed)
-
-
-def _done(folder: Path, removed: list[str]) -> list[str]:
     shutil.rmtree(folder, ignore_errors=True)
-    return removed
-
-
-def _forget_worktree(repo: git.Repo, where: Path) -> None:
-    """Drop git's record of exactly this worktree (`git worktree prune` would drop others too)."""
-    admin = Path(repo.common_dir).resolve() / "worktrees"
-    for entry in admin.iterdir() if admin.is_dir() else []:
-        with suppress(OSError):
-            target = Path((entry / "gitdir").read_text(encoding="utf-8").strip()).parent
-            if target.resolve() == where.resolve() or target == where:
-                shutil.rmtree(entry, ignore_errors=True)
+    return [str(folder)]

@@ -8,8 +8,7 @@ next run therefore belongs to a run that was killed. Its leftovers are:
   dead run started, while no git process of its process group is alive any more: git never removes
   them after a kill, and every later git command refuses while they exist;
 - the tool's own temporary files (`.NAME.tmp<pid>`, from writes that replace a file atomically);
-- the temporary worktree of a killed `--dry-run` (`dry-run-<pid>/`), with whatever that rehearsal
-  recorded in git's shared rr-cache.
+- the rehearsal clone of a killed `--dry-run` (`dry-run-<pid>/`).
 
 Lock files older than the dead run, or of a git process that still runs, are not its own: they
 are named, never removed.

@@ -953,7 +953,7 @@ def dry_run(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) ->
     # a rehearsal that is killed leaves its area to the next run, which removes it
     with dryrun_area.rehearsal_worktree(repo, state.base) as wt:
         wt.git.update_environment(**gitrepo.config_env({"rerere.enabled": "true", "rerere.autoupdate": "true"}))
-        say(f"dry run: replaying on {state.base_ref} ({state.base[:12]}) in a temporary worktree")
+        say(f"dry run: replaying on {state.base_ref} ({state.base[:12]}) in a throw-away clone")
         conflict: ConflictInfo | None = None
         for position, step in enumerate(state.plan_steps):
             state.position = position

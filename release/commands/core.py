@@ -149,7 +149,7 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_m
     \b
     Examples:
       ellm-release rebase 0.13.0
-      ellm-release --dry-run rebase 0.13.0       # replay in a temporary worktree, change nothing
+      ellm-release --dry-run rebase 0.13.0       # replay in a throw-away clone, change nothing
       ellm-release rebase 0.13.0rc1 --base v0.13.0rc1 --push
       ellm-release rebase 0.13.0 --drop-merged   # leave out patches upstream merged by PR number
       ellm-release rebase 0.13.0 --drop-unlisted   # leave out the branch's unlisted commits

@@ -135,3 +135,25 @@ def test_killed_anywhere_then_continue_or_abort_needs_no_hand_clean_up(
             assert world.manifest_path.read_bytes() == manifest_text, where
             assert git_locks(world) == [], where
     assert reached >= len(kill_points) // 2, f"only {reached} of {len(kill_points)} kill points fell inside the run"
+
+
+def test_a_killed_dry_run_leaves_no_worktree_and_the_next_run_removes_its_area(clean_world: World, cli: Cli) -> None:
+    from test_interrupted import rebase_killed_at as killed_in_hook
+
+    world = clean_world
+    git(world.fork, "config", "rerere.enabled", "true")
+    before = snapshot(world.fork)
+    killed_in_hook(world, 2, "--dry-run")  # in the rehearsal's second pick
+
+    assert snapshot(world.fork) == before  # refs, HEAD, index, files, config, `git worktree list`
+    assert not (world.fork / ".git" / "rr-cache").exists()
+    areas = list((world.fork / ".git" / "ellm-release").glob("dry-run-*"))
+    assert len(areas) == 1
+
+    again = cli(world, "--dry-run", "rebase", "0.13.0")
+
+    assert again.code == 0, again.text
+    assert f"removed what it left: {areas[0]}" in again.err
+    assert not areas[0].exists()
+    assert list((world.fork / ".git" / "ellm-release").glob("dry-run-*")) == []
+    assert snapshot(world.fork) == before
