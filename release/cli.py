@@ -60,7 +60,7 @@ COMMAND_SUMMARIES: dict[str, str] = {
     "promote": "Copy the dev tag's manifest to the stable tag inside the registry: no pull, no rebuild, "
                "digest unchanged.",
     "image": "Inspect the release images in the registry.",
-    "deploy": "Deploy the SkyPilot API server with playbooks/deploy.yml.",
+    "deploy": "Deploy the SkyPilot API server with playbooks/deploy.yml, or roll it back with --rollback.",
     "smoke": "GPU smoke tests: prepare the fake-GPU kind cluster, check what a run captured, record it.",
     "upstream": "List upstream releases newer than the manifest's version, oldest first (read-only).",
     "report": "Show the last rebase: each patch's outcome, old -> new SHAs, range-diffs of changed patches.",
