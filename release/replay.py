@@ -78,10 +78,11 @@ _STATE_TYPES = {"str": str, "int": int, "bool": bool}
 
 def load_state(repo: git.Repo) -> ReplayState | None:
     path = _state_path(repo)
+    data: Any = {}
     try:
         data = read_json(path)
     except Refused:
-        data, problem = None, "not readable JSON"
+        problem = "not readable JSON"
     else:
         if data is None:
             return None
