@@ -124,6 +124,9 @@ def resolve_commits(repo: git.Repo, manifest: Manifest, branch: BranchView, name
         if sha not in positions:
             raise Refused(f"{sha[:12]} is not on {branch.name} after the base {manifest.base[:12]}",
                           hints=[f"ellm-release status   # lists the commits of {branch.name} no patch names"])
+        if gitrepo.only_readme(gitrepo.changed_files(repo, sha)):
+            raise Refused(f"{sha[:12]} only touches {gitrepo.README}, which the tool generates: no patch needs it",
+                          hints=["ellm-release readme   # regenerates the fork README"])
         if len(repo.commit(sha).parents) > 1:
             raise Refused(f"{sha[:12]} is a merge commit; a patch lists the commits the merge brought in, "
                           "not the merge itself")

@@ -157,6 +157,7 @@ def test_patch_add_refusals_change_nothing(clean_world: World, cli: Cli) -> None
         (("patch", "add", world.marks["uv-pin"]), "is already listed by the patch uv-pip-python-pin"),
         (("patch", "add", elsewhere), f"{elsewhere[:12]} is not on ellm-0.12.0"),
         (("patch", "add", hotfix, "--into", "no-such-patch"), "the manifest has no patch 'no-such-patch'"),
+        (("patch", "add", world.marks["fork-readme"]), "only touches README.md"),
     ]
     for args, needle in cases:
         result = cli(world, *args)
