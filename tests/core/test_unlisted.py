@@ -13,6 +13,7 @@ from test_refusals import assert_refused
 
 from release.manifest import load_manifest
 from release.sandbox import PatchSpec, World, commit_files, git
+from release.summary import md_text
 
 HOTFIX = "[k8s] Hotfix: keep pods on their node"
 
@@ -191,10 +192,10 @@ def test_drop_unlisted_leaves_them_out_and_says_so_in_summary_report_and_pr_body
     assert saved["dropped_unlisted"] == [{"commit": hotfix, "subject": HOTFIX}]
     report = cli(world, "report", "--format", "md")
     assert report.code == 0, report.err
-    assert f"- `{hotfix[:12]}` {HOTFIX}" in report.out and "--drop-unlisted" in report.out
+    assert f"- `{hotfix[:12]}` {md_text(HOTFIX)}" in report.out and "--drop-unlisted" in report.out
     pr = cli(world, "--dry-run", "--json", "pr", "--repo-slug", "o/n")
     assert pr.code == 0, pr.err
-    assert f"`{hotfix[:12]}` {HOTFIX}" in pr.out
+    assert json.dumps(f"`{hotfix[:12]}` {md_text(HOTFIX)}")[1:-1] in pr.out  # the body, inside the JSON
 
 
 # ------------------------------------------------------------------------------------- patch sort
