@@ -156,6 +156,8 @@ def render_lines(preview: ChangesPreview) -> list[str]:
 
 
 def render_markdown(preview: ChangesPreview) -> str:
+    from release.summary import md_text  # subjects are text, never markup
+
     lines = [f"## Upstream changes to the patches' files up to {preview.version}", "",
              f"`{preview.since[:12]}`..`{preview.until_ref}` (`{preview.until[:12]}`): "
              f"{preview.commit_count} commit(s) touch files the carried patches touch.", ""]
@@ -172,11 +174,6 @@ def render_markdown(preview: ChangesPreview) -> str:
     if quiet:
         lines.append("No upstream change to the files of: " + ", ".join(f"`{q}`" for q in quiet))
     return "\n".join(lines).rstrip("\n") + "\n"
-
-
-def md_text(text: str) -> str:
-    # a subject is text, not markup: keep "<", "|" and backticks from breaking the report
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
 
 
 def preview_from_dict(data: Mapping[str, Any]) -> ChangesPreview:

@@ -170,8 +170,8 @@ def render_lines(forecast: Forecast) -> list[str]:
 
 
 def render_markdown(forecast: Forecast) -> str:
-    from release.changes import md_text
     from release.forensics import render_markdown as forensics_markdown
+    from release.summary import md_text
 
     lines = [f"## Forecast against `{forecast.ref}` (`{forecast.sha[:12]}`)", ""]
     if not forecast.conflicts:

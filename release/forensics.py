@@ -200,7 +200,7 @@ def render_lines(items: Sequence[FileForensics]) -> list[str]:
 
 
 def render_markdown(items: Sequence[FileForensics]) -> list[str]:
-    from release.changes import md_text
+    from release.summary import md_text
 
     out: list[str] = []
     for item in items:

@@ -360,7 +360,7 @@ def render_lines(report: VerifyReport) -> list[str]:
 
 
 def render_markdown(report: VerifyReport) -> str:
-    from release.changes import md_text
+    from release.summary import md_text
 
     icon = {OK: "ok", FAIL: "**FAIL**", SKIPPED: "skipped"}
     lines = [f"## Verify {report.version}: " + ("everything agrees" if report.ok else

@@ -67,7 +67,8 @@ def test_the_report_carries_the_forecast(world: World, cli: Cli) -> None:
     assert cli(world, "forecast").code == 0
     report = cli(world, "report").out
     assert "## Forecast against `upstream/master`" in report
-    assert "### [Serve] Raise per-controller service capacity for k8s workloads (`serve-controller-capacity`)" in report
+    assert ("### \\[Serve\\] Raise per-controller service capacity for k8s workloads (`serve-controller-capacity`)"
+            in report)
 
 
 def test_an_unknown_ref_is_refused_in_one_sentence(world: World, cli: Cli) -> None:

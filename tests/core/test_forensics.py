@@ -25,9 +25,9 @@ def test_the_stop_names_the_upstream_commit_in_every_output(world: World, cli: C
     assert f"upstream {culprit[:7]}  [Serve] Tune launches per service (#4242)  {link}" in result.text
 
     report = cli(world, "report").out
-    assert f"`{culprit[:12]}` [Serve] Tune launches per service (#4242) ([#4242]({link}))" in report
+    assert f"`{culprit[:12]}` \\[Serve\\] Tune launches per service (#4242) ([#4242]({link}))" in report
     body = cli(world, "--dry-run", "pr", "--repo-slug", "example/release").out
-    assert "[Serve] Tune launches per service (#4242)" in body and link in body
+    assert "Tune launches per service (#4242) ([#4242]" in body and link in body
 
     explained = cli(world, "explain")
     assert explained.code == 0

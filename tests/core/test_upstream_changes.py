@@ -63,7 +63,8 @@ def test_the_report_includes_the_saved_preview(world: World, cli: Cli) -> None:
     assert cli(world, "upstream", "--changes", "0.13.0").code == 0
     report = cli(world, "report").out
     assert "## Upstream changes to the patches' files up to 0.13.0" in report
-    assert "[Serve] Tune launches per service ([#4242](https://github.com/example/upstream/pull/4242))" in report
+    # subjects are text in Markdown: brackets escaped, so GitHub shows them as typed
+    assert "\\[Serve\\] Tune launches per service ([#4242](https://github.com/example/upstream/pull/4242))" in report
 
 
 def test_pure_helpers() -> None:

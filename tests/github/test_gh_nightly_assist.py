@@ -30,7 +30,7 @@ def test_the_report_carries_the_upstream_changes_and_the_forecast(tmp_path: Path
     assert rows["verify"].startswith("skipped")
     report = (tmp_path / "run" / "report.md").read_text()
     assert "## Upstream changes to the patches' files up to 0.13.0" in report
-    assert "[Serve] Tune launches per service ([#4242](https://github.com/example/upstream/pull/4242))" in report
+    assert "\\[Serve\\] Tune launches per service ([#4242](https://github.com/example/upstream/pull/4242))" in report
     assert "## Forecast against `upstream/master`" in report
     assert "(`serve-controller-capacity`)" in report.split("## Forecast", 1)[1]
     issue = json.loads((tmp_path / "run" / "notify.json").read_text())["requests"][1]["json"]["body"]
