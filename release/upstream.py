@@ -8,6 +8,7 @@ candidates or other refs are used only when `--base` names them explicitly.
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 
 import git
@@ -51,6 +52,7 @@ def resolve_base(repo: git.Repo, version: str, remote: str, base_override: str |
         if sha is None:
             raise Refused(f"--base {base_override!r} does not name a commit in {repo.working_dir}",
                           hints=[f"ellm-release sync  # fetches {remote}'s branches and tags"])
+        _refuse_other_remotes(repo, base_override, remote)
         return BaseChoice(sha, base_override, explicit=True)
     if parsed.is_prerelease:
         raise Refused(f"{version} is a release candidate; the fork follows final releases only",
@@ -65,6 +67,23 @@ def resolve_base(repo: git.Repo, version: str, remote: str, base_override: str |
         hints=["ellm-release sync   # fetch upstream's tags and branches first",
                "ellm-release upstream   # list the releases upstream has"],
     )
+
+
+def _refuse_other_remotes(repo: git.Repo, ref: str, remote: str) -> None:
+    """A base comes from upstream: a branch of another remote (the fork's `releases/0.13.0rc1`,
+    made there by upstream's scheduled workflow) is not an upstream release, whatever its name."""
+    try:
+        full = repo.git.rev_parse("--symbolic-full-name", ref).strip()
+    except git.GitCommandError:
+        return
+    if full.startswith("refs/remotes/") and not full.startswith(f"refs/remotes/{remote}/"):
+        owner = full.removeprefix("refs/remotes/").split("/", 1)[0]
+        name = full.removeprefix(f"refs/remotes/{owner}/")
+        raise Refused(f"--base {ref!r} is a branch of the remote {owner!r}, not of upstream ({remote}); "
+                      "a base must come from upstream",
+                      hints=[f"--base {remote}/{name}   # upstream's branch of that name, if it has one",
+                             "--base vVERSION         # or upstream's tag",
+                             "--base SHA              # or a commit, when you are sure of it"])
 
 
 def parse_ls_remote_tags(text: str) -> list[ReleaseTag]:
@@ -88,6 +107,17 @@ def parse_ls_remote_tags(text: str) -> list[ReleaseTag]:
     return sorted(tags, key=lambda t: parse_version(t.version))
 
 
+def commit_tags(repo: git.Repo, tags: list[ReleaseTag]) -> list[ReleaseTag]:
+    """Leave out tags that point at a tree or a blob (`git tag v1.2.3 HEAD^{tree}` is legal): a
+    release is a commit. A tag whose object is not here yet stays; resolving it later says so."""
+    if not tags:
+        return tags
+    done = subprocess.run(["git", "cat-file", "--batch-check=%(objecttype)"], cwd=repo.working_dir,
+                          input="".join(f"{t.sha}\n" for t in tags), capture_output=True, text=True, check=True)
+    kinds = done.stdout.splitlines()
+    return [t for t, kind in zip(tags, kinds, strict=True) if kind.endswith("missing") or kind == "commit"]
+
+
 def release_tags(repo: git.Repo, remote: str, *, include_pre: bool = False, newer_than: str | None = None,
                  online: bool = True) -> list[ReleaseTag]:
     """Upstream release tags, oldest first. `online` asks the remote itself (ls-remote); otherwise the
@@ -99,7 +129,7 @@ def release_tags(repo: git.Repo, remote: str, *, include_pre: bool = False, newe
         text += "\n" + repo.git.for_each_ref("--format=%(*objectname) refs/tags/%(refname:short)^{}",
                                              "refs/tags")
         text = "\n".join(line for line in text.splitlines() if line and not line.startswith(" "))
-    tags = parse_ls_remote_tags(str(text))
+    tags = commit_tags(repo, parse_ls_remote_tags(str(text)))
     if not include_pre:
         tags = [t for t in tags if not t.prerelease]
     if newer_than is not None:

@@ -8,7 +8,9 @@ import re
 from packaging.version import InvalidVersion as _PackagingInvalid
 from packaging.version import Version
 
-_SHAPE = re.compile(r"^\d+\.\d+\.\d+((a|b|rc)\d+)?(\.post\d+)?$")
+# numbers as written by a release, without leading zeros: a tag v0.012.0 is not release 0.12.0
+_NUMBER = r"(0|[1-9]\d*)"
+_SHAPE = re.compile(rf"^{_NUMBER}\.{_NUMBER}\.{_NUMBER}((a|b|rc){_NUMBER})?(\.post{_NUMBER})?$")
 # What a chart version looks like: X.Y.Z, a SemVer pre-release (-rc.1, -b.2, -a.3) and, for a
 # post-release, build metadata (+post.1: SemVer has no "after the release" part of its own).
 _CHART_SHAPE = re.compile(r"^(\d+\.\d+\.\d+)(?:-(a|b|rc)\.(\d+))?(?:\+post\.(\d+))?$")

@@ -117,3 +117,17 @@ def test_not_a_working_copy_is_refused(world: World, cli: Cli, tmp_path: Path) -
     result = cli(other, "status")
     assert result.code == 2
     assert "is not a git working copy of the fork" in result.err
+
+
+@pytest.mark.parametrize("base", ["origin/releases/0.13.0rc1", "remotes/origin/releases/0.13.0rc1",
+                                  "refs/remotes/origin/test_releases/0.13.0rc1"])
+def test_an_explicit_base_on_a_fork_held_branch_is_refused(world: World, cli: Cli, base: str) -> None:
+    first = assert_refused(world, cli, ("rebase", "0.13.0rc1", "--base", base),
+                           "is a branch of the remote 'origin', not of upstream (upstream)", "--base upstream/")
+    assert repr(base) in first
+
+
+def test_an_explicit_base_on_upstream_s_branch_or_a_sha_is_taken(world: World, cli: Cli) -> None:
+    for base in ("upstream/releases/0.14.0rc1", git(world.fork, "rev-parse", "v0.14.0rc1^{commit}")):
+        result = cli(world, "--dry-run", "rebase", "0.14.0rc1", "--base", base)
+        assert result.code in (0, 3), result.text
