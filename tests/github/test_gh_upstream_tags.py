@@ -9,6 +9,7 @@ import pytest
 from gh_fixtures import git
 from test_gh_upstream import upstream, upstream_world  # noqa: F401 - the fixture is used by name
 
+
 @pytest.fixture
 def odd_tags(upstream_world: dict[str, Path]) -> dict[str, Path]:  # noqa: F811
     bare = upstream_world["bare"]
