@@ -113,6 +113,10 @@ def upstream_cmd(opts: Options, pre: bool, offline: bool, since: str | None, git
     with a link to each commit's pull request. The preview is saved for `report`.
     """
     if changes_to is not None:
+        clashing = [name for name, given in (("--pre", pre), ("--since", since), ("--github-output", github_output))
+                    if given]
+        if clashing:  # they shape the list of releases, which --changes does not print
+            raise click.UsageError(f"--changes does not go with {', '.join(clashing)}")
         _upstream_changes(opts, changes_to)
         return
     from release.gitrepo import open_repo, require_remote

@@ -58,6 +58,12 @@ def test_unknown_version_is_one_sentence_and_one_json_document(world: World, cli
     assert "Traceback" not in result.err
 
 
+def test_options_that_shape_the_release_list_are_refused_with_changes(world: World, cli: Cli) -> None:
+    result = cli(world, "upstream", "--changes", "0.13.0", "--since", "0.11.0")
+    assert result.code == 2
+    assert "--changes does not go with --since" in result.err and "Traceback" not in result.err
+
+
 def test_the_report_includes_the_saved_preview(world: World, cli: Cli) -> None:
     assert cli(world, "rebase", "0.13.0").code == 3  # stopped: its summary is saved
     assert cli(world, "upstream", "--changes", "0.13.0").code == 0
