@@ -285,6 +285,21 @@ def worktree_readme(repo: git.Repo) -> bytes | None:
     return path.read_bytes() if path.is_file() and not path.is_symlink() else None
 
 
+def worktree_matches(repo: git.Repo, data: bytes) -> bool:
+    """Whether README.md in the working copy is `data` as git sees it: through git's own filters
+    (`core.autocrlf=true` checks a LF file out with CRLF; committing it gives the LF bytes back)."""
+    path = Path(repo.working_dir) / README
+    if not path.is_file() or path.is_symlink():
+        return False
+    if path.read_bytes() == data:
+        return True
+    filtered = subprocess.run(["git", "hash-object", f"--path={README}", "--", README], cwd=repo.working_dir,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    wanted = subprocess.run(["git", "hash-object", "--no-filters", "--stdin"], cwd=repo.working_dir, input=data,
+                            capture_output=True, check=True).stdout.decode().strip()
+    return filtered == wanted
+
+
 def write_readme_commit(repo: git.Repo | str | Path, manifest: Manifest,
                         commits_by_patch: Mapping[str, Sequence[str]] | None = None, *,
                         content: bytes | None = None) -> ReadmeWrite:
@@ -297,7 +312,7 @@ def write_readme_commit(repo: git.Repo | str | Path, manifest: Manifest,
     data = generate_readme(repo, manifest, commits_by_patch) if content is None else content
     path = Path(repo.working_dir) / README
     require_regular_inside(Path(repo.working_dir), path, "README.md")
-    if committed_readme(repo) == data and worktree_readme(repo) == data:
+    if committed_readme(repo) == data and worktree_matches(repo, data):
         return ReadmeWrite(changed=False, path=path, commit=None)
     atomic_write_bytes(path, data)
     repo.git.add("--", README)

@@ -48,7 +48,9 @@ def _refuse_on_master(repo: git.Repo, manifest: Manifest, opts: Options) -> None
 def _check(ctx: click.Context, opts: Options, repo: git.Repo, new: bytes) -> None:
     path = Path(repo.working_dir) / fork_readme.README
     committed, worktree = fork_readme.committed_readme(repo), fork_readme.worktree_readme(repo)
-    stale = [(name, old) for name, old in (("committed", committed), ("working copy", worktree)) if old != new]
+    stale = [("committed", committed)] if committed != new else []
+    if not fork_readme.worktree_matches(repo, new):  # as git sees it: line-ending filters applied
+        stale.append(("working copy", worktree))
     opts.emit({"changed": bool(stale), "path": str(path), "commit": None, "check": True})
     if not stale:
         opts.say(f"{path} is up to date with the manifest and git.", markup=False)
