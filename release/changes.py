@@ -7,6 +7,7 @@ The grouping and the rendering are pure; `upstream_changes` is the only part tha
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -107,7 +108,7 @@ def upstream_changes(repo: git.Repo, manifest: Manifest, version: str, base_over
     if missing:
         raise Refused(f"{len(missing)} commit(s) the manifest names are not in {repo.working_dir}: "
                       + ", ".join(m[:12] for m in missing),
-                      hints=[f"git -C {repo.working_dir} fetch {manifest.fork_remote}"])
+                      hints=[f"git -C {shlex.quote(str(repo.working_dir))} fetch {manifest.fork_remote}"])
     files = gitrepo.files_by_commit(repo, carried)
     patch_files = []
     for patch in manifest.carried_patches:

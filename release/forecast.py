@@ -10,6 +10,7 @@ repository, its refs and its rr-cache stay as they were.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -90,7 +91,7 @@ def rehearse(repo: git.Repo, manifest: Manifest, ref: str) -> Forecast:
     if missing:
         raise Refused(f"{len(missing)} commit(s) the manifest names are not in {repo.working_dir}: "
                       + ", ".join(m[:12] for m in missing),
-                      hints=[f"git -C {repo.working_dir} fetch {manifest.fork_remote}"])
+                      hints=[f"git -C {shlex.quote(str(repo.working_dir))} fetch {manifest.fork_remote}"])
     files = gitrepo.files_by_commit(repo, carried)
     touched = sorted({f for fs in files.values() for f in fs if f != gitrepo.README})
     upstream_ids = gitrepo.upstream_patch_ids(repo, manifest.base, sha, touched) if touched else set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from collections.abc import Iterable, Iterator
@@ -42,10 +43,15 @@ def git_dir(repo: git.Repo) -> Path:
     return Path(repo.git_dir).resolve()
 
 
+def git_c(repo: git.Repo) -> str:
+    """`git -C <working copy>` for a hint, quoted for a shell (paths may hold spaces)."""
+    return f"git -C {shlex.quote(str(repo.working_dir))}"
+
+
 def require_remote(repo: git.Repo, name: str) -> git.Remote:
     if name not in [r.name for r in repo.remotes]:
         raise Refused(f"the remote {name!r} is not configured in {repo.working_dir}",
-                      hints=[f"git -C {repo.working_dir} remote add {name} <url>"])
+                      hints=[f"git -C {shlex.quote(str(repo.working_dir))} remote add {name} <url>"])
     return repo.remote(name)
 
 

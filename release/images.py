@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -193,7 +194,7 @@ def check_fork(repo: Path, branch: str) -> str:
     if head != branch:
         where = f"on {head!r}" if head else "on a detached HEAD"
         raise Refused(f"{repo} is {where}, not on {branch}; a release image is built from the branch head",
-                      hints=[f"git -C {repo} switch {branch}"])
+                      hints=[f"git -C {shlex.quote(str(repo))} switch {branch}"])
     dirty = _git(repo, "status", "--porcelain", "--untracked-files=normal").stdout.splitlines()
     if dirty:
         shown = ", ".join(line[3:] for line in dirty[:5]) + (" ..." if len(dirty) > 5 else "")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import io
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,7 +91,7 @@ def release_branch(repo: git.Repo, manifest: Manifest) -> BranchView:
             or gitrepo.rev(repo, f"refs/remotes/{manifest.fork_remote}/{name}"))
     if head is None:
         raise Refused(f"the branch {name} does not exist here (locally or as {manifest.fork_remote}/{name})",
-                      hints=[f"git -C {repo.working_dir} fetch {manifest.fork_remote}"])
+                      hints=[f"git -C {shlex.quote(str(repo.working_dir))} fetch {manifest.fork_remote}"])
     if not gitrepo.has_commit(repo, manifest.base) or not gitrepo.is_ancestor(repo, manifest.base, head):
         raise Refused(f"{name} does not sit on the manifest's base {manifest.base[:12]}",
                       hints=["ellm-release status   # says what is wrong"])
@@ -118,7 +119,7 @@ def resolve_commits(repo: git.Repo, manifest: Manifest, branch: BranchView, name
         sha = gitrepo.rev(repo, name)
         if sha is None:
             raise Refused(f"{name!r} does not name a commit in {repo.working_dir}",
-                          hints=[f"git -C {repo.working_dir} fetch {manifest.fork_remote}"])
+                          hints=[f"git -C {shlex.quote(str(repo.working_dir))} fetch {manifest.fork_remote}"])
         if sha in owners:
             raise Refused(f"{sha[:12]} is already listed by the patch {owners[sha].id}")
         if sha not in positions:

@@ -91,7 +91,7 @@ def load_state(repo: git.Repo) -> ReplayState | None:
         # a hand-edited or truncated file: say so instead of guessing where the replay stands
         raise Refused(f"the replay state {path} is damaged ({problem}); no command can go on from it",
                       hints=[f"move it aside: mv {path} {path}.damaged",
-                             f"then look at `git -C {repo.working_dir} status` and `git -C {repo.working_dir} "
+                             f"then look at `{gitrepo.git_c(repo)} status` and `{gitrepo.git_c(repo)} "
                              "branch`: the replay's branch and the manifest are as the stopped run left them"])
     return ReplayState(**data)
 
@@ -191,6 +191,7 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
         _refuse_unlisted(repo, manifest, request, unlisted)
 
     files = gitrepo.files_by_commit(repo, carried)
+    _refuse_readme_only_patches(manifest, files)
     commit_ids = gitrepo.patch_ids(repo, carried)
     touched = sorted({f for shas in files.values() for f in shas if f != gitrepo.README})
     upstream_ids = gitrepo.upstream_patch_ids(repo, manifest.base, choice.sha, touched) if touched else set()
@@ -213,6 +214,18 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
     pr_merges.apply(state, {p.id: p.commits for p in manifest.carried_patches},
                     pr_merges.merged_by_pr(repo, manifest, choice.sha), drop=request.drop_merged)
     return state, plan
+
+
+def _refuse_readme_only_patches(manifest: Manifest, files: dict[str, list[str]]) -> None:
+    """A patch that only changes README.md has nothing to replay (the README is generated): taking
+    it for upstreamed, as an empty pick would be, would be wrong; it is the manifest to fix."""
+    only = [p for p in manifest.carried_patches if p.commits and all(gitrepo.only_readme(files.get(c, []))
+                                                                     for c in p.commits)]
+    if only:
+        raise Refused("patch(es) that only change README.md, which the tool generates and never replays: "
+                      + ", ".join(p.id for p in only),
+                      hints=["set their status to dropped in the manifest (or remove them); put text the "
+                             "fork README should show in a patch's description"])
 
 
 def _refuse_merge_commits(repo: git.Repo, manifest: Manifest, carried: list[str]) -> None:
@@ -260,7 +273,7 @@ def _require_local_branch_has_the_forks(repo: git.Repo, manifest: Manifest) -> N
     lacking = repo.git.log("--reverse", "--format=%h %s", f"{local}..{remote}").splitlines()
     raise Refused(f"{manifest.fork_remote}/{old_branch} has {len(lacking)} commit(s) that the local {old_branch} "
                   "lacks: " + "; ".join(lacking[:5]) + (" ..." if len(lacking) > 5 else ""),
-                  hints=[f"git -C {repo.working_dir} checkout {old_branch} && git -C {repo.working_dir} "
+                  hints=[f"{gitrepo.git_c(repo)} checkout {old_branch} && {gitrepo.git_c(repo)} "
                          f"pull --ff-only {manifest.fork_remote} {old_branch}   # then rebase again"])
 
 
@@ -420,13 +433,13 @@ def _stop_on_conflict(repo: git.Repo, manifest: Manifest, state: ReplayState, st
     save_state(repo, state)
     patch = manifest.patch(step.patch_id)
     files = tuple(gitrepo.unmerged_files(repo))
-    where = repo.working_dir
+    where = shlex.quote(str(repo.working_dir))
     info = ConflictInfo(
         patch_id=patch.id, patch_title=patch.title, commit=step.commit,
         subject=gitrepo.subject(repo, step.commit), files=files,
         next_commands=(
             f"# resolve the conflicts in {' '.join(files)}, then:",
-            f"git -C {where} add {' '.join(files)}",
+            f"git -C {where} add {' '.join(shlex.quote(f) for f in files)}",
             "ellm-release continue",
             "# or leave this commit out:  ellm-release skip",
             "# or give up and go back:    ellm-release abort",
@@ -454,7 +467,7 @@ class ConflictStopWithSummary(ConflictStop):
 
 
 def _resume_hints(repo: git.Repo) -> list[str]:
-    return [f"look at `git -C {repo.working_dir} status`; then ellm-release continue, or ellm-release abort "
+    return [f"look at `{gitrepo.git_c(repo)} status`; then ellm-release continue, or ellm-release abort "
             "to start over"]
 
 
@@ -516,7 +529,7 @@ def resume(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
             save_state(repo, state)
         # still stopped on the conflict: the same exit code as the stop itself
         raise ConflictStop(f"these files still have conflicts: {', '.join(unmerged)}",
-                           hints=[f"resolve them, `git -C {repo.working_dir} add` them, then run continue again"])
+                           hints=[f"resolve them, `{gitrepo.git_c(repo)} add` them, then run continue again"])
     if (state.phase == "picking" and gitrepo.cherry_pick_in_progress(repo)
             and repo.head.commit.hexsha == state.head_before_pick and not _empty_after_conflict(repo)):
         # git stopped on this pick after the run was killed: an empty pick, or a conflict that a
@@ -596,9 +609,16 @@ def _redo_start(repo: git.Repo, state: ReplayState, say: Say) -> None:
 
 
 def _require_on_branch(repo: git.Repo, state: ReplayState) -> None:
-    if gitrepo.current_branch(repo) != state.branch:
-        raise Refused(f"HEAD is not on {state.branch}; check it out before going on",
-                      hints=[f"git -C {repo.working_dir} checkout {state.branch}"])
+    if gitrepo.current_branch(repo) == state.branch:
+        return
+    if not gitrepo.branch_exists(repo, state.branch):
+        # a hint to check out a branch that is gone would only fail
+        raise Refused(f"the branch {state.branch} of the rebase in progress no longer exists (deleted during "
+                      "the stop), so the replay cannot go on",
+                      hints=["ellm-release abort                  # end this replay (nothing else is deleted)",
+                             f"ellm-release rebase {state.version}   # then start it again"])
+    raise Refused(f"HEAD is not on {state.branch}; check it out before going on",
+                  hints=[f"{gitrepo.git_c(repo)} checkout {state.branch}"])
 
 
 # The paths the replay wrote (and may reset) versus the user's, and the checks that keep the user's.
@@ -736,7 +756,7 @@ def skip(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
         raise Refused(f"{len(made)} commit(s) were made on {state.branch} during the stop "
                       f"({', '.join(sha[:12] for sha in made[:5])}); skip would throw them away",
                       hints=["ellm-release continue   # they become the commits of " + step.patch_id,
-                             f"git -C {shlex.quote(str(repo.working_dir))} reset --keep "
+                             f"{gitrepo.git_c(repo)} reset --keep "
                              f"{(state.head_before_pick or state.base)[:12]}   # or drop them yourself, then skip"])
     tool = _guard_user_work(repo, state, "skip", later_from=state.position + 1)
     if gitrepo.cherry_pick_in_progress(repo):
@@ -776,7 +796,7 @@ def abort(repo: git.Repo, manifest: Manifest, say: Say) -> str:
         # someone else's work: a commit by hand, or a branch of that name made after this replay
         say(f"kept {state.branch}: {len(foreign)} commit(s) on it were not made by this replay "
             f"({', '.join(sha[:12] for sha in foreign[:5])}); delete it by hand once they are safe: "
-            f"git -C {shlex.quote(str(repo.working_dir))} branch -D {state.branch}")
+            f"{gitrepo.git_c(repo)} branch -D {state.branch}")
     elif tip:
         repo.git.branch("-D", state.branch)
     _restore_rerere(repo, state.rerere_before)
@@ -855,7 +875,7 @@ def finish(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say,
             raise Failed(
                 f"{state.branch} is complete here, but the push to {manifest.fork_remote} failed"
                 + (f": {reason[-1].strip()}" if reason else ""),
-                hints=[f"git -C {repo.working_dir} push {manifest.fork_remote} {state.branch}   # once it can go"],
+                hints=[f"{gitrepo.git_c(repo)} push {manifest.fork_remote} {state.branch}   # once it can go"],
             ) from None
         summary = dataclasses.replace(summary, pushed=True)
         say(f"pushed {state.branch} to {manifest.fork_remote}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -65,7 +66,7 @@ def _talk(repo: git.Repo, verb: str, remote: str, *args: str) -> None:
         reason = gitrepo.failure_reason(exc)
         where = "from" if verb == "fetch" else "to"
         raise Failed(f"git {verb} {where} {remote} failed: {reason or f'exit {exc.status}'}",
-                     hints=[f"check the remote: git -C {repo.working_dir} remote -v"]) from None
+                     hints=[f"check the remote: git -C {shlex.quote(str(repo.working_dir))} remote -v"]) from None
 
 
 def _update_local(repo: git.Repo, master: str, target: str, dry_run: bool) -> str:
@@ -82,5 +83,5 @@ def _update_local(repo: git.Repo, master: str, target: str, dry_run: bool) -> st
     except git.GitCommandError:
         return (f"the local {master} is checked out and files in the working copy are in the way of a "
                 f"fast-forward, so it stays at {local[:12]}; once they are moved: "
-                f"git -C {repo.working_dir} merge --ff-only {target[:12]}")
+                f"git -C {shlex.quote(str(repo.working_dir))} merge --ff-only {target[:12]}")
     return ""

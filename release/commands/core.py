@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -165,7 +166,7 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_m
             if push and not gitrepo.remote_branch_exists(repo, manifest.fork_remote, done.branch):
                 # a no-op pushes nothing either: say how, instead of leaving the fork without it
                 opts.progress(f"note: {manifest.fork_remote} has no {done.branch} yet: "
-                              f"git -C {opts.repo} push {manifest.fork_remote} {done.branch}")
+                              f"git -C {shlex.quote(str(opts.repo))} push {manifest.fork_remote} {done.branch}")
             return
         state, plan = replay.prepare(repo, manifest, request)
         opts.say(f"{len(state.steps)} commit(s) to replay onto {state.base_ref} ({state.base[:12]}); "

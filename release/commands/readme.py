@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -39,7 +40,7 @@ def _refuse_on_master(repo: git.Repo, manifest: Manifest, opts: Options) -> None
     branch = current_branch(repo)
     if branch == manifest.fork_master:
         raise Refused(f"the current branch is {branch}, which mirrors upstream and never carries the fork "
-                      "block", hints=[f"git -C {repo.working_dir} checkout {manifest.branch()}"])
+                      "block", hints=[f"git -C {shlex.quote(str(repo.working_dir))} checkout {manifest.branch()}"])
     if branch != manifest.branch():
         opts.say(f"note: regenerating on {branch or 'a detached HEAD'}, not on {manifest.branch()}",
                  markup=False)

@@ -131,3 +131,10 @@ def test_an_explicit_base_on_upstream_s_branch_or_a_sha_is_taken(world: World, c
     for base in ("upstream/releases/0.14.0rc1", git(world.fork, "rev-parse", "v0.14.0rc1^{commit}")):
         result = cli(world, "--dry-run", "rebase", "0.14.0rc1", "--base", base)
         assert result.code in (0, 3), result.text
+
+
+def test_a_patch_that_only_changes_the_readme_is_refused_not_reported_upstreamed(world: World, cli: Cli) -> None:
+    readme_commit = world.marks["fork-readme"]
+    world.write_manifest("0.12.0", world.base, patches=[
+        *world.patches, PatchSpec("fork-readme", "Fork README", "The old hand-made README.", [readme_commit])])
+    assert_refused(world, cli, ("rebase", "0.13.0"), "only change README.md", "fork-readme", "status to dropped")

@@ -1,0 +1,46 @@
+"""Hints are commands that work when pasted: paths with spaces are quoted, and no hint names a
+branch that no longer exists."""
+
+from __future__ import annotations
+
+import subprocess
+
+from corekit import Cli, WorldFactory
+
+from release.sandbox import git
+
+
+def test_conflict_hints_work_in_a_path_with_spaces(tmp_path: object, cli: Cli) -> None:
+    from corekit import fetch_upstream
+
+    from release.sandbox import build_world
+
+    world = build_world(tmp_path / "my release work" / "world")  # type: ignore[operator]
+    fetch_upstream(world)
+    stopped = cli(world, "rebase", "0.13.0")
+    assert stopped.code == 3, stopped.text
+    add = next(line.strip() for line in stopped.err.splitlines() if " add " in line and line.strip().startswith("git"))
+    path = world.fork / "sky/utils/controller_utils.py"
+    path.write_text("# sky/utils/controller_utils.py (sandbox)\nLAUNCHES_PER_SERVICE = 2\n"
+                    "LONG_WORKER_MEM_GB = 0.4\n", encoding="utf-8")
+
+    pasted = subprocess.run(["bash", "-c", add], capture_output=True, text=True)
+
+    assert pasted.returncode == 0, (add, pasted.stderr)
+    assert cli(world, "continue").code == 0
+
+
+def test_no_hint_names_the_deleted_branch_of_the_replay(make_world: WorldFactory, cli: Cli) -> None:
+    world = make_world()
+    assert cli(world, "rebase", "0.13.0").code == 3
+    git(world.fork, "cherry-pick", "--abort")
+    git(world.fork, "checkout", "-q", "ellm-0.12.0")
+    git(world.fork, "branch", "-q", "-D", "ellm-0.13.0")
+
+    result = cli(world, "continue")
+
+    assert result.code == 2, result.text
+    assert "no longer exists" in result.err
+    assert "checkout ellm-0.13.0" not in result.err
+    assert "ellm-release abort" in result.err
+    assert cli(world, "abort").code == 0
