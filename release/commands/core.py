@@ -9,7 +9,7 @@ import click
 
 from release import drift, gitrepo, pr_merges, replay
 from release import sync as sync_mod
-from release.errors import EXIT_DRIFT
+from release.errors import CheckFailed, ConflictStop
 from release.manifest import Manifest, load_manifest
 from release.output import Options
 from release.repolock import repo_lock, writing
@@ -86,7 +86,9 @@ def status(opts: Options) -> None:
         opts.say(f"{finding.kind}: {finding.message}", style="red")
         if finding.fix:
             opts.say(f"  fix: {finding.fix}")
-    raise click.exceptions.Exit(EXIT_DRIFT)
+    kinds = sorted({finding.kind for finding in report.findings})
+    raise CheckFailed(f"{report.branch} and the manifest disagree: {len(report.findings)} finding(s) "
+                      f"({', '.join(kinds)})")
 
 
 @click.command()
@@ -184,8 +186,12 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_m
             return
     _emit_summary(opts, summary)
     if summary.state == "conflict":  # only a dry run gets here with a conflict
-        opts.say(f"dry run: the replay would stop on a conflict in {summary.conflict.patch_id}", style="red")  # type: ignore[union-attr]
-        raise click.exceptions.Exit(3)
+        conflict = summary.conflict
+        assert conflict is not None
+        raise ConflictStop(f"dry run: the replay would stop on a conflict in {conflict.patch_id} "
+                           f"({conflict.commit[:12]}; files: {', '.join(conflict.files)})",
+                           hints=[f"ellm-release rebase {version}   # stops there for you to resolve it, "
+                                  "then ellm-release continue"])
 
 
 def _already_rebased(opts: Options, manifest: Manifest, report: drift.StatusReport) -> None:

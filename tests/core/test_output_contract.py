@@ -66,6 +66,15 @@ def test_drift_is_exit_1_with_the_report(world: World, cli: Cli) -> None:
     document = _one_document(result.out)
     assert result.code == document["exit_code"] == 1
     assert document["ok"] is False and document["in_sync"] is False and document["findings"]
+    assert document["error"].startswith("ellm-0.12.0 and the manifest disagree: 1 finding(s)")
+
+
+def test_a_rehearsal_that_meets_a_conflict_says_where(world: World, cli: Cli) -> None:
+    result = cli(world, "rebase", "0.13.0", "--dry-run", json_output=True)
+    document = _one_document(result.out)
+    assert result.code == document["exit_code"] == 3
+    assert document["error"].startswith("dry run: the replay would stop on a conflict in serve-controller-capacity")
+    assert document["state"] == "conflict"
 
 
 def test_a_refusal_is_one_document_with_the_hints(world: World, cli: Cli) -> None:
