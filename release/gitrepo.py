@@ -38,6 +38,27 @@ def failure_reason(exc: git.GitCommandError) -> str:
     return next((line for line in said if line.startswith(("fatal:", "error:"))), said[-1] if said else "")
 
 
+REJECTED = re.compile(r"^\s*! \[(?:remote )?rejected\].*\((?P<why>[^)]*)\)\s*$")
+
+
+def push_refusal(exc: git.GitCommandError) -> str:
+    """Why a push was refused, in git's and the hook's own words: the server's `remote:` lines (a
+    pre-receive hook's reason), the `! [remote rejected] ... (reason)` line, or what a local
+    pre-push hook printed; the generic "failed to push some refs" line only when there is nothing
+    else."""
+    text = str(exc.stderr or "").strip()
+    if text.startswith("stderr: '") and text.endswith("'"):
+        text = text[len("stderr: '"):-1]
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    remote = [line.removeprefix("remote:").strip() for line in lines if line.startswith("remote:")]
+    remote = [line for line in remote if line]
+    rejected = [m["why"] for m in map(REJECTED.match, lines) if m]
+    hook = [line.strip() for line in lines if not line.startswith(("remote:", "To ", "error:", "hint:", " ! ", "!"))]
+    said = remote or hook
+    parts = ([" / ".join(said[-5:])] if said else []) + [f"({why})" for why in rejected]
+    return " ".join(parts) or failure_reason(exc)
+
+
 def git_dir(repo: git.Repo) -> Path:
     # GitPython already knows it (a linked worktree's own git dir included): no process needed
     return Path(repo.git_dir).resolve()

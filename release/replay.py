@@ -871,10 +871,10 @@ def finish(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say,
         except git.GitCommandError as exc:
             save_summary(manifest, summary)
             clear_state(repo)
-            reason = (exc.stderr or "").strip().splitlines()
+            reason = gitrepo.push_refusal(exc)
             raise Failed(
                 f"{state.branch} is complete here, but the push to {manifest.fork_remote} failed"
-                + (f": {reason[-1].strip()}" if reason else ""),
+                + (f": {reason}" if reason else ""),
                 hints=[f"{gitrepo.git_c(repo)} push {manifest.fork_remote} {state.branch}   # once it can go"],
             ) from None
         summary = dataclasses.replace(summary, pushed=True)

@@ -63,7 +63,7 @@ def _talk(repo: git.Repo, verb: str, remote: str, *args: str) -> None:
     try:
         getattr(repo.git, verb)(*args)
     except git.GitCommandError as exc:
-        reason = gitrepo.failure_reason(exc)
+        reason = gitrepo.push_refusal(exc) if verb == "push" else gitrepo.failure_reason(exc)
         where = "from" if verb == "fetch" else "to"
         raise Failed(f"git {verb} {where} {remote} failed: {reason or f'exit {exc.status}'}",
                      hints=[f"check the remote: git -C {shlex.quote(str(repo.working_dir))} remote -v"]) from None

@@ -4,9 +4,12 @@ branch that no longer exists."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
+import pytest
 from corekit import Cli, WorldFactory
 
+from release.errors import EXIT_FAILED
 from release.sandbox import git
 
 
@@ -44,3 +47,27 @@ def test_no_hint_names_the_deleted_branch_of_the_replay(make_world: WorldFactory
     assert "checkout ellm-0.13.0" not in result.err
     assert "ellm-release abort" in result.err
     assert cli(world, "abort").code == 0
+
+
+def install_hook(hooks: Path, name: str, text: str) -> None:
+    hook = hooks / name
+    hook.write_text(f"#!/bin/sh\necho '{text}' >&2\nexit 1\n", encoding="utf-8")
+    hook.chmod(0o755)
+
+
+@pytest.mark.parametrize("side", ["server pre-receive", "local pre-push"])
+def test_a_push_refused_by_a_hook_shows_the_hook_s_reason(make_world: WorldFactory, cli: Cli, side: str) -> None:
+    world = make_world(conflict=False, upstreamed=False)
+    reason = "release branches are frozen until Monday (ticket OPS-42)"
+    if side.startswith("server"):
+        install_hook(world.fork_bare / "hooks", "pre-receive", reason)
+    else:
+        install_hook(world.fork / ".git" / "hooks", "pre-push", reason)
+
+    result = cli(world, "rebase", "0.13.0", "--push")
+
+    assert result.code == EXIT_FAILED, result.text
+    first = result.err.splitlines()[0]
+    assert "the push to origin failed" in first and reason in first, first
+    if side.startswith("server"):
+        assert "pre-receive hook declined" in first
