@@ -25,7 +25,7 @@ from release.build_skip import LABEL_BUILD_INPUTS, SkipDecision
 from release.errors import Failed, Refused
 from release.localdaemons import BUILDX_HINT
 from release.manifest import Manifest
-from release.redaction import redact
+from release.redaction import redact, strip_url_credentials
 from release.registry import (
     ENV_TOKEN,
     ENV_USER,
@@ -123,7 +123,7 @@ class BuildPlan:
 def source_url(manifest: Manifest) -> str:
     """The fork's web address, for the OCI source label (ghcr.io links the package to it)."""
     if manifest.fork_url:
-        url = manifest.fork_url.removesuffix(".git")
+        url = strip_url_credentials(manifest.fork_url).removesuffix(".git")  # the manifest refuses them too
         if url.startswith("git@"):
             url = "https://" + url[4:].replace(":", "/", 1)
         return url
@@ -498,8 +498,13 @@ def _dev_fields(client: RegistryClient, manifest: Manifest, version: str, digest
     dev = parse_image(manifest.dev_image(version))
     labels = _labels_or_empty(client, dev.repository, digest, manifest.image.platform)
     return {"repository": manifest.image.repository, "dev_tag": dev.tag, "dev_digest": digest,
-            "revision": labels.get(LABEL_REVISION), "source": labels.get(LABEL_SOURCE),
+            "revision": labels.get(LABEL_REVISION), "source": _bare_url(labels.get(LABEL_SOURCE)),
             "built_at": existing.get("built_at") if existing.get("dev_digest") == digest else None}
+
+
+def _bare_url(url: str | None) -> str | None:
+    # a label written by some other build may carry a token in its URL: the record never does
+    return strip_url_credentials(url) if url else url
 
 
 def _labels_or_empty(client: RegistryClient, repository: str, reference: str, platform: str) -> dict[str, str]:

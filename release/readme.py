@@ -18,6 +18,7 @@ import git
 
 from release.errors import Refused
 from release.manifest import Manifest, Patch
+from release.redaction import strip_url_credentials
 from release.safe_write import atomic_write_bytes, require_regular_inside
 from release.state_dir import read_json, state_dir
 
@@ -91,7 +92,7 @@ def html_block(text: str) -> str:
 
 
 def repo_web_url(manifest: Manifest) -> str:
-    url = manifest.upstream_url or ""
+    url = strip_url_credentials(manifest.upstream_url or "")  # the manifest refuses them too
     if url.startswith("https://"):
         return url.removesuffix(".git")
     return f"https://github.com/{manifest.upstream_repo}"
