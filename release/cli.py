@@ -205,6 +205,8 @@ def _run(args: list[str], opts: Options) -> Ending:
         return Ending(exc.exit_code)
     except click.ClickException as exc:  # bad usage or a bad value: nothing was done
         exc.show()
+        if isinstance(exc, click.exceptions.NoArgsIsHelpError):  # its message is the whole help text
+            return Ending(EXIT_REFUSED, f"`{exc.ctx.command_path if exc.ctx else 'ellm-release'}` needs a command")
         return Ending(EXIT_REFUSED, exc.format_message())
     except click.Abort:
         click.echo("interrupted", err=True)

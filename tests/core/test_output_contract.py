@@ -98,11 +98,11 @@ def test_a_conflict_is_one_document_with_the_summary(world: World, cli: Cli) -> 
 
 
 def test_a_usage_error_is_one_document(world: World, cli: Cli) -> None:
-    for args in (["rebase"], ["status", "--no-such-option"], ["no-such-command"]):
+    for args in (["rebase"], ["status", "--no-such-option"], ["no-such-command"], ["smoke"]):
         result = cli(world, *args, json_output=True)
         document = _one_document(result.out)
         assert result.code == document["exit_code"] == 2, args
-        assert document["error"]
+        assert document["error"] and "\n" not in document["error"]
 
 
 def test_a_bad_manifest_is_one_document_naming_the_problems(world: World, cli: Cli) -> None:
@@ -215,3 +215,11 @@ def test_a_damaged_replay_state_is_one_sentence(world: World, cli: Cli, damage: 
         assert result.code == 2, (command, result.err)
         assert str(state) in result.err and "internal error" not in result.err
         assert _one_document(result.out)["hints"][0] == f"move it aside: mv {state} {state}.damaged"
+
+
+def test_v_after_the_command_shows_the_trace_of_a_bug(world: World, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("release.drift.status", lambda *args: {}["missing"])
+    result = cli(world, "status", "-v")
+    assert result.code == 70
+    assert "Traceback (most recent call last)" in result.err and "KeyError: 'missing'" in result.err
+    assert "report it with the trace above" in result.err
