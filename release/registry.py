@@ -17,6 +17,7 @@ import os
 import random
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -355,6 +356,8 @@ class RetryPolicy:
 def _describe(exc: BaseException) -> str:
     """A short reason for a network failure, without URLs or headers."""
     text = str(exc).lower()
+    if text.startswith("no complete answer"):  # the deadline of `within`
+        return str(exc)
     for needle, reason in (("refused", "connection refused"), ("reset", "connection reset"),
                            ("timed out", "timed out"), ("aborted", "connection aborted"),
                            ("name or service", "unknown host"), ("remotedisconnected", "connection closed"),
@@ -364,12 +367,40 @@ def _describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+REQUEST_DEADLINE_S = 120.0  # one request, answer included
+DEADLINE_S = 900.0  # every request of one client (one command) together
+
+
+def within(seconds: float, call: Callable[[], requests.Response]) -> requests.Response:
+    """`call()`, or requests.Timeout when it has not returned after `seconds`. It runs in a daemon
+    thread: a stuck transfer is left to die with the process instead of holding the command."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            response = call()
+            _ = response.content  # the whole body, inside the deadline
+            box["response"] = response
+        except BaseException as exc:  # handed over to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="registry-request", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise requests.Timeout(f"no complete answer within {seconds:.0f}s")
+    if "error" in box:
+        raise box["error"]
+    return box["response"]
+
+
 class RegistryClient:
     """One registry, one set of credentials, tokens cached per scope."""
 
     def __init__(self, registry: str, *, credentials: Credentials | None = None, lookup: bool = True,
                  insecure: bool = False, retry: RetryPolicy | None = None, timeout: float = 30.0,
-                 session: requests.Session | None = None, on_retry: Callable[[str], None] | None = None):
+                 session: requests.Session | None = None, on_retry: Callable[[str], None] | None = None,
+                 request_deadline: float = REQUEST_DEADLINE_S, deadline: float = DEADLINE_S):
         self.registry = registry
         api_host = DOCKER_HUB_API if registry == DOCKER_HUB else registry
         scheme = "http" if insecure_allowed(registry, insecure) else "https"
@@ -378,6 +409,11 @@ class RegistryClient:
             credentials_for(registry) if lookup else None)
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
+        # `timeout` bounds each wait for a byte; a registry that trickles one byte a second never
+        # trips it, so each request also has a deadline for its whole answer, and all of them one
+        self.request_deadline = request_deadline
+        self.deadline = time.monotonic() + deadline
+        self.deadline_s = deadline
         self.session = session or requests.Session()
         self.session.trust_env = False  # a proxy from the environment must not see our tokens by surprise
         self.on_retry = on_retry
@@ -397,8 +433,14 @@ class RegistryClient:
     def _send_once(self, method: str, path: str, scope: str, headers: Mapping[str, str],
                    data: bytes | None) -> requests.Response:
         self.requests_sent.append((method, path))
-        return self.session.request(method, self.base_url + path, headers={**headers, **self._auth_header(scope)},
-                                    data=data, timeout=self.timeout, allow_redirects=True)
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise RegistryUnavailable(
+                f"{self.registry} did not finish answering within {self.deadline_s:.0f}s in all; gave up at "
+                f"{method} {path}", hints=["check that the registry is up and reachable, then run the command again"])
+        return within(min(self.request_deadline, left), lambda: self.session.request(
+            method, self.base_url + path, headers={**headers, **self._auth_header(scope)}, data=data,
+            timeout=self.timeout, allow_redirects=True))
 
     def request(self, method: str, path: str, *, scope: str, headers: Mapping[str, str] | None = None,
                 data: bytes | None = None) -> requests.Response:
