@@ -374,7 +374,7 @@ def _reconcile(repo: git.Repo, state: ReplayState, say: Say) -> int:
         return 0
     for new, source in made:
         expected = steps[state.position].commit if state.position < len(steps) else None
-        if source != expected:
+        if expected is None or source != expected:  # past the plan's end, any commit is foreign
             # the branch exists and holds work: a stop part-way, not a refusal before any change
             raise Failed(f"{state.branch} has a commit {new[:12]} that is not the next one of the plan "
                           f"({(expected or 'none')[:12]}); it was not made by this replay",

@@ -71,3 +71,22 @@ def test_a_push_refused_by_a_hook_shows_the_hook_s_reason(make_world: WorldFacto
     assert "the push to origin failed" in first and reason in first, first
     if side.startswith("server"):
         assert "pre-receive hook declined" in first
+
+
+def test_a_foreign_commit_after_the_last_pick_of_a_killed_run_is_named_not_a_crash(
+        make_world: WorldFactory, cli: Cli) -> None:
+    from test_interrupted import rebase_killed_at
+
+    from release.sandbox import commit_files
+
+    world = make_world(conflict=False, upstreamed=False)
+    picks = sum(len(p.commits) for p in world.patches)
+    rebase_killed_at(world, picks)  # in the post-commit hook of the last pick
+    extra = commit_files(world.fork, {"notes.txt": "mine\n"}, "a note of my own, no cherry-pick line")
+
+    result = cli(world, "continue")
+
+    assert result.code in (2, 4), result.text
+    assert extra[:12] in result.err and "not made by this replay" in result.err
+    assert "Traceback" not in result.text and "internal" not in result.err.lower()
+    assert git(world.fork, "rev-parse", "HEAD") == extra
