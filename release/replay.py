@@ -90,7 +90,7 @@ def load_state(repo: git.Repo) -> ReplayState | None:
     if problem:
         # a hand-edited or truncated file: say so instead of guessing where the replay stands
         raise Refused(f"the replay state {path} is damaged ({problem}); no command can go on from it",
-                      hints=[f"move it aside: mv {path} {path}.damaged",
+                      hints=[f"move it aside: mv {shlex.quote(str(path))} {shlex.quote(str(path) + '.damaged')}",
                              f"then look at `{gitrepo.git_c(repo)} status` and `{gitrepo.git_c(repo)} "
                              "branch`: the replay's branch and the manifest are as the stopped run left them"])
     return ReplayState(**data)

@@ -47,7 +47,7 @@ def release_commit_hint(manifest_path: Path, summary: RebaseSummary) -> str | No
     if summary.state != "complete" or not (root / ".gitmodules").is_file():
         return None
     return (f"next, record the release (the submodule at {summary.branch}, .gitmodules and the manifest in one "
-            f"commit):\n  cd {root} && bash scripts/release-commit.sh {summary.version}")
+            f"commit):\n  cd {shlex.quote(str(root))} && bash scripts/release-commit.sh {summary.version}")
 
 
 def _conflict_exit(opts: Options, exc: replay.ConflictStopWithSummary) -> None:
