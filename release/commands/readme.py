@@ -9,7 +9,7 @@ import click
 import git
 
 from release import readme as fork_readme
-from release.errors import EXIT_DRIFT, Refused
+from release.errors import CheckFailed, Refused
 from release.gitrepo import current_branch, open_repo, require_clean
 from release.manifest import Manifest, load_manifest
 from release.output import Options
@@ -46,7 +46,7 @@ def _refuse_on_master(repo: git.Repo, manifest: Manifest, opts: Options) -> None
                  markup=False)
 
 
-def _check(ctx: click.Context, opts: Options, repo: git.Repo, new: bytes) -> None:
+def _check(opts: Options, repo: git.Repo, new: bytes) -> None:
     path = Path(repo.working_dir) / fork_readme.README
     committed, worktree = fork_readme.committed_readme(repo), fork_readme.worktree_readme(repo)
     stale = [("committed", committed)] if committed != new else []
@@ -58,9 +58,8 @@ def _check(ctx: click.Context, opts: Options, repo: git.Repo, new: bytes) -> Non
         return
     name, old = stale[0]
     _echo(opts, fork_readme.unified_diff(old or b"", new, old_name=f"README.md ({name})"))
-    opts.say(f"{path} ({name}) differs from what `ellm-release readme` generates; "
-             "run `ellm-release readme` and commit the result.", markup=False)
-    ctx.exit(EXIT_DRIFT)
+    raise CheckFailed(f"{path} ({name}) differs from what `ellm-release readme` generates",
+                      hints=["ellm-release readme   # regenerates and commits it"])
 
 
 @click.command("readme", epilog=EPILOG)
@@ -90,7 +89,7 @@ def readme(ctx: click.Context, check: bool, output: Path | None, pin_digest: boo
                                  f"ellm-release image status --version {manifest.version}"])
     new = fork_readme.generate_readme(repo, manifest, digest=digest)
     if check:
-        _check(ctx, opts, repo, new)
+        _check(opts, repo, new)
         return
     if output is not None:
         changed = not output.is_file() or output.read_bytes() != new
