@@ -911,7 +911,10 @@ def _write_readme(repo: git.Repo, manifest: Manifest) -> str | None:
     """The generated README as the branch's last commit (no commit when it is already right)."""
     from release import readme
 
-    return readme.write_readme_commit(repo, manifest).commit
+    try:
+        return readme.write_readme_commit(repo, manifest).commit
+    except Refused as exc:  # README.md became a link on the branch: the picks are done and kept
+        raise Failed(exc.message, hints=[*exc.hints, "then: ellm-release continue"]) from None
 
 
 def build_summary(repo: git.Repo, manifest: Manifest, state: ReplayState, status: str, *,

@@ -78,3 +78,4 @@ def test_rebase_refuses_a_manifest_that_is_a_symlink(clean_world: World, cli: Cl
     assert "the manifest" in result.err and "is a symbolic link" in result.err
     assert snapshot(world.fork) == before
     assert real.read_bytes() == world.manifest_path.read_bytes()
+
