@@ -408,6 +408,10 @@ def _after_stop(repo: git.Repo, sha: str) -> tuple[Outcome | None, str]:
         raise Failed(f"git cherry-pick of {sha[:12]} failed without a conflict; see `git status`",
                      hints=_resume_hints(repo))
     staged = repo.git.diff("--cached", "--name-only").strip()
+    if not staged and _conflicts_in_message(repo):
+        # git stopped on a conflict and a recorded resolution took everything out: that is a
+        # maintainer's call to make again, not an empty pick
+        return None, ""
     if not staged:
         # the change is already in the base: the pick came out empty
         repo.git.cherry_pick("--skip")
@@ -432,7 +436,7 @@ def _stop_on_conflict(repo: git.Repo, manifest: Manifest, state: ReplayState, st
     state.pick_paths = sorted((now.every - set(state.dirty_before)) | now.unmerged)
     save_state(repo, state)
     patch = manifest.patch(step.patch_id)
-    files = tuple(gitrepo.unmerged_files(repo))
+    files = tuple(gitrepo.unmerged_files(repo) or _conflicts_in_message(repo))
     where = shlex.quote(str(repo.working_dir))
     info = ConflictInfo(
         patch_id=patch.id, patch_title=patch.title, commit=step.commit,
@@ -557,15 +561,23 @@ def resume(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
 
 
 def _empty_after_conflict(repo: git.Repo) -> bool:
-    """A pick in progress with nothing staged whose message lists conflicts (git writes them there
-    when a pick stops on one): resolved to nothing, never an empty pick."""
-    if repo.git.diff("--cached", "--name-only").strip():
-        return False
+    """A pick in progress with nothing staged whose message lists conflicts: resolved to nothing,
+    never an empty pick."""
+    return not repo.git.diff("--cached", "--name-only").strip() and bool(_conflicts_in_message(repo))
+
+
+def _conflicts_in_message(repo: git.Repo) -> list[str]:
+    """The files git listed under "# Conflicts:" in the message of the pick in progress (git writes
+    them there when a pick stops on a conflict, also when rerere then resolves it)."""
     try:
         text = (gitrepo.git_dir(repo) / "MERGE_MSG").read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
-        return False
-    return any(line.startswith("# Conflicts:") for line in text.splitlines())
+        return []
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("# Conflicts:")), None)
+    if start is None:
+        return []
+    return [line[1:].strip() for line in lines[start + 1:] if line.startswith("#\t")]
 
 
 def _pick_up(repo: git.Repo, state: ReplayState, say: Say) -> None:

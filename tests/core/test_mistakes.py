@@ -297,3 +297,21 @@ def test_abort_refuses_a_manifest_edit_on_the_lines_the_rebase_rewrote(clean_wor
     assert refused.code == 2, refused.text
     assert "was edited after this rebase rewrote it" in refused.err
     assert world.manifest_path.read_text(encoding="utf-8") == edited and snapshot(world.fork) == before
+
+
+def test_a_recorded_resolution_to_nothing_stops_instead_of_counting_as_upstreamed(world: World, cli: Cli) -> None:
+    stopped(world, cli)
+    git(world.fork, "checkout", "--ours", CONFLICTED)
+    git(world.fork, "add", CONFLICTED)
+    git(world.fork, "rerere")  # records "take the base's side" as the resolution
+    assert cli(world, "abort").code == 0
+
+    again = cli(world, "rebase", "0.13.0", json_output=True)
+
+    assert again.code == 3, again.text
+    assert again.json()["conflict"]["files"] == [CONFLICTED]
+    assert git(world.fork, "diff", "--name-only", "--diff-filter=U") == ""  # rerere did resolve it
+    assert cli(world, "continue").code == 2  # the same refusal as a resolution to nothing by hand
+    done = cli(world, "skip", json_output=True)
+    assert done.code == 0, done.err
+    assert rows(done.json())["serve-controller-capacity"]["outcome"] == "skipped"
