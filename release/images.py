@@ -20,7 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from release import build_cache, build_skip
+from release import build_cache, build_skip, signing
 from release.build_skip import LABEL_BUILD_INPUTS, SkipDecision
 from release.errors import Failed, Refused
 from release.localdaemons import BUILDX_HINT
@@ -118,6 +118,7 @@ class BuildPlan:
     push: bool
     labels: Mapping[str, str] = field(default_factory=dict)
     cache: build_cache.CacheFlags = field(default_factory=build_cache.CacheFlags)
+    attestations: tuple[str, ...] = ()  # buildx's --sbom/--provenance flags (release/signing.py)
 
 
 def source_url(manifest: Manifest) -> str:
@@ -149,6 +150,7 @@ def buildx_argv(plan: BuildPlan, metadata_file: Path) -> list[str]:
     for key, value in sorted(plan.build_args.items()):
         argv += ["--build-arg", f"{key}={value}"]
     argv += plan.cache.argv()
+    argv += plan.attestations
     argv.append("--push" if plan.push else "--load")
     argv.append(str(plan.context))
     return argv
@@ -310,7 +312,8 @@ def _engine_auth() -> dict[str, str] | None:
 
 def build(manifest: Manifest, fork_dir: Path, state: Path, *, version: str | None = None, push: bool = False,
           builder: str = "buildx", dry_run: bool = False, on_line: Callable[[str], None] = lambda _: None,
-          client: RegistryClient | None = None, force: bool = False, cache: str | None = None) -> BuildResult:
+          client: RegistryClient | None = None, force: bool = False, cache: str | None = None,
+          attest: bool = False) -> BuildResult:
     """Check the fork, build the dev image, push it, and record the digest the registry holds.
     A push first asks the registry: a dev tag that already holds this build is left as it is."""
     version = version or manifest.version
@@ -331,8 +334,12 @@ def build(manifest: Manifest, fork_dir: Path, state: Path, *, version: str | Non
         if skip.up_to_date and skip.existing is not None:
             record = None if dry_run else _record_existing(manifest, state, plan, skip.existing)
             return BuildResult(plan, skip.existing.digest, builder, log_path, record, skip)
+    if attest and (builder != "buildx" or not push):
+        raise Refused("--attest (SBOM and provenance) needs the buildx builder and --push")
     if builder == "buildx":
         plan = dataclasses.replace(plan, cache=_cache_flags(manifest, plan, cache or manifest.image.cache))
+    if attest:
+        plan = dataclasses.replace(plan, attestations=tuple(signing.attestation_flags(build_cache.buildx_driver())))
     if dry_run:
         return BuildResult(plan, None, builder, log_path, None, skip)
     runner = run_buildx if builder == "buildx" else run_engine_build

