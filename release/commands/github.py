@@ -69,12 +69,18 @@ def _plain(opts: Options, text: str) -> None:
     opts.say(text, markup=False, soft_wrap=True, highlight=False)
 
 
-def append_github_file(variable: str, text: str) -> Path:
-    """Append to a file GitHub Actions names in the environment ($GITHUB_OUTPUT, $GITHUB_STEP_SUMMARY)."""
+def github_file(variable: str) -> Path:
+    """The file GitHub Actions names in the environment ($GITHUB_OUTPUT, $GITHUB_STEP_SUMMARY); refused
+    outside a step. Commands ask for it before writing anything else, so the refusal changes nothing."""
     target = os.environ.get(variable)
     if not target:
         raise Refused(f"${variable} is not set; this option is meant for a GitHub Actions step")
-    path = Path(target)
+    return Path(target)
+
+
+def append_github_file(variable: str, text: str) -> Path:
+    """Append to a file GitHub Actions names in the environment ($GITHUB_OUTPUT, $GITHUB_STEP_SUMMARY)."""
+    path = github_file(variable)
     with path.open("a", encoding="utf-8") as fh:
         fh.write(text if text.endswith("\n") else text + "\n")
     return path
@@ -125,6 +131,8 @@ def upstream_cmd(opts: Options, pre: bool, offline: bool, since: str | None, git
     manifest = load_manifest_for(opts)
     current = since or manifest.version
     check_version(current)
+    if github_output and not opts.dry_run:
+        github_file("GITHUB_OUTPUT")  # refuse outside Actions before asking the remote
     repo = open_repo(opts.repo)
     if not offline:
         require_remote(repo, manifest.upstream_remote)
@@ -190,6 +198,8 @@ def report_cmd(opts: Options, fmt: str, output: Path | None, step_summary: bool,
 
     markdown = "\n".join([render_markdown(summary), *extra_sections(opts.manifest, summary.version)])
     text = json.dumps(summary.to_dict(), indent=2, sort_keys=True) + "\n" if fmt == "json" else markdown
+    if step_summary and not opts.dry_run:
+        github_file("GITHUB_STEP_SUMMARY")  # refuse outside Actions before --output is written
     if output is not None:
         if opts.dry_run:
             _plain(opts, f"dry run: would write the {fmt} report to {output}")

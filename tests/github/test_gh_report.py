@@ -88,3 +88,12 @@ def test_step_summary_outside_actions_is_refused(workspace):
     save_summary(workspace["state"], sample_summary())
     run = report(workspace, "--step-summary")
     assert run.exit_code == 2 and "GITHUB_STEP_SUMMARY" in run.error
+
+
+def test_step_summary_refusal_writes_no_output_file(workspace, tmp_path):
+    """Exit 2 means nothing changed: the --output file is not written before the refusal."""
+    save_summary(workspace["state"], sample_summary())
+    out = tmp_path / "report.md"
+    run = report(workspace, "--output", str(out), "--step-summary", env={"GITHUB_STEP_SUMMARY": ""})
+    assert run.exit_code == 2 and "GITHUB_STEP_SUMMARY" in run.error
+    assert not out.exists()
