@@ -190,6 +190,7 @@ def check() -> None:
 @save_option
 @click.pass_context
 def check_nodes(ctx: click.Context, nodes_file: str, expect: tuple[str, ...], save_to: Path | None) -> None:
+    """Check that each expected vendor has GPU nodes (and the named node, if given) in `kubectl get nodes -o json`."""
     wanted = {k: (None if v in ("", "any") else v) for k, v in _pairs(expect, "--expect").items()}
     _finish(ctx, lambda: nodes.check_gpu_nodes(_read_json(nodes_file), wanted), save_to)
 
@@ -200,6 +201,7 @@ def check_nodes(ctx: click.Context, nodes_file: str, expect: tuple[str, ...], sa
 @save_option
 @click.pass_context
 def check_api(ctx: click.Context, health: str, expected_version: str, save_to: Path | None) -> None:
+    """Check the API server's /api/health answer: healthy, and exactly the expected version."""
     _finish(ctx, lambda: sky_output.check_api_health(_read(health), expected_version), save_to)
 
 
@@ -211,6 +213,7 @@ def check_api(ctx: click.Context, health: str, expected_version: str, save_to: P
 @save_option
 @click.pass_context
 def check_sky_check(ctx: click.Context, output: str, rc: int, context: str | None, save_to: Path | None) -> None:
+    """Check `sky check` output: Kubernetes enabled, for the tier's own context when --context is given."""
     _finish(ctx, lambda: sky_output.check_sky_check(_read(output), rc, context or None), save_to)
 
 
@@ -224,6 +227,7 @@ def check_sky_check(ctx: click.Context, output: str, rc: int, context: str | Non
 @click.pass_context
 def check_gpus_list(ctx: click.Context, output: str, rc: int, nodes_file: str, accelerator: tuple[str, ...],
                     context: str | None, save_to: Path | None) -> None:
+    """Check `sky gpus list` output: each accelerator listed with as many GPUs as the nodes have."""
     names = _pairs(accelerator, "--accelerator")
 
     def compute() -> list[Finding]:
@@ -250,6 +254,7 @@ def check_gpus_list(ctx: click.Context, output: str, rc: int, nodes_file: str, a
 def check_launch(ctx: click.Context, pods_file: str, nodes_file: str, cluster: str, vendor: str, count: int,
                  node: str | None, launch_output: str | None, launch_rc: int | None, status_file: str | None,
                  accelerator: str | None, save_to: Path | None) -> None:
+    """Check a `sky launch`: its pods run on a node of the right vendor, with the GPUs asked for."""
     def compute() -> list[Finding]:
         findings: list[Finding] = []
         if launch_output is not None and launch_rc is not None:
@@ -274,6 +279,7 @@ def check_launch(ctx: click.Context, pods_file: str, nodes_file: str, cluster: s
 @click.pass_context
 def check_over_request(ctx: click.Context, output: str, rc: int, accelerator: str, count: int, vendor: str | None,
                        save_to: Path | None) -> None:
+    """Check that asking for more GPUs than any node has is refused by SkyPilot as insufficient."""
     key = VENDORS[vendor].resource_key if vendor else ""
     _finish(ctx, lambda: sky_output.check_over_request(_read(output), rc, accelerator, count, key), save_to)
 
@@ -290,6 +296,7 @@ def check_over_request(ctx: click.Context, output: str, rc: int, accelerator: st
 @click.pass_context
 def check_smi(ctx: click.Context, vendor: str, fmt: str, output: str, rc: int, expected_count: int | None,
               expected_name: str | None, subject: str, save_to: Path | None) -> None:
+    """Check nvidia-smi / rocm-smi / amd-smi output: GPU count, names, and no GPU in an error state."""
     def compute() -> list[Finding]:
         text = _read(output)
         if rc != 0:
@@ -311,6 +318,7 @@ def check_smi(ctx: click.Context, vendor: str, fmt: str, output: str, rc: int, e
 @save_option
 @click.pass_context
 def check_host(ctx: click.Context, probe: str, hostname: str, vendors_out: Path | None, save_to: Path | None) -> None:
+    """Check what the node-check probe found on a GPU host: devices, driver nodes and tools per vendor."""
     findings, vendors = host.check_host(host.parse_probe(_read(probe), hostname))
     if vendors_out:
         vendors_out.parent.mkdir(parents=True, exist_ok=True)
@@ -324,6 +332,7 @@ def check_host(ctx: click.Context, probe: str, hostname: str, vendors_out: Path 
 @save_option
 @click.pass_context
 def check_vector_add(ctx: click.Context, result: str, subject: str, save_to: Path | None) -> None:
+    """Check a GPU vector add's result: computed on a GPU, and correct."""
     _finish(ctx, lambda: compute.check_vector_add(_read(result), subject), save_to)
 
 

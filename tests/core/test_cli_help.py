@@ -127,3 +127,15 @@ def test_every_help_example_parses(where: str, example: str) -> None:
     except click.ClickException as exc:
         pytest.fail(f"`ellm-release {where} --help` shows `ellm-release {example}`, which fails: "
                     f"{exc.format_message()}")
+
+
+@pytest.mark.parametrize("path", ALL_COMMANDS, ids=" ".join)
+def test_every_command_says_what_it_does(path: tuple[str, ...]) -> None:
+    """The listing of a group names each subcommand with a sentence, not a bare name."""
+    ctx = click.Context(cli)
+    command: click.Command | None = cli
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.get_command(ctx, name)
+    assert command is not None
+    assert command.get_short_help_str(limit=1000).strip(), f"`ellm-release {' '.join(path)}` has no description"
