@@ -25,7 +25,8 @@
 #
 # Environment: ELLM (the ellm-release command), ELLM_REPO, ELLM_MANIFEST, ELLM_STATE_DIR (all
 # required), DRY_RUN (true|false), REQUESTED (a version asked for; empty = the newest upstream),
-# VERSION / BUILD_VERSION (override what pick chose), BUILD_CACHE (build --cache), GITHUB_MODE (github, the default, or
+# VERSION / BUILD_VERSION (override what pick chose), BUILD_CACHE (build --cache),
+# SMOKE_PULL_SECRET (true: the kind nodes get `docker login`'s credentials as a pull Secret), GITHUB_MODE (github, the default, or
 # rehearse: pr and notify print the requests they would send into $NIGHTLY_OUT and push nothing).
 # Each step exits with the status of what it ran: 0 ok, 3 a rebase conflict, anything else a failure.
 set -euo pipefail
@@ -239,9 +240,12 @@ PY
     build=$(picked build_version)
     mkdir -p "${SMOKE_LOGS:-smoke-logs}"
     args=(-e "skypilot_version=$build" -e smoke_keep_cluster=true)
-    # kind nodes pull the private -dev image with the credentials `docker login` left here
-    docker_config=${DOCKER_CONFIG:-$HOME/.docker}/config.json
-    [ -s "$docker_config" ] && args+=(-e "smoke_registry_config=$docker_config")
+    # SMOKE_PULL_SECRET=true (the workflow): kind nodes pull the private -dev image with the
+    # credentials `docker login` left here. Not by default: a laptop's config may hold none.
+    if [ "${SMOKE_PULL_SECRET:-false}" = true ]; then
+      docker_config=${DOCKER_CONFIG:-$HOME/.docker}/config.json
+      args+=(-e "smoke_registry_config=$docker_config")
+    fi
     ansible-playbook "$here/playbooks/smoke.yml" -i "$here/playbooks/inventories/kind" "${args[@]}"
     ;;
 

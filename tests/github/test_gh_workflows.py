@@ -311,6 +311,7 @@ def test_the_smoke_job_makes_the_private_image_pullable():
     assert smoke["steps"][login]["with"]["registry"] == "ghcr.io"
     script = STEP_SCRIPT.read_text()
     assert "smoke_registry_config=$docker_config" in script
+    assert smoke["steps"][run]["env"]["SMOKE_PULL_SECRET"] == "true"
     kind_values = yaml.safe_load((ROOT / "charts" / "skypilot" / "values-kind.yaml").read_text())
     secret = yaml.safe_load((ROLES / "smoke_kind" / "defaults" / "main.yml").read_text())["smoke_kind_pull_secret"]
     assert kind_values["global"]["imagePullSecrets"] == [{"name": secret}]
