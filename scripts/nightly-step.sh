@@ -26,12 +26,16 @@
 # Environment: ELLM (the ellm-release command), ELLM_REPO, ELLM_MANIFEST, ELLM_STATE_DIR (all
 # required), DRY_RUN (true|false), REQUESTED (a version asked for; empty = the newest upstream),
 # VERSION / BUILD_VERSION (override what pick chose), BUILD_CACHE (build --cache),
-# SMOKE_PULL_SECRET (true: the kind nodes get `docker login`'s credentials as a pull Secret), GITHUB_MODE (github, the default, or
-# rehearse: pr and notify print the requests they would send into $NIGHTLY_OUT and push nothing).
+# SMOKE_PULL_SECRET (true: the kind nodes get `docker login`'s credentials as a pull Secret),
+# GITHUB_MODE (github, the default, or rehearse: pr and notify print the requests they would send
+# into $NIGHTLY_OUT and push nothing).
 # Each step exits with the status of what it ran: 0 ok, 3 a rebase conflict, anything else a failure.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
+# the comment block above, without its leading "# "
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+case "${1:-}" in ""|-h|--help) usage; exit 0 ;; esac
 ellm=${ELLM:-ellm-release}
 : "${ELLM_REPO:?set ELLM_REPO to the fork working copy}"
 : "${ELLM_MANIFEST:?set ELLM_MANIFEST to the patch manifest}"
@@ -272,9 +276,6 @@ PY
     fi
     ;;
 
-  ""|-h|--help)
-    sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
-    ;;
   *)
     echo "unknown nightly step: $step (see scripts/nightly-step.sh --help)" >&2
     exit 2
