@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
+import re
+import shlex
 import sys
 import traceback
 from dataclasses import dataclass
@@ -215,7 +218,7 @@ def _run(args: list[str], opts: Options) -> Ending:
         return _failed(EXIT_REFUSED, f"the manifest has {len(exc.problems)} problem(s):",
                        [str(p) for p in exc.problems])
     except ReleaseError as exc:
-        return _failed(exc.exit_code, exc.message, exc.hints, exc.data)
+        return _failed(exc.exit_code, exc.message, _repeat_global_options(exc.hints, opts), exc.data)
     except OSError as exc:  # the system refused a read or a write (permissions, disk full, ...)
         message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
         return _failed(EXIT_FAILED, message, _trace_hint(args, opts))
@@ -235,6 +238,29 @@ def _failed(code: int, message: str, hints: list[str], data: dict[str, Any] | No
     for hint in hints:
         click.echo(f"  {hint}", err=True)
     return Ending(code, message, tuple(hints), data)
+
+
+def _repeat_global_options(hints: list[str], opts: Options) -> list[str]:
+    """When hints suggest `ellm-release ...` commands and this run was pointed at a fork or manifest a
+    bare command would not reach from here, a last hint says to repeat --repo/--manifest: pasted as
+    printed, the suggestion would act on another repository (or on none)."""
+    given = []
+    if _elsewhere(opts.repo, os.environ.get("ELLM_REPO") or "skypilot"):
+        given += ["--repo", str(opts.repo)]
+    if _elsewhere(opts.manifest, os.environ.get("ELLM_MANIFEST") or "patches/manifest.yaml"):
+        given += ["--manifest", str(opts.manifest)]
+    names = "|".join(map(re.escape, COMMAND_MODULES))
+    suggests = re.compile(rf"(?<![\w/.-])ellm-release (?:--|(?:{names})\b)")
+    if not given or not any(suggests.search(hint) for hint in hints):
+        return hints
+    return [*hints, f"add {shlex.join(given)} to the ellm-release commands above, as to this one"]
+
+
+def _elsewhere(given: Path, default: str) -> bool:
+    try:
+        return given.resolve() != Path(default).resolve()
+    except OSError:  # a path that cannot be resolved is not the default's
+        return True
 
 
 def _trace_hint(args: list[str], opts: Options) -> list[str]:
