@@ -14,13 +14,16 @@ The seeds are fixed, so a failure replays exactly; the seed is in the test id.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 
 import pytest
-from corekit import Cli, CliResult, WorldFactory, picked_from, snapshot, state_file
-from test_interrupted import rebase_killed_at
+from corekit import Cli, CliResult, WorldFactory, child_env, cli_argv, picked_from, snapshot, state_file
+from test_interrupted import install_stop_hook, rebase_killed_at
 
 from release.sandbox import CONTROLLER_PY, World, git
 
@@ -48,7 +51,7 @@ class Scenario:
         before = snapshot(self.world.fork)
         manifest = self.world.manifest_path.read_bytes()
         result = self.cli(self.world, *args, json_output=True)
-        self.log.append(f"  -> {result.code}: {result.err.strip().splitlines()[:1]}")
+        self.log.append(f"  -> {result.code}: {[line for line in result.err.splitlines() if line.startswith('error')]}")
         if result.code == 2:
             assert snapshot(self.world.fork) == before, self.story("a refusal changed the repository")
             assert self.world.manifest_path.read_bytes() == manifest, self.story("a refusal changed the manifest")
@@ -91,7 +94,8 @@ class Scenario:
         self.git("add", CONFLICTED)
 
     def act(self) -> None:
-        choice = self.rng.choice(["edit", "stage", "untracked", "abort-pick", "resolve", "commit", "switch"])
+        choice = self.rng.choice(["edit", "stage", "untracked", "abort-pick", "abort-pick", "resolve", "commit",
+                                  "switch", "reset-hard"])
         if choice in ("edit", "stage"):
             path = self.rng.choice(NOTES)
             self.edits[path] = f"{choice} by the user {self.rng.random()}\n"
@@ -107,6 +111,8 @@ class Scenario:
             self.log.append(f"create {path}")
         elif choice == "abort-pick" and self.picking():
             self.git("cherry-pick", "--abort")
+        elif choice == "reset-hard" and self.unmerged():
+            self.git("reset", "-q", "--hard")  # the user's own command: it takes their edits too
         elif choice == "resolve" and self.unmerged():
             self.resolve()
         elif choice == "commit" and self.unmerged() and not self.staged:
@@ -147,6 +153,29 @@ class Scenario:
     skip_or_repick: str = ""
 
 
+def killed_at_first_commit(s: Scenario, command: str) -> bool:
+    """Run `command` as a child and SIGKILL its whole process group at the first commit it makes
+    (a post-commit hook); False when it ended before making one (it refused, or stopped)."""
+    marker = install_stop_hook(s.world, 1)
+    s.log.append(f"ellm-release {command}, killed (SIGKILL, process group) at its first commit")
+    child = subprocess.Popen(cli_argv(s.world, command), env=child_env(), start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        killed = marker.exists()
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        (s.world.fork / ".git" / "hooks" / "post-commit").unlink(missing_ok=True)
+        marker.unlink(missing_ok=True)
+        (s.world.root / "hook-count").unlink(missing_ok=True)
+    s.log.append(f"  -> {'killed' if killed else f'ended first, exit {child.returncode}'}")
+    return killed
+
+
 def changed_paths(world: World) -> set[str]:
     done = subprocess.run(["git", "status", "--porcelain", "-z", "--untracked-files=all"], cwd=world.fork,
                           capture_output=True, text=True, check=True)
@@ -166,6 +195,9 @@ def finish_with_continue(s: Scenario) -> None:
     for _ in range(12):
         command = "skip" if s.skip_or_repick == "skip" else "continue"
         s.skip_or_repick = ""
+        if s.rng.random() < 0.2 and killed_at_first_commit(s, command):
+            s.check_edits()
+            continue
         result = s.run(command)
         if result.code == 0:
             check_continued(s, result)
@@ -216,10 +248,10 @@ def test_random_mistakes_keep_the_invariants(make_world: WorldFactory, cli: Cli,
     before = snapshot(s.world.fork)
     manifest = s.world.manifest_path.read_bytes()
     start(s)
-    for _ in range(s.rng.randint(1, 4)):
+    for _ in range(s.rng.randint(2, 4)):
         s.act()
         s.refresh()
-    if s.rng.random() < 0.5:
+    if seed % 2 == 0:  # half the seeds go on, half go back
         finish_with_continue(s)
     else:
         finish_with_abort(s, before, manifest)
