@@ -1,5 +1,12 @@
 """Readers for what the `sky` client prints, and the checks on it.
 
+Structured output first, wherever the fork's client has it: `sky status -o json` (the cluster
+records, accelerators included), `sky check -o json` (the enabled clouds) and, for the GPU counts
+per context, the SDK's `realtime_kubernetes_gpu_availability` printed as JSON by
+release/smoke/sky_gpus.py. Each reader takes that JSON when the captured output holds it and falls
+back to the tables below for clients without it. Only the per-context states of `sky check` have
+no structured form (its JSON names clouds, not contexts), so they are always read from the text.
+
 `sky gpus list --infra kubernetes` (`sky show-gpus --cloud kubernetes` before 0.10) prints, per
 context, a borderless left-aligned table `GPU  REQUESTABLE_QTY_PER_NODE  UTILIZATION` whose
 utilization cells read "<free> of <total> free", then a per-node table. Tables are read by the
@@ -11,6 +18,7 @@ ends with an "Enabled infra" (older: "Enabled clouds") section listing e.g. "Kub
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass
@@ -24,6 +32,19 @@ ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 def strip_ansi(text: str) -> str:
     return ANSI_RE.sub("", text).replace("\r", "")
+
+
+def json_document(text: str) -> Any | None:
+    """The JSON document a `-o json` run printed, found among the client's other lines ("Using
+    SkyPilot API server: ..." goes to the same capture); None when the output holds none."""
+    clean = strip_ansi(text)
+    decoder = json.JSONDecoder()
+    for start in re.finditer(r"^[\[{]", clean, re.M):
+        try:
+            return decoder.raw_decode(clean, start.start())[0]
+        except ValueError:
+            continue
+    return None
 
 
 def read_table(lines: list[str], start: int) -> tuple[list[dict[str, str]], int]:
@@ -57,7 +78,26 @@ class GpuRow:
 _UTIL_RE = re.compile(r"(?P<free>\d+|<no permissions>)\s+of\s+(?P<total>\d+)\s+free")
 
 
+def gpus_from_json(data: Any) -> list[GpuRow] | None:
+    """Rows from sky_gpus.py's JSON (the SDK's availability per context); None if it is not that."""
+    if not isinstance(data, list) or not all(isinstance(c, dict) and isinstance(c.get("gpus"), list) for c in data):
+        return None
+    rows = []
+    for block in data:
+        for gpu in block["gpus"]:
+            available = gpu.get("available")
+            # the SDK reports -1 where it may not list pods (the table's "<no permissions>")
+            free = available if isinstance(available, int) and available >= 0 else None
+            total = gpu.get("capacity") if isinstance(gpu.get("capacity"), int) else None
+            rows.append(GpuRow(str(block.get("context") or ""), str(gpu.get("gpu", "")),
+                               tuple(int(c) for c in gpu.get("counts") or ()), free, total))
+    return rows
+
+
 def parse_gpus_list(text: str) -> list[GpuRow]:
+    structured = gpus_from_json(json_document(text))
+    if structured is not None:
+        return structured
     lines = strip_ansi(text).splitlines()
     rows: list[GpuRow] = []
     context, i = "", 0
@@ -152,6 +192,10 @@ def check_gpus_list(text: str, rc: int, expected: dict[str, int], context: str |
 
 
 def enabled_infra(text: str) -> list[str]:
+    data = json_document(text)
+    if isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):
+        # `sky check -o json`: workspace -> enabled cloud -> capabilities
+        return sorted({cloud for clouds in data.values() for cloud in clouds})
     lines = strip_ansi(text).splitlines()
     for i, line in enumerate(lines):
         if re.search(r"Enabled (infra|clouds)", line):
@@ -244,8 +288,25 @@ def check_api_health(body: str | dict[str, Any], expected_version: str) -> list[
 _RES_RE = re.compile(r"(?:gpus=)?(?P<name>[A-Za-z][\w.\-]*):(?P<count>\d+)")
 
 
+def _accelerators(value: Any) -> tuple[str, int] | None:
+    """`sky status -o json` writes a cluster's accelerators as a dict's repr: "{'H100': 1}"."""
+    try:
+        parsed = ast.literal_eval(value) if isinstance(value, str) else value
+    except (ValueError, SyntaxError):
+        return None
+    if isinstance(parsed, dict) and parsed:
+        name, count = next(iter(parsed.items()))
+        if isinstance(count, int | float):
+            return str(name), int(count)
+    return None
+
+
 def status_gpu_counts(text: str) -> dict[str, tuple[str, int] | None]:
-    """cluster name -> (accelerator, count) from `sky status --kubernetes`, None if no GPU shown."""
+    """cluster name -> (accelerator, count) from `sky status -o json` (or the table of
+    `sky status --kubernetes` of clients without -o json), None if no GPU shown."""
+    data = json_document(text)
+    if isinstance(data, list) and all(isinstance(r, dict) and "name" in r for r in data):
+        return {str(r["name"]): _accelerators(r.get("accelerators")) for r in data}
     lines = strip_ansi(text).splitlines()
     out: dict[str, tuple[str, int] | None] = {}
     for i, line in enumerate(lines):
