@@ -221,7 +221,11 @@ def _run(args: list[str], opts: Options) -> Ending:
         return _failed(exc.exit_code, exc.message, _repeat_global_options(exc.hints, opts), exc.data)
     except OSError as exc:  # the system refused a read or a write (permissions, disk full, ...)
         message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
-        return _failed(EXIT_FAILED, message, _trace_hint(args, opts))
+        # not a bug: the hint points at the path, and -v still shows where it happened
+        hints = ["check the path (its folder, permissions, free space), then run the command again"]
+        if opts.verbose or _asks_for(args, "-v", "--verbose"):
+            traceback.print_exc()
+        return _failed(EXIT_FAILED, message, hints)
     except Exception as exc:  # a bug: one line for the user, the traceback with -v
         if _is_git_command_error(exc):
             # every git failure the tool foresees is turned into a ReleaseError; this one was not

@@ -223,3 +223,15 @@ def test_v_after_the_command_shows_the_trace_of_a_bug(world: World, cli: Cli, mo
     assert result.code == 70
     assert "Traceback (most recent call last)" in result.err and "KeyError: 'missing'" in result.err
     assert "report it with the trace above" in result.err
+
+
+def test_a_path_the_system_refuses_is_not_called_a_bug(world: World, cli: Cli, tmp_path) -> None:
+    """A write the system refuses (a missing folder) names the path and says what to check; it does not
+    ask the user to report a bug."""
+    target = tmp_path / "no-such-folder" / "README.md"
+    result = cli(world, "readme", "--output", str(target), json_output=True)
+    document = _one_document(result.out)
+    assert result.code == document["exit_code"] == 4
+    assert str(target) in document["error"]
+    assert not any("report it" in hint for hint in document["hints"])
+    assert any("check" in hint for hint in document["hints"])
