@@ -273,6 +273,10 @@ def manifest_from_text(path: str | Path, text: str) -> Manifest:
     try:
         doc = _yaml().load(text)
     except _marked_error() as exc:
+        if type(exc).__name__ == "DuplicateKeyError":  # the parser stops at the first; name every one
+            duplicates = _duplicate_keys(path, text)
+            if duplicates:
+                raise ManifestError(duplicates) from None
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 1
         raise ManifestError([Problem(str(path), line, "yaml", _yaml_problem(exc, text))]) from None
@@ -295,6 +299,34 @@ class _StrictFastLoader(getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)):  # t
                 raise pyyaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+def _duplicate_keys(path: Path, text: str) -> list[Problem]:
+    """Every key given twice in one mapping, from the node tree (composing builds no values, so
+    it goes past the first duplicate), each with the line of its first occurrence."""
+    try:
+        root = pyyaml.compose(text, Loader=pyyaml.SafeLoader)
+    except pyyaml.YAMLError:
+        return []
+    problems: list[Problem] = []
+    pending = [root] if root is not None else []
+    while pending:
+        node = pending.pop()
+        if isinstance(node, pyyaml.MappingNode):
+            first: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                pending.append(value_node)
+                if not isinstance(key_node, pyyaml.ScalarNode):
+                    continue
+                line = key_node.start_mark.line + 1
+                if key_node.value in first:
+                    problems.append(Problem(str(path), line, "yaml", f"duplicate key {key_node.value!r} (first at "
+                                            f"line {first[key_node.value]}): a key may appear only once in a mapping"))
+                else:
+                    first[key_node.value] = line
+        elif isinstance(node, pyyaml.SequenceNode):
+            pending.extend(node.value)
+    return sorted(problems, key=lambda problem: problem.line)
 
 
 def _yaml_problem(exc: Exception, text: str) -> str:

@@ -25,6 +25,19 @@ def test_a_key_given_twice_is_an_error_with_both_lines(tmp_path: Path, key_line:
                          "a key may appear only once in a mapping")], where
 
 
+def test_every_key_given_twice_is_reported_at_once(tmp_path: Path) -> None:
+    """All problems at once: a second duplicate further down is named too, each with its first line."""
+    text = VALID.replace("  version: 0.12.0", "  version: 0.12.0\n  version: 0.13.0", 1)
+    text = text.replace("    status: carry", "    status: carry\n    status: dropped", 1)
+    problems = problems_of(write(tmp_path, text))
+    assert problems == [
+        (line_of(text, "version: 0.13.0"), "yaml", f"duplicate key 'version' (first at line "
+         f"{line_of(text, 'version: 0.12.0')}): a key may appear only once in a mapping"),
+        (line_of(text, "status: dropped"), "yaml", f"duplicate key 'status' (first at line "
+         f"{line_of(text, 'status: carry')}): a key may appear only once in a mapping"),
+    ]
+
+
 def test_a_duplicate_key_stops_every_command_with_exit_2(world: World, cli: Cli) -> None:
     text = world.manifest_path.read_text(encoding="utf-8").replace("  version: 0.12.0",
                                                                     "  version: 0.12.0\n  version: 0.13.0")
