@@ -156,3 +156,23 @@ def test_check_sha_refuses_a_file_with_another_digest(tmp_path: Path) -> None:
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1 and "installed" not in proc.stdout
     assert f"{target} has sha256" in proc.stderr and "refusing to install it" in proc.stderr
+
+
+def test_the_nightly_signs_keyless_and_attaches_sbom_and_provenance() -> None:
+    nightly = yaml.safe_load((ROOT / ".github" / "workflows" / "nightly.yml").read_text(encoding="utf-8"))
+    for job_name in ("build", "promote"):
+        step_name = f"scripts/nightly-step.sh {job_name}"
+        job = nightly["jobs"][job_name]
+        assert job["permissions"]["id-token"] == "write", job_name  # keyless signing's OIDC token
+        steps = job["steps"]
+        run_at = next(i for i, s in enumerate(steps) if step_name in s.get("run", ""))
+        cosign_at = next(i for i, s in enumerate(steps) if "fetch-trixie-deb.sh cosign" in s.get("run", ""))
+        assert cosign_at < run_at, f"{job_name}: cosign is installed after it is needed"
+        assert steps[run_at]["env"]["ELLM_COSIGN_KEYLESS"] == "true"
+    build = nightly["jobs"]["build"]["steps"]
+    buildx = next(s for s in build if s.get("uses", "").startswith("docker/setup-buildx-action@"))
+    assert buildx["with"]["driver"] == "docker-container"  # the docker driver cannot store attestations
+    step = next(s for s in build if "nightly-step.sh build" in s.get("run", ""))
+    assert step["env"]["ELLM_BUILD_ATTEST"] == "true"
+    promote = next(s for s in nightly["jobs"]["promote"]["steps"] if "nightly-step.sh promote" in s.get("run", ""))
+    assert promote["env"]["ELLM_COSIGN_IDENTITY"].startswith("^https://github\\.com/${{ github.repository }}/")
