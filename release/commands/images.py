@@ -111,7 +111,8 @@ Examples:
   ellm-release build --push                      build and push :v<version>-dev from the fork branch
   ellm-release --repo ../skypilot build --version 0.13.0 --push
   ellm-release build --builder engine --push     use the Docker engine's builder (no buildx)
-  ellm-release build --push --force              rebuild even when the dev tag is up to date""")
+  ellm-release build --push --force              rebuild even when the dev tag is up to date
+  ellm-release build --push --sign-key cosign.key   sign the -dev digest (password in COSIGN_PASSWORD)""")
 @version_option
 @click.option("--push", is_flag=True, help="Push the dev tag and record its digest. Asks the registry first: "
               "a dev tag built from the branch head with the same Dockerfile, build args and platform is "
@@ -195,7 +196,8 @@ Examples:
   ellm-release promote                          :v<version>-dev -> :v<version>, same digest
   ellm-release promote --version 0.13.0 --dry-run
   ellm-release promote --smoke-tier real-nvidia   only a pass on a real NVIDIA cluster opens the gate
-  ellm-release promote --skip-smoke-gate        promote without a smoke record (warned, recorded)""")
+  ellm-release promote --skip-smoke-gate        promote without a smoke record (warned, recorded)
+  ellm-release promote --sign-key cosign.key    check the stable tag's signature, signing the digest if needed""")
 @version_option
 @click.option("--force-retag", is_flag=True, help="Move an existing stable tag to the dev digest (warned).")
 @click.option("--skip-smoke-gate", is_flag=True, help="Promote without a passing smoke record (warned, recorded).")
