@@ -151,12 +151,16 @@ def with_global_options(command: click.Command) -> click.Command:
 @click.option("--manifest", type=click.Path(path_type=Path), default=Path("patches/manifest.yaml"),
               show_default=True, envvar="ELLM_MANIFEST", help="The patch manifest.")
 @click.option("--dry-run", is_flag=True, help="Show what would happen; change nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result on stdout.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout, whatever the outcome.")
 @click.option("-v", "--verbose", count=True, help="More detail (repeat for more).")
 @click.pass_context
 def cli(ctx: click.Context, repo: Path, manifest: Path, dry_run: bool, as_json: bool, verbose: int) -> None:
     """Release tool for EmbeddedLLM's SkyPilot fork: sync upstream, rebase the patch stack,
-    regenerate the fork README, build and promote images."""
+    regenerate the fork README, build and promote images.
+
+    The options below also work after the command (`ellm-release status --json`). Exit codes: 0
+    done, 1 drift or a failed check, 2 refused before any change, 3 stopped on a conflict, 4 failed
+    part-way or an outside failure, 70 internal error."""
     opts = ctx.ensure_object(Options)  # main() passes one in, to print the JSON document at the end
     opts.repo, opts.manifest, opts.dry_run, opts.json, opts.verbose = repo, manifest, dry_run, as_json, verbose
 
