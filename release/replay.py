@@ -888,6 +888,7 @@ def finish(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say,
                 f"{state.branch} is complete here, but the push to {manifest.fork_remote} failed"
                 + (f": {reason}" if reason else ""),
                 hints=[f"{gitrepo.git_c(repo)} push {manifest.fork_remote} {state.branch}   # once it can go"],
+                data=summary.to_dict(),  # the rebase itself is done: --json still carries its summary
             ) from None
         summary = dataclasses.replace(summary, pushed=True)
         say(f"pushed {state.branch} to {manifest.fork_remote}")

@@ -235,3 +235,17 @@ def test_a_path_the_system_refuses_is_not_called_a_bug(world: World, cli: Cli, t
     assert str(target) in document["error"]
     assert not any("report it" in hint for hint in document["hints"])
     assert any("check" in hint for hint in document["hints"])
+
+
+def test_a_failed_push_after_the_rebase_is_one_document_with_the_summary(clean_world: World, cli: Cli) -> None:
+    world = clean_world
+    hook = world.fork_bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'protected branch' >&2\nexit 1\n", encoding="utf-8")
+    hook.chmod(0o755)
+
+    result = cli(world, "rebase", "0.13.0", "--push", json_output=True)
+
+    document = _one_document(result.out)
+    assert result.code == document["exit_code"] == 4
+    assert "the push to origin failed" in document["error"]
+    assert document["state"] == "complete" and document["pushed"] is False and document["patches"]
