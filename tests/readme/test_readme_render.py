@@ -181,6 +181,15 @@ def test_the_deploy_section_pins_a_digest_when_given_one(real: Manifest) -> None
     assert "Pin the digest too once the image is promoted" in section
 
 
+def test_the_deploy_sentence_reads_as_words_with_and_without_a_digest(real: Manifest) -> None:
+    # the image reference and the words after it are separate words in the rendered Markdown
+    section = deploy_section(render_fork_block(real, synthetic_rows(real)))
+    assert "with image `ghcr.io/embeddedllm/skypilot:v0.12.0` pinned to its digest" in section
+    digest = "sha256:" + "ab" * 32
+    section = deploy_section(render_fork_block(real, synthetic_rows(real), digest=digest))
+    assert f"with image `ghcr.io/embeddedllm/skypilot:v0.12.0@{digest}`,\n" in section
+
+
 def test_the_recorded_digest_is_the_promoted_one(real: Manifest, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ELLM_STATE_DIR", str(tmp_path))
