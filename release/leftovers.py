@@ -55,6 +55,27 @@ def clean_after(repo: git.Repo, dead: dict[str, Any], say: Say) -> list[str]:
     return removed
 
 
+def pending(repo: git.Repo) -> str | None:
+    """For `status`: what a killed run left that the next writing command will remove, as one
+    line (nothing is touched here)."""
+    from release import dryrun_area, repolock
+
+    dead = repolock.killed_run(repo)
+    if dead is None:
+        return None
+    started = float(dead.get("started") or 0)
+    pid = int(dead.get("pid") or 0)
+    left = [str(p) for p in git_lock_files(repo, dead) if _mtime(p) >= started - SLACK_S]
+    left += [str(p) for p in tool_temp_files(repo, dead, pid)]
+    if dryrun_area.area(repo, pid).is_dir():
+        left.append(str(dryrun_area.area(repo, pid)))
+    what = f"pid {pid}" + (f", `{dead['command']}`" if dead.get("command") else "")
+    if not left:
+        return f"an earlier ellm-release run ({what}) was killed; it left nothing to clean up"
+    return (f"an earlier ellm-release run ({what}) was killed and left {', '.join(left)}; the next writing "
+            "command (continue, abort, rebase, readme, ...) removes them")
+
+
 def _mtime(path: Path) -> float:
     try:
         return path.stat().st_mtime

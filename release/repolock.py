@@ -96,6 +96,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def killed_run(repo: git.Repo) -> dict[str, Any] | None:
+    """The record of a run that was killed (read-only: for `status`, which takes no lock): a record
+    whose lock nobody holds any more. None when there is none, or its run is still working."""
+    folder = tool_dir(repo)
+    record = read_json(folder / RUN_FILE) if (folder / RUN_FILE).exists() else None
+    if not isinstance(record, dict):
+        return None
+    try:
+        with open(folder / "lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    except BlockingIOError:
+        return None  # its run (or a newer one) holds the lock: it is working
+    return record
+
+
 def rebase_in_progress(repo: git.Repo) -> dict[str, Any] | None:
     data = read_json(state_path(repo))
     return data if isinstance(data, dict) else None

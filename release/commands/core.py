@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from release import drift, gitrepo, pr_merges, replay
+from release import drift, gitrepo, leftovers, pr_merges, replay
 from release import sync as sync_mod
 from release.errors import CheckFailed, ConflictStop
 from release.manifest import Manifest, load_manifest
@@ -76,7 +76,10 @@ def status(opts: Options) -> None:
     in_progress = (f"a rebase to {state.version} is in progress ({state.phase}); "
                    "ellm-release continue | skip | abort") if state else None
     report = drift.status(repo, manifest, in_progress)
-    opts.emit(report.to_dict())
+    killed = leftovers.pending(repo)
+    if killed:
+        opts.say(f"note: {killed}", style="yellow")
+    opts.emit({**report.to_dict(), "killed_run": killed})
     head = report.head[:12] if report.head else "missing"
     opts.say(f"{report.branch} @ {head}: {report.commits_on_branch} patch commit(s) on base {report.base[:12]}")
     if report.in_sync:

@@ -157,3 +157,25 @@ def test_a_killed_dry_run_leaves_no_worktree_and_the_next_run_removes_its_area(c
     assert not areas[0].exists()
     assert list((world.fork / ".git" / "ellm-release").glob("dry-run-*")) == []
     assert snapshot(world.fork) == before
+
+
+def test_status_names_what_a_killed_run_left_and_continue_removes_it(clean_world: World, cli: Cli) -> None:
+    from test_interrupted import rebase_killed_at as killed_in_hook
+
+    world = clean_world
+    killed_in_hook(world, 2)
+    lock = world.fork / ".git" / "index.lock"
+    lock.touch()  # what git leaves when it is killed while it writes the index
+
+    status = cli(world, "status", json_output=True)
+
+    assert "was killed and left" in status.err and str(lock) in status.err
+    assert str(lock) in status.json()["killed_run"]
+    assert lock.exists()  # status only reads
+
+    done = cli(world, "continue")
+
+    assert done.code == 0, done.text
+    assert f"removed what it left: {lock}" in done.err
+    assert_complete(world, cli, "after continue")
+    assert cli(world, "status", json_output=True).json()["killed_run"] is None
