@@ -76,8 +76,33 @@ def require_remote(repo: git.Repo, name: str) -> git.Remote:
     return repo.remote(name)
 
 
+# What git leaves in a worktree's git dir while one of its own multi-step commands is unfinished,
+# and how to finish or leave it.
+GIT_OPERATIONS = (
+    ("rebase-merge", "git rebase", "git rebase --continue | --abort"),
+    ("rebase-apply", "git rebase or git am", "git rebase --continue | --abort (or git am --continue | --abort)"),
+    ("MERGE_HEAD", "git merge", "git merge --continue | --abort"),
+    ("CHERRY_PICK_HEAD", "git cherry-pick", "git cherry-pick --continue | --abort"),
+    ("REVERT_HEAD", "git revert", "git revert --continue | --abort"),
+    ("BISECT_LOG", "git bisect", "git bisect reset"),
+)
+
+
+def require_no_git_operation(repo: git.Repo) -> None:
+    """Refuse while git's own rebase, merge, cherry-pick, revert or bisect is unfinished: moving HEAD
+    under it would leave git's plan pointing at the new branch (a later `git rebase --continue`
+    would rewrite the branch the maintainer started from)."""
+    where = git_dir(repo)
+    for marker, command, finish in GIT_OPERATIONS:
+        if (where / marker).exists():
+            raise Refused(f"{command} is in progress in {repo.working_dir}; finish or abort it first",
+                          hints=[f"{git_c(repo)} status   # where it stands", f"then: {finish}"])
+
+
 def require_clean(repo: git.Repo) -> None:
-    """Refuse when there are staged, unstaged or untracked changes: a replay would mix them in."""
+    """Refuse when there are staged, unstaged or untracked changes: a replay would mix them in;
+    also while one of git's own multi-step commands is unfinished."""
+    require_no_git_operation(repo)
     dirty = repo.git.status("--porcelain", "--untracked-files=normal")
     if dirty.strip():
         files = [line[3:] for line in dirty.splitlines()][:5]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from corekit import Cli, snapshot, state_file
@@ -31,6 +34,28 @@ def assert_refused(world: World, cli: Cli, args: tuple[str, ...], *needles: str)
 def test_dirty_worktree_is_refused(world: World, cli: Cli) -> None:
     (world.fork / "sky/clouds/kubernetes.py").write_text("# edited, not committed\n", encoding="utf-8")
     assert_refused(world, cli, ("rebase", "0.13.0"), "uncommitted changes", "sky/clouds/kubernetes.py")
+
+
+def _stop_an_interactive_rebase(world: World) -> None:
+    """The maintainer's own `git rebase -i` stopped at an `edit`: a clean tree, HEAD detached."""
+    env = {**os.environ, "GIT_SEQUENCE_EDITOR": "sed -i 1s/^pick/edit/"}
+    subprocess.run(["git", "-C", str(world.fork), "rebase", "-q", "-i", "HEAD~2"], env=env, check=True,
+                   capture_output=True)
+
+
+def _start_a_bisect(world: World) -> None:
+    git(world.fork, "bisect", "start", "HEAD", "HEAD~3")
+
+
+@pytest.mark.parametrize(("begin", "named"), [(_stop_an_interactive_rebase, "git rebase"),
+                                              (_start_a_bisect, "git bisect")])
+def test_git_s_own_operation_in_progress_is_refused(world: World, cli: Cli, begin: Any, named: str) -> None:
+    """A rebase started on top of the maintainer's unfinished `git rebase -i` would leave git's plan
+    pointing at the new branch (a later `git rebase --continue` rewrites the old release branch)."""
+    begin(world)
+    first = assert_refused(world, cli, ("rebase", "0.13.0"), named)
+    assert "in progress" in first
+    assert assert_refused(world, cli, ("readme",), named)
 
 
 def test_untracked_file_is_refused(world: World, cli: Cli) -> None:
