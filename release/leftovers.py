@@ -84,9 +84,16 @@ def _mtime(path: Path) -> float:
 
 
 def _repo_folders(repo: git.Repo, dead: dict[str, Any]) -> list[Path]:
+    """Every worktree of the clone and its git dirs: a git working in any of them may hold a ref lock."""
     folders = [Path(repo.working_dir).resolve(), *_git_dirs(repo, dead)]
     if dead.get("worktree"):
         folders.append(Path(dead["worktree"]).resolve())
+    try:
+        listing = repo.git.worktree("list", "--porcelain")
+    except git.GitCommandError:
+        listing = ""
+    folders += [Path(line.removeprefix("worktree ")).resolve() for line in listing.splitlines()
+                if line.startswith("worktree ")]
     return folders
 
 

@@ -179,3 +179,26 @@ def test_status_names_what_a_killed_run_left_and_continue_removes_it(clean_world
     assert f"removed what it left: {lock}" in done.err
     assert_complete(world, cli, "after continue")
     assert cli(world, "status", json_output=True).json()["killed_run"] is None
+
+
+def test_a_lock_of_a_git_still_working_in_another_worktree_is_left_alone(clean_world: World) -> None:
+    from corekit import run_child
+    from test_interrupted import rebase_killed_at as killed_in_hook
+
+    world = clean_world
+    killed_in_hook(world, 2)
+    other = world.root / "colleague-worktree"
+    git(world.fork, "worktree", "add", "-q", "--detach", str(other), "ellm-0.12.0")
+    busy = subprocess.Popen(["git", "-C", str(other), "cat-file", "--batch"], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL)  # a colleague's git, working in the other worktree
+    lock = world.fork / ".git" / "refs" / "heads" / "colleague.lock"
+    try:
+        lock.touch()
+        done = run_child(world, "continue")
+    finally:
+        busy.kill()
+        busy.wait()
+
+    assert done.returncode == 0, done.stderr
+    assert "left alone" in done.stderr and str(lock) in done.stderr and str(busy.pid) in done.stderr
+    assert lock.exists()
