@@ -69,6 +69,19 @@ def git_c(repo: git.Repo) -> str:
     return f"git -C {shlex.quote(str(repo.working_dir))}"
 
 
+def switch_hint(path: str | Path, branch: str) -> str:
+    """The command that gets `branch` checked out, as things stand: a plain switch when the branch
+    (or one remote's branch of that name) is here, a fetch first when it is nowhere yet, so that a
+    hint never names a branch that `git switch` cannot find."""
+    where = shlex.quote(str(path))
+    refs = subprocess.run(["git", "-C", str(path), "for-each-ref", "--format=%(refname)", f"refs/heads/{branch}",
+                           "refs/remotes/"], capture_output=True, text=True, check=False).stdout.split()
+    if f"refs/heads/{branch}" in refs or any(r.endswith(f"/{branch}") for r in refs):
+        return f"git -C {where} switch {shlex.quote(branch)}"
+    return (f"git -C {where} fetch --all && git -C {where} switch {shlex.quote(branch)}   # {branch} is not "
+            "here yet; if the fork lacks it too, it is made by: ellm-release rebase VERSION")
+
+
 def require_remote(repo: git.Repo, name: str) -> git.Remote:
     if name not in [r.name for r in repo.remotes]:
         raise Refused(f"the remote {name!r} is not configured in {repo.working_dir}",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import tempfile
@@ -23,6 +22,7 @@ from typing import Any
 from release import build_cache, build_skip, signing
 from release.build_skip import LABEL_BUILD_INPUTS, SkipDecision
 from release.errors import Failed, Refused
+from release.gitrepo import switch_hint
 from release.localdaemons import BUILDX_HINT
 from release.manifest import Manifest
 from release.redaction import redact, strip_url_credentials
@@ -196,7 +196,7 @@ def check_fork(repo: Path, branch: str) -> str:
     if head != branch:
         where = f"on {head!r}" if head else "on a detached HEAD"
         raise Refused(f"{repo} is {where}, not on {branch}; a release image is built from the branch head",
-                      hints=[f"git -C {shlex.quote(str(repo))} switch {branch}"])
+                      hints=[switch_hint(repo, branch)])
     dirty = _git(repo, "status", "--porcelain", "--untracked-files=normal").stdout.splitlines()
     if dirty:
         shown = ", ".join(line[3:] for line in dirty[:5]) + (" ..." if len(dirty) > 5 else "")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 import click
@@ -10,7 +9,7 @@ import git
 
 from release import readme as fork_readme
 from release.errors import CheckFailed, Refused
-from release.gitrepo import current_branch, open_repo, require_clean
+from release.gitrepo import current_branch, open_repo, require_clean, switch_hint
 from release.manifest import Manifest, load_manifest
 from release.output import Options
 from release.repolock import writing
@@ -40,7 +39,7 @@ def _refuse_on_master(repo: git.Repo, manifest: Manifest, opts: Options) -> None
     branch = current_branch(repo)
     if branch == manifest.fork_master:
         raise Refused(f"the current branch is {branch}, which mirrors upstream and never carries the fork "
-                      "block", hints=[f"git -C {shlex.quote(str(repo.working_dir))} checkout {manifest.branch()}"])
+                      "block", hints=[switch_hint(repo.working_dir, manifest.branch())])
     if branch != manifest.branch():
         opts.say(f"note: regenerating on {branch or 'a detached HEAD'}, not on {manifest.branch()}",
                  markup=False)

@@ -90,3 +90,19 @@ def test_a_foreign_commit_after_the_last_pick_of_a_killed_run_is_named_not_a_cra
     assert extra[:12] in result.err and "not made by this replay" in result.err
     assert "Traceback" not in result.text and "internal" not in result.err.lower()
     assert git(world.fork, "rev-parse", "HEAD") == extra
+
+
+def test_build_names_a_branch_to_switch_to_only_when_it_can_be_switched_to(make_world: WorldFactory,
+                                                                           cli: Cli) -> None:
+    world = make_world()
+    nowhere = cli(world, "build", "--version", "0.14.0")
+    assert nowhere.code == 2, nowhere.text
+    assert "fetch --all" in nowhere.err and "ellm-0.14.0 is not here yet" in nowhere.err
+
+    git(world.fork, "push", "-q", "origin", "ellm-0.12.0:refs/heads/ellm-0.13.0")
+    git(world.fork, "fetch", "-q", "origin")
+    on_the_fork = cli(world, "build", "--version", "0.13.0")
+    assert on_the_fork.code == 2, on_the_fork.text
+    hint = next(line.strip() for line in on_the_fork.err.splitlines() if " switch " in line)
+    assert hint.endswith("switch ellm-0.13.0") and "fetch" not in hint
+    assert subprocess.run(["bash", "-c", hint], capture_output=True).returncode == 0
