@@ -39,7 +39,7 @@ def _refuse_on_master(repo: git.Repo, manifest: Manifest, opts: Options) -> None
     branch = current_branch(repo)
     if branch == manifest.fork_master:
         raise Refused(f"the current branch is {branch}, which mirrors upstream and never carries the fork "
-                      "block", hints=[switch_hint(repo.working_dir, manifest.branch())])
+                      "block", hints=[switch_hint(str(repo.working_dir), manifest.branch())])
     if branch != manifest.branch():
         opts.say(f"note: regenerating on {branch or 'a detached HEAD'}, not on {manifest.branch()}",
                  markup=False)
