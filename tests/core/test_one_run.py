@@ -128,3 +128,27 @@ def test_abort_keeps_a_branch_someone_recreated(world: World, cli: Cli) -> None:
 
     assert aborted.code == 0, aborted.text
     assert git(world.fork, "rev-parse", f"refs/heads/{TARGET}") == theirs
+
+
+def test_two_rebases_started_at_once_from_two_worktrees(make_world: object) -> None:
+    """Real processes, started together: exactly one replays; the other is refused and changes
+    nothing; the branch and the manifest are the winner's."""
+    import subprocess
+
+    from corekit import child_env, cli_argv, picked_from
+
+    world: World = make_world(conflict=False, upstreamed=False, stack_size=10)  # type: ignore[operator]
+    other = second_worktree(world)
+    runs = [subprocess.Popen(cli_argv(w, "rebase", "0.13.0"), env=child_env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for w in (world, other)]
+    results = [(run.wait(timeout=300), run.communicate()[1]) for run in runs]
+
+    codes = sorted(code for code, _ in results)
+    # the loser is refused by the lock; only on a machine so slow that it started after the winner
+    # had finished is it a no-op instead ("already rebased", exit 0)
+    assert codes in ([0, 2], [0, 0]), results
+    if codes == [0, 2]:
+        refused = next(err for code, err in results if code == 2)
+        assert "another ellm-release run" in refused or "already" in refused, refused
+    assert picked_from(world.fork, f"v0.13.0..{TARGET}") == [sha for p in world.patches for sha in p.commits]
+    assert not (world.fork / ".git" / "ellm-release" / "rebase.json").exists()
