@@ -25,7 +25,12 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$version" ] || { echo "error: which version? scripts/release-commit.sh VERSION" >&2; exit 2; }
 
-ellm=${ELLM:-ellm-release}
+# the command (and the Python beside it): $ELLM, else this checkout's .venv, else the one on PATH;
+# so the line `rebase` prints works in a shell where the .venv is not activated
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ -n "${ELLM:-}" ]; then ellm=$ELLM
+elif [ -x "$here/.venv/bin/ellm-release" ]; then ellm=$here/.venv/bin/ellm-release
+else ellm=ellm-release; fi
 manifest=${ELLM_MANIFEST:-patches/manifest.yaml}
 fork=${ELLM_REPO:-skypilot}
 python_bin=${ELLM_PYTHON:-$(dirname "$(command -v "$ellm" || echo /nonexistent/x)")/python}

@@ -32,7 +32,7 @@ def _emit_summary(opts: Options, summary: RebaseSummary) -> None:
 
         for line in render_lines(summary.conflict.forensics):
             opts.progress(line)  # plain: upstream subjects hold brackets
-    hint = release_commit_hint(opts.manifest, summary)
+    hint = release_commit_hint(opts.manifest, summary, opts.repo)
     if hint:
         opts.progress(hint)
     for dropped in summary.dropped_unlisted:
@@ -40,14 +40,26 @@ def _emit_summary(opts: Options, summary: RebaseSummary) -> None:
     opts.emit(summary.to_dict())
 
 
-def release_commit_hint(manifest_path: Path, summary: RebaseSummary) -> str | None:
+def release_commit_hint(manifest_path: Path, summary: RebaseSummary, repo: Path | None = None) -> str | None:
     """After a finished rebase, the command that records it in a release repository that keeps the
-    fork as a submodule: submodule, .gitmodules' branch and manifest in one commit."""
+    fork as a submodule: submodule, .gitmodules' branch and manifest in one commit. The line works
+    when pasted as it is: it names the fork and the manifest when they are not where the script
+    looks by default, and the script itself when the release repository has no copy of it."""
     root = manifest_path.resolve().parent.parent
     if summary.state != "complete" or not (root / ".gitmodules").is_file():
         return None
+    settings = []
+    if repo is not None and repo.resolve() != (root / "skypilot").resolve():
+        settings.append(f"ELLM_REPO={shlex.quote(str(repo.resolve()))}")
+    if manifest_path.resolve() != (root / "patches" / "manifest.yaml").resolve():
+        settings.append(f"ELLM_MANIFEST={shlex.quote(str(manifest_path.resolve()))}")
+    script = "scripts/release-commit.sh"
+    own_script = Path(__file__).resolve().parents[2] / script  # this checkout's, beside its .venv
+    if not (root / script).is_file() and own_script.is_file():
+        script = shlex.quote(str(own_script))
+    command = " ".join([*settings, "bash", script, summary.version])
     return (f"next, record the release (the submodule at {summary.branch}, .gitmodules and the manifest in one "
-            f"commit):\n  cd {shlex.quote(str(root))} && bash scripts/release-commit.sh {summary.version}")
+            f"commit):\n  cd {shlex.quote(str(root))} && {command}")
 
 
 def _conflict_exit(opts: Options, exc: replay.ConflictStopWithSummary) -> None:

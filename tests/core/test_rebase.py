@@ -20,6 +20,7 @@ from corekit import (
     state_file,
 )
 
+import release
 from release.manifest import load_manifest
 from release.sandbox import UPSTREAM_README, World, git
 
@@ -529,7 +530,11 @@ def test_a_finished_rebase_prints_the_release_commit_when_the_fork_is_a_submodul
     done = cli(world, "rebase", "0.13.0")
 
     assert done.code == 0, done.err
-    assert f"cd {world.release_repo.resolve()} && bash scripts/release-commit.sh 0.13.0" in done.text
+    # the fork's working copy is not the release repository's skypilot/, and the sandbox's release
+    # repository has no scripts/: the line names both, so it works when pasted
+    script = Path(release.__file__).resolve().parents[1] / "scripts" / "release-commit.sh"
+    assert (f"cd {world.release_repo.resolve()} && ELLM_REPO={world.fork.resolve()} bash {script} 0.13.0"
+            in done.text)
 
 
 def test_no_release_commit_is_suggested_without_a_submodule_or_after_a_conflict(world: World, cli: Cli) -> None:

@@ -110,3 +110,26 @@ def test_refusals_change_nothing(world: World) -> None:
     git(root, "restore", "--staged", "notes.txt")
     assert git(root, "rev-parse", "HEAD") == head
     assert git(root, "diff", "--cached", "--name-only") == ""
+
+
+def test_the_line_rebase_prints_records_the_release_when_pasted(world: World) -> None:
+    """The maintainer pastes what `rebase` printed into a shell that has no ellm-release on PATH
+    (the runbook runs .venv/bin/ellm-release), with the fork's working copy outside the release
+    repository: the line alone says where the fork, the manifest and the script are."""
+    git(world.fork, "fetch", "-q", "upstream", "--tags")
+    cli_env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "release", "--repo", str(world.fork), "--manifest",
+                           str(world.manifest_path), "rebase", "0.13.0"], cwd=world.root, env=cli_env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = (done.stdout + done.stderr).splitlines()
+    pasted = lines[lines.index(next(line for line in lines if line.startswith("next, record the release"))) + 1]
+
+    bare_shell = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
+    recorded = subprocess.run(["bash", "-c", pasted], cwd=world.root, env=bare_shell, capture_output=True,
+                              text=True, timeout=60)
+
+    assert recorded.returncode == 0, f"{pasted}\n{recorded.stderr}"
+    root = world.release_repo
+    assert git(root, "rev-parse", "HEAD:skypilot") == git(world.fork, "rev-parse", "ellm-0.13.0")
+    assert git(root, "config", "-f", ".gitmodules", "submodule.skypilot.branch") == "ellm-0.13.0"
