@@ -30,7 +30,7 @@ done
 here=$(cd "$(dirname "$0")/.." && pwd)
 if [ -n "${ELLM:-}" ]; then ellm=$ELLM
 elif [ -x "$here/.venv/bin/ellm-release" ]; then ellm=$here/.venv/bin/ellm-release
-else ellm=ellm-release; fi
+else ellm="ellm-release"; fi
 manifest=${ELLM_MANIFEST:-patches/manifest.yaml}
 fork=${ELLM_REPO:-skypilot}
 python_bin=${ELLM_PYTHON:-$(dirname "$(command -v "$ellm" || echo /nonexistent/x)")/python}
