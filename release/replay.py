@@ -27,7 +27,7 @@ from release.repolock import STATE_FILE, repo_lock, state_path
 from release.safe_write import require_regular_inside, write_bytes_inside
 from release.state_dir import read_json, state_dir, write_json
 from release.summary import CommitResult, ConflictInfo, DroppedCommit, Outcome, RebaseSummary
-from release.upstream import resolve_base
+from release.upstream import refuse_base_holding_patches, resolve_base
 
 __all__ = ["STATE_FILE", "repo_lock"]  # the lock used to live here; callers still import it from here
 Say = Callable[[str], None]
@@ -166,6 +166,8 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
     if not request.dry_run:
         gitrepo.require_clean(repo)
     choice = resolve_base(repo, request.version, manifest.upstream_remote, request.base_override)
+    refuse_base_holding_patches(repo, choice, manifest.base,
+                                [sha for p in manifest.carried_patches for sha in p.commits])
     _require_regular_readme(repo, choice.sha)
     require_regular_inside(manifest.path.parent, manifest.path, "the manifest")
     branch = manifest.branch(request.version)

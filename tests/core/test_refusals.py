@@ -79,6 +79,15 @@ def test_existing_target_branch_is_refused(world: World, cli: Cli) -> None:
     assert_refused(world, cli, ("rebase", "0.13.0"), "the branch ellm-0.13.0 already exists")
 
 
+@pytest.mark.parametrize("base", ["HEAD", "ellm-0.12.0"])
+def test_a_base_that_already_holds_the_patches_is_refused(world: World, cli: Cli, base: str) -> None:
+    """A fork branch as --base would find every patch "already there" and mark them all upstreamed."""
+    first = assert_refused(world, cli, ("rebase", "0.13.0", "--base", base), f"--base {base!r}",
+                           "already contains")
+    assert "upstream" in first
+    assert_refused(world, cli, ("--dry-run", "rebase", "0.13.0", "--base", base), "already contains")
+
+
 def test_release_candidate_needs_an_explicit_base(world: World, cli: Cli) -> None:
     assert_refused(world, cli, ("rebase", "0.14.0rc1"), "0.14.0rc1 is a release candidate",
                    "--base v0.14.0rc1")
