@@ -250,11 +250,29 @@ def run_buildx(plan: BuildPlan, log_path: Path, on_line: Callable[[str], None]) 
         metadata = Path(tmp) / "metadata.json"
         code = _stream(buildx_argv(plan, metadata), log_path, on_line)
         if code != 0:
-            raise Failed(f"docker buildx build failed (exit code {code})",
-                               hints=[f"the full build log: {log_path}"])
+            hints = [f"the full build log: {log_path}"]
+            login = push_login_hint(log_path.read_text(encoding="utf-8", errors="replace"),
+                                    parse_image(plan.image).registry) if plan.push else None
+            raise Failed(f"docker buildx build failed (exit code {code})", hints=[*([login] if login else []), *hints])
         data = json.loads(metadata.read_text()) if metadata.exists() else {}
     digest = data.get("containerimage.digest")
     return str(digest) if plan.push and digest else None
+
+
+# What docker buildx says when the registry refuses a push for want of credentials.
+_PUSH_REFUSALS = ("no basic auth credentials", "unauthorized", "authentication required", "denied")
+
+
+def push_login_hint(log_text: str, registry: str) -> str | None:
+    """The hint for a push the registry refused: buildx pushes with Docker's own login, which the
+    tool's ELLM_REGISTRY_USER/ELLM_REGISTRY_TOKEN do not reach. Only the push phase is read: a
+    refused cache import before it is harmless."""
+    lines = log_text.lower().splitlines()
+    pushing = [i for i, line in enumerate(lines) if "pushing" in line]
+    if not pushing or not any(word in line for line in lines[pushing[0]:] for word in _PUSH_REFUSALS):
+        return None
+    return (f"the registry refused the push: docker login {registry} (docker buildx pushes with Docker's "
+            "login; ELLM_REGISTRY_USER/ELLM_REGISTRY_TOKEN serve promote, image status and signing)")
 
 
 def run_engine_build(plan: BuildPlan, log_path: Path, on_line: Callable[[str], None]) -> str | None:

@@ -11,7 +11,7 @@ import pytest
 from images_support import VERSION, git, make_fork, run_cli, state_of, tag_digest, write_manifest
 
 from release.images import LABEL_REVISION, LABEL_SOURCE, LABEL_VERSION, RECORD_KEYS
-from release.localdaemons import DockerDaemon, LocalRegistry
+from release.localdaemons import DockerDaemon, LocalRegistry, RegistryUser
 from release.registry import RegistryClient, image_labels
 
 pytestmark = pytest.mark.docker
@@ -181,3 +181,29 @@ def test_image_demo_builds_pushes_and_promotes(tmp_path: Path, docker_daemon: Do
     assert record["smoke_gate_skipped"] is True and record["stable_digest"] == result["dev_digest"]
     assert "DOCKER_HOST" not in os.environ  # put back as it was
     assert not list((tmp_path / "release-repo").glob(".ellm/images/*"))  # the real state is untouched
+
+
+def test_a_push_refused_for_want_of_a_docker_login_says_to_log_in(
+        tmp_path: Path, docker_env: DockerDaemon, auth_registry: LocalRegistry, registry_user: RegistryUser,
+        repo_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ELLM_REGISTRY_* reach the tool's own registry client, not docker buildx, which pushes with
+    # Docker's login: the failure says so, and never shows the token
+    monkeypatch.setenv("ELLM_REGISTRY_USER", registry_user.username)
+    monkeypatch.setenv("ELLM_REGISTRY_TOKEN", registry_user.password)
+    fork, manifest, _ = _setup(tmp_path, auth_registry, repo_name)
+
+    out = run_cli(["build", "--push"], manifest=manifest, repo=fork)
+
+    assert out.exit_code == 4, out.output
+    assert f"docker login {auth_registry.host}" in out.output
+    assert registry_user.password not in out.output
+
+
+def test_a_refused_cache_import_alone_is_not_a_refused_push() -> None:
+    from release.images import push_login_hint
+
+    cache_only = "#3 ERROR: pulling from host r:5000 failed with status code [manifests v1-dev]: 401 Unauthorized\n" \
+                 "#5 ERROR: failed to calculate checksum: \"/missing-file\": not found\n"
+    assert push_login_hint(cache_only, "r:5000") is None
+    refused = cache_only + "#9 pushing r:5000/a/b:v1-dev with docker\n#9 ERROR: no basic auth credentials\n"
+    assert "docker login r:5000" in (push_login_hint(refused, "r:5000") or "")
