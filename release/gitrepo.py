@@ -13,7 +13,7 @@ from pathlib import Path
 
 import git
 
-from release.errors import Refused
+from release.errors import Failed, Refused
 
 README = "README.md"
 
@@ -254,9 +254,20 @@ def unmerged_files(repo: git.Repo) -> list[str]:
     return sorted({line for line in out.splitlines() if line})
 
 
+def ls_remote(repo: git.Repo, remote: str, *args: str) -> str:
+    """`git ls-remote` against the remote itself; a remote that cannot be reached is an outside
+    failure, said in one sentence (the URL without credentials: errors are redacted when printed)."""
+    try:
+        return str(repo.git.ls_remote(*args, remote))
+    except git.GitCommandError as exc:
+        raise Failed(f"cannot ask the remote {remote!r} ({' '.join(args)}): "
+                     f"{failure_reason(exc) or f'git exit {exc.status}'}",
+                     hints=[f"check the remote and your access: {git_c(repo)} remote -v"]) from None
+
+
 def remote_branch_exists(repo: git.Repo, remote: str, branch: str) -> bool:
     """Ask the remote itself (not a possibly stale remote-tracking ref) whether it has the branch."""
-    return bool(str(repo.git.ls_remote("--heads", remote, f"refs/heads/{branch}")).strip())
+    return bool(ls_remote(repo, remote, "--heads", f"refs/heads/{branch}").strip())
 
 
 PICKED_FROM = re.compile(r"\(cherry picked from commit ([0-9a-f]{40})\)")

@@ -15,7 +15,7 @@ import git
 from packaging.version import Version
 
 from release.errors import Refused
-from release.gitrepo import rev
+from release.gitrepo import ls_remote, rev
 from release.versions import InvalidVersion, parse_version, version_from_tag
 
 
@@ -138,7 +138,7 @@ def release_tags(repo: git.Repo, remote: str, *, include_pre: bool = False, newe
     """Upstream release tags, oldest first. `online` asks the remote itself (ls-remote); otherwise the
     tags already fetched into the working copy are used."""
     if online:
-        text = repo.git.ls_remote("--tags", remote)
+        text = ls_remote(repo, remote, "--tags")
     else:
         text = repo.git.for_each_ref("--format=%(objectname) refs/tags/%(refname:short)", "refs/tags")
         text += "\n" + repo.git.for_each_ref("--format=%(*objectname) refs/tags/%(refname:short)^{}",
