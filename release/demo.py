@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from release.errors import Refused
 from release.sandbox import CONTROLLER_PY, build_world, git
 from release.state_dir import read_json, state_dir
 
@@ -48,7 +49,8 @@ def _print(text: str, **style: Any) -> None:
 def run_demo(workdir: Path | None, *, images: bool = True, say: Say = _print) -> dict[str, Any]:
     root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="ellm-demo-"))
     if root.exists() and any(root.iterdir()):
-        raise RuntimeError(f"{root} is not empty; give the demo an empty or new directory")
+        raise Refused(f"{root} is not empty; give the demo an empty or new directory",
+                      hints=["ellm-release demo   # a new temporary directory each time"])
     say(f"Building a local upstream, fork and release repository in {root}", style="bold")
     world = build_world(root)
     say(f"  upstream (bare):  {world.upstream_bare}\n  fork (bare):      {world.fork_bare}\n"

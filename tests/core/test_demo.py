@@ -45,3 +45,16 @@ def test_the_demo_runs_the_release_loop_end_to_end_with_images(tmp_path: Path) -
     assert images["dev_image"].endswith(":v0.13.0-dev") and images["stable_image"].endswith(":v0.13.0")
     assert images["blob_uploads_during_promote"] == 0
     assert "refused, as it should be" in log  # the smoke gate said no before --skip-smoke-gate
+
+
+def test_a_workdir_in_use_is_refused_and_left_alone(tmp_path: Path) -> None:
+    """Running the help's `demo --workdir DIR` a second time is refused (exit 2), not called a bug,
+    and what is in the folder stays."""
+    mine = tmp_path / "notes.txt"
+    mine.write_text("keep\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "release", "--json", "demo", "--workdir", str(tmp_path),
+                           "--no-images"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    document = json.loads(done.stdout)
+    assert done.returncode == document["exit_code"] == 2, done.stderr
+    assert "not empty" in document["error"] and "bug" not in done.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"] and mine.read_text(encoding="utf-8") == "keep\n"
