@@ -245,6 +245,9 @@ def load_manifest(path: str | Path) -> Manifest:
         data = path.read_bytes()
     except FileNotFoundError:
         raise ManifestError([Problem(str(path), 0, "file", "manifest not found")]) from None
+    except IsADirectoryError:  # `--manifest patches` for `--manifest patches/manifest.yaml`
+        raise ManifestError([Problem(str(path), 0, "file", "is a directory; --manifest names the manifest file "
+                                     "(patches/manifest.yaml)")]) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

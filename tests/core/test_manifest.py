@@ -329,3 +329,9 @@ def test_chart_version_pattern_from_the_manifest_and_its_mistakes(tmp_path: Path
         path.write_text(VALID.replace("chart:\n", f"chart:\n  version: \"{bad}\"\n", 1))
         found = problems_of(path)
         assert [(field, why in message) for _, field, message in found] == [("chart.version", True)], found
+
+
+def test_a_directory_given_as_the_manifest_is_a_problem_not_a_failure(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError) as raised:
+        load_manifest(tmp_path)
+    assert [(p.field, p.message.split(";")[0]) for p in raised.value.problems] == [("file", "is a directory")]
