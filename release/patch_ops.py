@@ -159,6 +159,10 @@ def adopt(repo: git.Repo, manifest: Manifest, names: Sequence[str], into: str | 
         except KeyError:
             raise Refused(f"the manifest has no patch {into!r}",
                           hints=["ids: " + ", ".join(p.id for p in manifest.patches)]) from None
+        if not patch.carried:
+            raise Refused(f"the patch {into} is marked {patch.status}: its commits are not replayed, so adding "
+                          "to it would still leave these commits out",
+                          hints=[f"ellm-release patch add {' '.join(sha[:12] for sha in shas)}   # a new patch each"])
         commits = commits_in_branch_order([*patch.commits, *shas], positions)
         new_text = edit_manifest_text(text, version=None, base=None, commits={into: commits}, statuses={})
         text = new_text if new_text is not None else _round_trip(text, lambda doc: _set_commits(doc, into, commits))

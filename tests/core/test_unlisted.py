@@ -136,6 +136,20 @@ def test_patch_add_into_an_existing_patch(clean_world: World, cli: Cli) -> None:
     assert cli(world, "status").code == 0
 
 
+def test_patch_add_into_a_dropped_patch_is_refused(world: World, cli: Cli) -> None:
+    hotfix = add_hotfix(world)
+    patches = [PatchSpec(p.id, p.title, p.description, p.commits,
+                         "dropped" if p.id == "serve-controller-capacity" else p.status) for p in world.patches]
+    world.write_manifest("0.12.0", world.base, patches=patches)
+    before = world.manifest_path.read_bytes()
+
+    result = cli(world, "patch", "add", hotfix, "--into", "serve-controller-capacity")
+
+    assert result.code == 2, result.text
+    assert "is marked dropped" in result.err and f"ellm-release patch add {hotfix[:12]}" in result.err
+    assert world.manifest_path.read_bytes() == before
+
+
 def test_patch_add_dry_run_changes_nothing(clean_world: World, cli: Cli) -> None:
     world = clean_world
     hotfix = add_hotfix(world)
@@ -266,3 +280,19 @@ def test_manifest_yaml_of_an_added_patch_loads_as_written(clean_world: World, cl
     data = yaml.safe_load(world.manifest_path.read_text(encoding="utf-8"))
     assert data["patches"][-1]["title"] == 'Quote "this" # not a comment: <b>'
     assert "&lt;b&gt;" in data["patches"][-1]["description"]
+
+
+def test_patch_sort_refuses_interleaved_patches(world: World, cli: Cli) -> None:
+    # amd-gpu-autodetect's two commits with nvidia's commit between them, as one patch and another
+    patches = list(world.patches)
+    amd, nvidia = patches[1], patches[2]
+    patches[1] = PatchSpec(amd.id, amd.title, amd.description, [amd.commits[0], nvidia.commits[0]])
+    patches[2] = PatchSpec(nvidia.id, nvidia.title, nvidia.description, [amd.commits[1]])
+    world.write_manifest("0.12.0", world.base, patches=patches)
+    before = world.manifest_path.read_bytes()
+
+    result = cli(world, "patch", "sort")
+
+    assert result.code == 2, result.text
+    assert "interleaved" in result.err
+    assert world.manifest_path.read_bytes() == before
