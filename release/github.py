@@ -54,7 +54,10 @@ def run_url_from_env() -> str | None:
 
 
 def check_slug(slug: str | None, what: str = "--repo-slug") -> str:
-    if not slug or slug.count("/") != 1 or not all(slug.split("/")):
+    if not slug:  # outside Actions nothing names the repository
+        raise Refused(f"no target repository: {what} is not given and GITHUB_REPOSITORY is not set",
+                      hints=["pass --repo-slug owner/name (e.g. EmbeddedLLM/ellm-release) or set GITHUB_REPOSITORY"])
+    if slug.count("/") != 1 or not all(slug.split("/")):
         raise Refused(f"{what} must look like owner/name, got {slug!r}",
                       hints=["pass --repo-slug owner/name or set GITHUB_REPOSITORY"])
     return slug

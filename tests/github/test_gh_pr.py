@@ -157,3 +157,13 @@ def test_github_api_url_from_the_environment(workspace, github_enterprise):
     run = run_cli(args, env={"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": github_enterprise.base})
     assert run.exit_code == 0, run.all_text
     assert github_enterprise.writes()[0].path == f"/api/v3/repos/{SLUG}/pulls"
+
+
+def test_no_target_repository_outside_actions_says_what_to_pass(workspace):
+    """`--dry-run pr` outside Actions (no GITHUB_REPOSITORY): one sentence naming the two ways,
+    not "got None"."""
+    save_summary(workspace["state"], sample_summary())
+    run = run_cli(["--manifest", str(workspace["manifest"]), "--dry-run", "pr"])
+    assert run.exit_code == 2
+    assert "None" not in run.error
+    assert "--repo-slug" in run.error and "GITHUB_REPOSITORY" in run.error
