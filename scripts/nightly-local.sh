@@ -152,6 +152,11 @@ EOF
   for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.2; done
   # point the manifest's image repository at it (the sandbox manifest names a local one already)
   sed -i -E "s#^(  repository: )127\.0\.0\.1:[0-9]+/#\1127.0.0.1:$port/#" "$manifest"
+  # in the sandbox, the release repository starts from it: the release commit that publish makes
+  # then carries the release only, not this run's port
+  if [ -n "${release_root:-}" ] && ! git -C "$release_root" diff --quiet -- patches; then
+    git -C "$release_root" commit -q -m "Local registry at 127.0.0.1:$port" -- patches >> "$workdir/logs/world.log" 2>&1
+  fi
   registry="127.0.0.1:$port"
 }
 start_docker() {
