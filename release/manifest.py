@@ -402,9 +402,7 @@ def _build(path: Path, doc: Any) -> Manifest:
                      else "must be a string such as {semver}")
     if chart_problem:
         check.add(_line_of(doc.get("chart"), "version"), "chart.version", f"pattern {chart_pattern!r} {chart_problem}")
-    urls = ((up_node, up, "url", "upstream.url"), (fork_node, fork, "url", "fork.url"),
-            (doc.get("chart"), chart, "repo_url", "chart.repo_url"))
-    for node, section, key, name in urls:
+    for node, section, key, name in ((up_node, up, "url", "upstream.url"), (fork_node, fork, "url", "fork.url")):
         url = section.get(key)
         if isinstance(url, str) and has_url_credentials(url):
             # the URL is copied into the README, image labels and records: it must never carry a token

@@ -1,9 +1,9 @@
 """The one place that keeps secrets out of what the tool prints or writes.
 
 Tokens and passwords live in `Secret` objects whose str() and repr() are `***`; every secret the
-tool handles is registered, and `redact()` removes registered secrets, authorization headers,
-`token=`-style parameters and the credentials in URLs (`https://user:token@host/...`) from any text.
-The command line passes every message, hint, progress line and JSON document through it.
+tool handles is registered, and `redact()` masks registered secrets, authorization headers,
+`token=`-style parameters and the credentials in URLs (`https://***@host/...`) in any text. The
+command line passes every message, hint, progress line and JSON document through it.
 """
 
 from __future__ import annotations
@@ -56,8 +56,15 @@ def register_secret(value: str) -> None:
 
 
 def strip_url_credentials(text: str) -> str:
-    """`https://user:token@github.com/x` -> `https://github.com/x`, in a URL or anywhere in a text."""
+    """`https://user:token@github.com/x` -> `https://github.com/x`: for what the tool writes (an
+    image label, a record, a link), where a mask would be noise."""
     return _URL_USERINFO.sub(lambda m: m.group(1) if _is_credential(m) else m.group(0), text)
+
+
+def mask_url_credentials(text: str) -> str:
+    """`https://user:token@github.com/x` -> `https://***@github.com/x`: for messages, where the
+    reader should still see that the URL carries credentials."""
+    return _URL_USERINFO.sub(lambda m: f"{m.group(1)}***@" if _is_credential(m) else m.group(0), text)
 
 
 def has_url_credentials(url: str) -> bool:
@@ -71,4 +78,4 @@ def redact(text: str, extra: Iterable[str | None] = ()) -> str:
         text = text.replace(secret, "***")
     text = re.sub(r"(?i)(authorization:?\s*(basic|bearer|token)\s+)[A-Za-z0-9+/=._~-]+", r"\1***", text)
     text = re.sub(r"(?i)((access_)?token|password|refresh_token)=[^&\s\"']+", r"\1=***", text)
-    return strip_url_credentials(text)
+    return mask_url_credentials(text)

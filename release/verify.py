@@ -116,12 +116,9 @@ def smoke_checks(verdicts: Mapping[str, tuple[bool, str]]) -> list[Check]:
 
 def public_url(url: str) -> str:
     """The URL as it may be printed: a user or token written into it is masked."""
-    from urllib.parse import urlsplit, urlunsplit
+    from release.redaction import mask_url_credentials
 
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+    return mask_url_credentials(url)
 
 
 def chart_checks(chart: str, version: str, repo_url: str | None, versions: Iterable[str] | None,

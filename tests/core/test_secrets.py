@@ -9,7 +9,7 @@ import pytest
 from corekit import Cli
 
 from release.output import Options, write_json
-from release.redaction import has_url_credentials, redact, register_secret
+from release.redaction import has_url_credentials, redact, register_secret, strip_url_credentials
 from release.sandbox import World, git
 
 TOKEN = "ghp_s3cretTokenThatMustNotLeak42"
@@ -40,7 +40,7 @@ def test_credentials_in_a_git_remote_never_show_in_errors(world: World, cli: Cli
 
     assert result.code == 4  # the remote failed: an outside failure
     assert "git fetch from origin failed" in result.err
-    assert "https://127.0.0.1:9/fork.git" in result.err  # the address is still there to check
+    assert "127.0.0.1:9/fork.git" in result.err  # the address is still there to check
     assert TOKEN not in result.text and "ellm-bot" not in result.text
 
 
@@ -51,20 +51,22 @@ def test_the_json_document_and_printed_lines_are_redacted(capsys: pytest.Capture
     opts.progress(f"pushing with Authorization: Bearer {TOKEN}")
     write_json({"source": "https://user:pw@github.com/example/fork", "note": f"token={TOKEN}"})
     out, err = capsys.readouterr()
-    assert json.loads(out) == {"source": "https://github.com/example/fork", "note": "token=***"}
-    assert "https://github.com/example/fork" in err
+    assert json.loads(out) == {"source": "https://***@github.com/example/fork", "note": "token=***"}
+    assert "https://***@github.com/example/fork" in err
     assert TOKEN not in out + err and ":pw@" not in out + err
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("https://u:p@github.com/o/r.git", "https://github.com/o/r.git"),
-    (f"https://{TOKEN}@github.com/o/r", "https://github.com/o/r"),
+@pytest.mark.parametrize(("text", "masked", "stripped"), [
+    ("https://u:p@github.com/o/r.git", "https://***@github.com/o/r.git", "https://github.com/o/r.git"),
+    (f"https://{TOKEN}@github.com/o/r", "https://***@github.com/o/r", "https://github.com/o/r"),
     ("fatal: unable to access 'https://oauth2:x@gitlab.com/a.git/': 403",
+     "fatal: unable to access 'https://***@gitlab.com/a.git/': 403",
      "fatal: unable to access 'https://gitlab.com/a.git/': 403"),
-    ("ssh://git@github.com/o/r.git", "ssh://git@github.com/o/r.git"),  # a user name, not a secret
-    ("git@github.com:o/r.git", "git@github.com:o/r.git"),
-    ("https://github.com/o/r@v1", "https://github.com/o/r@v1"),
+    ("ssh://git@github.com/o/r.git", None, None),  # a user name, not a secret
+    ("git@github.com:o/r.git", None, None),
+    ("https://github.com/o/r@v1", None, None),
 ])
-def test_redact_keeps_addresses_and_drops_credentials(text: str, expected: str) -> None:
-    assert redact(text) == expected
-    assert has_url_credentials(text) == (text != expected)
+def test_redact_keeps_addresses_and_masks_credentials(text: str, masked: str | None, stripped: str | None) -> None:
+    assert redact(text) == (masked or text)
+    assert strip_url_credentials(text) == (stripped or text)
+    assert has_url_credentials(text) == (masked is not None)
