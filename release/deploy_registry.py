@@ -21,13 +21,13 @@ true` in the manifest, exactly as for the CLI.
 
 from __future__ import annotations
 
+from release.redaction import Secret
 from release.registry import (
     Credentials,
     NotFound,
     RegistryClient,
     RegistryError,
     RetryPolicy,
-    Secret,
     parse_image,
 )
 

@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from release.errors import Failed, Refused
-from release.registry import Credentials, redact
+from release.redaction import redact
+from release.registry import Credentials
 
 ENV_KEY = "ELLM_COSIGN_KEY"
 ENV_PUBLIC_KEY = "ELLM_COSIGN_PUBLIC_KEY"

@@ -16,7 +16,8 @@ from images_support import VERSION, git, make_fork, pass_smoke, push_image, run_
 
 from release import signing
 from release.localdaemons import DockerDaemon, LocalRegistry, RegistryUser
-from release.registry import Credentials, Secret
+from release.redaction import Secret
+from release.registry import Credentials
 
 pytestmark = pytest.mark.docker
 PASSWORD = "test-key-password"  # of a key pair made for these tests only
