@@ -255,10 +255,12 @@ def unmerged_files(repo: git.Repo) -> list[str]:
 
 
 def ls_remote(repo: git.Repo, remote: str, *args: str) -> str:
-    """`git ls-remote` against the remote itself; a remote that cannot be reached is an outside
-    failure, said in one sentence (the URL without credentials: errors are redacted when printed)."""
+    """`git ls-remote [OPTIONS] REMOTE [PATTERNS]` against the remote itself; a remote that cannot be
+    reached is an outside failure, said in one sentence (errors are redacted when printed)."""
+    options = [a for a in args if a.startswith("-")]
+    patterns = [a for a in args if not a.startswith("-")]
     try:
-        return str(repo.git.ls_remote(*args, remote))
+        return str(repo.git.ls_remote(*options, remote, *patterns))
     except git.GitCommandError as exc:
         raise Failed(f"cannot ask the remote {remote!r} ({' '.join(args)}): "
                      f"{failure_reason(exc) or f'git exit {exc.status}'}",

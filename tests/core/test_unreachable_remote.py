@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from corekit import Cli, snapshot, state_file
 
-from release.sandbox import World
+from release.sandbox import World, git
 
 
 def test_rebase_push_with_the_fork_unreachable_changes_nothing(world: World, cli: Cli) -> None:
@@ -26,3 +26,13 @@ def test_upstream_unreachable_is_an_outside_failure(world: World, cli: Cli) -> N
     assert result.code == document["exit_code"] == 4, result.text
     assert "upstream" in document["error"] and "bug" not in result.text
     assert cli(world, "upstream", "--offline").code == 0  # the tags already fetched still answer
+
+
+def test_rebase_push_still_refuses_a_branch_the_fork_already_has(world: World, cli: Cli) -> None:
+    """The question to the fork names the branch: an existing ellm-0.13.0 there is refused before any change."""
+    git(world.fork, "push", "-q", "origin", "v0.13.0^{commit}:refs/heads/ellm-0.13.0")
+    before = snapshot(world.fork)
+    result = cli(world, "rebase", "0.13.0", "--push")
+    assert result.code == 2, result.text
+    assert "already has a branch ellm-0.13.0" in result.err
+    assert snapshot(world.fork) == before
