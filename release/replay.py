@@ -167,7 +167,7 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
         gitrepo.require_clean(repo)
     choice = resolve_base(repo, request.version, manifest.upstream_remote, request.base_override)
     refuse_base_holding_patches(repo, choice, manifest.base,
-                                [sha for p in manifest.carried_patches for sha in p.commits])
+                                [sha for p in manifest.carried_patches for sha in p.commits], manifest.upstream_remote)
     _require_regular_readme(repo, choice.sha)
     require_regular_inside(manifest.path.parent, manifest.path, "the manifest")
     branch = manifest.branch(request.version)

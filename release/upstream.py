@@ -69,19 +69,25 @@ def resolve_base(repo: git.Repo, version: str, remote: str, base_override: str |
     )
 
 
-def refuse_base_holding_patches(repo: git.Repo, choice: BaseChoice, old_base: str, commits: list[str]) -> None:
-    """An explicit base that already contains the patch commits is a fork branch (`HEAD`, the old
-    `ellm-X`), not an upstream release: every patch would be found "already there" and marked upstreamed."""
+def refuse_base_holding_patches(repo: git.Repo, choice: BaseChoice, old_base: str, commits: list[str],
+                                remote: str) -> None:
+    """An explicit base that already contains the patch commits and that upstream does not have is a
+    fork branch (`HEAD`, the old `ellm-X`), not an upstream release: every patch would be found
+    "already there" and marked upstreamed. (Upstream history may hold a patch commit itself, when a
+    pull request was merged with its commits kept: that base is upstream's, and is taken.)"""
     if not choice.explicit or not commits or rev(repo, old_base) is None:
         return  # an unknown old base is refused later, with the missing commits
     # the patch commits come after the old base, so one walk from the new base down to it finds them
     reachable = set(repo.git.rev_list(choice.sha, "--not", old_base).split())
     held = [sha for sha in commits if sha in reachable]
-    if held:
-        raise Refused(f"--base {choice.ref!r} already contains {len(held)} of the manifest's patch commits "
-                      f"({', '.join(sha[:12] for sha in held[:3])}{', ...' if len(held) > 3 else ''}): it is a "
-                      "fork branch, not an upstream release",
-                      hints=["pass an upstream tag or branch, e.g. --base v0.13.0 or --base upstream/releases/0.13.0"])
+    if not held:
+        return
+    if repo.git.for_each_ref("--contains", choice.sha, "--count=1", f"refs/remotes/{remote}/", "refs/tags/").strip():
+        return
+    raise Refused(f"--base {choice.ref!r} already contains {len(held)} of the manifest's patch commits "
+                  f"({', '.join(sha[:12] for sha in held[:3])}{', ...' if len(held) > 3 else ''}) and no "
+                  f"branch or tag of {remote} holds it: it is a fork branch, not an upstream release",
+                  hints=["pass an upstream tag or branch, e.g. --base v0.13.0 or --base upstream/releases/0.13.0"])
 
 
 def _refuse_other_remotes(repo: git.Repo, ref: str, remote: str) -> None:

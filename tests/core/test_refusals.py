@@ -88,6 +88,21 @@ def test_a_base_that_already_holds_the_patches_is_refused(world: World, cli: Cli
     assert_refused(world, cli, ("--dry-run", "rebase", "0.13.0", "--base", base), "already contains")
 
 
+def test_an_upstream_base_that_merged_a_patch_commit_as_it_is_is_taken(clean_world: World, cli: Cli) -> None:
+    """A pull request merged upstream with its commits kept puts a patch commit itself into upstream
+    history: that base is upstream's, not a fork branch."""
+    world = clean_world
+    first = world.patches[0].commits[0]
+    git(world.fork, "checkout", "-q", "-b", "upstream-merge", "upstream/releases/0.13.0")
+    git(world.fork, "merge", "-q", "--no-ff", "-m", "Merge pull request #9 from the fork", first)
+    git(world.fork, "push", "-q", "upstream", "upstream-merge:refs/heads/releases/0.13.1")
+    git(world.fork, "checkout", "-q", "ellm-0.12.0")
+    git(world.fork, "branch", "-q", "-D", "upstream-merge")
+    git(world.fork, "fetch", "-q", "upstream", "+refs/heads/*:refs/remotes/upstream/*")
+    result = cli(world, "--dry-run", "rebase", "0.13.1", "--base", "upstream/releases/0.13.1")
+    assert result.code == 0, result.text
+
+
 def test_release_candidate_needs_an_explicit_base(world: World, cli: Cli) -> None:
     assert_refused(world, cli, ("rebase", "0.14.0rc1"), "0.14.0rc1 is a release candidate",
                    "--base v0.14.0rc1")
