@@ -205,12 +205,22 @@ PY
       # resolved by hand): no pull request to open, and the run goes on to build
       say "release $version is already recorded here: nothing to push"; exit 0
     fi
+    pr_args=(pr --head "release/$version")
+    if [ -z "$(summary_file)" ]; then
+      # the rebase was already done (by hand, after a conflict): no summary to report, so the pull
+      # request says what this commit records
+      body=$ELLM_STATE_DIR/publish-body.md
+      printf 'Records release %s: the submodule at the head of %s (already rebased and pushed to the fork), .gitmodules and the manifest.\n\n%s\n' \
+        "$version" "$(VERSION=$version manifest_field 'm.branch(os.environ["VERSION"])')" \
+        "$(git -C "$root" log -1 --format=%s)" > "$body"
+      pr_args+=(--version "$version" --body-file "$body")
+    fi
     if [ "$github_mode" = rehearse ]; then
-      "$ellm" --dry-run --json pr --head "release/$version" --repo-slug local/release > "$out_dir/pr.json"
+      "$ellm" --dry-run --json "${pr_args[@]}" --repo-slug local/release > "$out_dir/pr.json"
     else
       # the branch belongs to this workflow: each real run rewrites it from the default branch
       git -C "$root" push --force origin "release/$version"
-      "$ellm" pr --head "release/$version"
+      "$ellm" "${pr_args[@]}"
     fi
     ;;
 

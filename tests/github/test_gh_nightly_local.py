@@ -117,10 +117,9 @@ def test_a_real_run_commits_the_submodule_gitmodules_and_manifest_together(tmp_p
     assert pr["head"] == "release/0.13.0"
 
 
-def test_the_ci_hand_off_after_a_conflict_resolved_by_hand(tmp_path):
-    """A conflict stops the nightly; a maintainer resolves it locally, pushes ellm-0.13.0 and
-    records the release in the release repository. The next real run finds the rebase done
-    (a no-op, exit 0), has nothing to publish, and goes on to build."""
+def _resolved_by_hand(tmp_path):
+    """A conflict resolved by a maintainer as docs/release.md tells it: ellm-0.13.0 pushed to the
+    fork, nothing recorded in the release repository yet."""
     from release.cli import main
     from release.sandbox import build_world, git
 
@@ -151,6 +150,16 @@ def test_the_ci_hand_off_after_a_conflict_resolved_by_hand(tmp_path):
     git(world.fork, "add", "sky/utils/controller_utils.py")
     assert ellm("continue") == 0
     git(world.fork, "push", "-q", "origin", "ellm-0.13.0")
+    return world, release
+
+
+def test_the_ci_hand_off_after_a_conflict_resolved_by_hand(tmp_path):
+    """A conflict stops the nightly; a maintainer resolves it locally, pushes ellm-0.13.0 and
+    records the release in the release repository. The next real run finds the rebase done
+    (a no-op, exit 0), has nothing to publish, and goes on to build."""
+    from release.sandbox import git
+
+    world, release = _resolved_by_hand(tmp_path)
     env = {**os.environ, "ELLM_REPO": str(world.fork), "ELLM_PYTHON": sys.executable,
            "ELLM_MANIFEST": str(world.manifest_path)}
     recorded = subprocess.run(["bash", str(ROOT / "scripts" / "release-commit.sh"), "0.13.0"], env=env,
@@ -178,3 +187,25 @@ def test_the_ci_hand_off_after_a_conflict_resolved_by_hand(tmp_path):
                            text=True, env={**env, "ELLM": str(dry), "ELLM_STATE_DIR": str(tmp_path / "run" / "state")})
     assert build.returncode == 0, build.stderr
     assert "would build" in build.stdout + build.stderr and "v0.13.0-dev" in build.stdout + build.stderr
+
+
+def test_the_hand_off_opens_the_pull_request_when_only_the_manifest_was_committed(tmp_path):
+    """The maintainer committed the manifest by hand, not the submodule: the next real run finds
+    the rebase done, so no rebase summary exists, yet publish records the rest and opens the pull
+    request instead of failing for want of a summary."""
+    from release.sandbox import git
+
+    world, release = _resolved_by_hand(tmp_path)
+    git(release, "add", "patches")
+    git(release, "commit", "-q", "-m", "Manifest at 0.13.0")
+
+    done = nightly(tmp_path / "run", "--repo", str(world.fork), "--manifest", str(world.manifest_path),
+                   "--real", "--version", "0.13.0", "--no-images")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = steps(tmp_path / "run")
+    assert [result[s][0] for s in ("rebase", "publish", "notify")] == ["ok"] * 3
+    assert git(release, "rev-parse", "HEAD:skypilot") == git(world.fork, "rev-parse", "ellm-0.13.0")
+    pr = json.loads((tmp_path / "run" / "pr.json").read_text())
+    body = pr["requests"][1]["json"]["body"]
+    assert pr["head"] == "release/0.13.0" and "ellm-0.13.0" in body and "already" in body
