@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,14 +161,28 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
     if not manifest.patches:
         raise Refused(f"the manifest {manifest.path} lists no patches: there is nothing to replay",
                       hints=["ellm-release patch add SHA...   # adopt the release branch's commits"])
+    # The planning scans only read, so they run in git processes of their own while the checks
+    # decide whether to refuse; their results are used only once every check has passed (a scan
+    # that fails because a check is about to refuse is never looked at).
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return _prepare(repo, manifest, request, pool)
+
+
+def _prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest,
+             pool: ThreadPoolExecutor) -> tuple[ReplayState, Plan]:
+    carried = [sha for p in manifest.carried_patches for sha in p.commits]
+    files_scan = pool.submit(gitrepo.files_by_commit, repo, carried)
+    ids_scan = pool.submit(gitrepo.patch_ids, repo, carried)
+    extras_scan = pool.submit(_old_branch_extras, repo, manifest)
     gitrepo.require_remote(repo, manifest.upstream_remote)
     if request.push:
         gitrepo.require_remote(repo, manifest.fork_remote)
     if not request.dry_run:
         gitrepo.require_clean(repo)
     choice = resolve_base(repo, request.version, manifest.upstream_remote, request.base_override)
-    refuse_base_holding_patches(repo, choice, manifest.base,
-                                [sha for p in manifest.carried_patches for sha in p.commits], manifest.upstream_remote)
+    upstream_scan = pool.submit(_upstream_ids, repo, manifest.base, choice.sha, files_scan)
+    merged_scan = pool.submit(pr_merges.merged_by_pr, repo, manifest, choice.sha)
+    refuse_base_holding_patches(repo, choice, manifest.base, carried, manifest.upstream_remote)
     _require_regular_readme(repo, choice.sha)
     require_regular_inside(manifest.path.parent, manifest.path, "the manifest")
     branch = manifest.branch(request.version)
@@ -179,7 +194,6 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
         raise Refused(f"the fork ({manifest.fork_remote}) already has a branch {branch}; --push never overwrites it",
                       hints=[f"look at it first: git fetch {manifest.fork_remote} {branch}",
                              "or rebase without --push"])
-    carried = [sha for p in manifest.carried_patches for sha in p.commits]
     missing = gitrepo.missing_commits(repo, carried)
     if missing:
         raise Refused(f"{len(missing)} manifest commit(s) are not in {repo.working_dir}: "
@@ -188,16 +202,13 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
     _refuse_merge_commits(repo, manifest, carried)
 
     _require_local_branch_has_the_forks(repo, manifest)
-    readme_extra, unlisted = _old_branch_extras(repo, manifest)
+    readme_extra, unlisted = extras_scan.result()
     if unlisted and not request.drop_unlisted:
         _refuse_unlisted(repo, manifest, request, unlisted)
 
-    files = gitrepo.files_by_commit(repo, carried)
+    files = files_scan.result()
     _refuse_readme_only_patches(manifest, files)
-    commit_ids = gitrepo.patch_ids(repo, carried)
-    touched = sorted({f for shas in files.values() for f in shas if f != gitrepo.README})
-    upstream_ids = gitrepo.upstream_patch_ids(repo, manifest.base, choice.sha, touched) if touched else set()
-    plan = make_plan(manifest, files, commit_ids, upstream_ids)
+    plan = make_plan(manifest, files, ids_scan.result(), upstream_scan.result())
     head = repo.head.commit.hexsha
     state = ReplayState(
         version=request.version, branch=branch, base=choice.sha, base_ref=choice.ref,
@@ -214,8 +225,14 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
         state.results[sha] = {"new": None, "outcome": Outcome.UPSTREAMED.value, "why": why}
         _add_note(state, owners[sha].id, f"{sha[:7]} not picked: {why} (same patch-id)")
     pr_merges.apply(state, {p.id: p.commits for p in manifest.carried_patches},
-                    pr_merges.merged_by_pr(repo, manifest, choice.sha), drop=request.drop_merged)
+                    merged_scan.result(), drop=request.drop_merged)
     return state, plan
+
+
+def _upstream_ids(repo: git.Repo, old_base: str, new_base: str, files_scan: Future[dict[str, list[str]]]) -> set[str]:
+    """Patch-ids of upstream's changes to the files the patches touch, since the old base."""
+    touched = sorted({f for shas in files_scan.result().values() for f in shas if f != gitrepo.README})
+    return gitrepo.upstream_patch_ids(repo, old_base, new_base, touched) if touched else set()
 
 
 def _refuse_readme_only_patches(manifest: Manifest, files: dict[str, list[str]]) -> None:
@@ -302,14 +319,23 @@ def start(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) -> R
     """Create the branch at the base and replay the plan."""
     state.rerere_before = _read_rerere(repo)
     save_state(repo, state)  # saved before the first change, so abort always knows the way back
-    gitrepo.enable_rerere(repo)
-    repo.git.checkout("--quiet", "-b", state.branch, state.base)
+    # the config writes touch .git/config only: they run while the checkout writes the tree
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        rerere = pool.submit(gitrepo.enable_rerere, repo)
+        repo.git.checkout("--quiet", "-b", state.branch, state.base)
+        rerere.result()
     say(f"created {state.branch} at {state.base_ref} ({state.base[:12]})")
     return run(repo, manifest, state, say)
 
 
 def _read_rerere(repo: git.Repo) -> dict[str, str | None]:
-    return {key: _local_config(repo, f"rerere.{key}") for key in ("enabled", "autoupdate")}
+    keys = ("enabled", "autoupdate")
+    try:  # both settings in one git process; exit 1 when neither is set
+        out = repo.git.config("--local", "--get-regexp", r"^rerere\.(enabled|autoupdate)$")
+    except git.GitCommandError:
+        out = ""
+    found = dict(line.partition(" ")[::2] for line in out.splitlines())
+    return {key: found.get(f"rerere.{key}") for key in keys}
 
 
 def _local_config(repo: git.Repo, name: str) -> str | None:
@@ -450,9 +476,14 @@ def _stop_on_conflict(repo: git.Repo, manifest: Manifest, state: ReplayState, st
             "# or leave this commit out:  ellm-release skip",
             "# or give up and go back:    ellm-release abort",
         ),
-        forensics=explain_files(repo, state.previous_base, state.base, files, manifest.upstream_repo),
     )
-    summary = build_summary(repo, manifest, state, "conflict", conflict=info)
+    # the forensics read upstream's history while the summary reads the branch
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        forensics = pool.submit(explain_files, repo, state.previous_base, state.base, files,
+                                manifest.upstream_repo)
+        summary = build_summary(repo, manifest, state, "conflict", conflict=info)
+        info = dataclasses.replace(info, forensics=forensics.result())
+        summary = dataclasses.replace(summary, conflict=info)
     save_summary(manifest, summary)
     raise ConflictStopWithSummary(summary)
 
