@@ -74,9 +74,14 @@ def deploy(opts: Options, inventory: Path | None, version: str | None, rollback:
                              "ellm-release deploy --rollback --to-revision N"])
     root = opts.manifest.resolve().parent.parent
     playbook = root / "playbooks" / ("rollback.yml" if rollback else "deploy.yml")
+    # a manifest kept without playbooks beside it (a sandbox, a second release repository) is
+    # deployed with this checkout's playbooks: the manifest reaches them as skypilot_manifest
+    own_root = Path(__file__).resolve().parents[2]
+    if not playbook.is_file() and (own_root / "playbooks" / playbook.name).is_file():
+        root, playbook = own_root, own_root / "playbooks" / playbook.name
     if not playbook.is_file():
         raise Refused(f"no {playbook.stem} playbook at {playbook}",
-                      hints=["run from the release repository, or pass --manifest"])
+                      hints=["run from the release repository, or pass --manifest of the release repository"])
     inventory = inventory or root / "playbooks" / "inventories" / "production"
     # ansible-playbook only warns about an inventory it cannot read, matches no hosts and exits 0:
     # a deploy that did nothing must not look like a success. (`-i host1,host2,` is a host list.)

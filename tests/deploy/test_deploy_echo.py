@@ -22,3 +22,19 @@ def test_the_echoed_command_is_the_one_that_runs(deploy_env: dict[str, str], tmp
     assert document["ok"] is True and document["command"][-2:] == ["-e", extra]
     assert f"$ {shlex.join(document['command'])}\n" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_manifest_outside_the_checkout_deploys_with_the_checkout_playbooks(deploy_env: dict[str, str],
+                                                                             tmp_path: Path) -> None:
+    # a second release repository (or a sandbox) holds only patches/: the playbooks are this checkout's,
+    # and the manifest reaches them as skypilot_manifest
+    manifest = tmp_path / "release" / "patches" / "manifest.yaml"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text((ROOT / "patches" / "manifest.yaml").read_text())
+    proc = subprocess.run([sys.executable, "-m", "release", "--manifest", str(manifest), "--json", "deploy",
+                           "-i", "playbooks/inventories/kind", "--", "--syntax-check"],
+                          cwd=ROOT, env=deploy_env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    command = json.loads(proc.stdout)["command"]
+    assert str(ROOT / "playbooks" / "deploy.yml") in command
+    assert json.dumps({"skypilot_manifest": str(manifest)}) in command
