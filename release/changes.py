@@ -7,7 +7,6 @@ The grouping and the rendering are pure; `upstream_changes` is the only part tha
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import Any
 import git
 
 from release import gitrepo
-from release.errors import Refused
 from release.manifest import Manifest
 from release.state_dir import read_json, state_dir, write_json
 from release.upstream import resolve_base
@@ -104,11 +102,7 @@ def upstream_changes(repo: git.Repo, manifest: Manifest, version: str, base_over
     """The preview for `upstream --changes VERSION`: reads git, changes nothing."""
     choice = resolve_base(repo, version, manifest.upstream_remote, base_override)
     carried = [sha for p in manifest.carried_patches for sha in p.commits]
-    missing = gitrepo.missing_commits(repo, [*carried, manifest.base])
-    if missing:
-        raise Refused(f"{len(missing)} commit(s) the manifest names are not in {repo.working_dir}: "
-                      + ", ".join(m[:12] for m in missing),
-                      hints=[f"git -C {shlex.quote(str(repo.working_dir))} fetch {manifest.fork_remote}"])
+    gitrepo.require_commits(repo, [*carried, manifest.base], manifest.fork_remote)
     files = gitrepo.files_by_commit(repo, carried)
     patch_files = []
     for patch in manifest.carried_patches:

@@ -10,7 +10,6 @@ repository, its refs and its rr-cache stay as they were.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -87,11 +86,7 @@ def rehearse(repo: git.Repo, manifest: Manifest, ref: str) -> Forecast:
         raise Refused(f"{ref} does not name a commit in {repo.working_dir}",
                       hints=["ellm-release sync   # fetches upstream's master"])
     carried = [c for p in manifest.carried_patches for c in p.commits]
-    missing = gitrepo.missing_commits(repo, [*carried, manifest.base])
-    if missing:
-        raise Refused(f"{len(missing)} commit(s) the manifest names are not in {repo.working_dir}: "
-                      + ", ".join(m[:12] for m in missing),
-                      hints=[f"git -C {shlex.quote(str(repo.working_dir))} fetch {manifest.fork_remote}"])
+    gitrepo.require_commits(repo, [*carried, manifest.base], manifest.fork_remote)
     files = gitrepo.files_by_commit(repo, carried)
     touched = sorted({f for fs in files.values() for f in fs if f != gitrepo.README})
     upstream_ids = gitrepo.upstream_patch_ids(repo, manifest.base, sha, touched) if touched else set()

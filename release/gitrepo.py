@@ -154,6 +154,15 @@ def missing_commits(repo: git.Repo, shas: Iterable[str]) -> list[str]:
     return [sha for sha, answer in zip(wanted, answers, strict=True) if not answer.endswith(" commit")]
 
 
+def require_commits(repo: git.Repo, shas: Iterable[str], fetch_from: str) -> None:
+    """Refuse, before anything changes, when a commit the manifest names is not in this clone."""
+    missing = missing_commits(repo, shas)
+    if missing:
+        raise Refused(f"{len(missing)} commit(s) the manifest names are not in {repo.working_dir}: "
+                      + ", ".join(m[:12] for m in missing),
+                      hints=[f"git -C {shlex.quote(str(repo.working_dir))} fetch {fetch_from}"])
+
+
 def merge_commits(repo: git.Repo, shas: Iterable[str]) -> list[str]:
     """The commits among `shas` that have more than one parent (one git process)."""
     wanted = list(shas)
