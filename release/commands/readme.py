@@ -12,7 +12,7 @@ from release.errors import CheckFailed, Refused
 from release.gitrepo import current_branch, open_repo, require_clean, switch_hint
 from release.manifest import Manifest, load_manifest
 from release.output import Options
-from release.repolock import writing
+from release.repolock import refuse_during_rebase, writing
 
 EPILOG = """\b
 The README is the fork block (rendered from patches/manifest.yaml and git by
@@ -86,6 +86,8 @@ def readme(ctx: click.Context, check: bool, output: Path | None, pin_digest: boo
             raise Refused(f"no stable digest is recorded for {manifest.version}: promote it first",
                           hints=[f"ellm-release promote --version {manifest.version}",
                                  f"ellm-release image status --version {manifest.version}"])
+    if check:  # a stopped rebase's branch is half-made: its README says nothing yet
+        refuse_during_rebase(repo, "readme --check")
     new = fork_readme.generate_readme(repo, manifest, digest=digest)
     if check:
         _check(opts, repo, new)

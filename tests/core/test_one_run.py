@@ -78,6 +78,14 @@ def test_writing_commands_refuse_while_a_rebase_is_stopped(world: World, cli: Cl
     assert git(world.fork_bare, "for-each-ref") == fork_refs
 
 
+def test_readme_check_during_a_stop_says_the_rebase_is_in_progress(world: World, cli: Cli) -> None:
+    """Not "README.md differs" with a hint to run `readme`, which is refused: the branch is half-made."""
+    assert cli(world, "rebase", "0.13.0").code == 3
+    checked = cli(world, "readme", "--check")
+    assert checked.code == 2, checked.text
+    assert "a rebase to 0.13.0 is in progress" in checked.err and "differs" not in checked.err
+
+
 def test_the_guard_is_one_context_manager(world: World) -> None:
     """What the other writing commands (patch ...) use: the lock, and the refusal during a rebase."""
     repo = gitpython.Repo(world.fork)
