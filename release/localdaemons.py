@@ -231,7 +231,8 @@ class DockerDaemon(_Process):
         return result.returncode == 0
 
     def __enter__(self) -> DockerDaemon:
-        return self.start()
+        # `with X(...).start() as x` is common: a second start would leak the first process
+        return self if self.running else self.start()
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,8 @@ class LocalRegistry(_Process):
         return sum(p.stat().st_size for p in self.storage.rglob("*") if p.is_file())
 
     def __enter__(self) -> LocalRegistry:
-        return self.start()
+        # `with X(...).start() as x` is common: a second start would leak the first process
+        return self if self.running else self.start()
 
 
 def _access_line(line: str) -> tuple[str, str] | None:
