@@ -104,7 +104,7 @@ def test_the_deploy_reads_a_real_private_registry_with_the_cli_credentials(
         deploy_env: dict[str, str], tmp_path: Path) -> None:
     """A real registry with htpasswd auth, and the credentials `image status` and `promote` read."""
     user = RegistryUser("ci-reader", "pw-" + secrets.token_urlsafe(12))
-    with LocalRegistry(tmp_path / "registry", user=user).start() as registry:
+    with LocalRegistry(tmp_path / "registry", user=user) as registry:  # entering starts it
         auth = (user.username, user.password)
         config = b"{}"
         upload = requests.post(f"{registry.url}/v2/{REPOSITORY_PATH}/blobs/uploads/", auth=auth, timeout=30)

@@ -42,7 +42,7 @@ def signed_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     root = tmp_path_factory.mktemp("signed")
     env = {**os.environ, "COSIGN_PASSWORD": PASSWORD, "DOCKER_CONFIG": str(root / "docker")}
     subprocess.run(["cosign", "generate-key-pair"], cwd=root, env=env, check=True, capture_output=True, timeout=60)
-    with LocalRegistry(root / "registry").start() as registry:
+    with LocalRegistry(root / "registry") as registry:  # entering starts it
         signed = _push(registry, "v0.13.0", "signed")
         unsigned = _push(registry, "v0.14.0", "unsigned")
         subprocess.run(["cosign", "sign", "--yes", "--key", str(root / "cosign.key"), "--tlog-upload=false",
