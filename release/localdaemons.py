@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -86,19 +86,6 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
-
-
-def stop_pid(pid: int, timeout: float = 20.0) -> None:
-    """SIGTERM, wait, then SIGKILL: only the process we started, by its id."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
 
 
 def unmount_under(root: Path) -> None:
@@ -312,11 +299,6 @@ class LocalRegistry(_Process):
         # 200 anonymous, 401 with auth: either way the API answers.
         return requests.get(f"{self.url}/v2/", timeout=2).status_code in (200, 401)
 
-    def restart(self) -> LocalRegistry:
-        """Start again on the same port and storage (after stop() or kill())."""
-        self.stop()
-        return self.start()
-
     def log_offset(self) -> int:
         try:
             return self.log_path.stat().st_size
@@ -334,9 +316,6 @@ class LocalRegistry(_Process):
         """Blob upload requests (POST/PATCH/PUT under /blobs/uploads/) since `offset`."""
         return [f"{m} {p}" for m, p in self.requests_since(offset) if "/blobs/uploads/" in p and m != "GET"]
 
-    def storage_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.storage.rglob("*") if p.is_file())
-
     def __enter__(self) -> LocalRegistry:
         # `with X(...).start() as x` is common: a second start would leak the first process
         return self if self.running else self.start()
@@ -352,10 +331,3 @@ def _access_line(line: str) -> tuple[str, str] | None:
     if len(parts) == 3 and parts[2].startswith("HTTP/") and parts[1].startswith("/v2"):
         return parts[0], parts[1]
     return None
-
-
-@contextlib.contextmanager
-def local_stack(root: Path, *, user: RegistryUser | None = None) -> Iterator[tuple[DockerDaemon, LocalRegistry]]:
-    """A private dockerd and a registry, both stopped on exit (even on error)."""
-    with DockerDaemon(root / "docker") as daemon, LocalRegistry(root / "registry", user=user) as registry:
-        yield daemon, registry

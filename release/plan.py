@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from release.manifest import Manifest, Patch
+from release.manifest import Manifest
 from release.summary import CommitResult, Outcome, PatchResult
 
 
@@ -109,7 +109,3 @@ def new_statuses(manifest: Manifest, rows: Sequence[PatchResult]) -> dict[str, s
         elif row.outcome == Outcome.SKIPPED:
             out[row.id] = "dropped"
     return out
-
-
-def patch_by_id(manifest: Manifest) -> dict[str, Patch]:
-    return {p.id: p for p in manifest.patches}

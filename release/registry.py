@@ -106,9 +106,6 @@ class ImageRef:
         """What goes in the /manifests/<reference> URL: the digest when pinned, else the tag."""
         return self.digest or self.tag or "latest"
 
-    def with_tag(self, tag: str) -> ImageRef:
-        return ImageRef(self.registry, self.repository, tag, None)
-
     def __str__(self) -> str:
         text = f"{self.registry}/{self.repository}"
         if self.tag:
@@ -638,8 +635,3 @@ def _error_detail(resp: requests.Response) -> str:
         return f" ({codes})" if codes else ""
     except (ValueError, AttributeError):
         return ""
-
-
-def client_for(image: str | ImageRef, *, insecure: bool = False, **kwargs: Any) -> tuple[RegistryClient, ImageRef]:
-    ref = parse_image(image) if isinstance(image, str) else image
-    return RegistryClient(ref.registry, insecure=insecure, **kwargs), ref

@@ -160,11 +160,3 @@ def check_launch_pods(pods: dict[str, Any], nodes: dict[str, Any], *, cluster: s
         findings += check_running(pod)
         findings += check_runtime_class(pod, v)
     return findings
-
-
-def pod_summary(pods: dict[str, Any]) -> list[dict[str, Any]]:
-    """A short, stable description of each pod for the artifacts."""
-    return [{"name": pod_name(p), "node": p.get("spec", {}).get("nodeName"),
-             "phase": p.get("status", {}).get("phase"), "gpus": gpu_requests(p),
-             "runtimeClassName": p.get("spec", {}).get("runtimeClassName")} for p in items(pods)]
-

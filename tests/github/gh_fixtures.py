@@ -16,7 +16,6 @@ from click.testing import CliRunner, Result
 from werkzeug import Request, Response
 
 from release.errors import ReleaseError
-from release.output import Options
 from release.summary import CommitResult, ConflictInfo, Outcome, PatchResult, RebaseSummary
 
 TOKEN = "ghs_NeverPrintThisTokenAnywhere0123456789"
@@ -186,27 +185,10 @@ def github_enterprise(httpserver: Any) -> FakeGitHub:
 
 
 def _group() -> click.Group:
-    """The real command line when it imports; otherwise the same global options around these
-    commands, so this area's tests do not wait on the others."""
-    try:
-        from release.cli import cli
+    """The real command line, global options and all."""
+    from release.cli import cli
 
-        return cli
-    except ImportError:
-        from release.commands.github import COMMANDS
-
-        @click.group()
-        @click.option("--repo", type=click.Path(path_type=Path), default=Path("skypilot"))
-        @click.option("--manifest", type=click.Path(path_type=Path), default=Path("patches/manifest.yaml"))
-        @click.option("--dry-run", is_flag=True)
-        @click.option("--json", "as_json", is_flag=True)
-        @click.pass_context
-        def group(ctx: click.Context, repo: Path, manifest: Path, dry_run: bool, as_json: bool) -> None:
-            ctx.obj = Options(repo=repo, manifest=manifest, dry_run=dry_run, json=as_json)
-
-        for command in COMMANDS:
-            group.add_command(command)
-        return group
+    return cli
 
 
 @dataclass
