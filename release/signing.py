@@ -257,19 +257,29 @@ class Outcome:
         return {"image": self.image, "action": self.action, "how": self.how}
 
 
+def _verifies(config: SigningConfig, image: str, *, registry: str, credentials: Credentials | None,
+              insecure_http: bool, runner: Callable[..., Any]) -> bool:
+    """True when a signature this configuration accepts is already there; False when there is none
+    or this configuration cannot check (keyless outside CI). Other failures propagate."""
+    if not config.can_verify:
+        return False
+    try:
+        verify(config, image, registry=registry, credentials=credentials, insecure_http=insecure_http,
+               runner=runner)
+    except Unsigned:
+        return False
+    return True
+
+
 def ensure_signed(config: SigningConfig, image: str, *, registry: str, credentials: Credentials | None = None,
                   insecure_http: bool = False, runner: Callable[..., Any] = subprocess.run) -> Outcome:
     """Sign a pushed digest unless a signature this configuration accepts is already there (a
     rerun, an up-to-date build); nothing when signing is off."""
     if config.mode == "off":
         return Outcome(image, "not signed", config.describe())
-    if config.can_verify:
-        try:
-            verify(config, image, registry=registry, credentials=credentials, insecure_http=insecure_http,
-                   runner=runner)
-            return Outcome(image, "already signed", config.describe())
-        except Unsigned:
-            pass
+    if _verifies(config, image, registry=registry, credentials=credentials, insecure_http=insecure_http,
+                 runner=runner):
+        return Outcome(image, "already signed", config.describe())
     sign(config, image, registry=registry, credentials=credentials, insecure_http=insecure_http, runner=runner)
     return Outcome(image, "signed", config.describe())
 
@@ -281,13 +291,9 @@ def ensure_verifiable(config: SigningConfig, digest_image: str, tag_image: str, 
     under the digest; a digest pushed before signing was set up is signed now (when a key can)."""
     if config.mode == "off":
         return Outcome(tag_image, "not signed", config.describe())
-    if config.can_verify:
-        try:
-            verify(config, tag_image, registry=registry, credentials=credentials, insecure_http=insecure_http,
-                   runner=runner)
-            return Outcome(tag_image, "verified", config.describe())
-        except Unsigned:
-            pass
+    if _verifies(config, tag_image, registry=registry, credentials=credentials, insecure_http=insecure_http,
+                 runner=runner):
+        return Outcome(tag_image, "verified", config.describe())
     sign(config, digest_image, registry=registry, credentials=credentials, insecure_http=insecure_http,
          runner=runner)
     if config.can_verify:
