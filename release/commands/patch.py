@@ -24,6 +24,11 @@ def patch() -> None:
     """
 
 
+# the fork README's patch table is generated from the manifest: after an edit it is stale until
+# regenerated, and `readme --check` (and verify) say so
+README_NEXT = "ellm-release readme   # the fork README's patch table follows the manifest"
+
+
 @patch.command()
 @click.argument("commits", nargs=-1, required=True, metavar="SHA...")
 @click.option("--into", "into", metavar="PATCH_ID", help="Append the commits to this patch instead of "
@@ -52,9 +57,10 @@ def add(opts: Options, commits: tuple[str, ...], into: str | None) -> None:
     for item in adopted:
         where = f"new patch {item.patch_id}" if item.new_patch else f"patch {item.patch_id}"
         opts.say(f"{verb} {item.commit[:12]} {item.subject!r} as {where}", markup=False)
+    opts.say(f"next: {README_NEXT}", markup=False)
     opts.emit({"dry_run": opts.dry_run, "added": [
         {"commit": a.commit, "subject": a.subject, "patch_id": a.patch_id, "new_patch": a.new_patch}
-        for a in adopted]})
+        for a in adopted], "next": README_NEXT})
 
 
 @patch.command(name="sort")
@@ -78,9 +84,11 @@ def sort_(opts: Options) -> None:
     if result.moved:
         verb = "would reorder" if opts.dry_run else "reordered"
         opts.say(f"{verb} the manifest to the branch's order: {', '.join(result.order)}", markup=False)
+        opts.say(f"next: {README_NEXT}", markup=False)
     else:
         opts.say("the manifest already follows the branch's order", markup=False)
-    opts.emit({"dry_run": opts.dry_run, "moved": result.moved, "order": list(result.order)})
+    opts.emit({"dry_run": opts.dry_run, "moved": result.moved, "order": list(result.order),
+               **({"next": README_NEXT} if result.moved else {})})
 
 
 COMMANDS: list[click.Command] = [patch]

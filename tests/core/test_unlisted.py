@@ -117,6 +117,10 @@ def test_patch_add_places_the_commit_in_branch_order_and_the_rebase_then_replays
     assert [line for line in diff[2:] if not line.startswith(("+", "@@"))] == []
     assert "  # kept: a comment above a patch\n  - id: serve-controller-capacity" in after
     assert cli(world, "status").code == 0
+    # the README's patch table is stale now, and the command said how to regenerate it
+    assert added.json()["next"].startswith("ellm-release readme")
+    assert cli(world, "readme", "--check").code == 1
+    assert cli(world, "readme").code == 0 and cli(world, "readme", "--check").code == 0
 
     done = cli(world, "rebase", "0.13.0", json_output=True)
     assert done.code == 0, done.err
