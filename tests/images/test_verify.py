@@ -80,6 +80,9 @@ class ChartRepo:
         # a client that connected and never sent a request must not hold the teardown
         self.server.daemon_threads = True
         self.server.block_on_close = False
+        # select() can report the listener readable while accept() then finds nothing (the
+        # connection is gone); a blocking accept would hang serve_forever and with it shutdown()
+        self.server.socket.setblocking(False)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
