@@ -36,8 +36,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from release.localdaemons import DockerDaemon, LocalRegistry
-from release.sandbox import git
+from release.demo.localdaemons import DockerDaemon, LocalRegistry
+from release.demo.sandbox import git
 
 TARGETS = {"rebuild_ratio": 0.25, "skip_seconds": 2.0}
 ROOTFS_PROGRAMS = ("sh", "sleep", "dd", "cat", "mkdir", "sha256sum", "ls")

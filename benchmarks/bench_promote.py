@@ -3,7 +3,7 @@ manifest inside the registry, against the `docker pull` + `docker tag` + `docker
 
     sudo .venv/bin/python benchmarks/bench_promote.py [--large-mb 1024] [--small-mb 10] [--repeat 5]
 
-Starts its own dockerd and registry (release.localdaemons) in a temporary folder and stops them at
+Starts its own dockerd and registry (release.demo.localdaemons) in a temporary folder and stops them at
 the end. Needs root, dockerd, docker-registry and buildx (scripts/setup.sh). A few minutes, most
 of it building and pushing the 1 GB image once.
 """
@@ -25,10 +25,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from release import images
-from release.localdaemons import DockerDaemon, LocalRegistry
-from release.manifest import ImageSpec, Manifest
-from release.registry import RegistryClient
+from release.demo.localdaemons import DockerDaemon, LocalRegistry
+from release.images import build as images
+from release.images.registry import RegistryClient
+from release.manifest.model import ImageSpec, Manifest
 
 REPOSITORY = "bench/skypilot"
 

@@ -41,7 +41,7 @@ from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from release.sandbox import PatchSpec, git, render_manifest
+from release.demo.sandbox import PatchSpec, git, render_manifest
 
 STAMP = 1_700_000_000
 

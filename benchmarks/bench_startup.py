@@ -29,11 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from release.sandbox import build_world
+from release.demo.sandbox import build_world
 
 TARGETS = {"help": 0.20, "status": 0.35}
 # Modules `--help` must not pay for: they load when a command that uses them runs.
-HEAVY = ("rich", "git", "yaml", "ruamel", "jinja2", "requests", "docker", "github", "release.commands")
+HEAVY = ("rich", "git", "yaml", "ruamel", "jinja2", "requests", "docker", "github", "release.cli.commands")
 
 
 # An installed tool runs from compiled bytecode (pip writes the .pyc files, or the first run does):

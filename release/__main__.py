@@ -1,3 +1,3 @@
-from release.cli import main
+from release.cli.app import main
 
 main()

@@ -102,7 +102,7 @@ if [ -z "$repo" ] || [ -z "$manifest" ]; then
   if ! "$python_bin" - "$world" "$conflict" > "$workdir/logs/world.log" 2>&1 <<'PY'
 import sys
 from pathlib import Path
-from release.sandbox import build_world
+from release.demo.sandbox import build_world
 build_world(Path(sys.argv[1]), conflict=sys.argv[2] == "1")
 PY
   then

@@ -59,7 +59,7 @@ say() { printf '[nightly] %s\n' "$*" >&2; }
 manifest_field() {
   "$python_bin" - "$ELLM_MANIFEST" "$1" <<'PY'
 import os, sys
-from release.manifest import load_manifest
+from release.manifest.model import load_manifest
 m = load_manifest(sys.argv[1])
 print(eval(sys.argv[2], {"m": m, "os": os}))
 PY
@@ -147,7 +147,7 @@ case "$step" in
     "$ellm" --json verify "$(picked build_version)" > "$ELLM_STATE_DIR/verify-run.json" || rc=$?
     section=$("$python_bin" - "$ELLM_STATE_DIR/verify-run.json" <<'PY'
 import json, sys
-from release.verify import render_markdown, report_from_dict
+from release.assist.verify import render_markdown, report_from_dict
 try:
     print(render_markdown(report_from_dict(json.load(open(sys.argv[1])))))
 except (OSError, ValueError, KeyError):
@@ -230,7 +230,7 @@ PY
     revision=$("$python_bin" - "$ELLM_STATE_DIR" "$build" <<'PY'
 import sys
 from pathlib import Path
-from release.images import read_record
+from release.images.build import read_record
 record = read_record(Path(sys.argv[1]), sys.argv[2]) or {}
 print(record.get("revision") or "")
 PY

@@ -44,7 +44,7 @@ git -C "$root" rev-parse --git-dir >/dev/null 2>&1 || refuse "$root is not a git
 
 read -r at_version branch fork_remote < <("$python_bin" - "$manifest" "$version" <<'PY'
 import sys
-from release.manifest import load_manifest
+from release.manifest.model import load_manifest
 m = load_manifest(sys.argv[1])
 print(m.version, m.branch(sys.argv[2]), m.fork_remote)
 PY

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from release.commands.smoke import smoke
+from release.cli.commands.smoke import smoke
 from release.errors import EXIT_FAILED, EXIT_INTERNAL, ReleaseError
 
 

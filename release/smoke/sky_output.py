@@ -24,8 +24,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from release.manifest.versions import reports_release
 from release.smoke.findings import Finding, fail, ok
-from release.versions import reports_release
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 

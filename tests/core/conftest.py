@@ -1,6 +1,6 @@
 """Fixtures for the release core tests: sandbox worlds in tmp_path and the CLI run in-process.
 
-Every world is real git: a bare upstream, a bare fork and a working copy, built by release.sandbox
+Every world is real git: a bare upstream, a bare fork and a working copy, built by release.demo.sandbox
 (well under a second each, so every test gets its own).
 """
 
@@ -15,9 +15,9 @@ import git as gitpython
 import pytest
 from corekit import Cli, CliResult, WorldFactory, fetch_upstream
 
-from release.cli import main
-from release.replay import repo_lock
-from release.sandbox import World, build_world, git
+from release.cli.app import main
+from release.demo.sandbox import World, build_world, git
+from release.rebase.replay import repo_lock
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from release.sandbox import World, git
+from release.demo.sandbox import World, git
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,8 +13,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from release.cli import COMMAND_MODULES, COMMAND_SUMMARIES, cli
-from release.output import Options
+from release.cli.app import COMMAND_MODULES, COMMAND_SUMMARIES, cli
+from release.cli.output import Options
 
 
 def _walk(group: click.Group, ctx: click.Context, prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
@@ -56,7 +56,7 @@ def test_the_listing_says_what_the_command_itself_says(name: str) -> None:
 # Runs the CLI in a fresh interpreter and prints, at exit, every module it had loaded.
 REPORT_MODULES = ("import atexit, json, sys\n"
                   "atexit.register(lambda: sys.stderr.write('MODULES ' + json.dumps(sorted(sys.modules))))\n"
-                  "from release.cli import main\n"
+                  "from release.cli.app import main\n"
                   "main(sys.argv[1:])\n")
 HEAVY = ("rich", "git", "gitdb", "yaml", "ruamel", "jinja2", "requests", "docker", "github")
 
@@ -69,7 +69,7 @@ def _run_reporting_modules(cwd: Path, *args: str) -> tuple[str, set[str]]:
 
 def test_help_lists_every_command_without_loading_any(tmp_path: Path) -> None:
     out, loaded = _run_reporting_modules(tmp_path, "--help")
-    heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY or m.startswith("release.commands."))
+    heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY or m.startswith("release.cli.commands."))
     assert heavy == [], "--help should load click and the CLI module, nothing of the commands"
     listed = [line.split()[0] for line in out.split("Commands:", 1)[1].split("Examples:")[0].splitlines()
               if line.strip()]
@@ -80,7 +80,7 @@ def test_help_lists_every_command_without_loading_any(tmp_path: Path) -> None:
 def test_a_command_loads_only_its_own_module(tmp_path: Path) -> None:
     out, loaded = _run_reporting_modules(tmp_path, "status", "--help")
     assert "Example" in out
-    assert {m for m in loaded if m.startswith("release.commands.")} == {"release.commands.core"}
+    assert {m for m in loaded if m.startswith("release.cli.commands.")} == {"release.cli.commands.core"}
     assert not {m for m in loaded if m.split(".")[0] in ("docker", "requests", "github", "jinja2")}
 
 

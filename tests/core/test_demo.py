@@ -9,7 +9,7 @@ from pathlib import Path
 
 from corekit import REPO_ROOT
 
-from release.sandbox import git
+from release.demo.sandbox import git
 
 
 def test_the_demo_runs_the_release_loop_end_to_end_with_images(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ import time
 import git as gitpython
 from corekit import Cli, child_env, cli_argv, snapshot
 
-from release.repolock import repo_lock
-from release.sandbox import KUBERNETES_PY, World, commit_files, git
+from release.demo.sandbox import KUBERNETES_PY, World, commit_files, git
+from release.repo.repolock import repo_lock
 
 
 def _on_upstream_master(world: World, files: dict[str, str | None], subject: str) -> str:

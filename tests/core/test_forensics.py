@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from corekit import Cli, snapshot
 
-from release.forensics import conflict_regions
-from release.sandbox import CONTROLLER_PY, World, commit_files, git
+from release.demo.sandbox import CONTROLLER_PY, World, commit_files, git
+from release.rebase.forensics import conflict_regions
 
 
 def _upstream_master(world: World, files: dict[str, str | None], subject: str) -> str:

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from corekit import Cli, WorldFactory
 
+from release.demo.sandbox import git
 from release.errors import EXIT_FAILED
-from release.sandbox import git
 
 
 def test_conflict_hints_work_in_a_path_with_spaces(tmp_path: object, cli: Cli) -> None:
     from corekit import fetch_upstream
 
-    from release.sandbox import build_world
+    from release.demo.sandbox import build_world
 
     world = build_world(tmp_path / "my release work" / "world")  # type: ignore[operator]
     fetch_upstream(world)
@@ -77,7 +77,7 @@ def test_a_foreign_commit_after_the_last_pick_of_a_killed_run_is_named_not_a_cra
         make_world: WorldFactory, cli: Cli) -> None:
     from test_interrupted import rebase_killed_at
 
-    from release.sandbox import commit_files
+    from release.demo.sandbox import commit_files
 
     world = make_world(conflict=False, upstreamed=False)
     picks = sum(len(p.commits) for p in world.patches)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from corekit import Cli
 
-from release.cli import main
-from release.sandbox import World
+from release.cli.app import main
+from release.demo.sandbox import World
 
 
 def _suggested(hints: list[str], command: str) -> list[str]:

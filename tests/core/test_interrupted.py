@@ -18,9 +18,9 @@ import git as gitpython
 import pytest
 from corekit import Cli, child_env, cli_argv, picked_from, record_a_resolution, snapshot, state_file
 
-from release import replay
-from release.manifest import load_manifest
-from release.sandbox import World, git
+from release.demo.sandbox import World, git
+from release.manifest.model import load_manifest
+from release.rebase import replay
 
 TARGET = "ellm-0.13.0"
 

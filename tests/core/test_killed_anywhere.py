@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from corekit import Cli, WorldFactory, child_env, cli_argv, fetch_upstream, picked_from, snapshot, state_file
 
-from release.sandbox import World, build_world, git
+from release.demo.sandbox import World, build_world, git
 
 TARGET = "ellm-0.13.0"
 REAL_GIT = shutil.which("git") or "git"

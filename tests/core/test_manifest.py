@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from corekit import REPO_ROOT, Cli
 
-from release.manifest import ManifestError, ManifestUpdate, apply_update, load_manifest
-from release.sandbox import World
+from release.demo.sandbox import World
+from release.manifest.model import ManifestError, ManifestUpdate, apply_update, load_manifest
 
 SHA_A = "a" * 40
 SHA_B = "b" * 40

@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 from corekit import REPO_ROOT
 
-from release.manifest import ManifestUpdate, apply_update, load_manifest
-from release.manifest_edit import edit_manifest_text
+from release.manifest.manifest_edit import edit_manifest_text
+from release.manifest.model import ManifestUpdate, apply_update, load_manifest
 
 OLD_A, OLD_B, OLD_C = "a" * 40, "b" * 40, "c" * 40
 NEW_1, NEW_2 = "1" * 39 + "f", "2" * 40  # the second is all digits: it must come out quoted

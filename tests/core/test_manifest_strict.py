@@ -9,7 +9,7 @@ import pytest
 from corekit import Cli, snapshot, state_file
 from test_manifest import VALID, line_of, problems_of, write
 
-from release.sandbox import PatchSpec, World, commit_files, git
+from release.demo.sandbox import PatchSpec, World, commit_files, git
 
 
 @pytest.mark.parametrize("key_line, where", [
@@ -79,7 +79,7 @@ def test_patterns_are_checked_at_load(tmp_path: Path, field: str, line: str, val
 def test_good_patterns_load(tmp_path: Path) -> None:
     text = VALID.replace("branch: ellm-{version}", "branch: ellm/release-{version}")
     problems_free = write(tmp_path, text.replace("dev_tag: v{version}-dev", "dev_tag: '{version}_dev'"))
-    from release.manifest import load_manifest
+    from release.manifest.model import load_manifest
 
     manifest = load_manifest(problems_free)
     assert manifest.branch("0.13.0") == "ellm/release-0.13.0" and manifest.dev_tag("0.13.0") == "0.13.0_dev"

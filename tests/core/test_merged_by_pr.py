@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from corekit import Cli
 
-from release.manifest import load_manifest
-from release.pr_merges import find_merged, pr_of
-from release.sandbox import World
+from release.demo.sandbox import World
+from release.manifest.model import load_manifest
+from release.rebase.pr_merges import find_merged, pr_of
 
 PR_4261 = "https://github.com/example/upstream/pull/4261"
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 from corekit import Cli, picked_from, snapshot, state_file
 
-from release.manifest import load_manifest
-from release.sandbox import World, git
+from release.demo.sandbox import World, git
+from release.manifest.model import load_manifest
 
 TARGET = "ellm-0.13.0"
 CONFLICTED = "sky/utils/controller_utils.py"

@@ -10,8 +10,8 @@ import git as gitpython
 import pytest
 from corekit import Cli, snapshot
 
-from release.repolock import repo_lock, writing
-from release.sandbox import World, commit_files, git
+from release.demo.sandbox import World, commit_files, git
+from release.repo.repolock import repo_lock, writing
 
 TARGET = "ellm-0.13.0"
 

@@ -9,7 +9,7 @@ import json
 import pytest
 from corekit import Cli, snapshot
 
-from release.sandbox import World, commit_files, git
+from release.demo.sandbox import World, commit_files, git
 
 TARGET = "ellm-0.13.0"
 
@@ -114,7 +114,7 @@ def test_a_bad_manifest_is_one_document_naming_the_problems(world: World, cli: C
 
 
 def test_a_bug_is_one_document_with_exit_70(world: World, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("release.drift.status", lambda *args: {}["missing"])
+    monkeypatch.setattr("release.rebase.drift.status", lambda *args: {}["missing"])
     result = cli(world, "status", json_output=True)
     document = _one_document(result.out)
     assert result.code == document["exit_code"] == 70
@@ -194,7 +194,8 @@ def test_a_manifest_that_is_not_utf8_is_one_sentence(world: World, cli: Cli) -> 
 
 
 def test_readme_markers_are_what_the_manifest_guards_against() -> None:
-    from release import manifest, readme
+    from release.manifest import model as manifest
+    from release.readme import render as readme
 
     assert readme.MARK_START.startswith(manifest.README_MARKER)
     assert readme.MARK_END.startswith(manifest.README_MARKER)
@@ -218,7 +219,7 @@ def test_a_damaged_replay_state_is_one_sentence(world: World, cli: Cli, damage: 
 
 
 def test_v_after_the_command_shows_the_trace_of_a_bug(world: World, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("release.drift.status", lambda *args: {}["missing"])
+    monkeypatch.setattr("release.rebase.drift.status", lambda *args: {}["missing"])
     result = cli(world, "status", "-v")
     assert result.code == 70
     assert "Traceback (most recent call last)" in result.err and "KeyError: 'missing'" in result.err

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from corekit import Cli, snapshot, state_file
 
-from release.sandbox import World, git
+from release.demo.sandbox import World, git
 
 OUTSIDE = "precious data, not a README\n"
 

@@ -7,8 +7,8 @@ import subprocess
 
 from corekit import child_env, cli_argv, picked_from, state_file
 
-from release.manifest import load_manifest
-from release.sandbox import World
+from release.demo.sandbox import World
+from release.manifest.model import load_manifest
 
 
 def test_a_closed_pipe_does_not_stop_the_replay(make_world: object) -> None:

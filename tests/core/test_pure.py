@@ -1,5 +1,5 @@
-"""Pure logic of the release core, on plain data: planning and classification (release.plan), the
-drift comparison (release.drift.compare), release tags (release.upstream) and versions."""
+"""Pure logic of the release core, on plain data: planning and classification (release.rebase.plan), the
+drift comparison (release.rebase.drift.compare), release tags (release.rebase.upstream) and versions."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from release.drift import compare
-from release.manifest import ImageSpec, Manifest, Patch
-from release.plan import (
+from release.manifest.model import ImageSpec, Manifest, Patch
+from release.manifest.versions import InvalidVersion, image_tag_version, is_prerelease, parse_version, version_from_tag
+from release.rebase.drift import compare
+from release.rebase.plan import (
     Step,
     make_plan,
     new_commits_by_patch,
@@ -18,9 +19,8 @@ from release.plan import (
     patch_outcome,
     summarize_patches,
 )
-from release.summary import CommitResult, Outcome
-from release.upstream import parse_ls_remote_tags
-from release.versions import InvalidVersion, image_tag_version, is_prerelease, parse_version, version_from_tag
+from release.rebase.summary import CommitResult, Outcome
+from release.rebase.upstream import parse_ls_remote_tags
 
 
 def sha(n: int) -> str:

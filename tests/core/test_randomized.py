@@ -25,7 +25,7 @@ import pytest
 from corekit import Cli, CliResult, WorldFactory, child_env, cli_argv, picked_from, snapshot, state_file
 from test_interrupted import install_stop_hook, rebase_killed_at
 
-from release.sandbox import CONTROLLER_PY, World, git
+from release.demo.sandbox import CONTROLLER_PY, World, git
 
 SEEDS = list(range(20))
 TARGET = "ellm-0.13.0"

@@ -21,8 +21,8 @@ from corekit import (
 )
 
 import release
-from release.manifest import load_manifest
-from release.sandbox import UPSTREAM_README, World, git
+from release.demo.sandbox import UPSTREAM_README, World, git
+from release.manifest.model import load_manifest
 
 TARGET = "ellm-0.13.0"
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from corekit import Cli, snapshot, state_file
 
-from release.sandbox import PatchSpec, World, git
+from release.demo.sandbox import PatchSpec, World, git
 
 
 def assert_refused(world: World, cli: Cli, args: tuple[str, ...], *needles: str) -> str:

@@ -8,9 +8,9 @@ import json
 import pytest
 from corekit import Cli
 
-from release.output import Options, write_json
+from release.cli.output import Options, write_json
+from release.demo.sandbox import World, git
 from release.redaction import has_url_credentials, redact, register_secret, strip_url_credentials
-from release.sandbox import World, git
 
 TOKEN = "ghp_s3cretTokenThatMustNotLeak42"
 

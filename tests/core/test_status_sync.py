@@ -9,7 +9,7 @@ import git as gitpython
 import pytest
 from corekit import Cli, snapshot
 
-from release.sandbox import PatchSpec, World, commit_files, git
+from release.demo.sandbox import PatchSpec, World, commit_files, git
 
 
 def checkout_old_branch(world: World) -> None:
@@ -218,7 +218,7 @@ def test_a_git_failure_the_tool_did_not_foresee_is_an_internal_error(world: Worl
     def broken(*args: object) -> None:
         raise gitpython.GitCommandError(["git", "log", "--format=%H"], 128, b"fatal: bad object HEAD")
 
-    monkeypatch.setattr("release.drift.status", broken)
+    monkeypatch.setattr("release.rebase.drift.status", broken)
 
     result = cli(world, "status")
 
@@ -229,7 +229,7 @@ def test_a_git_failure_the_tool_did_not_foresee_is_an_internal_error(world: Worl
 
 def test_a_bug_is_an_internal_error_with_its_trace_under_verbose(world: World, cli: Cli,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("release.drift.status", lambda *args: {}["missing"])
+    monkeypatch.setattr("release.rebase.drift.status", lambda *args: {}["missing"])
 
     result = cli(world, "status")
 

@@ -11,9 +11,9 @@ import yaml
 from corekit import Cli, WorldFactory, last_summary_file, picked_from, snapshot, state_file
 from test_refusals import assert_refused
 
-from release.manifest import load_manifest
-from release.sandbox import PatchSpec, World, commit_files, git
-from release.summary import md_text
+from release.demo.sandbox import PatchSpec, World, commit_files, git
+from release.manifest.model import load_manifest
+from release.rebase.summary import md_text
 
 HOTFIX = "[k8s] Hotfix: keep pods on their node"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from corekit import Cli, snapshot, state_file
 
-from release.sandbox import World, git
+from release.demo.sandbox import World, git
 
 
 def test_rebase_push_with_the_fork_unreachable_changes_nothing(world: World, cli: Cli) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from corekit import Cli, snapshot
 
-from release.changes import UpstreamCommit, group_by_patch, pr_number, pr_url
-from release.sandbox import World, commit_files, git
+from release.demo.sandbox import World, commit_files, git
+from release.rebase.changes import UpstreamCommit, group_by_patch, pr_number, pr_url
 
 
 def test_lists_only_commits_touching_the_patches_files_grouped_by_patch(make_world, cli: Cli) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from release.images import TagStatus
-from release.verify import (
+from release.assist.verify import (
     FAIL,
     OK,
     SKIPPED,
@@ -15,6 +14,7 @@ from release.verify import (
     index_versions,
     public_url,
 )
+from release.images.build import TagStatus
 
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64

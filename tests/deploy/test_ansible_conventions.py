@@ -14,7 +14,7 @@ import pytest
 import yaml
 from deploy_helpers import ROOT, run_playbook, tool
 
-from release.deploy import ansible_env
+from release.deploy.logic import ansible_env
 
 ROLES = sorted(p for p in (ROOT / "playbooks" / "roles").iterdir() if p.is_dir())
 COLLECTIONS = Path(ansible.__file__).resolve().parent.parent / "ansible_collections"

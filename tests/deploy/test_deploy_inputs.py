@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from deploy_helpers import DIGEST_A, SECRET_LINE, resolve_values, write_record
 
-from release import deploy, deploy_registry
-from release.registry import insecure_allowed, is_loopback
+from release.deploy import logic as deploy
+from release.deploy import registry_digest as deploy_registry
+from release.images.registry import insecure_allowed, is_loopback
 
 
 @pytest.mark.parametrize("digest", [DIGEST_A + "\n", " " + DIGEST_A, DIGEST_A + "0", DIGEST_A.upper(),

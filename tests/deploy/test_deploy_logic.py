@@ -1,4 +1,4 @@
-"""Unit tests of release/deploy.py: the pure logic the role's filters call."""
+"""Unit tests of release/deploy/logic.py: the pure logic the role's filters call."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import ClassVar
 import pytest
 from deploy_helpers import DIGEST_A, DIGEST_B
 
-from release import deploy, deploy_registry
-from release.registry import RegistryError
-from release.versions import InvalidVersion, release_of_chart_version
+from release.deploy import logic as deploy
+from release.deploy import registry_digest as deploy_registry
+from release.images.registry import RegistryError
+from release.manifest.versions import InvalidVersion, release_of_chart_version
 
 
 class TestVersions:
@@ -133,7 +134,7 @@ class TestDigest:
 
 
 class TestRegistryClient:
-    """The deploy's registry question goes through release/registry.py: same URLs and plain-HTTP rule."""
+    """The deploy's registry question goes through release/images/registry.py: same URLs and plain-HTTP rule."""
 
     def test_public_registries_use_https_and_loopback_plain_http(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv("ELLM_INSECURE_REGISTRIES", raising=False)

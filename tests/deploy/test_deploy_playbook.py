@@ -217,7 +217,7 @@ def test_same_inputs_give_the_same_values_and_a_new_digest_changes_them(deploy_e
                                                                          tmp_path: Path) -> None:
     from ansible_collections.kubernetes.core.plugins.modules.helm import default_check
 
-    from release.deploy import release_would_change
+    from release.deploy.logic import release_would_change
 
     write_record(deploy_env, "0.13.0", DIGEST_A)
     deploy_env["SKYPILOT_AUTH_CREDENTIALS"] = SECRET_LINE

@@ -18,7 +18,7 @@ from deploy_helpers import DIGEST_B, ROOT, SECRET_LINE, resolve_values
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from release.localdaemons import LocalRegistry, RegistryUser
+from release.demo.localdaemons import LocalRegistry, RegistryUser
 
 PULL_TOKEN = "registry-pull-token-5b1f"  # what the token service hands out
 PAT = "ghp_test0personal0access0token0x"  # what the user has: a password, never a bearer token

@@ -14,7 +14,7 @@ import pytest
 import requests
 from deploy_helpers import Run, resolve_values
 
-from release.localdaemons import LocalRegistry
+from release.demo.localdaemons import LocalRegistry
 
 PASSWORD = "deploy-test-key"
 REPO = "embeddedllm/skypilot"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from deploy_helpers import INVENTORIES, ROOT, tool
 
-from release import deploy
+from release.deploy import logic as deploy
 
 IMAGE_012 = "ghcr.io/embeddedllm/skypilot:v0.12.0@sha256:" + "c" * 64
 

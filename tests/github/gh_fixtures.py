@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from werkzeug import Request, Response
 
 from release.errors import ReleaseError
-from release.summary import CommitResult, ConflictInfo, Outcome, PatchResult, RebaseSummary
+from release.rebase.summary import CommitResult, ConflictInfo, Outcome, PatchResult, RebaseSummary
 
 TOKEN = "ghs_NeverPrintThisTokenAnywhere0123456789"
 SLUG = "EmbeddedLLM/ellm-release"
@@ -186,7 +186,7 @@ def github_enterprise(httpserver: Any) -> FakeGitHub:
 
 def _group() -> click.Group:
     """The real command line, global options and all."""
-    from release.cli import cli
+    from release.cli.app import cli
 
     return cli
 

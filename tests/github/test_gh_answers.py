@@ -11,8 +11,8 @@ import time
 import pytest
 from gh_fixtures import SLUG, TOKEN, FakeGitHub, run_cli, sample_summary, save_summary
 
-from release import github as gh
-from release.summary import PatchResult, md_text, render_markdown
+from release.github import client as gh
+from release.rebase.summary import PatchResult, md_text, render_markdown
 
 
 @pytest.fixture

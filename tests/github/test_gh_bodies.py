@@ -1,12 +1,12 @@
-"""The pure half of release.github: decisions, titles, bodies, settings from the environment."""
+"""The pure half of release.github.client: decisions, titles, bodies, settings from the environment."""
 
 from __future__ import annotations
 
 import pytest
 from gh_fixtures import run_cli, sample_summary
 
-from release import github as gh
 from release.errors import Refused
+from release.github import client as gh
 from release.redaction import redact
 
 

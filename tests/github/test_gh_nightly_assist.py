@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from release.localdaemons import free_port
-from release.sandbox import build_world
+from release.demo.localdaemons import free_port
+from release.demo.sandbox import build_world
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -120,8 +120,8 @@ def test_a_real_run_commits_the_submodule_gitmodules_and_manifest_together(tmp_p
 def _resolved_by_hand(tmp_path):
     """A conflict resolved by a maintainer as docs/release.md tells it: ellm-0.13.0 pushed to the
     fork, nothing recorded in the release repository yet."""
-    from release.cli import main
-    from release.sandbox import build_world, git
+    from release.cli.app import main
+    from release.demo.sandbox import build_world, git
 
     world = build_world(tmp_path / "world", conflict=True)
     git(world.fork, "fetch", "-q", "upstream", "--tags")
@@ -157,7 +157,7 @@ def test_the_ci_hand_off_after_a_conflict_resolved_by_hand(tmp_path):
     """A conflict stops the nightly; a maintainer resolves it locally, pushes ellm-0.13.0 and
     records the release in the release repository. The next real run finds the rebase done
     (a no-op, exit 0), has nothing to publish, and goes on to build."""
-    from release.sandbox import git
+    from release.demo.sandbox import git
 
     world, release = _resolved_by_hand(tmp_path)
     env = {**os.environ, "ELLM_REPO": str(world.fork), "ELLM_PYTHON": sys.executable,
@@ -193,7 +193,7 @@ def test_the_hand_off_opens_the_pull_request_when_only_the_manifest_was_committe
     """The maintainer committed the manifest by hand, not the submodule: the next real run finds
     the rebase done, so no rebase summary exists, yet publish records the rest and opens the pull
     request instead of failing for want of a summary."""
-    from release.sandbox import git
+    from release.demo.sandbox import git
 
     world, release = _resolved_by_hand(tmp_path)
     git(release, "add", "patches")

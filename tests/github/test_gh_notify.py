@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gh_fixtures import SLUG, TOKEN, FakeGitHub, run_cli, sample_summary, save_summary
 
-from release.github import ISSUE_MARKER
+from release.github.client import ISSUE_MARKER
 
 RUN_ENV = {"GITHUB_SERVER_URL": "https://github.example", "GITHUB_REPOSITORY": SLUG, "GITHUB_RUN_ID": "4242"}
 RUN_URL = f"https://github.example/{SLUG}/actions/runs/4242"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from gh_fixtures import SLUG, TOKEN, FakeGitHub, run_cli, sample_summary, save_summary
 
-from release.github import PR_MARKER
-from release.summary import render_markdown
+from release.github.client import PR_MARKER
+from release.rebase.summary import render_markdown
 
 
 def pr(workspace, github: FakeGitHub, *extra: str, token: str | None = TOKEN, json_out: bool = False):

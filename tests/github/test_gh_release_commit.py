@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from release.cli import main
-from release.sandbox import World, build_world, git
+from release.cli.app import main
+from release.demo.sandbox import World, build_world, git
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "release-commit.sh"

@@ -6,7 +6,7 @@ import json
 
 from gh_fixtures import run_cli, sample_summary, save_summary
 
-from release.summary import RebaseSummary, render_markdown
+from release.rebase.summary import RebaseSummary, render_markdown
 
 
 def report(workspace, *extra: str, env: dict | None = None, json_out: bool = False):

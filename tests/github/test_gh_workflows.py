@@ -206,7 +206,7 @@ def test_build_job_clones_the_branch_that_build_accepts(tmp_path: Path):
     """Run the build job's clone and build steps for real against a local fork (build as a dry
     run): build only takes a clean checkout of ellm-VERSION, and a plain clone lands on the fork's
     default branch."""
-    from release.sandbox import build_world
+    from release.demo.sandbox import build_world
 
     world = build_world(tmp_path / "world", conflict=False)
     work = tmp_path / "ws"

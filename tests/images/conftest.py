@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from release.localdaemons import DockerDaemon, LocalRegistry, RegistryUser
+from release.demo.localdaemons import DockerDaemon, LocalRegistry, RegistryUser
 
 INSTALL = ("run `sudo scripts/setup.sh` (it installs docker.io, docker-registry, apache2-utils, cosign "
            "and buildx into /usr/local/lib/docker/cli-plugins)")

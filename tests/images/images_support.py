@@ -16,10 +16,10 @@ import click
 import requests
 from click.testing import CliRunner, Result
 
-from release.commands import images as image_commands
+from release.cli.commands import images as image_commands
+from release.cli.output import Options
 from release.errors import ReleaseError
-from release.output import Options
-from release.registry import OCI_INDEX, OCI_MANIFEST, sha256_digest
+from release.images.registry import OCI_INDEX, OCI_MANIFEST, sha256_digest
 from release.smoke.record import SmokeRecord, write_record
 
 VERSION = "0.13.0"

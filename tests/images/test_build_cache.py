@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from images_support import VERSION, git, make_fork, run_cli, state_of, write_manifest
 
-from release.build_cache import CacheFlags, cache_flags, default_cache_ref, gha_available
+from release.demo.localdaemons import DockerDaemon, LocalRegistry
 from release.errors import ManifestError
-from release.images import buildx_argv, plan_build
-from release.localdaemons import DockerDaemon, LocalRegistry
-from release.manifest import load_manifest
+from release.images.build import buildx_argv, plan_build
+from release.images.build_cache import CacheFlags, cache_flags, default_cache_ref, gha_available
+from release.manifest.model import load_manifest
 
 IMAGE = "ghcr.io/embeddedllm/skypilot:v0.13.0-dev"
 

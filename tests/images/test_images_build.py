@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from images_support import VERSION, git, make_fork, run_cli, state_of, tag_digest, write_manifest
 
-from release.images import LABEL_REVISION, LABEL_SOURCE, LABEL_VERSION, RECORD_KEYS
-from release.localdaemons import DockerDaemon, LocalRegistry, RegistryUser
-from release.registry import RegistryClient, image_labels
+from release.demo.localdaemons import DockerDaemon, LocalRegistry, RegistryUser
+from release.images.build import LABEL_REVISION, LABEL_SOURCE, LABEL_VERSION, RECORD_KEYS
+from release.images.registry import RegistryClient, image_labels
 
 pytestmark = pytest.mark.docker
 
@@ -161,8 +161,8 @@ def test_build_failure_is_one_error_with_the_log(tmp_path: Path, docker_env: Doc
 
 def test_image_demo_builds_pushes_and_promotes(tmp_path: Path, docker_daemon: DockerDaemon) -> None:
     """The function the demo calls, end to end on its own daemons."""
-    from release.images_demo import image_demo_unavailable, run_image_demo
-    from release.manifest import load_manifest
+    from release.demo.images_walkthrough import image_demo_unavailable, run_image_demo
+    from release.manifest.model import load_manifest
 
     assert image_demo_unavailable() is None
     fork = make_fork(tmp_path)
@@ -200,7 +200,7 @@ def test_a_push_refused_for_want_of_a_docker_login_says_to_log_in(
 
 
 def test_a_refused_cache_import_alone_is_not_a_refused_push() -> None:
-    from release.images import push_login_hint
+    from release.images.build import push_login_hint
 
     cache_only = "#3 ERROR: pulling from host r:5000 failed with status code [manifests v1-dev]: 401 Unauthorized\n" \
                  "#5 ERROR: failed to calculate checksum: \"/missing-file\": not found\n"

@@ -21,9 +21,9 @@ from images_support import (
     write_manifest,
 )
 
-from release.build_skip import LABEL_BUILD_INPUTS, LABEL_REVISION, Existing, build_inputs_hash, decide
-from release.localdaemons import DockerDaemon, LocalRegistry
-from release.registry import RegistryClient, image_labels
+from release.demo.localdaemons import DockerDaemon, LocalRegistry
+from release.images.build_skip import LABEL_BUILD_INPUTS, LABEL_REVISION, Existing, build_inputs_hash, decide
+from release.images.registry import RegistryClient, image_labels
 
 DEV_TAG = f"v{VERSION}-dev"
 # what the test manifest builds with (images_support.MANIFEST)

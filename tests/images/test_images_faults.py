@@ -14,10 +14,9 @@ from images_support import VERSION, pass_smoke, push_image, run_cli, state_of, t
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from release import images
-from release.localdaemons import LocalRegistry, RegistryUser, free_port
-from release.manifest import load_manifest
-from release.registry import (
+from release.demo.localdaemons import LocalRegistry, RegistryUser, free_port
+from release.images import build as images
+from release.images.registry import (
     OCI_MANIFEST,
     AuthError,
     MalformedResponse,
@@ -26,6 +25,7 @@ from release.registry import (
     RetryPolicy,
     sha256_digest,
 )
+from release.manifest.model import load_manifest
 
 pytestmark = pytest.mark.docker
 DEV, STABLE = f"v{VERSION}-dev", f"v{VERSION}"

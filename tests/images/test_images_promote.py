@@ -20,8 +20,8 @@ from images_support import (
     write_manifest,
 )
 
-from release.localdaemons import DockerDaemon, LocalRegistry
-from release.registry import OCI_INDEX, RegistryClient
+from release.demo.localdaemons import DockerDaemon, LocalRegistry
+from release.images.registry import OCI_INDEX, RegistryClient
 
 pytestmark = pytest.mark.docker
 DEV, STABLE = f"v{VERSION}-dev", f"v{VERSION}"
@@ -244,8 +244,8 @@ def test_smoke_cli_record_opens_the_gate_and_deploy_reads_the_image_record(
     the dev digest on kind (dev tag), the stable digest in production (stable tag)."""
     from click.testing import CliRunner
 
-    from release import deploy
-    from release.commands.smoke import smoke
+    from release.cli.commands.smoke import smoke
+    from release.deploy import logic as deploy
 
     monkeypatch.delenv("ELLM_STATE_DIR", raising=False)
     repository = f"{registry.host}/{repo_name}"
@@ -276,7 +276,7 @@ def test_a_caught_up_record_is_one_the_deploy_role_can_use(tmp_path: Path, regis
                                                             repo_name: str) -> None:
     """After a promotion that lost its record, the rerun's record must still name the repository
     and tags: the deploy role ignores a record that does not say which repository it is for."""
-    from release import deploy
+    from release.deploy import logic as deploy
 
     repository = f"{registry.host}/{repo_name}"
     manifest = write_manifest(tmp_path, repository)

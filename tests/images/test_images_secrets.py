@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from images_support import VERSION, push_image, state_of, write_manifest
 
-from release.cli import main
-from release.images import LABEL_REVISION, LABEL_SOURCE, LABEL_VERSION
-from release.localdaemons import LocalRegistry
+from release.cli.app import main
+from release.demo.localdaemons import LocalRegistry
+from release.images.build import LABEL_REVISION, LABEL_SOURCE, LABEL_VERSION
 
 LEAKED = "ghp_TokenInAnOldLabel0123456789"
 

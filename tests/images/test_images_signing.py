@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from images_support import VERSION, git, make_fork, pass_smoke, push_image, run_cli, state_of, write_manifest
 
-from release import signing
-from release.localdaemons import DockerDaemon, LocalRegistry, RegistryUser
+from release.demo.localdaemons import DockerDaemon, LocalRegistry, RegistryUser
+from release.images import signing
+from release.images.registry import Credentials
 from release.redaction import Secret
-from release.registry import Credentials
 
 pytestmark = pytest.mark.docker
 PASSWORD = "test-key-password"  # of a key pair made for these tests only

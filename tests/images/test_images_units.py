@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from images_support import write_manifest
 
-from release.images import (
+from release.images.build import (
     RECORD_KEYS,
     Action,
     TagStatus,
@@ -24,8 +24,7 @@ from release.images import (
     status_notes,
     update_record,
 )
-from release.manifest import load_manifest
-from release.registry import (
+from release.images.registry import (
     Credentials,
     MalformedResponse,
     RetryPolicy,
@@ -38,6 +37,7 @@ from release.registry import (
     pick_platform,
     redact,
 )
+from release.manifest.model import load_manifest
 from release.smoke.record import SmokeRecord
 
 A, B = "sha256:" + "a" * 64, "sha256:" + "b" * 64

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from release.localdaemons import LocalRegistry
+from release.demo.localdaemons import LocalRegistry
 
 
 def _processes_serving(config: Path) -> list[int]:

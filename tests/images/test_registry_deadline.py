@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from release.registry import RegistryClient, RegistryUnavailable, RetryPolicy
+from release.images.registry import RegistryClient, RegistryUnavailable, RetryPolicy
 
 
 @pytest.fixture

@@ -16,12 +16,12 @@ import pytest
 import yaml
 from images_support import pass_smoke, push_image
 
-from release import verify
-from release.cli import main
-from release.gitrepo import open_repo
-from release.localdaemons import LocalRegistry, free_port
-from release.manifest import load_manifest
-from release.sandbox import World, build_world, commit_files, git
+from release.assist import verify
+from release.cli.app import main
+from release.demo.localdaemons import LocalRegistry, free_port
+from release.demo.sandbox import World, build_world, commit_files, git
+from release.manifest.model import load_manifest
+from release.repo.gitrepo import open_repo
 
 pytestmark = pytest.mark.docker
 VERSION = "0.13.0"

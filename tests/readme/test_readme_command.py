@@ -7,9 +7,9 @@ import json
 from click.testing import CliRunner, Result
 from readme_kit import UPSTREAM_README, Fork, commit_files, git
 
-from release.commands.readme import COMMANDS, readme
+from release.cli.commands.readme import COMMANDS, readme
+from release.cli.output import Options
 from release.errors import EXIT_DRIFT, Refused
-from release.output import Options
 
 
 def run(fork: Fork, *args: str, dry_run: bool = False, as_json: bool = False) -> Result:

@@ -9,8 +9,8 @@ import pytest
 from readme_kit import TITLE_ALPHA, TITLE_GONE, TITLE_MULTI, UPSTREAM_README, Fork, commit_files, git
 
 from release.errors import ReleaseError
-from release.manifest import load_manifest
-from release.readme import (
+from release.manifest.model import load_manifest
+from release.readme.render import (
     COMMIT_MESSAGE,
     files_changed,
     generate_readme,

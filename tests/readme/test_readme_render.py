@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from release.errors import ReleaseError
-from release.manifest import Manifest, load_manifest
-from release.readme import (
+from release.manifest.model import Manifest, load_manifest
+from release.readme.render import (
     MARK_END,
     MARK_START,
     PatchRow,

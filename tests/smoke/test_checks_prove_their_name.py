@@ -8,7 +8,7 @@ import pytest
 import smoke_k8s as k
 from kubernetes import client
 
-from release import deploy
+from release.deploy import logic as deploy
 from release.smoke import sky_output as s
 from release.smoke.pods import check_launch_pods
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from smoke_paths import H100, REPO
 
-from release.commands.smoke import smoke
+from release.cli.commands.smoke import smoke
 from release.errors import ReleaseError
 from release.smoke.record import (
     SmokeRecordError,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from release.commands.smoke import smoke
+from release.cli.commands.smoke import smoke
 from release.errors import ReleaseError
 
 GARBAGE = ["", "null", "[]", '"x"', "{}", "42", '{"items": null}', '{"items": [1, "a", null]}',

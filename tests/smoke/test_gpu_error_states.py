@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from smoke_paths import H100
 
-from release.commands.smoke import smoke
+from release.cli.commands.smoke import smoke
 from release.errors import ReleaseError
 from release.smoke import gpu_tools as g
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from smoke_paths import H100
 
-from release.commands.smoke import _EXAMPLES, smoke
+from release.cli.commands.smoke import _EXAMPLES, smoke
 
 
 def _command(path: tuple[str, ...]) -> click.Command:

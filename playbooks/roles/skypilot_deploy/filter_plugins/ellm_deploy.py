@@ -1,6 +1,6 @@
-"""Jinja filters for the skypilot_deploy role: thin wrappers over `release.deploy`.
+"""Jinja filters for the skypilot_deploy role: thin wrappers over `release.deploy.logic`.
 
-Decision: the logic lives once, in release/deploy.py, where it is unit-tested, and this plugin
+Decision: the logic lives once, in release/deploy/logic.py, where it is unit-tested, and this plugin
 imports it from the installed ellm-release package, like any Python dependency of a plugin. The
 Python that runs Ansible must have it (`pip install -e .[deploy]` does both); without it every
 filter fails with one sentence saying so, instead of Ansible's "no filter named ellm_...".
@@ -16,7 +16,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 try:
-    from release import deploy
+    from release.deploy import logic as deploy
 except ImportError as exc:  # Ansible from a system package or pipx, without ellm-release beside it
     _MISSING = (f"the skypilot_deploy role needs the ellm-release package in the Python that runs Ansible "
                 f"({sys.executable}): {exc}; install it there with `pip install -e .[deploy]` from the "

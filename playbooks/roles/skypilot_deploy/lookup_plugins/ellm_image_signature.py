@@ -1,5 +1,5 @@
 """Lookup for the skypilot_deploy role: verify the cosign signature of the digest about to be
-deployed, with ellm-release's signing module (release/signing.py), the one `build` and `promote` use.
+deployed, with ellm-release's signing module (release/images/signing.py), the one `build` and `promote` use.
 
     lookup('ellm_image_signature', 'ghcr.io/embeddedllm/skypilot@sha256:...', public_key='cosign.pub')
     lookup('ellm_image_signature', ref, identity='^https://github.com/ORG/REPO/', issuer=...)
@@ -47,9 +47,10 @@ options:
 """
 
 try:
-    from release import deploy_registry, signing
+    from release.deploy import registry_digest as deploy_registry
     from release.errors import ReleaseError
-    from release.registry import credentials_for, insecure_allowed, parse_image, redact
+    from release.images import signing
+    from release.images.registry import credentials_for, insecure_allowed, parse_image, redact
 except ImportError as exc:
     _MISSING = (f"the skypilot_deploy role needs the ellm-release package in the Python that runs Ansible "
                 f"({sys.executable}): {exc}; install it there with `pip install -e .[deploy]` from the "

@@ -1,5 +1,5 @@
 """Lookup for the skypilot_deploy role: the digest a tag names, asked with ellm-release's registry
-client (release/deploy_registry.py), the one `image status` and `promote` use.
+client (release/deploy/registry_digest.py), the one `image status` and `promote` use.
 
     lookup('ellm_registry_digest', 'ghcr.io/embeddedllm/skypilot', tag='v0.13.0',
            user=..., token=..., insecure=false)
@@ -40,8 +40,8 @@ options:
 """
 
 try:
-    from release import deploy_registry
-    from release.registry import AuthError, RegistryError, redact
+    from release.deploy import registry_digest as deploy_registry
+    from release.images.registry import AuthError, RegistryError, redact
 except ImportError as exc:
     _MISSING = (f"the skypilot_deploy role needs the ellm-release package in the Python that runs Ansible "
                 f"({sys.executable}): {exc}; install it there with `pip install -e .[deploy]` from the "

@@ -1,0 +1,1 @@
+"""The maintainer's assistant: checks of the whole release chain."""

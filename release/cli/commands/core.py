@@ -1,0 +1,300 @@
+"""Commands of the release core: status, sync, rebase, continue, skip, abort, demo."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import click
+
+from release.cli.output import Options
+from release.errors import CheckFailed, ConflictStop
+from release.manifest.model import Manifest, load_manifest
+from release.rebase import drift, pr_merges, replay
+from release.rebase import sync as sync_mod
+from release.rebase.summary import RebaseSummary, render_table
+from release.repo import gitrepo, leftovers
+from release.repo.repolock import repo_lock, writing
+
+pass_options = click.make_pass_decorator(Options)
+
+
+def _emit_summary(opts: Options, summary: RebaseSummary) -> None:
+    opts.say(render_table(summary))
+    for patch in summary.patches:
+        if patch.note:
+            opts.say(f"{patch.id}: {patch.note}", style="dim")
+        if patch.range_diff and opts.verbose:
+            opts.say(patch.range_diff)
+    for warning in summary.warnings:
+        opts.say(f"note: {warning}", style="yellow")
+    if summary.conflict and summary.conflict.forensics:
+        from release.rebase.forensics import render_lines
+
+        for line in render_lines(summary.conflict.forensics):
+            opts.progress(line)  # plain: upstream subjects hold brackets
+    hint = release_commit_hint(opts.manifest, summary, opts.repo)
+    if hint:
+        opts.progress(hint)
+    for dropped in summary.dropped_unlisted:
+        opts.say(f"dropped (--drop-unlisted): {dropped.commit[:12]} {dropped.subject}", markup=False)
+    opts.emit(summary.to_dict())
+
+
+def release_commit_hint(manifest_path: Path, summary: RebaseSummary, repo: Path | None = None) -> str | None:
+    """After a finished rebase, the command that records it in a release repository that keeps the
+    fork as a submodule: submodule, .gitmodules' branch and manifest in one commit. The line works
+    when pasted as it is: it names the fork and the manifest when they are not where the script
+    looks by default, and the script itself when the release repository has no copy of it."""
+    root = manifest_path.resolve().parent.parent
+    if summary.state != "complete" or not (root / ".gitmodules").is_file():
+        return None
+    settings = []
+    if repo is not None and repo.resolve() != (root / "skypilot").resolve():
+        settings.append(f"ELLM_REPO={shlex.quote(str(repo.resolve()))}")
+    if manifest_path.resolve() != (root / "patches" / "manifest.yaml").resolve():
+        settings.append(f"ELLM_MANIFEST={shlex.quote(str(manifest_path.resolve()))}")
+    script = "scripts/release-commit.sh"
+    own_script = Path(__file__).resolve().parents[3] / script  # this checkout's, beside its .venv
+    if not (root / script).is_file() and own_script.is_file():
+        script = shlex.quote(str(own_script))
+    command = " ".join([*settings, "bash", script, summary.version])
+    return (f"next, record the release (the submodule at {summary.branch}, .gitmodules and the manifest in one "
+            f"commit):\n  cd {shlex.quote(str(root))} && {command}")
+
+
+def _conflict_exit(opts: Options, exc: replay.ConflictStopWithSummary) -> None:
+    """A conflict is a normal stop: show the table, emit JSON, then let the CLI print the next steps."""
+    _emit_summary(opts, exc.summary)
+    raise exc
+
+
+@click.command()
+@pass_options
+def status(opts: Options) -> None:
+    """Compare the manifest with the fork's branch.
+
+    Lists commits on the branch that no patch names (README-only commits are ignored), manifest
+    commits missing from the branch, an order that differs from the manifest's, and a rebase in
+    progress. A finding a command fixes comes with that command (`patch add SHA` for an unlisted
+    commit, `patch sort` for the order). Exits 0 when everything agrees, 1 when there is drift.
+
+    \b
+    Example:
+      ellm-release --repo ~/src/skypilot status --json
+    """
+    manifest = load_manifest(opts.manifest)
+    repo = gitrepo.open_repo(opts.repo)
+    state = replay.load_state(repo)
+    in_progress = (f"a rebase to {state.version} is in progress ({state.phase}); "
+                   "ellm-release continue | skip | abort") if state else None
+    report = drift.status(repo, manifest, in_progress)
+    killed = leftovers.pending(repo)
+    if killed:
+        opts.say(f"note: {killed}", style="yellow")
+    opts.emit({**report.to_dict(), "killed_run": killed})
+    head = report.head[:12] if report.head else "missing"
+    opts.say(f"{report.branch} @ {head}: {report.commits_on_branch} patch commit(s) on base {report.base[:12]}")
+    if report.in_sync:
+        opts.say("the branch and the manifest agree", style="green")
+        return
+    for finding in report.findings:
+        opts.say(f"{finding.kind}: {finding.message}", style="red")
+        if finding.fix:
+            opts.say(f"  fix: {finding.fix}")
+    kinds = sorted({finding.kind for finding in report.findings})
+    raise CheckFailed(f"{report.branch} and the manifest disagree: {len(report.findings)} finding(s) "
+                      f"({', '.join(kinds)})")
+
+
+@click.command()
+@pass_options
+def sync(opts: Options) -> None:
+    """Fast-forward the fork's master to upstream's master and push it to the fork.
+
+    Fetches upstream's branches and tags first. A fork master that has diverged is refused with an
+    explanation: this command never merges and never force-pushes. With --dry-run it fetches (to
+    know what there is) but pushes nothing.
+
+    \b
+    Example:
+      ellm-release sync --dry-run
+    """
+    manifest = load_manifest(opts.manifest)
+    repo = gitrepo.open_repo(opts.repo)
+    with writing(repo, "sync"):
+        result = sync_mod.sync(repo, manifest, dry_run=opts.dry_run)
+    opts.emit(result.to_dict())
+    if result.action == "up-to-date":
+        opts.say(f"{manifest.fork_remote}/{result.branch} is up to date with {manifest.upstream_remote} "
+                 f"({result.after[:12]})")
+    else:
+        verb = "would fast-forward" if opts.dry_run else "fast-forwarded"
+        opts.say(f"{verb} {manifest.fork_remote}/{result.branch} by {result.commits} commit(s) to "
+                 f"{result.after[:12]}")
+    if result.note:
+        opts.say(f"note: {result.note}", style="yellow")
+
+
+@click.command()
+@click.argument("version")
+@click.option("--base", "base_ref", metavar="REF", help="Branch from REF instead of tag vVERSION / releases/VERSION.")
+@click.option("--push", is_flag=True, help="Push the new branch to the fork (never with force).")
+@click.option("--drop-merged", is_flag=True,
+              help="Leave out patches whose upstream pull request (manifest `upstream:`) is merged in the range.")
+@click.option("--drop-unlisted", is_flag=True,
+              help="Leave out, on purpose, commits of the current release branch that no patch names "
+                   "(they are listed as dropped in the summary).")
+@pass_options
+def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_merged: bool,
+           drop_unlisted: bool) -> None:
+    """Create ellm-VERSION from upstream VERSION and replay the patch manifest onto it.
+
+    The base is the tag vVERSION, else upstream's releases/VERSION branch; --base overrides it
+    (required for release candidates). Patches upstream already has are reported as upstreamed
+    and not picked. On a conflict the run stops with exit code 3 and prints what to do next
+    (continue, skip or abort). Code commits on the current release branch that no patch names are
+    refused (adopt them with `patch add`, or leave them out with --drop-unlisted), and so is a local
+    release branch that lacks commits its remote-tracking branch has. On success the fork README
+    is regenerated as the last commit, the manifest gets the new version, base and SHAs, and a
+    summary is printed and saved for `report` (a --dry-run prints its summary and saves none).
+    A rerun once that is done (manifest at VERSION, ellm-VERSION here or on the fork, no drift in
+    `status`) changes nothing and exits 0 with "already rebased".
+
+    A patch whose manifest `upstream:` names an upstream pull request that a commit in the range
+    carries ("... (#N)") is reported before the replay as merged upstream, even when its diff
+    differs from ours; it is still replayed unless --drop-merged is given.
+
+    \b
+    Examples:
+      ellm-release rebase 0.13.0
+      ellm-release --dry-run rebase 0.13.0       # replay in a throw-away clone, change nothing
+      ellm-release rebase 0.13.0rc1 --base v0.13.0rc1 --push
+      ellm-release rebase 0.13.0 --drop-merged   # leave out patches upstream merged by PR number
+      ellm-release rebase 0.13.0 --drop-unlisted   # leave out the branch's unlisted commits
+    """
+    manifest = load_manifest(opts.manifest)
+    repo = gitrepo.open_repo(opts.repo)
+    request = replay.RebaseRequest(version, base_ref, push and not opts.dry_run, opts.dry_run, drop_merged,
+                                   drop_unlisted=drop_unlisted)
+    with repo_lock(repo, "rebase"):
+        done = replay.already_rebased(repo, manifest, version)
+        if done is not None:
+            _already_rebased(opts, manifest, done)
+            if push and not gitrepo.remote_branch_exists(repo, manifest.fork_remote, done.branch):
+                # a no-op pushes nothing either: say how, instead of leaving the fork without it
+                opts.progress(f"note: {manifest.fork_remote} has no {done.branch} yet: "
+                              f"git -C {shlex.quote(str(opts.repo))} push {manifest.fork_remote} {done.branch}")
+            return
+        state, plan = replay.prepare(repo, manifest, request)
+        opts.say(f"{len(state.steps)} commit(s) to replay onto {state.base_ref} ({state.base[:12]}); "
+                 f"{len(plan.upstreamed)} already upstream")
+        for line in pr_merges.announce(state.merged_upstream, drop=drop_merged):
+            opts.progress(line)
+        try:
+            if opts.dry_run:
+                # a rehearsal leaves the last real run's summary alone: `--json` prints its own
+                summary = replay.dry_run(repo, manifest, state, opts.progress)
+            else:
+                summary = replay.start(repo, manifest, state, opts.progress)
+        except replay.ConflictStopWithSummary as exc:
+            _conflict_exit(opts, exc)
+            return
+    _emit_summary(opts, summary)
+    if summary.state == "conflict":  # only a dry run gets here with a conflict
+        conflict = summary.conflict
+        assert conflict is not None
+        raise ConflictStop(f"dry run: the replay would stop on a conflict in {conflict.patch_id} "
+                           f"({conflict.commit[:12]}; files: {', '.join(conflict.files)})",
+                           hints=[f"ellm-release rebase {version}   # stops there for you to resolve it, "
+                                  "then ellm-release continue"])
+
+
+def _already_rebased(opts: Options, manifest: Manifest, report: drift.StatusReport) -> None:
+    assert report.head is not None  # an in-sync report always names the head
+    opts.emit({"state": "already-rebased", "version": manifest.version, "branch": report.branch,
+               "head": report.head, "base": report.base})
+    opts.say(f"already rebased: {report.branch} @ {report.head[:12]} matches the manifest at "
+             f"{manifest.version}; nothing changed")
+
+
+@click.command(name="continue")
+@pass_options
+def continue_(opts: Options) -> None:
+    """Go on after a conflict has been resolved and staged (or after an interrupted run).
+
+    \b
+    Example:
+      git -C skypilot add sky/clouds/kubernetes.py && ellm-release continue
+    """
+    _resume(opts, replay.resume, "continue")
+
+
+@click.command()
+@pass_options
+def skip(opts: Options) -> None:
+    """Leave out the conflicting commit and go on; it is recorded as skipped in the summary and
+    the manifest (a patch whose every commit is skipped becomes `dropped`).
+
+    \b
+    Example:
+      ellm-release skip
+    """
+    _resume(opts, replay.skip, "skip")
+
+
+def _resume(opts: Options, action: object, command: str) -> None:
+    manifest = load_manifest(opts.manifest)
+    repo = gitrepo.open_repo(opts.repo)
+    with repo_lock(repo, command):
+        try:
+            summary = action(repo, manifest, opts.progress)  # type: ignore[operator]
+        except replay.ConflictStopWithSummary as exc:
+            _conflict_exit(opts, exc)
+            return
+    _emit_summary(opts, summary)
+
+
+@click.command()
+@pass_options
+def abort(opts: Options) -> None:
+    """Drop the rebase in progress: delete the half-made branch and go back to where it started.
+
+    \b
+    Example:
+      ellm-release abort
+    """
+    manifest = load_manifest(opts.manifest)
+    repo = gitrepo.open_repo(opts.repo)
+    with repo_lock(repo, "abort"):
+        branch = replay.abort(repo, manifest, opts.progress)
+    opts.emit({"aborted": branch})
+
+
+@click.command()
+@click.option("--workdir", type=click.Path(path_type=Path), help="Where to create the demo (default: a new temp dir).")
+@click.option("--images/--no-images", default=True, show_default=True,
+              help="Also build, push and promote the demo image when Docker can run here.")
+@pass_options
+def demo(opts: Options, workdir: Path | None, images: bool) -> None:
+    """A self-contained walkthrough on local repositories: status, sync, rebase, a conflict and its
+    resolution, continue, readme, and (with Docker) build and promote against a local registry.
+
+    \b
+    Example:
+      ellm-release demo --workdir /tmp/ellm-demo
+    """
+    try:
+        # the demo scaffolding is its own subpackage, which a slim wheel may leave out
+        from release.demo.walkthrough import run_demo
+    except ModuleNotFoundError as missing:
+        if not (missing.name or "").startswith("release.demo"):
+            raise
+        raise Refused("this installation of ellm-release was built without the demo",
+                      hints=["install from the release repository: bash scripts/setup.sh"]) from None
+
+    result = run_demo(workdir, images=images, say=opts.say)
+    opts.emit(result)
+
+
+COMMANDS: list[click.Command] = [status, sync, rebase, continue_, skip, abort, demo]

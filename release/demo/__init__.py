@@ -1,0 +1,1 @@
+"""The self-contained walkthrough: sandbox worlds and local daemons. Only `demo` imports it."""

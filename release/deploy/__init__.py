@@ -1,0 +1,1 @@
+"""Deploy logic shared by the Ansible role and the `deploy` command."""

@@ -1,0 +1,1 @@
+"""GitHub: the release pull request, the nightly tracking issue and the report."""

@@ -1,0 +1,1 @@
+"""The fork's README: the generated fork block over upstream's README."""

@@ -1,0 +1,324 @@
+"""The fork's README: a generated fork block followed by upstream's README of the base, byte for byte.
+
+The rendering functions are pure (manifest + per-patch rows in, text out) so they can be tested
+without git; the functions below them read what the rows need from a real repository.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import git
+
+from release.errors import Refused
+from release.manifest.model import Manifest, Patch
+from release.redaction import strip_url_credentials
+from release.repo.safe_write import atomic_write_bytes, require_regular_inside
+from release.state_dir import read_json, state_dir
+
+if TYPE_CHECKING:
+    import jinja2
+
+README = "README.md"
+MARK_START = "<!-- ellm-release:fork-block:start -->"
+MARK_END = "<!-- ellm-release:fork-block:end -->"
+TEMPLATE = "fork_readme.md.j2"
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+SHORT = 7  # fixed length, so the output does not depend on how many objects a clone happens to hold
+SYMLINK_MODE = 0o120000
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+COMMIT_MESSAGE = "[ellm-release] Regenerate fork README for {version}"
+
+_Text = TypeVar("_Text", str, bytes)
+
+
+@dataclass(frozen=True)
+class PatchRow:
+    """What the README shows for one patch: its commits on the branch and the files they change."""
+
+    patch: Patch
+    commits: tuple[str, ...]
+    files: tuple[str, ...]
+
+    @property
+    def short_commits(self) -> tuple[str, ...]:
+        return tuple(short(sha) for sha in self.commits)
+
+
+@dataclass(frozen=True)
+class ReadmeWrite:
+    """The outcome of `write_readme_commit`; `commit` is None when nothing had to change."""
+
+    changed: bool
+    path: Path
+    commit: str | None
+
+
+def short(sha: str) -> str:
+    return sha[:SHORT]
+
+
+# --- pure rendering ---------------------------------------------------------------------------------
+
+
+def _environment(template_dir: Path) -> jinja2.Environment:
+    import jinja2  # a tenth of a second: loaded by the render, not by the checks a replay starts with
+
+    # No autoescape: most of the block is Markdown; HTML cells escape explicitly with `|e`.
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+        # the compiled template is kept in jinja's per-user temp cache: compiling it is a good part
+        # of the README step's time, and the template only changes with the package
+        bytecode_cache=jinja2.FileSystemBytecodeCache(),
+    )
+    env.filters["html_block"] = html_block
+    return env
+
+
+def html_block(text: str) -> str:
+    """Drop blank lines: inside an HTML table a blank line would end GitHub's HTML block."""
+    return "\n".join(line.rstrip() for line in text.strip().splitlines() if line.strip())
+
+
+def repo_web_url(manifest: Manifest) -> str:
+    url = strip_url_credentials(manifest.upstream_url or "")  # the manifest refuses them too
+    if url.startswith("https://"):
+        return url.removesuffix(".git")
+    return f"https://github.com/{manifest.upstream_repo}"
+
+
+def recorded_digest(manifest: Manifest) -> str | None:
+    """The digest `promote` recorded for the stable tag of the manifest's version (the record in
+    the state dir), or None before the release is promoted (`readme --pin-digest` reads it)."""
+    data = read_json(state_dir(manifest.path) / "images" / f"{manifest.version}.json")
+    digest = data.get("stable_digest") if isinstance(data, dict) else None
+    if not isinstance(digest, str) or not DIGEST_RE.match(digest):
+        return None
+    return digest
+
+
+def render_fork_block(manifest: Manifest, rows: Sequence[PatchRow], *,
+                      template_dir: Path = TEMPLATE_DIR, digest: str | None = None) -> str:
+    """The fork block, from its start marker to its end marker (ending with one newline). With a
+    digest, the deploy section pins the stable image to it."""
+    carried = [row for row in rows if row.patch.carried]
+    context = {
+        "m": manifest,
+        "digest": digest,
+        "image_ref": manifest.stable_image() + (f"@{digest}" if digest else ""),
+        "version": manifest.version,
+        "branch": manifest.branch(),
+        "fork_owner": manifest.fork_repo.split("/")[0],
+        "upstream_url": repo_web_url(manifest),
+        "rows": carried,
+        "retired": [p for p in manifest.patches if not p.carried],
+        "mark_start": MARK_START,
+        "mark_end": MARK_END,
+    }
+    text = _environment(template_dir).get_template(TEMPLATE).render(context)
+    return text.strip("\n") + "\n"
+
+
+def compose_readme(fork_block: str, upstream_readme: bytes | str) -> bytes:
+    """Fork block, one blank line, then the upstream README exactly as given."""
+    upstream = upstream_readme.encode("utf-8") if isinstance(upstream_readme, str) else upstream_readme
+    block = fork_block.rstrip("\n").encode("utf-8") + b"\n"
+    return block + b"\n" + upstream if upstream else block
+
+
+def split_readme(text: _Text) -> tuple[_Text, _Text]:
+    """Split a README into (fork block, upstream part); the inverse of `compose_readme`.
+
+    A README without markers is all upstream part. The block runs from the top of the file to the
+    end of the end-marker line, so text added above the block by hand shows up as block drift.
+    """
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    start, end = data.find(MARK_START.encode()), data.find(MARK_END.encode())
+    if start < 0 and end < 0:
+        block, rest = b"", data
+    elif start < 0 or end < start:
+        raise Refused("README.md has a broken fork block: its start and end markers do not pair up",
+                           hints=["run `ellm-release readme` to regenerate it"])
+    else:
+        cut = data.find(b"\n", end)
+        cut = len(data) if cut < 0 else cut + 1
+        block, rest = data[:cut], data[cut:]
+        rest = rest.removeprefix(b"\n")  # the separator line compose_readme adds
+    if isinstance(text, str):
+        return block.decode("utf-8"), rest.decode("utf-8")  # type: ignore[return-value]
+    return block, rest  # type: ignore[return-value]
+
+
+def unified_diff(old: bytes, new: bytes, *, old_name: str = "README.md (current)",
+                 new_name: str = "README.md (generated)", limit: int = 80) -> str:
+    """A unified diff of two READMEs, cut to `limit` lines so that a log stays readable."""
+    lines = list(difflib.unified_diff(
+        old.decode("utf-8", "replace").splitlines(keepends=True),
+        new.decode("utf-8", "replace").splitlines(keepends=True),
+        fromfile=old_name, tofile=new_name, n=2,
+    ))
+    lines = [line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines]
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"... ({len(lines) - limit} more diff lines)\n"]
+    return "".join(lines)
+
+
+# --- reading git ------------------------------------------------------------------------------------
+
+
+def as_repo(repo: git.Repo | str | Path) -> git.Repo:
+    return repo if isinstance(repo, git.Repo) else git.Repo(repo)
+
+
+def read_upstream_readme(repo: git.Repo, base: str) -> bytes:
+    """README.md at the base commit, exact bytes (GitPython's `git show` would strip a newline)."""
+    tree = _commit(repo, base, "the upstream base").tree
+    try:
+        blob = tree / README
+    except KeyError:
+        return b""
+    if blob.mode == SYMLINK_MODE:
+        # the blob holds the link's target, not a README; writing README.md over it would go through
+        # the link in the working copy, wherever it points
+        target = blob.data_stream.read().decode("utf-8", "replace")
+        raise Refused(f"README.md at {base[:12]} is a symbolic link (to {target}); the fork README is written "
+                      "only as a regular file, so it cannot be generated on this base",
+                      hints=["ask upstream for a regular README.md, or give the fork branch a base whose "
+                             "README.md is a file"])
+    return blob.data_stream.read()
+
+
+def require_regular_readme(repo: git.Repo, commit: str) -> None:
+    """Refuse (before any change) a base whose README.md is a symbolic link."""
+    read_upstream_readme(repo, commit)
+
+
+def files_changed(repo: git.Repo, sha: str) -> tuple[str, ...]:
+    """Paths a commit changes, README.md left out (it is generated, never part of a patch)."""
+    # -z: raw path names, not C-quoted ones, so non-ASCII paths print as themselves.
+    out = repo.git.diff_tree("--no-commit-id", "--name-only", "-r", "--root", "-z", sha)
+    return tuple(p for p in out.split("\0") if p and p != README)
+
+
+def files_changed_many(repo: git.Repo, shas: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """`files_changed` for many commits in one git process (a rebase renders 40 at once)."""
+    wanted = list(dict.fromkeys(shas))
+    if not wanted:
+        return {}
+    done = subprocess.run(["git", "diff-tree", "--stdin", "-r", "--root", "--name-only", "-z"],
+                          cwd=repo.working_dir, input="\n".join(wanted) + "\n", capture_output=True, text=True,
+                          check=True)
+    result: dict[str, list[str]] = {sha: [] for sha in wanted}
+    current: list[str] | None = None
+    pending = set(wanted)
+    for field in done.stdout.split("\0"):
+        if field in pending:  # each commit's block starts with its own SHA
+            pending.discard(field)
+            current = result[field]
+        elif field and current is not None and field != README:
+            current.append(field)
+    return {sha: tuple(paths) for sha, paths in result.items()}
+
+
+def is_readme_only(repo: git.Repo, sha: str) -> bool:
+    out = repo.git.diff_tree("--no-commit-id", "--name-only", "-r", "--root", "-z", sha)
+    paths = [p for p in out.split("\0") if p]
+    return bool(paths) and all(p == README for p in paths)
+
+
+def _commit(repo: git.Repo, ref: str, what: str) -> git.Commit:
+    try:
+        return repo.commit(ref)
+    except (ValueError, git.BadName, git.GitCommandError):
+        raise Refused(f"{what} {ref} is not a commit in {repo.working_dir}",
+                           hints=["fetch the fork and upstream, or fix patches/manifest.yaml"]) from None
+
+
+def patch_rows(repo: git.Repo, manifest: Manifest,
+               commits_by_patch: Mapping[str, Sequence[str]] | None = None) -> list[PatchRow]:
+    """One row per carried patch, in manifest order.
+
+    By default a patch's commits are the manifest's; `commits_by_patch` (patch id -> new SHAs, as a
+    rebase produces them) overrides them per patch. Files are the sorted union over the commits:
+    sorted so that reordering or squashing a patch's commits does not churn the table.
+    """
+    overrides = commits_by_patch or {}
+    rows: list[PatchRow] = []
+    for patch in manifest.carried_patches:
+        refs = overrides.get(patch.id, patch.commits)
+        shas = tuple(_commit(repo, ref, f"commit of patch {patch.id!r}").hexsha for ref in refs)
+        rows.append(PatchRow(patch=patch, commits=shas, files=()))
+    files = files_changed_many(repo, [sha for row in rows for sha in row.commits])
+    return [PatchRow(row.patch, row.commits, tuple(sorted({p for sha in row.commits for p in files[sha]})))
+            for row in rows]
+
+
+def generate_readme(repo: git.Repo | str | Path, manifest: Manifest,
+                    commits_by_patch: Mapping[str, Sequence[str]] | None = None, *,
+                    digest: str | None = None) -> bytes:
+    """The whole README.md the branch should have."""
+    repo = as_repo(repo)
+    block = render_fork_block(manifest, patch_rows(repo, manifest, commits_by_patch), digest=digest)
+    return compose_readme(block, read_upstream_readme(repo, manifest.base))
+
+
+def committed_readme(repo: git.Repo) -> bytes | None:
+    """README.md in HEAD, or None when HEAD has none."""
+    try:
+        return (repo.head.commit.tree / README).data_stream.read()
+    except (KeyError, ValueError):
+        return None
+
+
+def worktree_readme(repo: git.Repo) -> bytes | None:
+    path = Path(repo.working_dir) / README
+    return path.read_bytes() if path.is_file() and not path.is_symlink() else None
+
+
+def worktree_matches(repo: git.Repo, data: bytes) -> bool:
+    """Whether README.md in the working copy is `data` as git sees it: through git's own filters
+    (`core.autocrlf=true` checks a LF file out with CRLF; committing it gives the LF bytes back)."""
+    path = Path(repo.working_dir) / README
+    if not path.is_file() or path.is_symlink():
+        return False
+    if path.read_bytes() == data:
+        return True
+    filtered = subprocess.run(["git", "hash-object", f"--path={README}", "--", README], cwd=repo.working_dir,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    wanted = subprocess.run(["git", "hash-object", "--no-filters", "--stdin"], cwd=repo.working_dir, input=data,
+                            capture_output=True, check=True).stdout.decode().strip()
+    return filtered == wanted
+
+
+def write_readme_commit(repo: git.Repo | str | Path, manifest: Manifest,
+                        commits_by_patch: Mapping[str, Sequence[str]] | None = None, *,
+                        content: bytes | None = None) -> ReadmeWrite:
+    """Write README.md and commit it on the current branch, only when its content changes.
+
+    The caller makes sure the working copy is clean. `content` skips generation when the caller
+    already has the bytes (e.g. it showed them as a diff first).
+    """
+    repo = as_repo(repo)
+    data = generate_readme(repo, manifest, commits_by_patch) if content is None else content
+    path = Path(repo.working_dir) / README
+    require_regular_inside(Path(repo.working_dir), path, "README.md")
+    if committed_readme(repo) == data and worktree_matches(repo, data):
+        return ReadmeWrite(changed=False, path=path, commit=None)
+    atomic_write_bytes(path, data)
+    repo.git.add("--", README)
+    if not repo.git.diff("--cached", "--name-only", "--", README).strip():
+        return ReadmeWrite(changed=False, path=path, commit=None)  # only the worktree copy was stale
+    # --no-verify: a formatting hook (end-of-file fixers and the like) must not touch upstream's bytes.
+    repo.git.commit("--no-verify", "-m", COMMIT_MESSAGE.format(version=manifest.version), "--", README)
+    return ReadmeWrite(changed=True, path=path, commit=repo.head.commit.hexsha)

@@ -1,0 +1,213 @@
+"""Why a pick conflicts: for each conflicted file, the upstream commits between the old base and the
+new one that changed the region our patch collides with.
+
+The region comes from the three versions git keeps at a stop (stage 1: the patch's parent, 2: the
+branch, 3: the patch): the branch's changes that overlap or touch the patch's changes. `git log -L`
+over those lines of the branch's version, limited to upstream's range, names the commits. Finding
+the regions and rendering are pure; `explain_files` reads git.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import git
+
+Region = tuple[int, int]  # 1-based, inclusive line numbers in the branch's version of the file
+
+
+@dataclass(frozen=True)
+class Culprit:
+    """An upstream commit that changed a conflicting region."""
+
+    sha: str
+    subject: str
+    pr: int | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class FileForensics:
+    file: str
+    regions: tuple[Region, ...]  # empty when the whole file is concerned (added, deleted)
+    commits: tuple[Culprit, ...]
+    note: str = ""  # what the regions could not say: "deleted upstream", "no upstream change ..."
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def from_dicts(items: Sequence[Mapping[str, Any]]) -> tuple[FileForensics, ...]:
+    return tuple(
+        FileForensics(item["file"], tuple((int(a), int(b)) for a, b in item.get("regions", ())),
+                      tuple(Culprit(c["sha"], c["subject"], c.get("pr"), c.get("url")) for c in item["commits"]),
+                      item.get("note", ""))
+        for item in items
+    )
+
+
+# ------------------------------------------------------------------------------------------- regions
+
+
+def _changes(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int, int, int]]:
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return [(i1, i2, j1, j2) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
+
+
+def conflict_regions(base: str, ours: str, theirs: str) -> tuple[Region, ...]:
+    """Lines of `ours` (the branch) whose change since `base` overlaps or touches a change the
+    patch (`theirs`) makes to `base`: where a three-way merge cannot take both sides."""
+    base_lines, ours_lines = base.splitlines(), ours.splitlines()
+    patch_changes = [(i1, i2) for i1, i2, _, _ in _changes(base_lines, theirs.splitlines())]
+    regions: list[Region] = []
+    for i1, i2, j1, j2 in _changes(base_lines, ours_lines):
+        # closed intervals, so that changes on adjacent lines count: git conflicts on those too
+        if not any(i1 <= p2 and p1 <= i2 for p1, p2 in patch_changes):
+            continue
+        if j2 > j1:
+            regions.append((j1 + 1, j2))
+        elif ours_lines:  # the branch deleted lines: the lines around the gap stand for them
+            regions.append((max(1, j1), min(len(ours_lines), j1 + 1)))
+    return _merge(regions)
+
+
+def _merge(regions: Sequence[Region]) -> tuple[Region, ...]:
+    out: list[Region] = []
+    for start, end in sorted(regions):
+        if out and start <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return tuple(out)
+
+
+def parse_commits(text: str, exclude: set[str], upstream_repo: str) -> list[Culprit]:
+    """Commits from `git log --format=%x00%H%x1f%s`, newest first as git gives them, without
+    duplicates and without the ones in `exclude` (this replay's own picks)."""
+    from release.rebase.changes import pr_number, pr_url
+
+    seen: dict[str, Culprit] = {}
+    for chunk in text.split("\x00")[1:]:
+        head = chunk.split("\n", 1)[0]
+        sha, _, subject = head.partition("\x1f")
+        if sha in exclude or sha in seen or not sha:
+            continue
+        number = pr_number(subject)
+        seen[sha] = Culprit(sha, subject, number, pr_url(upstream_repo, number))
+    return list(seen.values())
+
+
+# ------------------------------------------------------------------------------------------------ git
+
+
+def explain_files(repo: git.Repo, old_base: str, new_base: str, files: Sequence[str], upstream_repo: str,
+                  ) -> tuple[FileForensics, ...]:
+    """Forensics for each conflicted file of the pick git stopped on in `repo`. Never fails the
+    stop it explains: a file it cannot read gets a note instead."""
+    import subprocess
+
+    import git as gitmodule
+
+    # the explanation is an extra: whatever git says, the stop itself must still be reported
+    unreadable = (gitmodule.GitCommandError, subprocess.CalledProcessError, ValueError, IndexError)
+    try:
+        since: str | None = repo.git.merge_base(old_base, new_base)
+    except gitmodule.GitCommandError:
+        since = None
+    try:
+        own = set(repo.git.rev_list(f"{new_base}..HEAD").split())  # this replay's picks, not upstream's
+    except gitmodule.GitCommandError:
+        own = set()
+    out = []
+    for path in files:
+        try:
+            out.append(_explain_file(repo, since, path, own, upstream_repo))
+        except unreadable as exc:
+            said = str(getattr(exc, "stderr", "") or exc).strip().splitlines()
+            out.append(FileForensics(path, (), (), f"could not be traced: {said[-1] if said else type(exc).__name__}"))
+    return tuple(out)
+
+
+def _explain_file(repo: git.Repo, since: str | None, path: str, own: set[str],
+                  upstream_repo: str) -> FileForensics:
+    revs = f"{since}..HEAD" if since else "HEAD"
+    stages = _stage_blobs(repo, path)
+    fmt = "--format=%x00%H%x1f%s"
+    if 2 not in stages:
+        log = repo.git.log("--no-merges", fmt, "--diff-filter=D", revs, "--", path)
+        return FileForensics(path, (), tuple(parse_commits(log, own, upstream_repo)), "deleted upstream")
+    if 1 not in stages or 3 not in stages:
+        # added on both sides, or deleted by the patch: the whole file is the region
+        log = repo.git.log("--no-merges", fmt, revs, "--", path)
+        note = "added on both sides" if 1 not in stages else "deleted by the patch, changed upstream"
+        return FileForensics(path, (), tuple(parse_commits(log, own, upstream_repo)), note)
+    base, ours, theirs = _read_blobs(repo, [stages[1], stages[2], stages[3]])
+    regions = conflict_regions(base, ours, theirs)
+    if not regions:
+        log = repo.git.log("--no-merges", fmt, revs, "--", path)
+        return FileForensics(path, (), tuple(parse_commits(log, own, upstream_repo)),
+                             "the conflicting lines could not be located; every upstream change to the file")
+    args = [arg for start, end in regions for arg in ("-L", f"{start},{end}:{path}")]
+    log = repo.git.log("--no-merges", "-s", fmt, *args, revs)
+    commits = tuple(parse_commits(log, own, upstream_repo))
+    note = "" if commits else "no upstream change in the range touches these lines"
+    return FileForensics(path, regions, commits, note)
+
+
+def _stage_blobs(repo: git.Repo, path: str) -> dict[int, str]:
+    """stage number -> blob SHA of a conflicted file ("<mode> <sha> <stage>\t<path>" lines)."""
+    out = repo.git.ls_files("--unmerged", "--", path)
+    return {int(line.split()[2]): line.split()[1] for line in out.splitlines() if line.strip()}
+
+
+def _read_blobs(repo: git.Repo, shas: Sequence[str]) -> list[str]:
+    """The blobs' text, in one `git cat-file --batch` process (this runs at every conflict stop)."""
+    import subprocess
+
+    done = subprocess.run(["git", "cat-file", "--batch"], cwd=repo.working_dir, input="\n".join(shas).encode() + b"\n",
+                          capture_output=True, check=True)
+    out, data, at = [], done.stdout, 0
+    for _ in shas:
+        header_end = data.index(b"\n", at)
+        size = int(data[at:header_end].split()[2])
+        out.append(data[header_end + 1:header_end + 1 + size].decode("utf-8", errors="replace"))
+        at = header_end + 1 + size + 1  # the blob, then the newline cat-file adds
+    return out
+
+
+# -------------------------------------------------------------------------------------------- render
+
+
+def _lines(regions: Sequence[Region]) -> str:
+    return ", ".join(f"line {a}" if a == b else f"lines {a}-{b}" for a, b in regions)
+
+
+def render_lines(items: Sequence[FileForensics]) -> list[str]:
+    """Plain text (print it without markup: subjects hold brackets)."""
+    out: list[str] = []
+    for item in items:
+        where = f" ({_lines(item.regions)})" if item.regions else ""
+        out.append(f"why {item.file} conflicts{where}:")
+        for c in item.commits:
+            out.append(f"  upstream {c.sha[:7]}  {c.subject}" + (f"  {c.url}" if c.url else ""))
+        if item.note:
+            out.append(f"  {item.note}")
+    return out
+
+
+def render_markdown(items: Sequence[FileForensics]) -> list[str]:
+    from release.rebase.summary import md_text
+
+    out: list[str] = []
+    for item in items:
+        where = f" ({_lines(item.regions)} on the new base)" if item.regions else ""
+        out.append(f"- `{item.file}`{where}: " + (md_text(item.note) if item.note and not item.commits else
+                                                   "changed upstream by"))
+        for c in item.commits:
+            pr = f" ([#{c.pr}]({c.url}))" if c.url else ""
+            out.append(f"  - `{c.sha[:12]}` {md_text(c.subject)}{pr}")
+    return out

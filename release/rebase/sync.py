@@ -1,0 +1,87 @@
+"""`sync`: fast-forward the fork's master to upstream's master. Never a merge, never a force."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import git
+
+from release.errors import Failed, Refused
+from release.manifest.model import Manifest
+from release.repo import gitrepo
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    branch: str
+    before: str | None
+    after: str
+    commits: int
+    action: str  # up-to-date | fast-forward | would-fast-forward
+    note: str = ""  # why the local master was left where it was, when it was
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sync(repo: git.Repo, manifest: Manifest, *, dry_run: bool = False) -> SyncResult:
+    up, fork, master = manifest.upstream_remote, manifest.fork_remote, manifest.fork_master
+    gitrepo.require_remote(repo, up)
+    gitrepo.require_remote(repo, fork)
+    # Fetching only updates remote-tracking refs; it is how we learn what there is, even in a dry run.
+    _talk(repo, "fetch", up, "--quiet", "--tags", "--force", up, f"+refs/heads/*:refs/remotes/{up}/*")
+    _talk(repo, "fetch", fork, "--quiet", fork, f"+refs/heads/*:refs/remotes/{fork}/*")
+    target = gitrepo.rev(repo, f"refs/remotes/{up}/{master}")
+    if target is None:
+        raise Refused(f"upstream has no branch {master}")
+    current = gitrepo.rev(repo, f"refs/remotes/{fork}/{master}")
+    if current == target:
+        note = _update_local(repo, master, target, dry_run)
+        return SyncResult(master, current, target, 0, "up-to-date", note)
+    if current is not None and not gitrepo.is_ancestor(repo, current, target):
+        ahead = len(gitrepo.commits_between(repo, target, current))
+        raise Refused(
+            f"the fork's {master} has diverged from upstream: {ahead} commit(s) on {fork}/{master} are not "
+            f"on {up}/{master}; a fast-forward is impossible and this tool never merges or forces",
+            hints=[f"inspect them: git log {up}/{master}..{fork}/{master}",
+                   "move them to a feature branch and reset the fork's master by hand if they are unwanted"],
+        )
+    count = len(gitrepo.commits_between(repo, current, target)) if current else 0
+    if dry_run:
+        return SyncResult(master, current, target, count, "would-fast-forward")
+    # a plain push: the server refuses non-ff
+    _talk(repo, "push", fork, "--quiet", fork, f"{target}:refs/heads/{master}")
+    _talk(repo, "fetch", fork, "--quiet", fork, f"+refs/heads/{master}:refs/remotes/{fork}/{master}")
+    note = _update_local(repo, master, target, dry_run)
+    return SyncResult(master, current, target, count, "fast-forward", note)
+
+
+def _talk(repo: git.Repo, verb: str, remote: str, *args: str) -> None:
+    """A fetch or push: when the other side fails, that is an outside failure, said in one sentence."""
+    try:
+        getattr(repo.git, verb)(*args)
+    except git.GitCommandError as exc:
+        reason = gitrepo.push_refusal(exc) if verb == "push" else gitrepo.failure_reason(exc)
+        where = "from" if verb == "fetch" else "to"
+        raise Failed(f"git {verb} {where} {remote} failed: {reason or f'exit {exc.status}'}",
+                     hints=[f"check the remote: git -C {shlex.quote(str(repo.working_dir))} remote -v"]) from None
+
+
+def _update_local(repo: git.Repo, master: str, target: str, dry_run: bool) -> str:
+    """Keep a local master in step too, but only by fast-forward, and never over the maintainer's
+    files: when the checkout is in the way the local master stays, and the returned note says so."""
+    local = gitrepo.rev(repo, f"refs/heads/{master}")
+    if dry_run or local is None or local == target or not gitrepo.is_ancestor(repo, local, target):
+        return ""
+    if gitrepo.current_branch(repo) != master:
+        repo.git.update_ref(f"refs/heads/{master}", target, local)
+        return ""
+    try:
+        repo.git.merge("--ff-only", "--quiet", target)
+    except git.GitCommandError:
+        return (f"the local {master} is checked out and files in the working copy are in the way of a "
+                f"fast-forward, so it stays at {local[:12]}; once they are moved: "
+                f"git -C {shlex.quote(str(repo.working_dir))} merge --ff-only {target[:12]}")
+    return ""

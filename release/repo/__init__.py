@@ -1,0 +1,1 @@
+"""Git plumbing: the one gateway that runs git, names, the repository lock, safe writes, leftovers."""
