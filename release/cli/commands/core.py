@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from release.cli.output import Options
-from release.errors import CheckFailed, ConflictStop
+from release.errors import CheckFailed, ConflictStop, Refused
 from release.manifest.model import Manifest, load_manifest
 from release.rebase import drift, pr_merges, replay
 from release.rebase import sync as sync_mod
