@@ -16,7 +16,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from release.errors import Failed, Refused
 from release.images import build as images
 from release.images.registry import RegistryClient
 from release.manifest.model import Manifest, load_manifest
+from release.progress import Say
 
 DEMO_DOCKERFILE = """\
 # Made by the ellm-release demo: FROM scratch, because no base image can be pulled here.
@@ -70,7 +71,7 @@ def demo_manifest(manifest: Manifest, registry_host: str, dockerfile: Path) -> M
     return dataclasses.replace(manifest, image=image)
 
 
-def run_image_demo(fork_dir: Any, manifest: Manifest | None = None, say: Callable[..., None] = print, *,
+def run_image_demo(fork_dir: Any, manifest: Manifest | None = None, say: Say = print, *,
                    workdir: Path | None = None, state: Path | None = None,
                    version: str | None = None) -> dict[str, Any]:
     """Build, push and promote the fork's image on private daemons; return both digests.
@@ -107,7 +108,7 @@ def run_image_demo(fork_dir: Any, manifest: Manifest | None = None, say: Callabl
 
 
 def _build_and_promote(fork_dir: Path, manifest: Manifest, state: Path, version: str,
-                       registry: LocalRegistry, say: Callable[..., None]) -> dict[str, Any]:
+                       registry: LocalRegistry, say: Say) -> dict[str, Any]:
     builder = "buildx" if images.buildx_available() else "engine"
     say(f"$ ellm-release build --version {version} --push" + (" --builder engine" if builder == "engine" else ""))
     client = RegistryClient(registry.host)

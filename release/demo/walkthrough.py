@@ -22,10 +22,12 @@ from release.demo.sandbox import CONTROLLER_PY, build_world, git
 from release.errors import Refused
 from release.state_dir import read_json, state_dir
 
-Say = Callable[..., None]
+# the walkthrough's printer: a line, and Rich's style= for headings (the CLI passes its own say)
+Narrate = Callable[..., None]
 
 
-def _run(say: Say, world_root: Path, *args: str, expect: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+def _run(say: Narrate, world_root: Path, *args: str,
+         expect: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
     shown = " ".join(shlex.quote(a) for a in args)
     say(f"\n$ ellm-release {shown}", style="bold cyan")
     # -P: the demo's folder holds a `release/` repository that must not shadow the package
@@ -46,7 +48,7 @@ def _print(text: str, **style: Any) -> None:
     print(text)
 
 
-def run_demo(workdir: Path | None, *, images: bool = True, say: Say = _print) -> dict[str, Any]:
+def run_demo(workdir: Path | None, *, images: bool = True, say: Narrate = _print) -> dict[str, Any]:
     root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="ellm-demo-"))
     if root.exists() and any(root.iterdir()):
         raise Refused(f"{root} is not empty; give the demo an empty or new directory",
@@ -93,7 +95,7 @@ def run_demo(workdir: Path | None, *, images: bool = True, say: Say = _print) ->
     return result
 
 
-def _image_part(world: Any, say: Say) -> dict[str, Any]:
+def _image_part(world: Any, say: Narrate) -> dict[str, Any]:
     from release.demo import images_walkthrough as images_demo
 
     say("\n9. Images: build the -dev image, push it to a local registry, promote it by digest", style="bold")

@@ -33,6 +33,7 @@ from release.images.registry import (
     parse_image,
 )
 from release.manifest.model import Manifest
+from release.progress import Say, say_nothing
 from release.redaction import redact, strip_url_credentials
 from release.repo.gitrepo import switch_hint
 from release.smoke.record import SmokeRecord, gate_verdict
@@ -44,7 +45,6 @@ BUILDX_HINT = (
     "from Docker's apt repository)"
 )
 
-Say = Callable[..., None]
 LABEL_SOURCE = "org.opencontainers.image.source"
 LABEL_REVISION = "org.opencontainers.image.revision"
 LABEL_VERSION = "org.opencontainers.image.version"
@@ -192,8 +192,9 @@ def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
 
 
-def check_fork(repo: Path, branch: str) -> str:
-    """The fork commit to build, after checking the working copy is a clean checkout of `branch`."""
+def clean_branch_revision(repo: Path, branch: str) -> str:
+    """The fork commit to build: the head of `branch`, once the working copy is found to be a clean
+    checkout of it (refused otherwise)."""
     if not (repo / ".git").exists() and _git(repo, "rev-parse", "--git-dir").returncode != 0:
         raise Refused(f"{repo} is not a git working copy of the fork",
                       hints=["point --repo at the fork's working copy (default: skypilot/)"])
@@ -342,7 +343,7 @@ def build(manifest: Manifest, fork_dir: Path, state: Path, *, version: str | Non
     version = version or manifest.version
     if builder not in BUILDERS:
         raise Refused(f"unknown builder {builder!r}; choose one of {', '.join(BUILDERS)}")
-    revision = check_fork(fork_dir, manifest.branch(version))
+    revision = clean_branch_revision(fork_dir, manifest.branch(version))
     plan = plan_build(manifest, fork_dir, version, revision, push=push)
     if not plan.dockerfile.is_file():
         raise Refused(f"the Dockerfile {plan.dockerfile} does not exist",
@@ -452,7 +453,7 @@ class PromoteHooks:
 
 def promote(manifest: Manifest, state: Path, *, version: str | None = None, client: RegistryClient | None = None,
             force_retag: bool = False, skip_smoke_gate: bool = False, dry_run: bool = False,
-            say: Say = lambda *_: None, hooks: PromoteHooks | None = None,
+            say: Say = say_nothing, hooks: PromoteHooks | None = None,
             smoke_tiers: tuple[str, ...] = ()) -> PromoteResult:
     """Copy the dev tag's manifest (or index) to the stable tag inside the registry, write-once.
     `smoke_tiers`: the smoke tiers whose pass counts (any tier when empty)."""

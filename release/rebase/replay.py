@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import git
 
 from release.errors import ConflictStop, Failed, Refused
 from release.manifest.model import Manifest, ManifestUpdate, manifest_from_text, updated_text, write_manifest_text
+from release.progress import Say
 from release.rebase import drift, dryrun_area, pr_merges, user_work
 from release.rebase.forensics import explain_files
 from release.rebase.plan import Plan, Step, make_plan, new_commits_by_patch, new_statuses, summarize_patches
@@ -32,7 +32,6 @@ from release.repo.safe_write import require_regular_inside, write_bytes_inside
 from release.state_dir import read_json, state_dir, write_json
 
 __all__ = ["STATE_FILE", "repo_lock"]  # the lock used to live here; callers still import it from here
-Say = Callable[[str], None]
 
 
 @dataclass

@@ -17,13 +17,14 @@ are named, never removed.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import git
 
-Say = Callable[[str], None]
+from release.progress import Say
+
 SLACK_S = 2.0  # file times and the recorded start time come from different clocks' rounding
 DRY_RUN_PREFIX = "dry-run-"
 

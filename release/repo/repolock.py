@@ -11,7 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,11 @@ from typing import Any
 import git
 
 from release.errors import Refused
+from release.progress import Say
 from release.state_dir import read_json, write_json
 
 STATE_FILE = "rebase.json"
 RUN_FILE = "run.json"  # who holds the lock now; left behind only by a run that was killed
-Say = Callable[[str], None]
 
 
 def tool_dir(repo: git.Repo) -> Path:
