@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any
 
 import git
@@ -12,9 +13,21 @@ from release.manifest.model import Manifest
 from release.repo import gitrepo
 
 
+class DriftKind(StrEnum):
+    UNLISTED = "unlisted"  # a commit on the branch that no patch names
+    MISSING = "missing"  # a manifest commit that is not on the branch
+    ORDER = "order"  # the branch's order differs from the manifest's
+    NOT_CARRIED = "not-carried"  # a commit of a patch marked upstreamed or dropped is still on the branch
+    NO_BRANCH = "no-branch"  # the branch (or the manifest's base) is not in the repository
+    BASE = "base"  # the manifest's base is not an ancestor of the branch
+    IN_PROGRESS = "in-progress"  # a rebase is in progress
+
+
 @dataclass(frozen=True)
-class Finding:
-    kind: str  # unlisted | missing | order | not-carried | no-branch | base | in-progress
+class Disagreement:
+    """One way the branch and the manifest disagree (what `status` lists)."""
+
+    kind: DriftKind
     message: str
     commit: str | None = None
     patch_id: str | None = None
@@ -27,7 +40,7 @@ class StatusReport:
     base: str
     head: str | None
     commits_on_branch: int
-    findings: tuple[Finding, ...]
+    findings: tuple[Disagreement, ...]
 
     @property
     def in_sync(self) -> bool:
@@ -37,35 +50,37 @@ class StatusReport:
         return {**asdict(self), "in_sync": self.in_sync}
 
 
-def compare(manifest: Manifest, branch_commits: Sequence[str], subjects: Mapping[str, str]) -> list[Finding]:
+def compare(manifest: Manifest, branch_commits: Sequence[str], subjects: Mapping[str, str]) -> list[Disagreement]:
     """Findings for the first-parent commits between the base and the branch head (README-only
     commits already removed), against the manifest."""
     owners = manifest.patch_of_commit()
     on_branch = set(branch_commits)
-    findings: list[Finding] = []
+    findings: list[Disagreement] = []
     for sha in branch_commits:
         patch = owners.get(sha)
         if patch is None:
-            findings.append(Finding("unlisted", f"{sha[:12]} {subjects.get(sha, '')!r} is on the branch but no "
-                                    "patch in the manifest names it", commit=sha,
-                                    fix=f"ellm-release patch add {sha[:12]}"))
+            findings.append(Disagreement(
+                DriftKind.UNLISTED, f"{sha[:12]} {subjects.get(sha, '')!r} is on the branch but no patch in the "
+                "manifest names it", commit=sha, fix=f"ellm-release patch add {sha[:12]}"))
         elif not patch.carried:
-            findings.append(Finding("not-carried", f"{sha[:12]} belongs to {patch.id}, marked {patch.status}, "
-                                    "but is still on the branch", commit=sha, patch_id=patch.id))
+            findings.append(Disagreement(
+                DriftKind.NOT_CARRIED, f"{sha[:12]} belongs to {patch.id}, marked {patch.status}, but is still on "
+                "the branch", commit=sha, patch_id=patch.id))
     expected = [sha for p in manifest.carried_patches for sha in p.commits]
     for patch in manifest.carried_patches:
         for sha in patch.commits:
             if sha not in on_branch:
-                findings.append(Finding("missing", f"{sha[:12]} of {patch.id} ({patch.title}) is not on the branch",
-                                        commit=sha, patch_id=patch.id))
+                findings.append(Disagreement(
+                    DriftKind.MISSING, f"{sha[:12]} of {patch.id} ({patch.title}) is not on the branch",
+                    commit=sha, patch_id=patch.id))
     listed_in_branch_order = [sha for sha in branch_commits if sha in set(expected)]
     listed_in_manifest_order = [sha for sha in expected if sha in on_branch]
     if listed_in_branch_order != listed_in_manifest_order:
         first = next(i for i, (a, b) in enumerate(zip(listed_in_branch_order, listed_in_manifest_order, strict=True))
                      if a != b)
         a, b = listed_in_branch_order[first], listed_in_manifest_order[first]
-        findings.append(Finding(
-            "order", f"the branch order differs from the manifest's: position {first + 1} is {a[:12]} "
+        findings.append(Disagreement(
+            DriftKind.ORDER, f"the branch order differs from the manifest's: position {first + 1} is {a[:12]} "
             f"({owners[a].id}) on the branch but {b[:12]} ({owners[b].id}) in the manifest", commit=a,
             fix="ellm-release patch sort"))
     return findings
@@ -75,21 +90,22 @@ def status(repo: git.Repo, manifest: Manifest, in_progress: str | None = None) -
     branch = manifest.branch()
     head = (gitrepo.rev(repo, f"refs/heads/{branch}")
             or gitrepo.rev(repo, f"refs/remotes/{manifest.fork_remote}/{branch}"))
-    findings: list[Finding] = []
+    findings: list[Disagreement] = []
     if in_progress:
-        findings.append(Finding("in-progress", in_progress))
+        findings.append(Disagreement(DriftKind.IN_PROGRESS, in_progress))
     if head is None:
-        findings.append(Finding("no-branch", f"the branch {branch} does not exist (locally or on "
-                                f"{manifest.fork_remote})"))
+        findings.append(Disagreement(DriftKind.NO_BRANCH, f"the branch {branch} does not exist (locally or on "
+                                     f"{manifest.fork_remote})"))
         return StatusReport(branch, manifest.base, None, 0, tuple(findings))
     if not gitrepo.has_commit(repo, manifest.base):
-        findings.append(Finding("no-branch", f"the base {manifest.base[:12]} is not in the repository; fetch upstream"))
+        findings.append(Disagreement(DriftKind.NO_BRANCH,
+                                     f"the base {manifest.base[:12]} is not in the repository; fetch upstream"))
         return StatusReport(branch, manifest.base, head, 0, tuple(findings))
     if not gitrepo.is_ancestor(repo, manifest.base, head):
         # comparing commit by commit would list all of upstream as unlisted: say what is really wrong
-        findings.append(Finding("base", f"the manifest's base {manifest.base[:12]} is not an ancestor of {branch} "
-                                f"({head[:12]}): the branch sits on another upstream commit, or the manifest "
-                                "names the wrong base"))
+        findings.append(Disagreement(
+            DriftKind.BASE, f"the manifest's base {manifest.base[:12]} is not an ancestor of {branch} ({head[:12]}): "
+            "the branch sits on another upstream commit, or the manifest names the wrong base"))
         return StatusReport(branch, manifest.base, head, 0, tuple(findings))
     commits = gitrepo.commits_between(repo, manifest.base, head)
     files = gitrepo.files_by_commit(repo, commits)
