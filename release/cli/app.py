@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import shlex
@@ -15,90 +14,28 @@ from typing import Any
 import click
 
 from release import __version__
-from release.cli import pipes
+from release.cli import pipes, registry
+from release.cli.examples import examples
 from release.cli.output import Options, outcome_document, write_json
 from release.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_REFUSED, ManifestError, ReleaseError
 from release.redaction import redact
 
-EPILOG = """\b
-Examples:
-  ellm-release status                 where the fork stands against the manifest
-  ellm-release sync                   fork master <- upstream master (fast-forward only)
-  ellm-release rebase 0.13.0          branch ellm-0.13.0 from upstream v0.13.0 and replay the patches
-  ellm-release continue | skip | abort
-  ellm-release patch add SHA          adopt a commit of the release branch that no patch names
-  ellm-release build --push && ellm-release promote
-  ellm-release demo                   a self-contained walkthrough on local repositories
-"""
-
-
-# Which module holds each command. Modules are imported only when one of their commands runs, so
-# `ellm-release status` does not pay for the registry, Docker and GitHub libraries.
-COMMAND_MODULES: dict[str, str] = {
-    **dict.fromkeys(["status", "sync", "rebase", "continue", "skip", "abort", "demo"], "release.cli.commands.core"),
-    "readme": "release.cli.commands.readme",
-    **dict.fromkeys(["build", "promote", "image"], "release.cli.commands.images"),
-    "patch": "release.cli.commands.patch",
-    "deploy": "release.cli.commands.deploy",
-    "smoke": "release.cli.commands.smoke",
-    **dict.fromkeys(["upstream", "report", "pr", "notify"], "release.cli.commands.github"),
-    **dict.fromkeys(["explain", "verify", "forecast"], "release.cli.commands.assist"),
-}
-
-
-# The one-line summaries `--help` lists, kept here so that listing the commands imports none of
-# their modules (a test checks each against the command's own docstring).
-COMMAND_SUMMARIES: dict[str, str] = {
-    "status": "Compare the manifest with the fork's branch.",
-    "sync": "Fast-forward the fork's master to upstream's master and push it to the fork.",
-    "rebase": "Create ellm-VERSION from upstream VERSION and replay the patch manifest onto it.",
-    "continue": "Go on after a conflict has been resolved and staged (or after an interrupted run).",
-    "skip": "Leave out the conflicting commit and go on; it is recorded as skipped in the summary and the "
-            "manifest (a patch whose every commit is skipped becomes `dropped`).",
-    "abort": "Drop the rebase in progress: delete the half-made branch and go back to where it started.",
-    "demo": "A self-contained walkthrough on local repositories: status, sync, rebase, a conflict and its "
-            "resolution, continue, readme, and (with Docker) build and promote against a local registry.",
-    "patch": "Edit the manifest's patch list from the release branch (comments and layout kept).",
-    "readme": "Regenerate the fork's README.md on the current branch and commit it when it changed.",
-    "build": "Build the fork's image from a clean ellm-VERSION checkout and tag it with the dev tag.",
-    "promote": "Copy the dev tag's manifest to the stable tag inside the registry: no pull, no rebuild, "
-               "digest unchanged.",
-    "image": "Inspect the release images in the registry.",
-    "deploy": "Deploy the SkyPilot API server with playbooks/deploy.yml, or roll it back with --rollback.",
-    "smoke": "GPU smoke tests: prepare the fake-GPU kind cluster, check what a run captured, record it.",
-    "upstream": "List upstream releases newer than the manifest's version, oldest first (read-only).",
-    "report": "Show the last rebase: each patch's outcome, old -> new SHAs, range-diffs of changed patches.",
-    "pr": "Open the pull request for the current release change, or update its body if one is open.",
-    "notify": "Keep one tracking issue for the nightly run: open it on the first failure, comment on later "
-              "failures, close it with a comment on the next success.",
-    "explain": "Say again why the stopped rebase conflicts: for each conflicted file, the upstream commits "
-               "between the old base and the new one that changed the conflicting lines (SHA, subject, pull "
-               "request link).",
-    "verify": "Check the whole release chain at once: manifest and branch, README, the dev and stable image "
-              "tags (same digest once promoted, revision and version labels, a passing smoke record), the "
-              "chart version in the chart repository and, with --kube-context, the deployed release.",
-    "forecast": "Rehearse the patch stack against upstream master and say which patches would conflict next, "
-                "with the upstream commits they would collide with.",
-}
-
 
 class LazyGroup(click.Group):
+    """The top-level group: lists the registry's commands and imports a command's module only to run it."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(COMMAND_MODULES)
+        return list(registry.NAMES)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # click's own version loads every command to read its docstring: a third of a second of imports
-        limit = formatter.width - 6 - max(len(name) for name in COMMAND_MODULES)
-        rows = [(name, _shorten(COMMAND_SUMMARIES[name], limit)) for name in COMMAND_MODULES]
+        limit = formatter.width - 6 - max(len(name) for name in registry.NAMES)
+        rows = [(entry.name, _shorten(entry.summary, limit)) for entry in registry.REGISTRY]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        module_name = COMMAND_MODULES.get(cmd_name)
-        if module_name is None:
-            return None
-        module = importlib.import_module(module_name)
-        command = next((c for c in module.COMMANDS if c.name == cmd_name), None)
+        command = registry.load(cmd_name)
         return with_global_options(command) if command is not None else None
 
 
@@ -144,7 +81,16 @@ def with_global_options(command: click.Command) -> click.Command:
     return command
 
 
-@click.group(cls=LazyGroup, epilog=EPILOG,
+@examples(
+    "ellm-release status                 where the fork stands against the manifest",
+    "ellm-release sync                   fork master <- upstream master (fast-forward only)",
+    "ellm-release rebase 0.13.0          branch ellm-0.13.0 from upstream v0.13.0 and replay the patches",
+    "ellm-release continue | skip | abort",
+    "ellm-release patch add SHA          adopt a commit of the release branch that no patch names",
+    "ellm-release build --push && ellm-release promote",
+    "ellm-release demo                   a self-contained walkthrough on local repositories",
+)
+@click.group(cls=LazyGroup,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="ellm-release")
 @click.option("--repo", type=click.Path(path_type=Path), default=Path("skypilot"), show_default=True,
@@ -189,13 +135,17 @@ def _shorten(text: str, limit: int) -> str:
     return kept + "..."
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, *, command: click.Command | None = None,
+         prog_name: str = "ellm-release") -> None:
+    """Run a command line and exit with the code of its meaning (release.errors). `command` is the
+    whole tool by default; `python -m release.smoke` passes its group, so that both read alike:
+    one sentence and its hints on stderr, the same exit codes, the same --json document."""
     args = sys.argv[1:] if argv is None else list(argv)
     if argv is None:  # a real process: `ellm-release rebase | head -3` must not stop the replay
         pipes.install()
     opts = Options(collect=True)
-    ending = _run(args, opts)
-    if (opts.json or _asks_for(args, "--json")) and not _shows_help(args):
+    ending = _run(args, opts, command or cli, prog_name)
+    if (opts.json or _asks_for(args, "--json")) and not _shows_help(args, top_level=command in (None, cli)):
         result = {**opts.result, **ending.data} if isinstance(opts.result, dict) and ending.data else (
             ending.data or opts.result)
         write_json(outcome_document(result, ending.code, ending.error, list(ending.hints)))
@@ -203,18 +153,18 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(ending.code)
 
 
-def _run(args: list[str], opts: Options) -> Ending:
+def _run(args: list[str], opts: Options, command: click.Command, prog_name: str) -> Ending:
     """Run the command line; every outcome becomes an exit code by meaning (release.errors) and,
     for a failure, one sentence on stderr."""
     try:
         # without standalone mode click hands back the code of ctx.exit()/Exit instead of exiting
-        code = cli.main(args=args, prog_name="ellm-release", standalone_mode=False, obj=opts)
+        code = command.main(args=args, prog_name=prog_name, standalone_mode=False, obj=opts)
     except click.exceptions.Exit as exc:
         return Ending(exc.exit_code)
     except click.ClickException as exc:  # bad usage or a bad value: nothing was done
         exc.show()
         if isinstance(exc, click.exceptions.NoArgsIsHelpError):  # its message is the whole help text
-            return Ending(EXIT_REFUSED, f"`{exc.ctx.command_path if exc.ctx else 'ellm-release'}` needs a command")
+            return Ending(EXIT_REFUSED, f"`{exc.ctx.command_path if exc.ctx else prog_name}` needs a command")
         return Ending(EXIT_REFUSED, exc.format_message())
     except click.Abort:
         click.echo("interrupted", err=True)
@@ -258,7 +208,7 @@ def _repeat_global_options(hints: list[str], opts: Options) -> list[str]:
         given += ["--repo", str(opts.repo)]
     if _elsewhere(opts.manifest, os.environ.get("ELLM_MANIFEST") or "patches/manifest.yaml"):
         given += ["--manifest", str(opts.manifest)]
-    names = "|".join(map(re.escape, COMMAND_MODULES))
+    names = "|".join(map(re.escape, registry.NAMES))
     suggests = re.compile(rf"(?<![\w/.-])ellm-release (?:--|(?:{names})\b)")
     if not given or not any(suggests.search(hint) for hint in hints):
         return hints
@@ -286,10 +236,10 @@ def _asks_for(args: list[str], *names: str) -> bool:
     return any(a in names for a in options)
 
 
-def _shows_help(args: list[str]) -> bool:
-    """--help (or the top-level --version) prints text on stdout instead of running a command."""
-    before_command = next((args[:i] for i, a in enumerate(args) if a in COMMAND_MODULES), args)
-    return _asks_for(args, "-h", "--help") or "--version" in before_command
+def _shows_help(args: list[str], *, top_level: bool = True) -> bool:
+    """--help (or the tool's own --version) prints text on stdout instead of running a command."""
+    before_command = next((args[:i] for i, a in enumerate(args) if a in registry.NAMES), args)
+    return _asks_for(args, "-h", "--help") or (top_level and "--version" in before_command)
 
 
 def _is_git_command_error(exc: Exception) -> bool:

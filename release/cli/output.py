@@ -6,11 +6,15 @@ Text is printed as text: Rich markup is off, so a commit subject such as `Fix [/
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+
+import click
 
 from release.errors import EXIT_MEANINGS, EXIT_OK
 from release.redaction import redact
@@ -75,6 +79,31 @@ class Options:
             self.result = {**self.result, **data} if isinstance(self.result, dict) and isinstance(data, dict) else data
         else:
             write_json(data)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def options_of(ctx: click.Context) -> Options:
+    """The run's global options: the ones main() passed in, or defaults for a command invoked on its
+    own (a test's CliRunner, `python -m release.smoke`)."""
+    return ctx.ensure_object(Options)
+
+
+def pass_options(command: Callable[Concatenate[Options, P], R]) -> Callable[P, R]:
+    """Hand a command the global options as its first argument. Goes right above the `def`:
+
+        @click.command()
+        @click.option(...)
+        @pass_options
+        def status(opts: Options, ...) -> None: ..."""
+
+    @functools.wraps(command)
+    def with_options(*args: P.args, **kwargs: P.kwargs) -> R:
+        return command(options_of(click.get_current_context()), *args, **kwargs)
+
+    return with_options
 
 
 def outcome_document(result: Any, exit_code: int, error: str | None = None,

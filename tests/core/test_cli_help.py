@@ -13,7 +13,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from release.cli.app import COMMAND_MODULES, COMMAND_SUMMARIES, cli
+from release.cli import registry
+from release.cli.app import cli
+from release.cli.examples import examples_of
 from release.cli.output import Options
 
 
@@ -31,26 +33,39 @@ def _walk(group: click.Group, ctx: click.Context, prefix: tuple[str, ...]) -> li
 ALL_COMMANDS = _walk(cli, click.Context(cli), ())
 
 
+def _command(path: tuple[str, ...]) -> click.Command:
+    ctx = click.Context(cli)
+    command: click.Command | None = cli
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.get_command(ctx, name)
+    assert command is not None
+    return command
+
+
 def test_the_tree_holds_every_command_of_the_release_loop() -> None:
     top = {path[0] for path in ALL_COMMANDS}
-    assert top == set(COMMAND_MODULES)
+    assert top == set(registry.NAMES)
     assert {"status", "sync", "rebase", "continue", "skip", "abort", "readme", "build", "promote", "image",
             "deploy", "smoke", "upstream", "report", "pr", "notify", "demo"} <= top
 
 
-@pytest.mark.parametrize("path", ALL_COMMANDS, ids=" ".join)
-def test_help_shows_an_example(path: tuple[str, ...]) -> None:
+@pytest.mark.parametrize("path", [(), *ALL_COMMANDS], ids=lambda path: " ".join(path) or "ellm-release")
+def test_help_shows_its_examples(path: tuple[str, ...]) -> None:
+    lines = examples_of(_command(path))
+    assert lines, f"`ellm-release {' '.join(path)}` has no @examples"
+    assert all("ellm-release" in line for line in lines)
     result = CliRunner().invoke(cli, [*path, "--help"])
     assert result.exit_code == 0, result.output
-    assert "Example" in result.output, f"`ellm-release {' '.join(path)} --help` has no example"
-    assert "ellm-release" in result.output.split("Example", 1)[1]
+    shown = [text.strip() for text in result.output.split("Example", 1)[1].splitlines()]
+    assert all(line in shown for line in lines), result.output
 
 
-@pytest.mark.parametrize("name", list(COMMAND_MODULES))
-def test_the_listing_says_what_the_command_itself_says(name: str) -> None:
-    command = cli.get_command(click.Context(cli), name)
+@pytest.mark.parametrize("entry", registry.REGISTRY, ids=lambda entry: entry.name)
+def test_the_listing_says_what_the_command_itself_says(entry: registry.Entry) -> None:
+    command = cli.get_command(click.Context(cli), entry.name)
     assert command is not None
-    assert COMMAND_SUMMARIES[name] == command.get_short_help_str(limit=1000)
+    assert entry.summary == command.get_short_help_str(limit=1000)
 
 
 # Runs the CLI in a fresh interpreter and prints, at exit, every module it had loaded.
@@ -73,7 +88,7 @@ def test_help_lists_every_command_without_loading_any(tmp_path: Path) -> None:
     assert heavy == [], "--help should load click and the CLI module, nothing of the commands"
     listed = [line.split()[0] for line in out.split("Commands:", 1)[1].split("Examples:")[0].splitlines()
               if line.strip()]
-    assert listed == list(COMMAND_MODULES)
+    assert listed == list(registry.NAMES)
     assert "Fast-forward the fork's master" in out
 
 
@@ -86,11 +101,11 @@ def test_a_command_loads_only_its_own_module(tmp_path: Path) -> None:
 
 # --- every example in every --help is a command line the tool accepts ------------------------------
 
-def _examples(help_text: str) -> list[list[str]]:
-    """The `ellm-release ...` command lines of a help text's examples, as argument lists. An example
+def _examples(command: click.Command) -> list[list[str]]:
+    """The `ellm-release ...` command lines of a command's examples, as argument lists. An example
     line may chain commands (`&&`, `|`) and end with a comment or a description after two spaces."""
     found = []
-    for line in help_text.split("Example", 1)[1].splitlines():
+    for line in examples_of(command):
         for part in re.split(r"&&|\|\||\||;", line):
             part = re.split(r"\s{2,}|\s#", part.strip(), maxsplit=1)[0]
             if part.startswith("ellm-release "):
@@ -113,7 +128,7 @@ def _parse(args: list[str]) -> None:
 
 HELP_EXAMPLES = sorted({(" ".join(path), shlex.join(example))
                         for path in [(), *ALL_COMMANDS]
-                        for example in _examples(CliRunner().invoke(cli, [*path, "--help"]).output)})
+                        for example in _examples(_command(path))})
 
 
 def test_every_help_has_examples_to_check() -> None:
@@ -132,10 +147,5 @@ def test_every_help_example_parses(where: str, example: str) -> None:
 @pytest.mark.parametrize("path", ALL_COMMANDS, ids=" ".join)
 def test_every_command_says_what_it_does(path: tuple[str, ...]) -> None:
     """The listing of a group names each subcommand with a sentence, not a bare name."""
-    ctx = click.Context(cli)
-    command: click.Command | None = cli
-    for name in path:
-        assert isinstance(command, click.Group)
-        command = command.get_command(ctx, name)
-    assert command is not None
+    command = _command(path)
     assert command.get_short_help_str(limit=1000).strip(), f"`ellm-release {' '.join(path)}` has no description"

@@ -16,7 +16,7 @@ import click
 import requests
 from click.testing import CliRunner, Result
 
-from release.cli.commands import images as image_commands
+from release.cli import registry
 from release.cli.output import Options
 from release.errors import ReleaseError
 from release.images.registry import OCI_INDEX, OCI_MANIFEST, sha256_digest
@@ -100,7 +100,7 @@ class CliOutcome:
 def run_cli(args: Sequence[str], *, manifest: Path, repo: Path | None = None, as_json: bool = False,
             dry_run: bool = False, verbose: int = 0) -> CliOutcome:
     """Run one of the image commands the way `ellm-release` does: errors become one message + exit code."""
-    group = click.Group(commands={c.name: c for c in image_commands.COMMANDS if c.name})
+    group = click.Group(commands={name: registry.load(name) for name in ("build", "promote", "image")})
     opts = Options(repo=repo or Path("skypilot"), manifest=manifest, dry_run=dry_run, json=as_json, verbose=verbose)
     result: Result = CliRunner().invoke(group, list(args), obj=opts, catch_exceptions=True)
     error = result.exception if isinstance(result.exception, ReleaseError) else None

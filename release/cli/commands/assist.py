@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import click
 
-from release.cli.output import Options
+from release.cli.examples import examples
+from release.cli.output import Options, pass_options
 from release.errors import EXIT_DRIFT, Refused
 from release.manifest.model import load_manifest
 from release.rebase import forensics, replay
 from release.repo import gitrepo
 
-pass_options = click.make_pass_decorator(Options)
 
-
+@examples(
+    "ellm-release explain",
+    'ellm-release --json explain     {"patch_id": ..., "forensics": [{"file", "regions", "commits"}]}',
+)
 @click.command()
 @pass_options
 def explain(opts: Options) -> None:
     """Say again why the stopped rebase conflicts: for each conflicted file, the upstream commits
     between the old base and the new one that changed the conflicting lines (SHA, subject, pull
-    request link). Files already resolved and staged are shown as they were at the stop.
-
-    \b
-    Examples:
-      ellm-release explain
-      ellm-release --json explain     {"patch_id": ..., "forensics": [{"file", "regions", "commits"}]}
-    """
+    request link). Files already resolved and staged are shown as they were at the stop."""
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
     state = replay.load_state(repo)
@@ -56,15 +53,12 @@ def explain(opts: Options) -> None:
                "resolved": [f.to_dict() for f in resolved]})
 
 
-VERIFY_EPILOG = """\b
-Examples:
-  ellm-release verify                       the manifest's version
-  ellm-release --json verify 0.13.0         one JSON document: {"ok": ..., "checks": [...], "disagreements": [...]}
-  ellm-release verify --kube-context prod --namespace skypilot --release skypilot
-"""
-
-
-@click.command(epilog=VERIFY_EPILOG)
+@examples(
+    "ellm-release verify                       the manifest's version",
+    'ellm-release --json verify 0.13.0         one JSON document: {"ok": ..., "checks": [...], "disagreements": [...]}',
+    "ellm-release verify --kube-context prod --namespace skypilot --release skypilot",
+)
+@click.command()
 @click.argument("version", required=False)
 @click.option("--kube-context", metavar="CONTEXT",
               help="Also compare the deployed release (helm get) with the stable chart version and digest.")
@@ -102,15 +96,12 @@ def verify(opts: Options, version: str | None, kube_context: str | None, namespa
         raise click.exceptions.Exit(EXIT_DRIFT)
 
 
-FORECAST_EPILOG = """\b
-Examples:
-  ellm-release forecast                      against the fork master's upstream twin (upstream/master)
-  ellm-release forecast --ref upstream/releases/0.14.0
-  ellm-release --json forecast               {"conflicting": [...], "patches": [...]}
-"""
-
-
-@click.command(epilog=FORECAST_EPILOG)
+@examples(
+    "ellm-release forecast                      against the fork master's upstream twin (upstream/master)",
+    "ellm-release forecast --ref upstream/releases/0.14.0",
+    'ellm-release --json forecast               {"conflicting": [...], "patches": [...]}',
+)
+@click.command()
 @click.option("--ref", metavar="REF", help="Rehearse against REF instead of upstream's master branch.")
 @pass_options
 def forecast(opts: Options, ref: str | None) -> None:
@@ -137,5 +128,3 @@ def forecast(opts: Options, ref: str | None) -> None:
         opts.progress(line)  # plain: upstream subjects hold brackets
     opts.emit(result.to_dict())
 
-
-COMMANDS: list[click.Command] = [explain, verify, forecast]

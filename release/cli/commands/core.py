@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from release.cli.output import Options
+from release.cli.examples import examples
+from release.cli.output import Options, pass_options
 from release.errors import CheckFailed, ConflictStop, Refused
 from release.manifest.model import Manifest, load_manifest
 from release.rebase import drift, pr_merges, replay
@@ -15,8 +16,6 @@ from release.rebase import sync as sync_mod
 from release.rebase.summary import RebaseSummary, render_table
 from release.repo import gitrepo, leftovers
 from release.repo.repolock import repo_lock, writing
-
-pass_options = click.make_pass_decorator(Options)
 
 
 def _emit_summary(opts: Options, summary: RebaseSummary) -> None:
@@ -69,6 +68,7 @@ def _conflict_exit(opts: Options, exc: replay.ConflictStopWithSummary) -> None:
     raise exc
 
 
+@examples("ellm-release --repo ~/src/skypilot status --json")
 @click.command()
 @pass_options
 def status(opts: Options) -> None:
@@ -77,12 +77,7 @@ def status(opts: Options) -> None:
     Lists commits on the branch that no patch names (README-only commits are ignored), manifest
     commits missing from the branch, an order that differs from the manifest's, and a rebase in
     progress. A finding a command fixes comes with that command (`patch add SHA` for an unlisted
-    commit, `patch sort` for the order). Exits 0 when everything agrees, 1 when there is drift.
-
-    \b
-    Example:
-      ellm-release --repo ~/src/skypilot status --json
-    """
+    commit, `patch sort` for the order). Exits 0 when everything agrees, 1 when there is drift."""
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
     state = replay.load_state(repo)
@@ -107,6 +102,7 @@ def status(opts: Options) -> None:
                       f"({', '.join(kinds)})")
 
 
+@examples("ellm-release sync --dry-run")
 @click.command()
 @pass_options
 def sync(opts: Options) -> None:
@@ -114,12 +110,7 @@ def sync(opts: Options) -> None:
 
     Fetches upstream's branches and tags first. A fork master that has diverged is refused with an
     explanation: this command never merges and never force-pushes. With --dry-run it fetches (to
-    know what there is) but pushes nothing.
-
-    \b
-    Example:
-      ellm-release sync --dry-run
-    """
+    know what there is) but pushes nothing."""
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
     with writing(repo, "sync"):
@@ -136,6 +127,13 @@ def sync(opts: Options) -> None:
         opts.say(f"note: {result.note}", style="yellow")
 
 
+@examples(
+    "ellm-release rebase 0.13.0",
+    "ellm-release --dry-run rebase 0.13.0       # replay in a throw-away clone, change nothing",
+    "ellm-release rebase 0.13.0rc1 --base v0.13.0rc1 --push",
+    "ellm-release rebase 0.13.0 --drop-merged   # leave out patches upstream merged by PR number",
+    "ellm-release rebase 0.13.0 --drop-unlisted   # leave out the branch's unlisted commits",
+)
 @click.command()
 @click.argument("version")
 @click.option("--base", "base_ref", metavar="REF", help="Branch from REF instead of tag vVERSION / releases/VERSION.")
@@ -163,16 +161,7 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_m
 
     A patch whose manifest `upstream:` names an upstream pull request that a commit in the range
     carries ("... (#N)") is reported before the replay as merged upstream, even when its diff
-    differs from ours; it is still replayed unless --drop-merged is given.
-
-    \b
-    Examples:
-      ellm-release rebase 0.13.0
-      ellm-release --dry-run rebase 0.13.0       # replay in a throw-away clone, change nothing
-      ellm-release rebase 0.13.0rc1 --base v0.13.0rc1 --push
-      ellm-release rebase 0.13.0 --drop-merged   # leave out patches upstream merged by PR number
-      ellm-release rebase 0.13.0 --drop-unlisted   # leave out the branch's unlisted commits
-    """
+    differs from ours; it is still replayed unless --drop-merged is given."""
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
     request = replay.RebaseRequest(version, base_ref, push and not opts.dry_run, opts.dry_run, drop_merged,
@@ -218,28 +207,20 @@ def _already_rebased(opts: Options, manifest: Manifest, report: drift.StatusRepo
              f"{manifest.version}; nothing changed")
 
 
+@examples("git -C skypilot add sky/clouds/kubernetes.py && ellm-release continue")
 @click.command(name="continue")
 @pass_options
 def continue_(opts: Options) -> None:
-    """Go on after a conflict has been resolved and staged (or after an interrupted run).
-
-    \b
-    Example:
-      git -C skypilot add sky/clouds/kubernetes.py && ellm-release continue
-    """
+    """Go on after a conflict has been resolved and staged (or after an interrupted run)."""
     _resume(opts, replay.resume, "continue")
 
 
+@examples("ellm-release skip")
 @click.command()
 @pass_options
 def skip(opts: Options) -> None:
     """Leave out the conflicting commit and go on; it is recorded as skipped in the summary and
-    the manifest (a patch whose every commit is skipped becomes `dropped`).
-
-    \b
-    Example:
-      ellm-release skip
-    """
+    the manifest (a patch whose every commit is skipped becomes `dropped`)."""
     _resume(opts, replay.skip, "skip")
 
 
@@ -255,15 +236,11 @@ def _resume(opts: Options, action: object, command: str) -> None:
     _emit_summary(opts, summary)
 
 
+@examples("ellm-release abort")
 @click.command()
 @pass_options
 def abort(opts: Options) -> None:
-    """Drop the rebase in progress: delete the half-made branch and go back to where it started.
-
-    \b
-    Example:
-      ellm-release abort
-    """
+    """Drop the rebase in progress: delete the half-made branch and go back to where it started."""
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
     with repo_lock(repo, "abort"):
@@ -271,6 +248,7 @@ def abort(opts: Options) -> None:
     opts.emit({"aborted": branch})
 
 
+@examples("ellm-release demo --workdir /tmp/ellm-demo")
 @click.command()
 @click.option("--workdir", type=click.Path(path_type=Path), help="Where to create the demo (default: a new temp dir).")
 @click.option("--images/--no-images", default=True, show_default=True,
@@ -278,12 +256,7 @@ def abort(opts: Options) -> None:
 @pass_options
 def demo(opts: Options, workdir: Path | None, images: bool) -> None:
     """A self-contained walkthrough on local repositories: status, sync, rebase, a conflict and its
-    resolution, continue, readme, and (with Docker) build and promote against a local registry.
-
-    \b
-    Example:
-      ellm-release demo --workdir /tmp/ellm-demo
-    """
+    resolution, continue, readme, and (with Docker) build and promote against a local registry."""
     try:
         # the demo scaffolding is its own subpackage, which a slim wheel may leave out
         from release.demo.walkthrough import run_demo
@@ -296,5 +269,3 @@ def demo(opts: Options, workdir: Path | None, images: bool) -> None:
     result = run_demo(workdir, images=images, say=opts.say)
     opts.emit(result)
 
-
-COMMANDS: list[click.Command] = [status, sync, rebase, continue_, skip, abort, demo]

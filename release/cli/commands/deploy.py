@@ -15,12 +15,11 @@ from pathlib import Path
 
 import click
 
-from release.cli.output import Options
+from release.cli.examples import examples
+from release.cli.output import Options, pass_options
 from release.deploy.logic import ansible_env, playbook_command
 from release.errors import Failed, Refused
 from release.manifest.versions import InvalidVersion
-
-pass_options = click.make_pass_decorator(Options)
 
 
 def find_ansible_playbook() -> str:
@@ -35,6 +34,13 @@ def find_ansible_playbook() -> str:
                   hints=["pip install '.[deploy]'   (Ansible with kubernetes.core, and the kubernetes client)"])
 
 
+@examples(
+    "ellm-release deploy",
+    "ellm-release deploy -i playbooks/inventories/kind --version 0.13.0 -- --check --diff",
+    "ellm-release deploy -- --ask-vault-pass",
+    "ellm-release deploy --rollback",
+    "ellm-release deploy --rollback --to-revision 3 -i playbooks/inventories/production",
+)
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.option("-i", "--inventory", type=click.Path(path_type=Path), default=None,
               help="Inventory folder [default: playbooks/inventories/production].")
@@ -56,16 +62,7 @@ def deploy(opts: Options, inventory: Path | None, version: str | None, rollback:
 
     --rollback runs playbooks/rollback.yml: helm rollback to the newest earlier revision that ran
     (or --to-revision N), a record of what runs now in the state dir (deployed/), and a check of
-    /api/health. It refuses when there is no earlier revision.
-
-    \b
-    Examples:
-      ellm-release deploy
-      ellm-release deploy -i playbooks/inventories/kind --version 0.13.0 -- --check --diff
-      ellm-release deploy -- --ask-vault-pass
-      ellm-release deploy --rollback
-      ellm-release deploy --rollback --to-revision 3 -i playbooks/inventories/production
-    """
+    /api/health. It refuses when there is no earlier revision."""
     if to_revision is not None and not rollback:
         raise Refused("--to-revision goes with --rollback", hints=["ellm-release deploy --rollback --to-revision N"])
     if rollback and version:
@@ -104,5 +101,3 @@ def deploy(opts: Options, inventory: Path | None, version: str | None, rollback:
     if rc != 0:
         raise Failed(f"the {playbook.stem} playbook failed (ansible-playbook exit {rc})")
 
-
-COMMANDS: list[click.Command] = [deploy]

@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-from release.cli.output import Options
+from release.cli.examples import examples
+from release.cli.output import Options, pass_options
 from release.errors import Refused
 from release.github import client as gh
 from release.rebase.summary import RebaseSummary, render_markdown, render_table
@@ -89,25 +90,22 @@ def append_github_file(variable: str, text: str) -> Path:
 # --------------------------------------------------------------------------------------------------
 # upstream
 
-UPSTREAM_EPILOG = """\b
-Examples:
-  ellm-release upstream                  stable releases newer than the manifest's version
-  ellm-release upstream --pre            release candidates too
-  ellm-release --json upstream           {"current": "0.12.0", "newer": [...], "latest": "0.13.0"}
-  ellm-release upstream --github-output  also sets the step outputs latest=, newer=, current=
-  ellm-release upstream --changes 0.13.0  upstream commits up to 0.13.0 touching the patches' files
-  ellm-release --json upstream --changes 0.13.0   the same as one JSON document
-"""
-
-
-@click.command("upstream", epilog=UPSTREAM_EPILOG)
+@examples(
+    "ellm-release upstream                  stable releases newer than the manifest's version",
+    "ellm-release upstream --pre            release candidates too",
+    'ellm-release --json upstream           {"current": "0.12.0", "newer": [...], "latest": "0.13.0"}',
+    "ellm-release upstream --github-output  also sets the step outputs latest=, newer=, current=",
+    "ellm-release upstream --changes 0.13.0  upstream commits up to 0.13.0 touching the patches' files",
+    "ellm-release --json upstream --changes 0.13.0   the same as one JSON document",
+)
+@click.command("upstream")
 @click.option("--pre", is_flag=True, help="Include release candidates (e.g. 0.14.0rc1).")
 @click.option("--offline", is_flag=True, help="Use the tags already fetched instead of asking the remote.")
 @click.option("--since", "since", metavar="VERSION", help="Compare with this version instead of the manifest's.")
 @click.option("--github-output", is_flag=True, help="Append latest=, newer=, current= to $GITHUB_OUTPUT.")
 @click.option("--changes", "changes_to", metavar="VERSION",
               help="Instead: list upstream commits up to VERSION that touch the carried patches' files.")
-@click.pass_obj
+@pass_options
 def upstream_cmd(opts: Options, pre: bool, offline: bool, since: str | None, github_output: bool,
                  changes_to: str | None) -> None:
     """List upstream releases newer than the manifest's version, oldest first (read-only).
@@ -175,21 +173,18 @@ def _say_upstream(opts: Options, result: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------------------------------
 # report
 
-REPORT_EPILOG = """\b
-Examples:
-  ellm-release report                         the last rebase as Markdown
-  ellm-release report --format table          the same as a terminal table
-  ellm-release report --format json           the saved summary as JSON
-  ellm-release report --output report.md --step-summary   a file, and the Actions job summary
-"""
-
-
-@click.command("report", epilog=REPORT_EPILOG)
+@examples(
+    "ellm-release report                         the last rebase as Markdown",
+    "ellm-release report --format table          the same as a terminal table",
+    "ellm-release report --format json           the saved summary as JSON",
+    "ellm-release report --output report.md --step-summary   a file, and the Actions job summary",
+)
+@click.command("report")
 @click.option("--format", "fmt", type=click.Choice(["md", "json", "table"]), default="md", show_default=True)
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Also write the report here.")
 @click.option("--step-summary", is_flag=True, help="Append the Markdown report to $GITHUB_STEP_SUMMARY.")
 @summary_option
-@click.pass_obj
+@pass_options
 def report_cmd(opts: Options, fmt: str, output: Path | None, step_summary: bool, summary_file: Path | None) -> None:
     """Show the last rebase: each patch's outcome, old -> new SHAs, range-diffs of changed patches."""
     summary = load_summary(opts, summary_file)
@@ -223,17 +218,13 @@ def report_cmd(opts: Options, fmt: str, output: Path | None, step_summary: bool,
 # --------------------------------------------------------------------------------------------------
 # pr
 
-PR_EPILOG = """\b
-Examples:
-  ellm-release pr                          release repo: branch release/VERSION -> main, body = report
-  ellm-release pr --into fork              fork: branch rebase/ellm-VERSION -> ellm-VERSION
-  ellm-release pr --head me:my-branch --base main --repo-slug EmbeddedLLM/ellm-release
-  ellm-release --dry-run pr                print the request, send nothing (no token needed)
-The token comes from $GITHUB_TOKEN only, never from the command line.
-"""
-
-
-@click.command("pr", epilog=PR_EPILOG)
+@examples(
+    "ellm-release pr                          release repo: branch release/VERSION -> main, body = report",
+    "ellm-release pr --into fork              fork: branch rebase/ellm-VERSION -> ellm-VERSION",
+    "ellm-release pr --head me:my-branch --base main --repo-slug EmbeddedLLM/ellm-release",
+    "ellm-release --dry-run pr                print the request, send nothing (no token needed)",
+)
+@click.command("pr")
 @click.option("--into", type=click.Choice(["release", "fork"]), default="release", show_default=True,
               help="Which repository the pull request targets; decides the defaults below.")
 @click.option("--repo-slug", metavar="OWNER/NAME",
@@ -252,11 +243,13 @@ The token comes from $GITHUB_TOKEN only, never from the command line.
               "GitHub's 65,536 characters. Default: the Actions run page (its report artifact).")
 @summary_option
 @github_url_option
-@click.pass_obj
+@pass_options
 def pr_cmd(opts: Options, into: str, repo_slug: str | None, head: str | None, base: str | None,
            version: str | None, title: str | None, body_file: Path | None, draft: bool, report_url: str | None,
            summary_file: Path | None, github_url: str | None) -> None:
-    """Open the pull request for the current release change, or update its body if one is open."""
+    """Open the pull request for the current release change, or update its body if one is open.
+
+    The token comes from $GITHUB_TOKEN only, never from the command line."""
     summary = load_summary(opts, summary_file, required=body_file is None)
     manifest = load_manifest_for(opts)
     version = version or (summary.version if summary else None) or manifest.version
@@ -304,17 +297,13 @@ def _pr_dry_run(opts: Options, plan: gh.PullRequestPlan, api: str) -> None:
 # --------------------------------------------------------------------------------------------------
 # notify
 
-NOTIFY_EPILOG = """\b
-Examples:
-  ellm-release notify --issue --status failure --step rebase
-  ellm-release notify --issue --status success          closes the open issue, if any
-  ellm-release notify --issue --status cancelled        not green: notes it on an open issue, closes nothing
-  ellm-release --dry-run notify --issue --status failure   print the requests, send nothing
-In GitHub Actions the run URL comes from GITHUB_SERVER_URL, GITHUB_REPOSITORY and GITHUB_RUN_ID.
-"""
-
-
-@click.command("notify", epilog=NOTIFY_EPILOG)
+@examples(
+    "ellm-release notify --issue --status failure --step rebase",
+    "ellm-release notify --issue --status success          closes the open issue, if any",
+    "ellm-release notify --issue --status cancelled        not green: notes it on an open issue, closes nothing",
+    "ellm-release --dry-run notify --issue --status failure   print the requests, send nothing",
+)
+@click.command("notify")
 @click.option("--issue", "use_issue", is_flag=True, default=True,
               help="Report through one tracking issue (the only channel for now; on by default).")
 @click.option("--status", type=click.Choice(list(gh.NOTIFY_STATUSES)), required=True,
@@ -326,14 +315,15 @@ In GitHub Actions the run URL comes from GITHUB_SERVER_URL, GITHUB_REPOSITORY an
 @click.option("--repo-slug", metavar="OWNER/NAME", help="Repository for the issue. Default: $GITHUB_REPOSITORY.")
 @summary_option
 @github_url_option
-@click.pass_obj
+@pass_options
 def notify_cmd(opts: Options, use_issue: bool, status: str, step: str | None, run_url: str | None, label: str,
                title: str, repo_slug: str | None, summary_file: Path | None, github_url: str | None) -> None:
     """Keep one tracking issue for the nightly run: open it on the first failure, comment on later
     failures, close it with a comment on the next success.
 
     A rebase conflict saved in the summary is reported as work for a maintainer, with the patch,
-    commit and files, not as a crash.
+    commit and files, not as a crash. In GitHub Actions the run URL comes from GITHUB_SERVER_URL,
+    GITHUB_REPOSITORY and GITHUB_RUN_ID.
     """
     slug = gh.check_slug(repo_slug or os.environ.get("GITHUB_REPOSITORY"))
     run = gh.RunInfo(status=status, step=step, run_url=run_url or gh.run_url_from_env(),
@@ -364,5 +354,3 @@ def _say_notify(opts: Options, result: gh.NotifyResult, label: str) -> None:
     }
     _plain(opts, messages[result.action])
 
-
-COMMANDS: list[click.Command] = [upstream_cmd, report_cmd, pr_cmd, notify_cmd]

@@ -14,7 +14,8 @@ import git
 from rich.table import Table
 from rich.text import Text
 
-from release.cli.output import Options
+from release.cli.examples import examples
+from release.cli.output import Options, pass_options
 from release.images import build as images
 from release.images import signing
 from release.images.build_cache import CACHE_MODES
@@ -76,10 +77,9 @@ def build_guard(fork_dir: Path) -> Iterator[None]:
         yield
 
 
-def _context(ctx: click.Context) -> tuple[Options, Manifest, Path]:
-    opts: Options = ctx.ensure_object(Options)
-    manifest = load_manifest(opts.manifest)
-    return opts, manifest, state_dir(opts.manifest)
+def _context(opts: Options) -> tuple[Manifest, Path]:
+    """The manifest and the state directory beside it."""
+    return load_manifest(opts.manifest), state_dir(opts.manifest)
 
 
 def _client(opts: Options, manifest: Manifest, insecure: bool) -> RegistryClient:
@@ -107,13 +107,14 @@ def _progress(opts: Options) -> tuple[Callable[[str], None], Callable[[], None]]
     return steps, (lambda: None)
 
 
-@click.command("build", epilog="""\b
-Examples:
-  ellm-release build --push                      build and push :v<version>-dev from the fork branch
-  ellm-release --repo ../skypilot build --version 0.13.0 --push
-  ellm-release build --builder engine --push     use the Docker engine's builder (no buildx)
-  ellm-release build --push --force              rebuild even when the dev tag is up to date
-  ellm-release build --push --sign-key cosign.key   sign the -dev digest (password in COSIGN_PASSWORD)""")
+@examples(
+    "ellm-release build --push                      build and push :v<version>-dev from the fork branch",
+    "ellm-release --repo ../skypilot build --version 0.13.0 --push",
+    "ellm-release build --builder engine --push     use the Docker engine's builder (no buildx)",
+    "ellm-release build --push --force              rebuild even when the dev tag is up to date",
+    "ellm-release build --push --sign-key cosign.key   sign the -dev digest (password in COSIGN_PASSWORD)",
+)
+@click.command("build")
 @version_option
 @click.option("--push", is_flag=True, help="Push the dev tag and record its digest. Asks the registry first: "
               "a dev tag built from the branch head with the same Dockerfile, build args and platform is "
@@ -130,12 +131,12 @@ Examples:
 @sign_key_option
 @keyless_option
 @insecure_option
-@click.pass_context
-def build_cmd(ctx: click.Context, version: str | None, push: bool, force: bool, cache: str | None, builder: str,
+@pass_options
+def build_cmd(opts: Options, version: str | None, push: bool, force: bool, cache: str | None, builder: str,
               attest: bool, sign_key: str | None, keyless: bool | None, insecure_registry: bool) -> None:
     """Build the fork's image from a clean ellm-VERSION checkout and tag it with the dev tag.
     With --push, the -dev digest is signed with cosign when a key or keyless signing is set up."""
-    opts, manifest, state = _context(ctx)
+    manifest, state = _context(opts)
     version = version or manifest.version
     signer = _signing(sign_key, keyless)  # a missing key file is refused before the build
     client = _client(opts, manifest, insecure_registry)
@@ -192,13 +193,14 @@ def build_cmd(ctx: click.Context, version: str | None, push: bool, force: bool, 
     opts.emit(data)
 
 
-@click.command("promote", epilog="""\b
-Examples:
-  ellm-release promote                          :v<version>-dev -> :v<version>, same digest
-  ellm-release promote --version 0.13.0 --dry-run
-  ellm-release promote --smoke-tier real-nvidia   only a pass on a real NVIDIA cluster opens the gate
-  ellm-release promote --skip-smoke-gate        promote without a smoke record (warned, recorded)
-  ellm-release promote --sign-key cosign.key    check the stable tag's signature, signing the digest if needed""")
+@examples(
+    "ellm-release promote                          :v<version>-dev -> :v<version>, same digest",
+    "ellm-release promote --version 0.13.0 --dry-run",
+    "ellm-release promote --smoke-tier real-nvidia   only a pass on a real NVIDIA cluster opens the gate",
+    "ellm-release promote --skip-smoke-gate        promote without a smoke record (warned, recorded)",
+    "ellm-release promote --sign-key cosign.key    check the stable tag's signature, signing the digest if needed",
+)
+@click.command("promote")
 @version_option
 @click.option("--force-retag", is_flag=True, help="Move an existing stable tag to the dev digest (warned).")
 @click.option("--skip-smoke-gate", is_flag=True, help="Promote without a passing smoke record (warned, recorded).")
@@ -208,14 +210,14 @@ Examples:
 @sign_key_option
 @keyless_option
 @insecure_option
-@click.pass_context
-def promote_cmd(ctx: click.Context, version: str | None, force_retag: bool, skip_smoke_gate: bool,
+@pass_options
+def promote_cmd(opts: Options, version: str | None, force_retag: bool, skip_smoke_gate: bool,
                 smoke_tiers: tuple[str, ...], sign_key: str | None, keyless: bool | None,
                 insecure_registry: bool) -> None:
     """Copy the dev tag's manifest to the stable tag inside the registry: no pull, no rebuild,
     digest unchanged. Stable tags are write-once. With signing set up, the stable tag is then
     verified with cosign (its digest signed first if the build was not)."""
-    opts, manifest, state = _context(ctx)
+    manifest, state = _context(opts)
     signer = _signing(sign_key, keyless)
     client = _client(opts, manifest, insecure_registry)
     result = images.promote(manifest, state, version=version, client=client,
@@ -246,26 +248,23 @@ def promote_cmd(ctx: click.Context, version: str | None, force_retag: bool, skip
     opts.emit(data)
 
 
+@examples("ellm-release image status --version 0.13.0 --json")
 @click.group("image")
 def image_group() -> None:
-    """Inspect the release images in the registry.
-
-    \b
-    Example:
-      ellm-release image status --version 0.13.0 --json
-    """
+    """Inspect the release images in the registry."""
 
 
-@image_group.command("status", epilog="""\b
-Examples:
-  ellm-release image status
-  ellm-release --json image status --version 0.13.0""")
+@examples(
+    "ellm-release image status",
+    "ellm-release --json image status --version 0.13.0",
+)
+@image_group.command("status")
 @version_option
 @insecure_option
-@click.pass_context
-def status_cmd(ctx: click.Context, version: str | None, insecure_registry: bool) -> None:
+@pass_options
+def status_cmd(opts: Options, version: str | None, insecure_registry: bool) -> None:
     """Both tags, their digests, and the fork commit each was built from (read-only)."""
-    opts, manifest, state = _context(ctx)
+    manifest, state = _context(opts)
     data = images.image_status(manifest, state, version=version,
                                client=_client(opts, manifest, insecure_registry))
     table = Table(title=f"images for {data['version']}")
@@ -283,5 +282,3 @@ def status_cmd(ctx: click.Context, version: str | None, insecure_registry: bool)
         opts.say(f"  note: {note}")
     opts.emit(data)
 
-
-COMMANDS: list[click.Command] = [build_cmd, promote_cmd, image_group]

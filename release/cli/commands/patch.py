@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import click
 
-from release.cli.output import Options
+from release.cli.examples import examples
+from release.cli.output import Options, pass_options
 from release.manifest import patch_ops
 from release.manifest.model import load_manifest
 from release.repo import gitrepo
 from release.repo.repolock import writing
 
-pass_options = click.make_pass_decorator(Options)
 
-
+@examples(
+    "ellm-release patch add 1a2b3c4d5e6f",
+    "ellm-release patch add 1a2b3c4d5e6f --into dual-gpu-api-server",
+    "ellm-release patch sort",
+)
 @click.group()
 def patch() -> None:
-    """Edit the manifest's patch list from the release branch (comments and layout kept).
-
-    \b
-    Examples:
-      ellm-release patch add 1a2b3c4d5e6f
-      ellm-release patch add 1a2b3c4d5e6f --into dual-gpu-api-server
-      ellm-release patch sort
-    """
+    """Edit the manifest's patch list from the release branch (comments and layout kept)."""
 
 
 # the fork README's patch table is generated from the manifest: after an edit it is stale until
@@ -30,6 +27,11 @@ def patch() -> None:
 README_NEXT = "ellm-release readme   # the fork README's patch table follows the manifest"
 
 
+@examples(
+    "ellm-release patch add 1a2b3c4d5e6f",
+    "ellm-release patch add 1a2b3c4 7d8e9f0 --into amd-gpu-autodetect",
+    "ellm-release --dry-run patch add 1a2b3c4d5e6f",
+)
 @patch.command()
 @click.argument("commits", nargs=-1, required=True, metavar="SHA...")
 @click.option("--into", "into", metavar="PATCH_ID", help="Append the commits to this patch instead of "
@@ -40,14 +42,7 @@ def add(opts: Options, commits: tuple[str, ...], into: str | None) -> None:
 
     Without --into, each commit becomes a new patch (id and title from its subject, description
     from its message, status carry), placed where the commit sits on the branch. With --into, the
-    commits join that patch's list, in branch order. The manifest is validated before it is written.
-
-    \b
-    Examples:
-      ellm-release patch add 1a2b3c4d5e6f
-      ellm-release patch add 1a2b3c4 7d8e9f0 --into amd-gpu-autodetect
-      ellm-release --dry-run patch add 1a2b3c4d5e6f
-    """
+    commits join that patch's list, in branch order. The manifest is validated before it is written."""
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
     with writing(repo, "patch add"):
@@ -64,18 +59,16 @@ def add(opts: Options, commits: tuple[str, ...], into: str | None) -> None:
         for a in adopted], "next": README_NEXT})
 
 
+@examples(
+    "ellm-release patch sort",
+    "ellm-release --dry-run patch sort",
+)
 @patch.command(name="sort")
 @pass_options
 def sort_(opts: Options) -> None:
     """Rewrite the manifest's patch order (and each patch's commit order) to the branch's order.
 
-    Only the patch items move; every comment and blank line stays with its patch or in place.
-
-    \b
-    Examples:
-      ellm-release patch sort
-      ellm-release --dry-run patch sort
-    """
+    Only the patch items move; every comment and blank line stays with its patch or in place."""
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
     with writing(repo, "patch sort"):
@@ -91,5 +84,3 @@ def sort_(opts: Options) -> None:
     opts.emit({"dry_run": opts.dry_run, "moved": result.moved, "order": list(result.order),
                **({"next": README_NEXT} if result.moved else {})})
 
-
-COMMANDS: list[click.Command] = [patch]

@@ -7,27 +7,13 @@ from pathlib import Path
 import click
 import git
 
-from release.cli.output import Options
+from release.cli.examples import examples
+from release.cli.output import Options, pass_options
 from release.errors import CheckFailed, Refused
 from release.manifest.model import Manifest, load_manifest
 from release.readme import render as fork_readme
 from release.repo.gitrepo import current_branch, open_repo, require_clean, switch_hint
 from release.repo.repolock import refuse_during_rebase, writing
-
-EPILOG = """\b
-The README is the fork block (rendered from patches/manifest.yaml and git by
-release/readme/templates/fork_readme.md.j2) followed by upstream's README.md of the
-manifest's base commit, byte for byte.
-
-\b
-Examples:
-  ellm-release readme                     regenerate README.md and commit it if it changed
-  ellm-release --dry-run readme           show the diff, change nothing
-  ellm-release readme --check             exit 1 and show a diff if README.md is stale (CI)
-  ellm-release readme --output /tmp/R.md  write the generated README elsewhere, no commit
-  ellm-release --json readme              {"changed": ..., "path": ..., "commit": ...} on stdout
-  ellm-release readme --pin-digest        the deploy section pins the promoted digest
-"""
 
 
 def _echo(opts: Options, text: str) -> None:
@@ -61,20 +47,31 @@ def _check(opts: Options, repo: git.Repo, new: bytes) -> None:
                       hints=["ellm-release readme   # regenerates and commits it"])
 
 
-@click.command("readme", epilog=EPILOG)
+@examples(
+    "ellm-release readme                     regenerate README.md and commit it if it changed",
+    "ellm-release --dry-run readme           show the diff, change nothing",
+    "ellm-release readme --check             exit 1 and show a diff if README.md is stale (CI)",
+    "ellm-release readme --output /tmp/R.md  write the generated README elsewhere, no commit",
+    'ellm-release --json readme              {"changed": ..., "path": ..., "commit": ...} on stdout',
+    "ellm-release readme --pin-digest        the deploy section pins the promoted digest",
+)
+@click.command("readme")
 @click.option("--check", is_flag=True,
               help="Compare README.md with what would be generated; exit 1 with a diff if they differ.")
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the generated README to this file instead of committing it.")
 @click.option("--pin-digest", is_flag=True,
               help="Pin the deploy section's image to the stable digest `promote` recorded (refused when none is).")
-@click.pass_context
-def readme(ctx: click.Context, check: bool, output: Path | None, pin_digest: bool) -> None:
+@pass_options
+def readme(opts: Options, check: bool, output: Path | None, pin_digest: bool) -> None:
     """Regenerate the fork's README.md on the current branch and commit it when it changed.
+
+    The README is the fork block (rendered from patches/manifest.yaml and git by
+    release/readme/templates/fork_readme.md.j2) followed by upstream's README.md of the manifest's
+    base commit, byte for byte.
 
     Honours the global --repo, --manifest, --dry-run (print the diff only) and --json.
     --pin-digest adds the promoted digest to the deploy section's image (repo:vX.Y.Z@sha256:...)."""
-    opts: Options = ctx.obj
     if check and output:
         raise click.UsageError("--check and --output do not go together")
     manifest = load_manifest(opts.manifest)
@@ -119,5 +116,3 @@ def readme(ctx: click.Context, check: bool, output: Path | None, pin_digest: boo
         opts.say(f"{result.path} is already up to date; nothing committed.", markup=False)
     opts.emit({"changed": result.changed, "path": str(result.path), "commit": result.commit})
 
-
-COMMANDS: list[click.Command] = [readme]

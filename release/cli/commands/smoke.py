@@ -13,17 +13,14 @@ from typing import Any
 
 import click
 
-from release.cli.output import Options
+from release.cli.examples import examples
+from release.cli.output import options_of
 from release.errors import CheckFailed, Refused
 from release.smoke import compute, gpu_tools, host, nodes, pods, report, runs, sky_output, smi_pods
 from release.smoke.findings import Finding, all_passed, fail, render, save
 from release.smoke.record import is_digest
 from release.smoke.vendors import VENDORS
 from release.state_dir import state_dir
-
-
-def _opts(ctx: click.Context) -> Options:
-    return ctx.find_object(Options) or Options()
 
 
 class InputUnreadable(Refused):
@@ -72,7 +69,7 @@ def _judge(ctx: click.Context, compute: Callable[[], list[Finding]]) -> list[Fin
 
 
 def _finish(ctx: click.Context, compute: Callable[[], list[Finding]], save_to: Path | None) -> None:
-    opts = _opts(ctx)
+    opts = options_of(ctx)
     findings = _judge(ctx, compute)
     if save_to:
         save(save_to, findings, run_id=ctx.meta.get("smoke_run_id", ""), digest=ctx.meta.get("smoke_digest", ""))
@@ -101,6 +98,7 @@ def save_option(command: Any) -> Any:
                              "the group).")(command)
 
 
+@examples("ellm-release smoke check smi --vendor nvidia --format nvidia-csv --output smi.csv --expected-count 8")
 @click.group("smoke")
 def smoke() -> None:
     """GPU smoke tests: prepare the fake-GPU kind cluster, check what a run captured, record it."""
@@ -112,8 +110,8 @@ def smoke() -> None:
 def _print(text: str, as_json: dict[str, Any]) -> None:
     """What these commands print on stdout. Under --json it becomes the command's part of the one
     JSON document instead, so that stdout still holds exactly one document."""
-    opts = click.get_current_context().find_object(Options)
-    if opts is not None and opts.json:
+    opts = options_of(click.get_current_context())
+    if opts.json:
         opts.emit(as_json)
     else:
         click.echo(text, nl=not text.endswith("\n"))
@@ -123,6 +121,7 @@ def _print_json(data: Any, indent: int | None = 2) -> None:
     _print(json.dumps(data, indent=indent), data if isinstance(data, dict) else {"result": data})
 
 
+@examples("ellm-release smoke kind-config --cluster ellm-smoke --out kind.yaml")
 @smoke.command("kind-config")
 @click.option("--cluster", default="ellm-smoke", show_default=True)
 @click.option("--api-port", type=int, help="Fix the API server port (default: kind picks one).")
@@ -137,6 +136,7 @@ def kind_config(cluster: str, api_port: int | None, out: Path | None) -> None:
         _print(text, {"kind_config": text})
 
 
+@examples("ellm-release smoke fake-gpus --nvidia-smi-csv h100-query.csv --nvidia-count 2 --amd-count 2")
 @smoke.command("fake-gpus")
 @click.option("--cluster", default="ellm-smoke", show_default=True)
 @click.option("--nvidia-smi-csv", required=True, help="nvidia-smi --query-gpu ... --format=csv output to "
@@ -155,6 +155,7 @@ def fake_gpus(cluster: str, nvidia_smi_csv: str, cuda_version: str, nvidia_count
     _print_json([p.to_dict() for p in plan])
 
 
+@examples("ellm-release smoke smi-pod --vendor amd --name rocm-smi-check | kubectl apply -f -")
 @smoke.command("smi-pod")
 @click.option("--vendor", type=click.Choice(["nvidia", "amd"]), required=True)
 @click.option("--name", required=True)
@@ -167,6 +168,7 @@ def smi_pod(vendor: str, name: str, namespace: str, image: str | None, runtime_c
     _print_json({"manifest": manifest, "format": smi_pods.OUTPUT_FORMATS[vendor]})
 
 
+@examples("kubectl get nodes -o json > nodes.json && ellm-release smoke gpu-nodes --nodes nodes.json")
 @smoke.command("gpu-nodes")
 @click.option("--nodes", "nodes_file", required=True, help="kubectl get nodes -o json")
 def gpu_nodes_cmd(nodes_file: str) -> None:
@@ -179,11 +181,13 @@ def gpu_nodes_cmd(nodes_file: str) -> None:
 # ---- checks ------------------------------------------------------------------------------------
 
 
+@examples("ellm-release smoke check nodes --nodes nodes.json --expect nvidia=any --expect amd=any")
 @smoke.group("check")
 def check() -> None:
     """Check captured output; exit 1 if any check fails."""
 
 
+@examples("ellm-release smoke check nodes --nodes nodes.json --expect nvidia=ellm-smoke-worker")
 @check.command("nodes")
 @click.option("--nodes", "nodes_file", required=True, help="kubectl get nodes -o json")
 @click.option("--expect", multiple=True, required=True, help="VENDOR=NODE, or VENDOR=any.")
@@ -195,6 +199,7 @@ def check_nodes(ctx: click.Context, nodes_file: str, expect: tuple[str, ...], sa
     _finish(ctx, lambda: nodes.check_gpu_nodes(_read_json(nodes_file), wanted), save_to)
 
 
+@examples("ellm-release smoke check api --health health.json --version 0.13.0")
 @check.command("api")
 @click.option("--health", required=True, help="The body of GET /api/health.")
 @click.option("--version", "expected_version", required=True)
@@ -205,6 +210,7 @@ def check_api(ctx: click.Context, health: str, expected_version: str, save_to: P
     _finish(ctx, lambda: sky_output.check_api_health(_read(health), expected_version), save_to)
 
 
+@examples("ellm-release smoke check sky-check --output sky-check.txt --rc 0 --context in-cluster")
 @check.command("sky-check")
 @click.option("--output", required=True)
 @click.option("--rc", type=int, required=True)
@@ -217,6 +223,8 @@ def check_sky_check(ctx: click.Context, output: str, rc: int, context: str | Non
     _finish(ctx, lambda: sky_output.check_sky_check(_read(output), rc, context or None), save_to)
 
 
+@examples("ellm-release smoke check gpus-list --output gpus.txt --rc 0 --nodes nodes.json --accelerator "
+          "nvidia=H100 --accelerator amd=MI300X --context in-cluster")
 @check.command("gpus-list")
 @click.option("--output", required=True, help="sky gpus list / sky show-gpus output.")
 @click.option("--rc", type=int, required=True)
@@ -238,6 +246,8 @@ def check_gpus_list(ctx: click.Context, output: str, rc: int, nodes_file: str, a
     _finish(ctx, compute, save_to)
 
 
+@examples("ellm-release smoke check launch --pods pods.json --nodes nodes.json --cluster smoke-nv --vendor "
+          "nvidia --node ellm-smoke-worker")
 @check.command("launch")
 @click.option("--pods", "pods_file", required=True, help="kubectl get pods -o json")
 @click.option("--nodes", "nodes_file", required=True, help="kubectl get nodes -o json")
@@ -268,6 +278,8 @@ def check_launch(ctx: click.Context, pods_file: str, nodes_file: str, cluster: s
     _finish(ctx, compute, save_to)
 
 
+@examples("ellm-release smoke check over-request --output launch.txt --rc 1 --accelerator H100 --count 9 "
+          "--vendor nvidia")
 @check.command("over-request")
 @click.option("--output", required=True)
 @click.option("--rc", type=int, required=True)
@@ -284,6 +296,7 @@ def check_over_request(ctx: click.Context, output: str, rc: int, accelerator: st
     _finish(ctx, lambda: sky_output.check_over_request(_read(output), rc, accelerator, count, key), save_to)
 
 
+@examples("ellm-release smoke check smi --vendor nvidia --format nvidia-csv --output smi.csv --expected-count 8")
 @check.command("smi")
 @click.option("--vendor", type=click.Choice(["nvidia", "amd"]), required=True)
 @click.option("--format", "fmt", type=click.Choice(sorted(gpu_tools.PARSERS)), required=True)
@@ -311,6 +324,7 @@ def check_smi(ctx: click.Context, vendor: str, fmt: str, output: str, rc: int, e
     _finish(ctx, compute, save_to)
 
 
+@examples("ellm-release smoke check host --probe probe.txt --hostname gpu-node-1")
 @check.command("host")
 @click.option("--probe", required=True, help="What the node-check probe printed (--- pci/nodes/tools sections).")
 @click.option("--hostname", default="")
@@ -326,6 +340,7 @@ def check_host(ctx: click.Context, probe: str, hostname: str, vendors_out: Path 
     _finish(ctx, lambda: findings, save_to)
 
 
+@examples("ellm-release smoke check vector-add --result vector-add.json --subject gpu-node-1")
 @check.command("vector-add")
 @click.option("--result", required=True, help="What vector_add.py printed.")
 @click.option("--subject", default="")
@@ -339,6 +354,7 @@ def check_vector_add(ctx: click.Context, result: str, subject: str, save_to: Pat
 # ---- record ------------------------------------------------------------------------------------
 
 
+@examples("ellm-release smoke run-start --artifacts .ellm/smoke-artifacts/kind-localhost --tier kind")
 @smoke.command("run-start")
 @click.option("--artifacts", type=click.Path(path_type=Path), required=True,
               help="The artifacts folder of this tier and host; the run gets its own folder inside.")
@@ -356,6 +372,9 @@ def run_start(ctx: click.Context, artifacts: Path, tier: str, host: str) -> None
     _print_json({"run_id": run.run_id, "dir": str(folder), "findings": str(folder / "findings")}, indent=None)
 
 
+@examples("ellm-release smoke record --run-dir .ellm/smoke-artifacts/kind-localhost/RUN_ID --digest "
+          "sha256:... --image ghcr.io/embeddedllm/skypilot:v0.13.0-dev --version 0.13.0 --tier kind "
+          "--expect nodes,api")
 @smoke.command("record")
 @click.option("--run-dir", type=click.Path(path_type=Path), default=None,
               help="The folder `smoke run-start` made; without it the run is recorded as one that never started.")
@@ -374,7 +393,7 @@ def record(ctx: click.Context, run_dir: Path | None, digest: str, image: str, ve
     """Write the smoke record promote reads; a failing or unfinished run is recorded too, never as a pass.
 
     Only findings files of this run (its id, this digest, every expected group) count."""
-    opts = _opts(ctx)
+    opts = options_of(ctx)
     if not is_digest(digest):
         raise Refused(f"--digest must be sha256: and 64 hex digits, got {digest!r}")
     expected = tuple(x.strip() for x in expect.split(",") if x.strip())
@@ -385,45 +404,3 @@ def record(ctx: click.Context, run_dir: Path | None, digest: str, image: str, ve
     opts.emit({"passed": v.passed, "summary": v.summary, "record": str(path), "groups": list(v.groups)})
     if not v.passed:
         raise CheckFailed(f"smoke tests failed for {digest}")
-
-
-COMMANDS: list[click.Command] = [smoke]
-
-
-# An example on every --help; these are the calls the smoke playbooks make.
-_EXAMPLES: dict[tuple[str, ...], str] = {
-    (): "ellm-release smoke check smi --vendor nvidia --format nvidia-csv --output smi.csv --expected-count 8",
-    ("kind-config",): "ellm-release smoke kind-config --cluster ellm-smoke --out kind.yaml",
-    ("fake-gpus",): "ellm-release smoke fake-gpus --nvidia-smi-csv h100-query.csv --nvidia-count 2 --amd-count 2",
-    ("smi-pod",): "ellm-release smoke smi-pod --vendor amd --name rocm-smi-check | kubectl apply -f -",
-    ("gpu-nodes",): "kubectl get nodes -o json > nodes.json && ellm-release smoke gpu-nodes --nodes nodes.json",
-    ("run-start",): "ellm-release smoke run-start --artifacts .ellm/smoke-artifacts/kind-localhost --tier kind",
-    ("record",): "ellm-release smoke record --run-dir .ellm/smoke-artifacts/kind-localhost/RUN_ID "
-                 "--digest sha256:... --image ghcr.io/embeddedllm/skypilot:v0.13.0-dev --version 0.13.0 --tier kind "
-                 "--expect nodes,api",
-    ("check",): "ellm-release smoke check nodes --nodes nodes.json --expect nvidia=any --expect amd=any",
-    ("check", "api"): "ellm-release smoke check api --health health.json --version 0.13.0",
-    ("check", "gpus-list"): "ellm-release smoke check gpus-list --output gpus.txt --rc 0 --nodes nodes.json "
-                            "--accelerator nvidia=H100 --accelerator amd=MI300X --context in-cluster",
-    ("check", "host"): "ellm-release smoke check host --probe probe.txt --hostname gpu-node-1",
-    ("check", "launch"): "ellm-release smoke check launch --pods pods.json --nodes nodes.json --cluster smoke-nv "
-                         "--vendor nvidia --node ellm-smoke-worker",
-    ("check", "nodes"): "ellm-release smoke check nodes --nodes nodes.json --expect nvidia=ellm-smoke-worker",
-    ("check", "over-request"): "ellm-release smoke check over-request --output launch.txt --rc 1 "
-                               "--accelerator H100 --count 9 --vendor nvidia",
-    ("check", "sky-check"): "ellm-release smoke check sky-check --output sky-check.txt --rc 0 --context in-cluster",
-    ("check", "smi"): "ellm-release smoke check smi --vendor nvidia --format nvidia-csv --output smi.csv "
-                      "--expected-count 8",
-    ("check", "vector-add"): "ellm-release smoke check vector-add --result vector-add.json --subject gpu-node-1",
-}
-
-
-def _add_examples(command: click.Command, path: tuple[str, ...] = ()) -> None:
-    if path in _EXAMPLES:
-        command.epilog = f"\b\nExample:\n  {_EXAMPLES[path]}"
-    if isinstance(command, click.Group):
-        for name, sub in command.commands.items():
-            _add_examples(sub, (*path, name))
-
-
-_add_examples(smoke)
