@@ -20,7 +20,8 @@ import os
 import subprocess
 from dataclasses import dataclass
 
-CACHE_MODES = ("inline", "registry", "gha", "none")
+from release.manifest.model import CACHE_MODES
+
 # drivers that export only inline cache (a docker-container, kubernetes or remote builder does all)
 INLINE_ONLY_DRIVERS = frozenset({"docker"})
 GHA_ENV = "ACTIONS_RUNTIME_TOKEN"

@@ -16,7 +16,6 @@ from typing import Any
 import yaml as pyyaml
 
 from release.errors import ManifestError
-from release.images.build_cache import CACHE_MODES
 from release.manifest.manifest_edit import edit_manifest_text
 from release.manifest.versions import (
     DEFAULT_CHART_PATTERN,
@@ -64,6 +63,9 @@ PATCH_KEYS = {
     "owner": False,
 }
 TOP_KEYS = {*SECTION_KEYS, "patches"}
+
+# The values `image.cache` may take; images/build_cache.py turns each into buildx flags.
+CACHE_MODES = ("inline", "registry", "gha", "none")
 
 
 @dataclass(frozen=True)

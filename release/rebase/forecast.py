@@ -78,9 +78,9 @@ def patch_forecast(patch_id: str, title: str, outcomes: Sequence[str], conflict:
 def rehearse(repo: git.Repo, manifest: Manifest, ref: str) -> Forecast:
     """Pick every carried commit onto `ref` in a temporary worktree; read-only for `repo`."""
     from release.errors import Refused
-    from release.rebase import dryrun_area, pr_merges
+    from release.rebase import pr_merges
     from release.rebase.plan import make_plan
-    from release.repo import gitrepo
+    from release.repo import dryrun_area, gitrepo
 
     sha = gitrepo.rev(repo, ref)
     if sha is None:

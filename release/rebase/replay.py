@@ -21,12 +21,12 @@ import git
 from release.errors import ConflictStop, Failed, Refused
 from release.manifest.model import Manifest, ManifestUpdate, manifest_from_text, updated_text, write_manifest_text
 from release.progress import Say
-from release.rebase import drift, dryrun_area, pr_merges, user_work
+from release.rebase import drift, pr_merges, user_work
 from release.rebase.forensics import explain_files
 from release.rebase.plan import Plan, Step, make_plan, new_commits_by_patch, new_statuses, summarize_patches
 from release.rebase.summary import CommitResult, ConflictInfo, DroppedCommit, Outcome, RebaseSummary
 from release.rebase.upstream import refuse_base_holding_patches, resolve_base
-from release.repo import gitrepo
+from release.repo import dryrun_area, gitrepo
 from release.repo.repolock import STATE_FILE, repo_lock, state_path
 from release.repo.safe_write import require_regular_inside, write_bytes_inside
 from release.state_dir import read_json, state_dir, write_json

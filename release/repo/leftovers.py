@@ -59,8 +59,7 @@ def clean_after(repo: git.Repo, dead: dict[str, Any], say: Say) -> list[str]:
 def pending(repo: git.Repo) -> str | None:
     """For `status`: what a killed run left that the next writing command will remove, as one
     line (nothing is touched here)."""
-    from release.rebase import dryrun_area
-    from release.repo import repolock
+    from release.repo import dryrun_area, repolock
 
     dead = repolock.killed_run(repo)
     if dead is None:
@@ -186,6 +185,6 @@ def _tmp_in(folder: Path, pid: int) -> Iterator[Path]:
 
 
 def remove_dry_run_worktree(repo: git.Repo, pid: int) -> list[str]:
-    from release.rebase import dryrun_area
+    from release.repo import dryrun_area
 
     return dryrun_area.clean(repo, pid)
