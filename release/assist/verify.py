@@ -255,7 +255,8 @@ def _blob(repo: git.Repo, commit: str, path: str) -> bytes | None:
 def _image_part(manifest: Manifest, state: Path, request: VerifyRequest, head: str | None,
                 branch: str) -> tuple[list[Check], str | None]:
     from release.images import build as images
-    from release.images.registry import RegistryClient, RegistryError, parse_image
+    from release.images.registry import RegistryClient, RegistryError
+    from release.records import parse_image
     from release.smoke.record import gate_verdict
 
     version = request.version
@@ -338,13 +339,13 @@ SAVED = "verify.json"
 
 
 def save_report(state: Path, report: VerifyReport) -> Path:
-    from release.state_dir import write_json
+    from release.records import write_json
 
     return write_json(state / SAVED, report.to_dict())
 
 
 def load_report(state: Path) -> VerifyReport | None:
-    from release.state_dir import read_json
+    from release.records import read_json
 
     data = read_json(state / SAVED)
     return report_from_dict(data) if data else None

@@ -20,7 +20,7 @@ from typing import Any
 
 from release.demo.sandbox import CONTROLLER_PY, build_world, git
 from release.errors import Refused
-from release.state_dir import read_json, state_dir
+from release.records import read_json, state_dir
 
 # the walkthrough's printer: a line, and Rich's style= for headings (the CLI passes its own say)
 Narrate = Callable[..., None]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from release import records
 from release.manifest.versions import (
     DEFAULT_CHART_PATTERN,
     InvalidVersion,
@@ -26,8 +27,8 @@ from release.manifest.versions import (
     reports_release,
     same_release,
 )
+from release.records import is_digest
 
-DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")  # always fullmatch: `$` would let a trailing newline through
 # Accepted htpasswd hash schemes: Apache MD5, bcrypt, SHA1. A plain password is refused because
 # ingress-nginx would compare the typed password against it as if it were a hash.
 HTPASSWD_RE = re.compile(r"^[^:\s]+:(\$apr1\$|\$2[aby]\$|\{SHA\})\S+$")
@@ -40,45 +41,20 @@ class DeployError(ValueError):
     """A deploy input that must stop the run before the cluster is touched."""
 
 
-def is_digest(text: object) -> bool:
-    """`sha256:` and exactly 64 lower-case hex digits, nothing before or after (no newline)."""
-    return isinstance(text, str) and DIGEST_RE.fullmatch(text) is not None
-
-
 # --- image repository ----------------------------------------------------------------------------
 
-DOCKER_HUB = "docker.io"
-_DOCKER_HUB_ALIASES = ("docker.io", "index.docker.io", "registry-1.docker.io")
-_PATH_RE = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
+# What the deploy role's inputs are called, for the messages about a repository that is not one.
+_REPOSITORY_ADVICE = {"tag": "; set the tag with skypilot_version (or skypilot_image_tag)",
+                      "digest": "; set skypilot_image_digest"}
 
 
 def repository_name(text: str) -> str:
-    """The image repository as the registry and the kubelet name it, or DeployError.
-
-    A repository names no tag and no digest (`ghcr.io/e/skypilot:v0.11.0` would become
-    `...:v0.11.0:v0.12.0@sha256:...`). Docker Hub names are spelt out the way Docker resolves them:
-    `docker.io/name` and `name` mean `docker.io/library/name`, so that the build record, the registry
-    and the values all speak of the same repository."""
-    value = text.strip() if isinstance(text, str) else ""
-    if not value or any(c.isspace() for c in value):
-        raise DeployError(f"the image repository {text!r} is empty or contains white space")
-    if "@" in value:
-        raise DeployError(f"the image repository {value!r} must not carry a digest; set skypilot_image_digest")
-    first, slash, rest = value.partition("/")
-    has_registry = bool(slash) and ("." in first or ":" in first or first == "localhost")
-    registry, path = (first, rest) if has_registry else (DOCKER_HUB, value)
-    if ":" in path:
-        raise DeployError(f"the image repository {value!r} must not carry a tag; set skypilot_version "
-                          f"(or skypilot_image_tag) and give the repository alone ({registry}/"
-                          f"{path.split(':')[0]})")
-    if registry in _DOCKER_HUB_ALIASES:
-        registry = DOCKER_HUB
-        if "/" not in path:
-            path = f"library/{path}"
-    if not _PATH_RE.fullmatch(path):
-        raise DeployError(f"the image repository {value!r} is not a valid name (lower-case letters, digits, "
-                          "'.', '_', '-' and '/')")
-    return f"{registry}/{path}"
+    """The image repository as the registry and the kubelet name it (release.records), or DeployError
+    saying which role variable to set instead."""
+    try:
+        return records.repository_name(text)
+    except records.InvalidImageReference as exc:
+        raise DeployError(f"{exc}{_REPOSITORY_ADVICE.get(exc.part, '')}") from None
 
 
 # --- chart version <-> image tag ---------------------------------------------------------------
@@ -174,19 +150,12 @@ def record_digest(record: Mapping[str, Any] | None, repository: str, tag: str) -
     A record for another repository is ignored rather than trusted: its digest would pin an image
     that the values do not name.
     """
-    if not record or not _same_repository(record.get("repository"), repository):
+    if not record or not records.same_repository(record.get("repository"), repository):
         return ""
     for tag_key, digest_key in (("stable_tag", "stable_digest"), ("dev_tag", "dev_digest")):
         if record.get(tag_key) == tag and is_digest(record.get(digest_key)):
             return str(record[digest_key])
     return ""
-
-
-def _same_repository(a: object, b: str) -> bool:
-    try:
-        return isinstance(a, str) and repository_name(a) == repository_name(b)
-    except DeployError:
-        return False
 
 
 def choose_digest(*, given: str = "", record: str = "", registry: str = "") -> DigestChoice:

@@ -27,8 +27,8 @@ from release.images.registry import (
     RegistryClient,
     RegistryError,
     RetryPolicy,
-    parse_image,
 )
+from release.records import InvalidImageReference, parse_image
 from release.redaction import Secret
 
 DEPLOY_TOKEN_SOURCE = "SKYPILOT_REGISTRY_TOKEN"
@@ -46,7 +46,7 @@ def deploy_client(repository: str, *, user: str = "", token: str = "", insecure:
     """A client for the registry that holds `repository`, and the repository's path in it."""
     try:
         ref = parse_image(repository)
-    except ValueError as exc:
+    except InvalidImageReference as exc:
         raise RegistryError(f"cannot ask the registry about {repository!r}: {exc}") from None
     if ref.tag or ref.digest:
         raise RegistryError(f"the image repository {repository!r} must not carry a tag or digest")

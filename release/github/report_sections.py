@@ -10,7 +10,7 @@ def extra_sections(manifest_path: Path, version: str) -> list[str]:
     """Markdown sections saved for this version, in a fixed order."""
     from release.assist import verify
     from release.rebase import changes, forecast
-    from release.state_dir import state_dir
+    from release.records import state_dir
 
     sections: list[str] = []
     preview = changes.load_preview(manifest_path)

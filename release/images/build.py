@@ -25,15 +25,14 @@ from release.images.build_skip import LABEL_BUILD_INPUTS, SkipDecision
 from release.images.registry import (
     ENV_TOKEN,
     ENV_USER,
-    ImageRef,
     NotFound,
     RegistryClient,
     RegistryError,
     image_labels,
-    parse_image,
 )
 from release.manifest.model import Manifest
 from release.progress import Say, say_nothing
+from release.records import ImageRef, parse_image
 from release.redaction import redact, strip_url_credentials
 from release.repo.gitrepo import switch_hint
 from release.smoke.record import SmokeRecord, gate_verdict

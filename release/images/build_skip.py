@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from release.images.registry import NotFound, RegistryClient, image_labels, parse_image
+from release.images.registry import NotFound, RegistryClient, image_labels
+from release.records import parse_image
 
 LABEL_REVISION = "org.opencontainers.image.revision"
 LABEL_BUILD_INPUTS = "ai.embeddedllm.release.build-inputs"

@@ -27,6 +27,7 @@ from typing import Any
 import requests
 
 from release.errors import Failed
+from release.records import DOCKER_HUB, is_digest
 from release.redaction import Secret, redact, register_secret
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -38,9 +39,6 @@ IMAGE_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
 MANIFEST_TYPES = (*INDEX_TYPES, *IMAGE_TYPES)
 ACCEPT = ", ".join(MANIFEST_TYPES)
 
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
 ENV_USER = "ELLM_REGISTRY_USER"
 ENV_TOKEN = "ELLM_REGISTRY_TOKEN"
@@ -90,53 +88,7 @@ class Credentials:
         return f"Basic {encoded}"
 
 
-# --- image references -----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ImageRef:
-    """`registry/repository[:tag][@digest]`, with Docker Hub's implicit names made explicit."""
-
-    registry: str
-    repository: str
-    tag: str | None = None
-    digest: str | None = None
-
-    @property
-    def reference(self) -> str:
-        """What goes in the /manifests/<reference> URL: the digest when pinned, else the tag."""
-        return self.digest or self.tag or "latest"
-
-    def __str__(self) -> str:
-        text = f"{self.registry}/{self.repository}"
-        if self.tag:
-            text += f":{self.tag}"
-        if self.digest:
-            text += f"@{self.digest}"
-        return text
-
-
-def parse_image(text: str) -> ImageRef:
-    """Parse `ghcr.io/org/name:tag`, `127.0.0.1:5000/name@sha256:...`, `name` (Docker Hub)."""
-    rest, _, digest = text.partition("@")
-    if digest and not DIGEST_RE.fullmatch(digest):
-        raise ValueError(f"not a sha256 digest: {digest!r}")
-    first, slash, remainder = rest.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        registry, path = first, remainder
-    else:
-        registry, path = DOCKER_HUB, rest
-    tag = None
-    name, colon, maybe_tag = path.rpartition(":")
-    if colon and "/" not in maybe_tag:
-        path, tag = name, maybe_tag
-    if registry == DOCKER_HUB and "/" not in path:
-        path = f"library/{path}"
-    if not path or path != path.lower() or not re.match(r"^[a-z0-9]+([._/-][a-z0-9]+)*$", path.replace("__", "_")):
-        raise ValueError(f"not a valid repository name: {path!r}")
-    if tag is not None and not TAG_RE.match(tag):
-        raise ValueError(f"not a valid tag: {tag!r}")
-    return ImageRef(registry, path, tag, digest or None)
-
+# --- plain HTTP -----------------------------------------------------------------------------------
 
 def is_loopback(registry: str) -> bool:
     if registry.startswith("["):  # [::1]:5000
@@ -322,7 +274,7 @@ def parse_manifest(raw: bytes, content_type: str, header_digest: str | None, ref
     digest = sha256_digest(raw)
     if header_digest and header_digest != digest:
         raise MalformedResponse(f"{where}: the registry says {header_digest} but the bytes hash to {digest}")
-    if DIGEST_RE.fullmatch(reference) and reference != digest:
+    if is_digest(reference) and reference != digest:
         raise MalformedResponse(f"{where}: asked for {reference} but the bytes hash to {digest}")
     return ManifestDoc(digest, media_type, raw)
 
@@ -557,7 +509,7 @@ class RegistryClient:
 
     def get_manifest(self, repository: str, reference: str) -> ManifestDoc:
         scope = f"repository:{repository}:pull"
-        what = f"{repository}:{reference}" if not DIGEST_RE.fullmatch(reference) else f"{repository}@{reference}"
+        what = f"{repository}:{reference}" if not is_digest(reference) else f"{repository}@{reference}"
         resp = self.request("GET", f"/v2/{repository}/manifests/{reference}", scope=scope,
                             headers={"Accept": ACCEPT})
         self.check_status(resp, what)

@@ -18,9 +18,9 @@ import git
 
 from release.errors import Refused
 from release.manifest.model import Manifest, Patch
+from release.records import read_json, state_dir
 from release.redaction import strip_url_credentials
 from release.repo.safe_write import atomic_write_bytes, require_regular_inside
-from release.state_dir import read_json, state_dir
 
 if TYPE_CHECKING:
     import jinja2

@@ -16,8 +16,8 @@ import git
 
 from release.manifest.model import Manifest
 from release.rebase.upstream import resolve_base
+from release.records import read_json, state_dir, write_json
 from release.repo import gitrepo
-from release.state_dir import read_json, state_dir, write_json
 
 # upstream squash-merges pull requests with the conventional "Subject (#1234)" suffix
 PR_SUFFIX = re.compile(r"\(#(\d+)\)\s*$")

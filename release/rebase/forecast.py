@@ -189,13 +189,13 @@ def render_markdown(forecast: Forecast) -> str:
 
 
 def save(state: Path, forecast: Forecast) -> Path:
-    from release.state_dir import write_json
+    from release.records import write_json
 
     return write_json(state / SAVED, forecast.to_dict())
 
 
 def load(state: Path) -> Forecast | None:
-    from release.state_dir import read_json
+    from release.records import read_json
 
     data = read_json(state / SAVED)
     return forecast_from_dict(data) if data else None

@@ -20,7 +20,7 @@ import git
 
 from release.errors import Refused
 from release.progress import Say
-from release.state_dir import read_json, write_json
+from release.records import read_json, write_json
 
 STATE_FILE = "rebase.json"
 RUN_FILE = "run.json"  # who holds the lock now; left behind only by a run that was killed

@@ -13,24 +13,17 @@ hand-edited `"passed": "false"` is a damaged record, never a pass.
 from __future__ import annotations
 
 import fcntl
-import json
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from release.errors import Refused
-from release.state_dir import write_json
+from release.records import RecordError, read_json, schema_of, smoke_record_path, unreadable, write_json
 
 RECORD_SCHEMA = 1
 RECORD_KIND = "ellm-release smoke record"
-DIGEST_RE = re.compile(r"(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})")
-
-
-def is_digest(text: str) -> bool:
-    return DIGEST_RE.fullmatch(text) is not None
-
+WHAT = "smoke record"
+REWRITE_HINT = "move it aside and run the smoke tests again"
 
 @dataclass(frozen=True)
 class SmokeRecord:
@@ -67,7 +60,7 @@ class SmokeHistory:
         return passing[-1] if passing else None
 
 
-class SmokeRecordError(Refused):
+class SmokeRecordError(RecordError):
     """A smoke record that this tool did not write, or that was edited since."""
 
 
@@ -102,27 +95,22 @@ def _run_from_dict(item: Any, where: str) -> SmokeRecord:
 
 
 def record_path(state_dir: Path, digest: str) -> Path:
-    if not is_digest(digest):
-        raise ValueError(f"not an image digest: {digest!r} (expected sha256: and 64 hex digits)")
-    return state_dir / "smoke" / (digest.replace(":", "-") + ".json")
+    return smoke_record_path(state_dir, digest)
 
 
 def read_smoke_record(state_dir: Path, digest: str) -> SmokeHistory:
     """The record of this digest, every field type-checked. No file: an empty history. A file that
     is damaged, edited, or about another digest: SmokeRecordError naming the file and the fault."""
     path = record_path(state_dir, digest)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    data = read_json(path, WHAT, REWRITE_HINT)
+    if data is None:
         return SmokeHistory(digest, path)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise _damaged(path, f"it is not readable JSON ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, dict):
+        raise _damaged(path, "it is not a JSON object")
+    schema_of(data, path, WHAT, RECORD_SCHEMA, REWRITE_HINT)  # another version's record: said so, not guessed
     try:
-        if not isinstance(data, dict):
-            raise ValueError("it is not a JSON object")
-        schema = data.get("schema", 0)  # 0: written before records carried a schema
-        if schema not in (0, RECORD_SCHEMA) or ("kind" in data and data["kind"] != RECORD_KIND):
-            raise ValueError(f"schema {schema!r} is not one this version reads ({RECORD_SCHEMA})")
+        if "kind" in data and data["kind"] != RECORD_KIND:
+            raise ValueError(f"its kind is {data['kind']!r}, not {RECORD_KIND!r}")
         if data.get("digest", digest) != digest:
             raise ValueError(f"it is the record of {data.get('digest')!r}, not of {digest}")
         runs = data.get("runs")
@@ -138,8 +126,8 @@ def read_smoke_record(state_dir: Path, digest: str) -> SmokeHistory:
 
 
 def _damaged(path: Path, why: str) -> SmokeRecordError:
-    return SmokeRecordError(f"the smoke record {path} is damaged or not one this tool wrote: {why}",
-                            hints=["move it aside and run the smoke tests again"])
+    error = unreadable(path, WHAT, f"it is damaged or not one this tool wrote: {why}", REWRITE_HINT)
+    return SmokeRecordError(error.message, hints=error.hints)
 
 
 def read_records(state_dir: Path, digest: str) -> list[SmokeRecord]:
@@ -177,7 +165,7 @@ def gate_verdict(state_dir: Path, digest: str, tiers: tuple[str, ...] = ()) -> S
         history = read_smoke_record(state_dir, digest)
     except ValueError as exc:
         return SmokeGateVerdict(False, str(exc))
-    except SmokeRecordError as exc:
+    except RecordError as exc:
         return SmokeGateVerdict(False, exc.message)
     found = history.latest_passing(tiers)
     if found is not None:

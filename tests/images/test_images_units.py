@@ -32,7 +32,6 @@ from release.images.registry import (
     credentials_for,
     is_loopback,
     parse_challenges,
-    parse_image,
     parse_manifest,
     pick_platform,
     redact,
@@ -124,24 +123,6 @@ def test_secrets_never_print() -> None:
 
 
 # --- references and manifests ----------------------------------------------------------------------
-
-@pytest.mark.parametrize("text, registry, repo, tag, digest", [
-    ("ghcr.io/embeddedllm/skypilot:v0.13.0", "ghcr.io", "embeddedllm/skypilot", "v0.13.0", None),
-    ("127.0.0.1:5000/a/b:v1-dev", "127.0.0.1:5000", "a/b", "v1-dev", None),
-    ("localhost/app", "localhost", "app", None, None),
-    ("busybox", "docker.io", "library/busybox", None, None),
-    (f"ghcr.io/x/y@{A}", "ghcr.io", "x/y", None, A),
-])
-def test_parse_image(text: str, registry: str, repo: str, tag: str | None, digest: str | None) -> None:
-    ref = parse_image(text)
-    assert (ref.registry, ref.repository, ref.tag, ref.digest) == (registry, repo, tag, digest)
-
-
-@pytest.mark.parametrize("bad", ["ghcr.io/UPPER/case:v1", "ghcr.io/x/y:bad tag", "ghcr.io/x/y@sha256:zz"])
-def test_parse_image_rejects(bad: str) -> None:
-    with pytest.raises(ValueError):
-        parse_image(bad)
-
 
 def test_loopback() -> None:
     assert is_loopback("127.0.0.1:5000") and is_loopback("localhost:1") and is_loopback("[::1]:5000")

@@ -191,7 +191,7 @@ def test_a_damaged_record_is_one_clear_refusal(tmp_path, text):
     path.parent.mkdir(parents=True)
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
     verdict = gate_verdict(tmp_path, DIGEST)
-    assert not verdict.allowed and str(path) in verdict.reason and "damaged" in verdict.reason
+    assert not verdict.allowed and verdict.reason.startswith(f"{path} is not a readable smoke record: it ")
 
 
 def test_record_command_on_an_unreadable_record_exits_2_without_a_traceback(tmp_path):
@@ -202,7 +202,7 @@ def test_record_command_on_an_unreadable_record_exits_2_without_a_traceback(tmp_
     res = subprocess.run([sys.executable, "-m", "release.smoke", "record", "--digest", DIGEST, "--image", "img",
                           "--version", "0.12.0", "--tier", "kind", "--expect", "api"],
                          env=env, capture_output=True, text=True, timeout=60, cwd=REPO)
-    assert res.returncode == 2 and "is damaged" in res.stderr
+    assert res.returncode == 2 and f"{path} is not a readable smoke record: it is not JSON" in res.stderr
     assert "Traceback" not in res.stderr
     assert path.read_text() == "{not json"
 
@@ -216,8 +216,28 @@ def test_python_m_release_smoke_prints_the_error_and_its_hints(tmp_path):
                           str(tmp_path / "state")], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert res.returncode == 2
     lines = res.stderr.splitlines()
-    assert lines[0].startswith("error: the smoke record") and "is damaged" in lines[0]
+    assert lines[0].startswith(f"error: {path} is not a readable smoke record: it is damaged")
     assert lines[1] == "  move it aside and run the smoke tests again"
+
+
+@pytest.mark.parametrize("schema", [2, 0.5, "1"])
+def test_a_record_of_another_schema_is_refused_by_name_and_kept(tmp_path, schema):
+    """A record written by another version of the tool: the gate and the record command both say so
+    in one sentence (exit 2), and the file is left as it was."""
+    state = tmp_path / "state"
+    path = record_path(state, DIGEST)
+    path.parent.mkdir(parents=True)
+    text = json.dumps({"schema": schema, "kind": "ellm-release smoke record", "digest": DIGEST, "runs": []})
+    path.write_text(text)
+    verdict = gate_verdict(state, DIGEST)
+    expected = (f"{path} is not a readable smoke record: it has schema 2, and this version of ellm-release "
+                "reads schema 1 only" if schema == 2 else f"its schema is {schema!r}, not a number")
+    assert not verdict.allowed and expected in verdict.reason
+    res = subprocess.run([sys.executable, "-m", "release.smoke", "record", "--digest", DIGEST, "--image", "img",
+                          "--version", "0.12.0", "--tier", "kind", "--expect", "api", "--state-dir", str(state)],
+                         capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert res.returncode == 2 and expected in res.stderr and "Traceback" not in res.stderr
+    assert path.read_text() == text
 
 
 def test_the_run_folder_of_another_tier_is_not_evidence(tmp_path):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from smoke_paths import REPO, need_tool
 
+from release.records import state_dir
 from release.smoke.record import find_passing_record
-from release.state_dir import state_dir
 
 DIGEST = "sha256:" + "cd" * 32
 

@@ -78,7 +78,7 @@ def verify(opts: Options, version: str | None, kube_context: str | None, namespa
     """
     from release.assist import verify as verify_mod
     from release.rebase.upstream import check_version
-    from release.state_dir import state_dir
+    from release.records import state_dir
 
     manifest = load_manifest(opts.manifest)
     version = version or manifest.version
@@ -113,8 +113,8 @@ def forecast(opts: Options, ref: str | None) -> None:
     the forecast says (it is a report); the result is saved for `report`.
     """
     from release.rebase import forecast as forecast_mod
+    from release.records import state_dir
     from release.repo.repolock import repo_lock
-    from release.state_dir import state_dir
 
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)

@@ -19,7 +19,7 @@ from release.cli.output import Options, pass_options
 from release.errors import Refused
 from release.github import client as gh
 from release.rebase.summary import RebaseSummary, render_markdown, render_table
-from release.state_dir import read_json, state_dir
+from release.records import read_json, state_dir
 
 LAST_REBASE = "last-rebase.json"
 

@@ -19,11 +19,11 @@ from release.cli.output import Options, pass_options
 from release.images import build as images
 from release.images import signing
 from release.images.build_cache import CACHE_MODES
-from release.images.registry import RegistryClient, insecure_allowed, parse_image
+from release.images.registry import RegistryClient, insecure_allowed
 from release.manifest.model import Manifest, load_manifest
 from release.manifest.versions import InvalidVersion, parse_version
+from release.records import parse_image, state_dir
 from release.repo.repolock import writing
-from release.state_dir import state_dir
 
 STEP_RE = re.compile(r"^#\d+ (\[.*|pushing .*|exporting .*|DONE .*|ERROR.*|CACHED)$")
 

@@ -16,11 +16,10 @@ import click
 from release.cli.examples import examples
 from release.cli.output import options_of
 from release.errors import CheckFailed, Refused
+from release.records import is_digest, state_dir
 from release.smoke import compute, gpu_tools, host, nodes, pods, report, runs, sky_output, smi_pods
 from release.smoke.findings import Finding, all_passed, fail, render, save
-from release.smoke.record import is_digest
 from release.smoke.vendors import VENDORS
-from release.state_dir import state_dir
 
 
 class InputUnreadable(Refused):
