@@ -32,11 +32,10 @@ from release.images.registry import (
 )
 from release.manifest.model import Manifest
 from release.progress import Say, say_nothing
-from release.records import ImageRef, parse_image
+from release.records import ImageRef, parse_image, read_json, write_json
 from release.redaction import redact, strip_url_credentials
 from release.repo.gitrepo import switch_hint
 from release.smoke.record import SmokeRecord, gate_verdict
-from release.state_dir import read_json, write_json
 
 BUILDX_HINT = (
     "buildx is missing: run sudo scripts/setup.sh, which copies Debian trixie's docker-buildx into "

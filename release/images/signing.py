@@ -36,6 +36,7 @@ from typing import Any
 
 from release.errors import Failed, Refused
 from release.images.registry import Credentials
+from release.records import InvalidImageReference, parse_image
 from release.redaction import redact
 
 ENV_KEY = "ELLM_COSIGN_KEY"
@@ -44,7 +45,6 @@ ENV_KEYLESS = "ELLM_COSIGN_KEYLESS"
 ENV_IDENTITY = "ELLM_COSIGN_IDENTITY"
 ENV_ISSUER = "ELLM_COSIGN_ISSUER"
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
-DIGEST_REF_RE = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 TIMEOUT = 300
 
 
@@ -111,9 +111,16 @@ def _registry_flags(insecure_http: bool) -> list[str]:
     return ["--allow-http-registry"] if insecure_http else []
 
 
+def _pins_a_digest(image: str) -> bool:
+    try:
+        return parse_image(image).digest is not None
+    except InvalidImageReference:
+        return False
+
+
 def sign_argv(config: SigningConfig, image: str, *, insecure_http: bool = False) -> list[str]:
     """`cosign sign` for one digest reference (never a tag: a tag could move between push and sign)."""
-    if not DIGEST_REF_RE.match(image):
+    if not _pins_a_digest(image):
         raise ValueError(f"sign a digest reference (repository@sha256:...), not {image!r}")
     argv = ["cosign", "sign", "--yes", *_registry_flags(insecure_http)]
     if config.mode == "key":

@@ -7,7 +7,6 @@ without git; the functions below them read what the rows need from a real reposi
 from __future__ import annotations
 
 import difflib
-import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,8 +16,9 @@ from typing import TYPE_CHECKING, TypeVar
 import git
 
 from release.errors import Refused
+from release.images.record import read_image_record
 from release.manifest.model import Manifest, Patch
-from release.records import read_json, state_dir
+from release.records import state_dir
 from release.redaction import strip_url_credentials
 from release.repo.safe_write import atomic_write_bytes, require_regular_inside
 
@@ -32,7 +32,6 @@ TEMPLATE = "fork_readme.md.j2"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 SHORT = 7  # fixed length, so the output does not depend on how many objects a clone happens to hold
 SYMLINK_MODE = 0o120000
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 COMMIT_MESSAGE = "[ellm-release] Regenerate fork README for {version}"
 
 _Text = TypeVar("_Text", str, bytes)
@@ -101,11 +100,8 @@ def repo_web_url(manifest: Manifest) -> str:
 def recorded_digest(manifest: Manifest) -> str | None:
     """The digest `promote` recorded for the stable tag of the manifest's version (the record in
     the state dir), or None before the release is promoted (`readme --pin-digest` reads it)."""
-    data = read_json(state_dir(manifest.path) / "images" / f"{manifest.version}.json")
-    digest = data.get("stable_digest") if isinstance(data, dict) else None
-    if not isinstance(digest, str) or not DIGEST_RE.match(digest):
-        return None
-    return digest
+    record = read_image_record(state_dir(manifest.path), manifest.version)
+    return record.stable_digest if record is not None else None
 
 
 def render_fork_block(manifest: Manifest, rows: Sequence[PatchRow], *,

@@ -1,6 +1,6 @@
 """Smoke records: the evidence `promote` requires before a digest becomes stable.
 
-A record lives at `<state dir>/smoke/<algorithm>-<hex>.json` (see release.state_dir): on a laptop
+A record lives at `<state dir>/smoke/sha256-<hex>.json` (release.records): on a laptop
 that is `.ellm/smoke/` in the release repository; CI sets ELLM_STATE_DIR and uploads the folder as
 an artifact. The file keeps every run for the digest in `runs`; a failing run is kept too, with its
 failing findings. Only a run whose `passed` is literally `true`, for exactly the digest the file is

@@ -256,7 +256,7 @@ def test_expected_commit_comes_from_the_record(deploy_env: dict[str, str], tmp_p
 def test_relative_manifest_finds_the_record_beside_it(deploy_env: dict[str, str], tmp_path: Path) -> None:
     """`-e skypilot_manifest=patches/manifest.yaml` from a release checkout: the role takes the path
     from the current directory and reads the image record where ellm-release wrote it
-    (.ellm/ beside patches/), as release/state_dir.py resolves it."""
+    (.ellm/ beside patches/), as release/records.py resolves it."""
     release = tmp_path / "release"
     (release / "patches").mkdir(parents=True)
     (release / "patches" / "manifest.yaml").write_text((ROOT / "patches" / "manifest.yaml").read_text())

@@ -1,5 +1,5 @@
 """The smoke record lands exactly where `ellm-release promote` looks for it: the smoke_record role
-is run for real by ansible-playbook, and the gate's own look-up (release.state_dir +
+is run for real by ansible-playbook, and the gate's own look-up (release.records +
 release.smoke.record) must find the run."""
 
 from __future__ import annotations
