@@ -14,6 +14,7 @@ import json
 import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,14 +25,20 @@ if TYPE_CHECKING:
     from release.manifest.model import Manifest
     from release.rebase.drift import StatusReport
 
-OK, FAIL, SKIPPED = "ok", "fail", "skipped"
+class CheckStatus(StrEnum):
+    OK = "ok"
+    FAIL = "fail"
+    SKIPPED = "skipped"  # nothing to compare with (not promoted yet, no chart repository, ...)
+
+
+OK, FAIL, SKIPPED = CheckStatus.OK, CheckStatus.FAIL, CheckStatus.SKIPPED  # short names for the checks below
 HelmRunner = Callable[[Sequence[str]], subprocess.CompletedProcess[str]]
 
 
 @dataclass(frozen=True)
 class Check:
     area: str  # branch | readme | image | smoke | chart | deployed
-    status: str  # ok | fail | skipped
+    status: CheckStatus
     message: str
 
 
@@ -54,7 +61,8 @@ class VerifyReport:
 
 
 def report_from_dict(data: Mapping[str, Any]) -> VerifyReport:
-    return VerifyReport(data["version"], tuple(Check(c["area"], c["status"], c["message"]) for c in data["checks"]))
+    return VerifyReport(data["version"], tuple(Check(c["area"], CheckStatus(c["status"]), c["message"])
+                                               for c in data["checks"]))
 
 
 # ------------------------------------------------------------------------------------- pure checks

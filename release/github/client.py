@@ -131,9 +131,15 @@ def fit_pr_body(report: str, *, without_range_diffs: str | None = None, report_u
     return pr_body(note + cut + "\n…\n"), "cut"
 
 
+class PullAction(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"  # an open pull request got the new title and body
+    UNCHANGED = "unchanged"  # the open pull request already says this
+
+
 @dataclass(frozen=True)
 class PullRequestResult:
-    action: str  # created | updated | unchanged | dry-run
+    action: PullAction
     number: int | None
     url: str | None
     request: dict[str, Any] | None = None
@@ -150,17 +156,25 @@ class NotifyAction(StrEnum):
     NONE = "none"  # green, and nothing was open
 
 
-NOTIFY_STATUSES = ("success", "failure", "cancelled")
+class RunStatus(StrEnum):
+    """How the nightly run ended, as GitHub Actions says it (`job.status`)."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    CANCELLED = "cancelled"
+
+
+NOTIFY_STATUSES = tuple(status.value for status in RunStatus)
 
 
 def plan_notify(status: str, open_issue: int | None) -> NotifyAction:
     """Only success is green. A cancelled run proves nothing either way: it never closes the issue
     (it notes itself on an open one) and never opens one."""
-    if status == "failure":
+    if status == RunStatus.FAILURE:
         return NotifyAction.COMMENT if open_issue is not None else NotifyAction.CREATE
-    if status == "success":
+    if status == RunStatus.SUCCESS:
         return NotifyAction.CLOSE if open_issue is not None else NotifyAction.NONE
-    if status == "cancelled":
+    if status == RunStatus.CANCELLED:
         return NotifyAction.COMMENT if open_issue is not None else NotifyAction.NONE
     raise Refused(f"--status must be one of {', '.join(NOTIFY_STATUSES)}, got {status!r}")
 
@@ -394,14 +408,14 @@ class GitHubClient:
         existing = self.open_pull(plan)
         if existing is not None:
             if existing.body == plan.body and existing.title == plan.title:
-                return PullRequestResult("unchanged", existing.number, existing.html_url)
+                return PullRequestResult(PullAction.UNCHANGED, existing.number, existing.html_url)
             self._call(f"update pull request #{existing.number}",
                        lambda: existing.edit(title=plan.title, body=plan.body))
-            return PullRequestResult("updated", existing.number, existing.html_url)
+            return PullRequestResult(PullAction.UPDATED, existing.number, existing.html_url)
         pull = self._call("open a pull request",
                           lambda: self._repo.create_pull(title=plan.title, body=plan.body, base=plan.base,
                                                          head=plan.head, draft=plan.draft), repeatable=False)
-        return PullRequestResult("created", pull.number, pull.html_url)
+        return PullRequestResult(PullAction.CREATED, pull.number, pull.html_url)
 
     # -- tracking issue ----------------------------------------------------------------------------
 
@@ -424,7 +438,7 @@ class GitHubClient:
             return NotifyResult(action, created.number, created.html_url)
         assert issue is not None
         if action is NotifyAction.COMMENT:
-            body = cancelled_comment(run) if run.status == "cancelled" else failure_comment(run)
+            body = cancelled_comment(run) if run.status == RunStatus.CANCELLED else failure_comment(run)
             self._call(f"comment on issue #{issue.number}", lambda: issue.create_comment(body), repeatable=False)
             return NotifyResult(action, issue.number, issue.html_url)
         self._call(f"comment on issue #{issue.number}", lambda: issue.create_comment(success_comment(run)),
@@ -438,13 +452,13 @@ def notify_requests(run: RunInfo, slug: str, label: str, api: str, title: str = 
     """What `notify --dry-run` shows: the lookup, then each possible write for this status."""
     base = f"{api}/repos/{slug}/issues"
     lookup = {"method": "GET", "url": base, "params": {"state": "open", "labels": label}}
-    if run.status == "failure":
+    if run.status == RunStatus.FAILURE:
         return (lookup,
                 {"when": "no issue is open", "method": "POST", "url": base,
                  "json": {"title": title, "body": failure_issue_body(run, label), "labels": [label]}},
                 {"when": "an issue is open", "method": "POST", "url": f"{base}/{{number}}/comments",
                  "json": {"body": failure_comment(run)}})
-    if run.status == "cancelled":
+    if run.status == RunStatus.CANCELLED:
         return (lookup,
                 {"when": "an issue is open", "method": "POST", "url": f"{base}/{{number}}/comments",
                  "json": {"body": cancelled_comment(run)}})

@@ -433,7 +433,7 @@ class PromoteResult:
     record: dict[str, Any] | None
     dry_run: bool = False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"action": self.plan.action.value, "dev_image": self.dev_image, "stable_image": self.stable_image,
                 "dev_digest": self.plan.dev_digest, "stable_digest_before": self.plan.stable_digest,
                 "stable_digest": self.plan.dev_digest if self.plan.writes and not self.dry_run

@@ -31,6 +31,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -254,13 +255,21 @@ def attestation_flags(driver: str | None) -> list[str]:
 
 # --- what build and promote do --------------------------------------------------------------------
 
+class SignatureAction(StrEnum):
+    SIGNED = "signed"
+    ALREADY_SIGNED = "already signed"  # a rerun, or an up-to-date build
+    VERIFIED = "verified"
+    SIGNED_AND_VERIFIED = "signed and verified"  # promote of a digest pushed before signing was set up
+    NOT_SIGNED = "not signed"  # signing is off
+
+
 @dataclass(frozen=True)
 class Outcome:
     image: str  # what was signed or verified
-    action: str  # "signed", "already signed", "verified", "not signed"
+    action: SignatureAction
     how: str
 
-    def to_json(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, str]:
         return {"image": self.image, "action": self.action, "how": self.how}
 
 
@@ -283,12 +292,12 @@ def ensure_signed(config: SigningConfig, image: str, *, registry: str, credentia
     """Sign a pushed digest unless a signature this configuration accepts is already there (a
     rerun, an up-to-date build); nothing when signing is off."""
     if config.mode == "off":
-        return Outcome(image, "not signed", config.describe())
+        return Outcome(image, SignatureAction.NOT_SIGNED, config.describe())
     if _verifies(config, image, registry=registry, credentials=credentials, insecure_http=insecure_http,
                  runner=runner):
-        return Outcome(image, "already signed", config.describe())
+        return Outcome(image, SignatureAction.ALREADY_SIGNED, config.describe())
     sign(config, image, registry=registry, credentials=credentials, insecure_http=insecure_http, runner=runner)
-    return Outcome(image, "signed", config.describe())
+    return Outcome(image, SignatureAction.SIGNED, config.describe())
 
 
 def ensure_verifiable(config: SigningConfig, digest_image: str, tag_image: str, *, registry: str,
@@ -297,14 +306,14 @@ def ensure_verifiable(config: SigningConfig, digest_image: str, tag_image: str, 
     """After promote: the stable tag must verify. Its digest is the -dev one, whose signature lives
     under the digest; a digest pushed before signing was set up is signed now (when a key can)."""
     if config.mode == "off":
-        return Outcome(tag_image, "not signed", config.describe())
+        return Outcome(tag_image, SignatureAction.NOT_SIGNED, config.describe())
     if _verifies(config, tag_image, registry=registry, credentials=credentials, insecure_http=insecure_http,
                  runner=runner):
-        return Outcome(tag_image, "verified", config.describe())
+        return Outcome(tag_image, SignatureAction.VERIFIED, config.describe())
     sign(config, digest_image, registry=registry, credentials=credentials, insecure_http=insecure_http,
          runner=runner)
     if config.can_verify:
         verify(config, tag_image, registry=registry, credentials=credentials, insecure_http=insecure_http,
                runner=runner)
-        return Outcome(tag_image, "signed and verified", config.describe())
-    return Outcome(tag_image, "signed", config.describe())
+        return Outcome(tag_image, SignatureAction.SIGNED_AND_VERIFIED, config.describe())
+    return Outcome(tag_image, SignatureAction.SIGNED, config.describe())

@@ -97,7 +97,7 @@ def edit_manifest_text(text: str, *, version: str | None, base: str | None,
             items = _sequence_edits(text, _get(patch, "commits"), new)
             edits.extend(items if items is not None else [None])
         if pid is not None and pid in statuses:
-            edits.append(_scalar_edit(_get(patch, "status"), statuses[pid]))
+            edits.append(_scalar_edit(_get(patch, "status"), str(statuses[pid])))  # plain text, not the enum
     if any(edit is None for edit in edits):
         return None
     for start, end, replacement in sorted((e for e in edits if e), reverse=True):

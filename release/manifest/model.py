@@ -10,6 +10,7 @@ import io
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,16 @@ from release.redaction import has_url_credentials
 from release.repo.refnames import pattern_problem
 from release.repo.safe_write import write_bytes_inside
 
-PATCH_STATUSES = ("carry", "upstreamed", "dropped")
+
+class PatchStatus(StrEnum):
+    """What the manifest says of a patch; only `carry` patches are replayed."""
+
+    CARRY = "carry"  # ours: replayed onto every new base
+    UPSTREAMED = "upstreamed"  # upstream has it now; kept in the manifest for the record
+    DROPPED = "dropped"  # left out on purpose (or every commit was skipped during a rebase)
+
+
+PATCH_STATUSES = tuple(status.value for status in PatchStatus)
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 # Every marker of the generated block in README.md starts so (release/readme/render.py); text from the
@@ -87,13 +97,13 @@ class Patch:
     title: str
     description: str
     commits: tuple[str, ...]
-    status: str = "carry"
+    status: PatchStatus = PatchStatus.CARRY
     upstream: str | None = None
     owner: str | None = None
 
     @property
     def carried(self) -> bool:
-        return self.status == "carry"
+        return self.status is PatchStatus.CARRY
 
 
 @dataclass(frozen=True)
@@ -489,8 +499,8 @@ def _patches(check: _Checker, doc: Mapping[str, Any]) -> list[Patch]:
             if text is not None and README_MARKER in text:
                 check.add(_line_of(node, key), f"{where}.{key}", f"contains {README_MARKER!r}, which marks the "
                           "generated block in README.md; a second marker would break the README")
-        status = raw.get("status")
-        if "status" in raw and status not in PATCH_STATUSES:
+        status = raw.get("status", PatchStatus.CARRY)
+        if status not in PATCH_STATUSES:
             check.add(_line_of(node, "status"), f"{where}.status",
                       f"must be one of {', '.join(PATCH_STATUSES)}, got {status!r}")
         commits = _commits(check, node, raw.get("commits"), where, seen_commits, pid or where)
@@ -498,7 +508,7 @@ def _patches(check: _Checker, doc: Mapping[str, Any]) -> list[Patch]:
             check.string(node, key, raw.get(key), f"{where}.{key}")
         patches.append(Patch(
             id=pid or where, title=title or "", description=(description or "").strip(),
-            commits=tuple(commits), status=str(status or "carry"),
+            commits=tuple(commits), status=PatchStatus(status if status in PATCH_STATUSES else PatchStatus.CARRY),
             upstream=_opt(raw.get("upstream")), owner=_opt(raw.get("owner")),
         ))
     return patches
@@ -532,7 +542,7 @@ class ManifestUpdate:
     version: str | None = None
     base: str | None = None
     commits: Mapping[str, Iterable[str]] = field(default_factory=dict)
-    statuses: Mapping[str, str] = field(default_factory=dict)
+    statuses: Mapping[str, PatchStatus] = field(default_factory=dict)
 
 
 def apply_update(path: str | Path, update: ManifestUpdate) -> None:
@@ -573,7 +583,7 @@ def _round_trip_update(original: str, update: ManifestUpdate) -> str:
         if new:  # an empty list is invalid; without new SHAs the old ones stay, for the record
             node["commits"] = new
         if pid in update.statuses:
-            node["status"] = update.statuses[pid]
+            node["status"] = str(update.statuses[pid])  # YAML writes plain strings, not enums
     buf = io.StringIO()
     yaml.dump(doc, buf)
     return buf.getvalue()

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import yaml
 
+from release.manifest.model import PatchStatus
+
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULT_KEY_ORDER = ("id", "title", "status", "commits", "description")
 
@@ -23,7 +25,7 @@ class NewPatch:
     title: str
     description: str
     commits: tuple[str, ...]
-    status: str = "carry"
+    status: PatchStatus = PatchStatus.CARRY
 
 
 @dataclass(frozen=True)

@@ -248,7 +248,7 @@ def _set_commits(doc: object, patch_id: str, commits: list[str]) -> None:
 def _insert(doc: object, index: int, patch: NewPatch) -> None:
     from ruamel.yaml.scalarstring import LiteralScalarString
 
-    item = {"id": patch.id, "title": patch.title, "status": patch.status, "commits": list(patch.commits),
+    item = {"id": patch.id, "title": patch.title, "status": str(patch.status), "commits": list(patch.commits),
             "description": LiteralScalarString(patch.description.strip() + "\n")}
     doc["patches"].insert(index, item)  # type: ignore[index]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,14 +24,23 @@ if TYPE_CHECKING:
 
     from release.manifest.model import Manifest
 
-CLEAN, CONFLICT, UPSTREAMED, RERERE, NOT_TRIED = "clean", "conflict", "upstreamed", "resolved-by-rerere", "not-tried"
+class ForecastOutcome(StrEnum):
+    CLEAN = "clean"  # every commit applies
+    CONFLICT = "conflict"  # a commit conflicts with upstream: the patch is set aside
+    UPSTREAMED = "upstreamed"  # upstream already has every commit
+    RERERE = "resolved-by-rerere"  # it conflicts, but a recorded resolution settles it
+
+
+# short names for the rehearsal below
+CLEAN, CONFLICT, UPSTREAMED, RERERE = (ForecastOutcome.CLEAN, ForecastOutcome.CONFLICT, ForecastOutcome.UPSTREAMED,
+                                       ForecastOutcome.RERERE)
 
 
 @dataclass(frozen=True)
 class PatchForecast:
     patch_id: str
     title: str
-    outcome: str  # clean | conflict | upstreamed | resolved-by-rerere
+    outcome: ForecastOutcome
     commit: str | None = None  # the commit that conflicts
     files: tuple[str, ...] = ()
     forensics: tuple[FileForensics, ...] = ()
@@ -55,8 +65,9 @@ class Forecast:
 
 def forecast_from_dict(data: dict[str, Any]) -> Forecast:
     return Forecast(data["ref"], data["sha"], data["base"], tuple(
-        PatchForecast(p["patch_id"], p["title"], p["outcome"], p.get("commit"), tuple(p.get("files", ())),
-                      forensics_from_dicts(p.get("forensics", ())), tuple(p.get("after", ())), p.get("note", ""))
+        PatchForecast(p["patch_id"], p["title"], ForecastOutcome(p["outcome"]), p.get("commit"),
+                      tuple(p.get("files", ())), forensics_from_dicts(p.get("forensics", ())),
+                      tuple(p.get("after", ())), p.get("note", ""))
         for p in data["patches"]))
 
 
@@ -119,7 +130,7 @@ def rehearse(repo: git.Repo, manifest: Manifest, ref: str) -> Forecast:
     return Forecast(ref, sha, manifest.base, tuple(out))
 
 
-def _pick(wt: git.Repo, commit: str, manifest: Manifest, sha: str) -> tuple[str, PatchForecast | None]:
+def _pick(wt: git.Repo, commit: str, manifest: Manifest, sha: str) -> tuple[ForecastOutcome, PatchForecast | None]:
     import git as gitmodule
 
     from release.rebase.forensics import explain_files

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from release.manifest.model import Manifest
+from release.manifest.model import Manifest, PatchStatus
 from release.rebase.summary import CommitResult, Outcome, PatchResult
 
 
@@ -100,12 +100,12 @@ def new_commits_by_patch(manifest: Manifest, results: Mapping[str, CommitResult]
     return out
 
 
-def new_statuses(manifest: Manifest, rows: Sequence[PatchResult]) -> dict[str, str]:
+def new_statuses(manifest: Manifest, rows: Sequence[PatchResult]) -> dict[str, PatchStatus]:
     """Patches upstream merged become `upstreamed`; patches skipped entirely become `dropped`."""
-    out: dict[str, str] = {}
+    out: dict[str, PatchStatus] = {}
     for row in rows:
         if row.outcome == Outcome.UPSTREAMED:
-            out[row.id] = "upstreamed"
+            out[row.id] = PatchStatus.UPSTREAMED
         elif row.outcome == Outcome.SKIPPED:
-            out[row.id] = "dropped"
+            out[row.id] = PatchStatus.DROPPED
     return out

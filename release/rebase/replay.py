@@ -13,18 +13,26 @@ import shlex
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import git
 
 from release.errors import ConflictStop, Failed, Refused
-from release.manifest.model import Manifest, ManifestUpdate, manifest_from_text, updated_text, write_manifest_text
+from release.manifest.model import (
+    Manifest,
+    ManifestUpdate,
+    PatchStatus,
+    manifest_from_text,
+    updated_text,
+    write_manifest_text,
+)
 from release.progress import Say
 from release.rebase import drift, pr_merges, user_work
 from release.rebase.forensics import explain_files
 from release.rebase.plan import Plan, Step, make_plan, new_commits_by_patch, new_statuses, summarize_patches
-from release.rebase.summary import CommitResult, ConflictInfo, DroppedCommit, Outcome, RebaseSummary
+from release.rebase.summary import CommitResult, ConflictInfo, DroppedCommit, Outcome, RebaseSummary, SummaryState
 from release.rebase.upstream import refuse_base_holding_patches, resolve_base
 from release.repo import dryrun_area, gitrepo
 from release.repo.repolock import STATE_FILE, repo_lock, state_path
@@ -32,6 +40,14 @@ from release.repo.safe_write import require_regular_inside, write_bytes_inside
 from release.state_dir import read_json, state_dir, write_json
 
 __all__ = ["STATE_FILE", "repo_lock"]  # the lock used to live here; callers still import it from here
+
+
+class ReplayPhase(StrEnum):
+    """Where a replay stands, saved in its state so that a run killed anywhere is picked up right."""
+
+    PICKING = "picking"  # cherry-picking the steps in order
+    CONFLICT = "conflict"  # stopped on a conflict: continue, skip or abort
+    FINISHING = "finishing"  # every step is done: README, manifest, summary, push
 
 
 @dataclass
@@ -51,7 +67,7 @@ class ReplayState:
     readme_only: list[str]
     position: int = 0
     head_before_pick: str = ""
-    phase: str = "picking"  # picking | conflict | finishing
+    phase: ReplayPhase = ReplayPhase.PICKING
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     rerere_before: dict[str, str | None] = field(default_factory=dict)
@@ -94,7 +110,7 @@ def load_state(repo: git.Repo) -> ReplayState | None:
                       hints=[f"move it aside: mv {shlex.quote(str(path))} {shlex.quote(str(path) + '.damaged')}",
                              f"then look at `{gitrepo.git_c(repo)} status` and `{gitrepo.git_c(repo)} "
                              "branch`: the replay's branch and the manifest are as the stopped run left them"])
-    return ReplayState(**data)
+    return ReplayState(**{**data, "phase": ReplayPhase(data.get("phase", ReplayPhase.PICKING))})
 
 
 def _state_problem(data: Any) -> str:
@@ -113,6 +129,8 @@ def _state_problem(data: Any) -> str:
         expected = _STATE_TYPES.get(kind) or {"list": list, "dict": dict}.get(kind)
         if expected is not None and (not isinstance(value, expected) or (expected is int and isinstance(value, bool))):
             return f"{name} is {type(value).__name__}, not {kind}"
+    if data.get("phase", ReplayPhase.PICKING) not in tuple(ReplayPhase):
+        return f"phase is {data['phase']!r}, not one of {', '.join(ReplayPhase)}"
     if not all(isinstance(s, dict) and {"patch_id", "commit"} <= set(s) for s in data["steps"]):
         return "steps must each name a patch_id and a commit"
     return ""
@@ -355,7 +373,7 @@ def run(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) -> Reb
     steps = state.plan_steps
     while state.position < len(steps):
         state.head_before_pick = repo.head.commit.hexsha
-        state.phase = "picking"
+        state.phase = ReplayPhase.PICKING
         # what is changed now is the user's: after a kill, only what is new since is the pick's
         state.dirty_before = sorted(user_work.changes(repo).every)
         save_state(repo, state)
@@ -459,7 +477,7 @@ def _record(repo: git.Repo, state: ReplayState, step: Step, outcome: Outcome, no
 
 
 def _stop_on_conflict(repo: git.Repo, manifest: Manifest, state: ReplayState, step: Step) -> RebaseSummary:
-    state.phase = "conflict"
+    state.phase = ReplayPhase.CONFLICT
     now = user_work.changes(repo)
     state.pick_paths = sorted((now.every - set(state.dirty_before)) | now.unmerged)
     save_state(repo, state)
@@ -481,7 +499,7 @@ def _stop_on_conflict(repo: git.Repo, manifest: Manifest, state: ReplayState, st
     with ThreadPoolExecutor(max_workers=1) as pool:
         forensics = pool.submit(explain_files, repo, state.previous_base, state.base, files,
                                 manifest.upstream_repo)
-        summary = build_summary(repo, manifest, state, "conflict", conflict=info)
+        summary = build_summary(repo, manifest, state, SummaryState.CONFLICT, conflict=info)
         info = dataclasses.replace(info, forensics=forensics.result())
         summary = dataclasses.replace(summary, conflict=info)
     save_summary(manifest, summary)
@@ -551,7 +569,7 @@ def resume(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
     """`continue`: finish the conflicting pick with the maintainer's resolution, or pick up a run
     that was killed, then go on with the rest of the plan."""
     state = require_state(repo)
-    if state.phase == "finishing" or state.position >= len(state.steps):
+    if state.phase == ReplayPhase.FINISHING or state.position >= len(state.steps):
         _guard_user_work(repo, state, "continue", later_from=len(state.steps))
         return finish(repo, manifest, state, say)
     _pick_up(repo, state, say)
@@ -560,14 +578,14 @@ def resume(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
     step = state.plan_steps[state.position]
     unmerged = gitrepo.unmerged_files(repo)
     if unmerged:
-        if state.phase == "picking":  # killed right after the pick stopped on a conflict
-            state.phase = "conflict"
+        if state.phase == ReplayPhase.PICKING:  # killed right after the pick stopped on a conflict
+            state.phase = ReplayPhase.CONFLICT
             state.pick_paths = sorted(set(state.pick_paths) | set(unmerged))
             save_state(repo, state)
         # still stopped on the conflict: the same exit code as the stop itself
         raise ConflictStop(f"these files still have conflicts: {', '.join(unmerged)}",
                            hints=[f"resolve them, `{gitrepo.git_c(repo)} add` them, then run continue again"])
-    if (state.phase == "picking" and gitrepo.cherry_pick_in_progress(repo)
+    if (state.phase == ReplayPhase.PICKING and gitrepo.cherry_pick_in_progress(repo)
             and repo.head.commit.hexsha == state.head_before_pick and not _empty_after_conflict(repo)):
         # git stopped on this pick after the run was killed: an empty pick, or a conflict that a
         # recorded resolution settled; classify it as an uninterrupted run does
@@ -576,8 +594,8 @@ def resume(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
         if outcome is None:  # pragma: no cover - unmerged files are refused above
             return _stop_on_conflict(repo, manifest, state, step)
         _record(repo, state, step, outcome, note)
-    elif state.phase == "conflict" or gitrepo.cherry_pick_in_progress(repo):
-        state.phase = "conflict"  # a kill after git stopped on a conflict counts as that stop
+    elif state.phase == ReplayPhase.CONFLICT or gitrepo.cherry_pick_in_progress(repo):
+        state.phase = ReplayPhase.CONFLICT  # a kill after git stopped on a conflict counts as that stop
         news = _settle_stopped_pick(repo, state, step)
         note = "conflict resolved by a maintainer"
         if len(news) > 1:
@@ -623,7 +641,7 @@ def _pick_up(repo: git.Repo, state: ReplayState, say: Say) -> None:
     if not state.head_before_pick:
         # killed before the first pick began: the branch still sits on the base
         state.head_before_pick = state.base
-    if state.phase == "picking":
+    if state.phase == ReplayPhase.PICKING:
         gitrepo.drop_sequencer(repo)
         _reconcile(repo, state, say)
 
@@ -683,7 +701,7 @@ def _tool_paths(repo: git.Repo, state: ReplayState, now: user_work.Changes) -> s
         return set(dirty) - set(gitrepo.not_in_between(repo, dirty, [state.original_head, state.base]))
     if gitrepo.current_branch(repo) != state.branch:
         return set()
-    if state.phase == "conflict":
+    if state.phase == ReplayPhase.CONFLICT:
         step = state.plan_steps[state.position]
         mine = set(state.pick_paths) | set(gitrepo.changed_files(repo, step.commit))
     else:
@@ -789,11 +807,11 @@ def _settle_killed_pick(repo: git.Repo, state: ReplayState, step: Step) -> Outco
 
 def skip(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
     state = require_state(repo)
-    if state.position < len(state.steps) and state.phase != "finishing":
+    if state.position < len(state.steps) and state.phase != ReplayPhase.FINISHING:
         # a run killed while git picked: the commit to leave out is the one git stopped at, not
         # the first of the sequence (the ones before it are on the branch already)
         _pick_up(repo, state, say)
-    if state.position >= len(state.steps) or state.phase == "finishing":
+    if state.position >= len(state.steps) or state.phase == ReplayPhase.FINISHING:
         raise Refused("nothing to skip: every commit has been picked", hints=["ellm-release continue"])
     step = state.plan_steps[state.position]
     if repo.head.commit.hexsha != (state.head_before_pick or state.base):
@@ -891,13 +909,13 @@ def finish(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say,
            *, update_manifest: bool = True) -> RebaseSummary:
     """README commit, manifest update, summary, push. Each part is idempotent so a run killed here
     finishes on `continue`."""
-    state.phase = "finishing"
+    state.phase = ReplayPhase.FINISHING
     save_state(repo, state)
     # A run killed after the manifest was rewritten finishes again on `continue`: everything here
     # works from the manifest as it was before the rebase, so doing it twice gives the same result.
     manifest = original_manifest(manifest, state)
     results = _commit_results(state)
-    summary = build_summary(repo, manifest, state, "complete")
+    summary = build_summary(repo, manifest, state, SummaryState.COMPLETE)
     statuses = new_statuses(manifest, summary.patches)
     readme_commit = _write_readme(repo, updated_manifest(manifest, state, results, statuses))
     summary = dataclasses.replace(summary, readme_commit=readme_commit)
@@ -943,7 +961,7 @@ def _commit_results(state: ReplayState) -> dict[str, CommitResult]:
 
 
 def updated_manifest(manifest: Manifest, state: ReplayState, results: dict[str, CommitResult],
-                     statuses: dict[str, str]) -> Manifest:
+                     statuses: dict[str, PatchStatus]) -> Manifest:
     """The manifest as it will read after this replay (for the README)."""
     new_commits = new_commits_by_patch(manifest, results)
     patches = tuple(
@@ -963,7 +981,7 @@ def _write_readme(repo: git.Repo, manifest: Manifest) -> str | None:
         raise Failed(exc.message, hints=[*exc.hints, "then: ellm-release continue"]) from None
 
 
-def build_summary(repo: git.Repo, manifest: Manifest, state: ReplayState, status: str, *,
+def build_summary(repo: git.Repo, manifest: Manifest, state: ReplayState, status: SummaryState, *,
                   conflict: ConflictInfo | None = None, readme_commit: str | None = None) -> RebaseSummary:
     results = _commit_results(state)
     for index, step in enumerate(state.plan_steps):
@@ -972,7 +990,7 @@ def build_summary(repo: git.Repo, manifest: Manifest, state: ReplayState, status
             results[step.commit] = CommitResult(step.commit, None, pending)
     new = [sha for r in results.values() for sha in r.news]
     files = gitrepo.files_by_commit(repo, new)
-    changed = _changed_patches(repo, manifest, results) if status != "conflict" else {}
+    changed = _changed_patches(repo, manifest, results) if status is not SummaryState.CONFLICT else {}
     rows = summarize_patches(manifest, results, files, changed, state.notes)
     rows = tuple(dataclasses.replace(r, merged_upstream=state.merged_upstream.get(r.id, "")) for r in rows)
     warnings = tuple(f"{sha[:7]} only touches README.md and was not replayed (the README is generated)"
@@ -1040,5 +1058,5 @@ def dry_run(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) ->
                 break
             _record(wt, state, step, outcome, note)
             say(f"  {step.patch_id}: {step.commit[:7]} -> {_describe(state.results[step.commit])}")
-        status = "conflict" if conflict else "dry-run"
+        status = SummaryState.CONFLICT if conflict else SummaryState.DRY_RUN
         return build_summary(wt, manifest, state, status, conflict=conflict)

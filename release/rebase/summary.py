@@ -27,6 +27,14 @@ class Outcome(StrEnum):
     PENDING = "pending"  # not reached yet (the run stopped earlier)
 
 
+class SummaryState(StrEnum):
+    """How the rebase a summary describes ended. (`abort` leaves no summary: the last one stays.)"""
+
+    COMPLETE = "complete"  # every step replayed, README and manifest written
+    CONFLICT = "conflict"  # stopped on a conflict; continue / skip / abort go on
+    DRY_RUN = "dry-run"  # a rehearsal in a throw-away clone that went to the end
+
+
 @dataclass(frozen=True)
 class CommitResult:
     old: str
@@ -86,7 +94,7 @@ class RebaseSummary:
     base_ref: str
     previous_version: str
     previous_base: str
-    state: str  # complete | conflict | aborted | dry-run
+    state: SummaryState
     patches: tuple[PatchResult, ...]
     conflict: ConflictInfo | None = None
     readme_commit: str | None = None
@@ -125,7 +133,7 @@ class RebaseSummary:
         return cls(
             version=data["version"], branch=data["branch"], base=data["base"], base_ref=data["base_ref"],
             previous_version=data["previous_version"], previous_base=data["previous_base"],
-            state=data["state"], patches=patches,
+            state=SummaryState(data["state"]), patches=patches,
             conflict=ConflictInfo(**{**conflict, "files": tuple(conflict["files"]),
                                      "next_commands": tuple(conflict["next_commands"]),
                                      "forensics": forensics_from_dicts(conflict.get("forensics", ()))})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any
 
 import git
@@ -13,13 +14,19 @@ from release.manifest.model import Manifest
 from release.repo import gitrepo
 
 
+class SyncAction(StrEnum):
+    UP_TO_DATE = "up-to-date"
+    FAST_FORWARD = "fast-forward"
+    WOULD_FAST_FORWARD = "would-fast-forward"  # --dry-run
+
+
 @dataclass(frozen=True)
 class SyncResult:
     branch: str
     before: str | None
     after: str
     commits: int
-    action: str  # up-to-date | fast-forward | would-fast-forward
+    action: SyncAction
     note: str = ""  # why the local master was left where it was, when it was
 
     def to_dict(self) -> dict[str, Any]:
@@ -39,7 +46,7 @@ def sync(repo: git.Repo, manifest: Manifest, *, dry_run: bool = False) -> SyncRe
     current = gitrepo.rev(repo, f"refs/remotes/{fork}/{master}")
     if current == target:
         note = _update_local(repo, master, target, dry_run)
-        return SyncResult(master, current, target, 0, "up-to-date", note)
+        return SyncResult(master, current, target, 0, SyncAction.UP_TO_DATE, note)
     if current is not None and not gitrepo.is_ancestor(repo, current, target):
         ahead = len(gitrepo.commits_between(repo, target, current))
         raise Refused(
@@ -50,12 +57,12 @@ def sync(repo: git.Repo, manifest: Manifest, *, dry_run: bool = False) -> SyncRe
         )
     count = len(gitrepo.commits_between(repo, current, target)) if current else 0
     if dry_run:
-        return SyncResult(master, current, target, count, "would-fast-forward")
+        return SyncResult(master, current, target, count, SyncAction.WOULD_FAST_FORWARD)
     # a plain push: the server refuses non-ff
     _talk(repo, "push", fork, "--quiet", fork, f"{target}:refs/heads/{master}")
     _talk(repo, "fetch", fork, "--quiet", fork, f"+refs/heads/{master}:refs/remotes/{fork}/{master}")
     note = _update_local(repo, master, target, dry_run)
-    return SyncResult(master, current, target, count, "fast-forward", note)
+    return SyncResult(master, current, target, count, SyncAction.FAST_FORWARD, note)
 
 
 def _talk(repo: git.Repo, verb: str, remote: str, *args: str) -> None:

@@ -14,6 +14,7 @@ from release.manifest.model import Manifest, load_manifest
 from release.rebase import drift, pr_merges, replay
 from release.rebase import sync as sync_mod
 from release.rebase.summary import RebaseSummary, render_table
+from release.rebase.sync import SyncAction
 from release.repo import gitrepo, leftovers
 from release.repo.repolock import repo_lock, writing
 
@@ -116,7 +117,7 @@ def sync(opts: Options) -> None:
     with writing(repo, "sync"):
         result = sync_mod.sync(repo, manifest, dry_run=opts.dry_run)
     opts.emit(result.to_dict())
-    if result.action == "up-to-date":
+    if result.action is SyncAction.UP_TO_DATE:
         opts.say(f"{manifest.fork_remote}/{result.branch} is up to date with {manifest.upstream_remote} "
                  f"({result.after[:12]})")
     else:

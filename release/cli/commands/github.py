@@ -278,7 +278,8 @@ def pr_cmd(opts: Options, into: str, repo_slug: str | None, head: str | None, ba
         return
     client = gh.GitHubClient(plan.slug, require_token(opts), api)
     result = client.create_or_update_pull(plan)
-    verb = {"created": "opened", "updated": "updated the body of", "unchanged": "nothing to change in"}[result.action]
+    verb = {gh.PullAction.CREATED: "opened", gh.PullAction.UPDATED: "updated the body of",
+            gh.PullAction.UNCHANGED: "nothing to change in"}[result.action]
     _plain(opts, f"{verb} pull request #{result.number}: {result.url}")
     opts.emit({"action": result.action, "number": result.number, "url": result.url, "repo": plan.slug,
                "head": plan.head, "base": plan.base, "body_left_out": left_out})
@@ -342,7 +343,7 @@ def notify_cmd(opts: Options, use_issue: bool, status: str, step: str | None, ru
     _say_notify(opts, result, label)
     opts.emit({**{k: v for k, v in asdict(result).items() if k != "requests"}, "action": result.action.value,
                "repo": slug, "label": label,
-               "needs_maintainer": bool(run.summary and run.summary.conflict and status == "failure")})
+               "needs_maintainer": bool(run.summary and run.summary.conflict and status == gh.RunStatus.FAILURE)})
 
 
 def _say_notify(opts: Options, result: gh.NotifyResult, label: str) -> None:

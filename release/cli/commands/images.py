@@ -57,7 +57,7 @@ def _signing(key: str | None, keyless: bool | None) -> signing.SigningConfig:
 
 
 def _say_signature(opts: Options, outcome: signing.Outcome) -> None:
-    if outcome.action == "not signed":
+    if outcome.action is signing.SignatureAction.NOT_SIGNED:
         opts.say(f"warning: {outcome.image} is not signed ({outcome.how}): set {signing.ENV_KEY} (with "
                  f"COSIGN_PASSWORD), or {signing.ENV_KEYLESS}=true in GitHub Actions", style="yellow")
     else:
@@ -159,15 +159,16 @@ def build_cmd(opts: Options, version: str | None, push: bool, force: bool, cache
                             "log": str(result.log_path),
                             "record": str(images.record_path(state, version)) if result.record else None,
                             "attestations": list(plan.attestations), "signature": None}
+    signature: signing.Outcome | None = None
     if push and result.digest and not opts.dry_run:
         ref = parse_image(plan.image)
-        outcome = signing.ensure_signed(signer, f"{ref.registry}/{ref.repository}@{result.digest}",
-                                        registry=ref.registry, credentials=client.credentials,
-                                        insecure_http=insecure_allowed(ref.registry, insecure_registry
-                                                                       or manifest.image.insecure_registry))
-        data["signature"] = outcome.to_json()
-        if outcome.action != "not signed":
-            images.update_record(state, version, dev_signature=outcome.how)
+        signature = signing.ensure_signed(signer, f"{ref.registry}/{ref.repository}@{result.digest}",
+                                          registry=ref.registry, credentials=client.credentials,
+                                          insecure_http=insecure_allowed(ref.registry, insecure_registry
+                                                                         or manifest.image.insecure_registry))
+        data["signature"] = signature.to_dict()
+        if signature.action is not signing.SignatureAction.NOT_SIGNED:
+            images.update_record(state, version, dev_signature=signature.how)
     if plan.cache.note and not result.up_to_date:
         opts.say(f"note: {plan.cache.note}", style="yellow")
     if result.up_to_date:
@@ -188,8 +189,8 @@ def build_cmd(opts: Options, version: str | None, push: bool, force: bool, cache
         opts.say(f"recorded in {images.record_path(state, version)}")
     else:
         opts.say(f"built {plan.image} locally (not pushed: add --push to publish and record it)")
-    if data["signature"]:
-        _say_signature(opts, signing.Outcome(**data["signature"]))
+    if signature is not None:
+        _say_signature(opts, signature)
     opts.emit(data)
 
 
@@ -234,15 +235,15 @@ def promote_cmd(opts: Options, version: str | None, force_retag: bool, skip_smok
     else:
         opts.say(f"promoted {result.dev_image} -> {result.stable_image}")
         opts.say(f"  digest {plan.dev_digest} (both tags verified)")
-    data = result.to_json()
+    data = result.to_dict()
     if not opts.dry_run:
         ref = parse_image(result.stable_image)
         outcome = signing.ensure_verifiable(
             signer, f"{ref.registry}/{ref.repository}@{plan.dev_digest}", result.stable_image,
             registry=ref.registry, credentials=client.credentials,
             insecure_http=insecure_allowed(ref.registry, insecure_registry or manifest.image.insecure_registry))
-        data["signature"] = outcome.to_json()
-        if outcome.action != "not signed":
+        data["signature"] = outcome.to_dict()
+        if outcome.action is not signing.SignatureAction.NOT_SIGNED:
             images.update_record(state, version or manifest.version, stable_signature=outcome.how)
         _say_signature(opts, outcome)
     opts.emit(data)
