@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from corekit import REPO_ROOT
-
-from release.demo.sandbox import git
+from support.git import git
+from support.paths import REPO_ROOT
 
 
 def test_the_demo_runs_the_release_loop_end_to_end_with_images(tmp_path: Path) -> None:

@@ -8,9 +8,12 @@ import subprocess
 import time
 
 import git as gitpython
-from corekit import Cli, child_env, cli_argv, snapshot
+from repo_checks import snapshot
+from support.cli import child_env
+from support.git import commit_files, git
+from support.worlds import Cli, world_argv
 
-from release.demo.sandbox import KUBERNETES_PY, World, commit_files, git
+from release.demo.sandbox import KUBERNETES_PY, World
 from release.repo.repolock import repo_lock
 
 
@@ -87,7 +90,7 @@ def test_refused_while_another_run_works_on_the_repository(world: World, cli: Cl
 def test_a_killed_forecast_leaves_nothing_the_next_run_does_not_clean(make_world, cli: Cli) -> None:
     world: World = make_world(stack_size=60)
     before = snapshot(world.fork)
-    child = subprocess.Popen(cli_argv(world, "forecast"), env=child_env(), stdout=subprocess.DEVNULL,
+    child = subprocess.Popen(world_argv(world, "forecast"), env=child_env(), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     area = world.fork / ".git" / "ellm-release" / f"dry-run-{child.pid}" / "wt"
     deadline = time.monotonic() + 60

@@ -3,9 +3,11 @@ output (terminal, --json, report, pull request body) and again with `ellm-releas
 
 from __future__ import annotations
 
-from corekit import Cli, snapshot
+from repo_checks import snapshot
+from support.git import commit_files, git
+from support.worlds import Cli
 
-from release.demo.sandbox import CONTROLLER_PY, World, commit_files, git
+from release.demo.sandbox import CONTROLLER_PY, World
 from release.rebase.forensics import conflict_regions
 
 

@@ -7,14 +7,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from corekit import Cli, WorldFactory
+from support.git import git
+from support.worlds import Cli, WorldFactory
 
-from release.demo.sandbox import git
 from release.errors import EXIT_FAILED
 
 
 def test_conflict_hints_work_in_a_path_with_spaces(tmp_path: object, cli: Cli) -> None:
-    from corekit import fetch_upstream
+    from support.worlds import fetch_upstream
 
     from release.demo.sandbox import build_world
 
@@ -75,9 +75,8 @@ def test_a_push_refused_by_a_hook_shows_the_hook_s_reason(make_world: WorldFacto
 
 def test_a_foreign_commit_after_the_last_pick_of_a_killed_run_is_named_not_a_crash(
         make_world: WorldFactory, cli: Cli) -> None:
+    from support.git import commit_files
     from test_interrupted import rebase_killed_at
-
-    from release.demo.sandbox import commit_files
 
     world = make_world(conflict=False, upstreamed=False)
     picks = sum(len(p.commits) for p in world.patches)

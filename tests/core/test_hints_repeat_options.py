@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shlex
 from pathlib import Path
 
 import pytest
-from corekit import Cli
+from support.cli import run_cli
+from support.worlds import Cli
 
-from release.cli.app import main
 from release.demo.sandbox import World
 
 
@@ -26,20 +24,7 @@ def _suggested(hints: list[str], command: str) -> list[str]:
     raise AssertionError(f"no hint runs `{command}`: {hints}")
 
 
-def _run_elsewhere(args: list[str], where: Path, capsys: pytest.CaptureFixture[str]) -> int:
-    old = Path.cwd()
-    os.chdir(where)
-    try:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as ended:
-            main(args)
-        return int(ended.value.code or 0)
-    finally:
-        os.chdir(old)
-
-
-def test_the_conflict_hints_name_the_repo_and_manifest_given(world: World, cli: Cli, tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_conflict_hints_name_the_repo_and_manifest_given(world: World, cli: Cli, tmp_path: Path) -> None:
     stopped = cli(world, "rebase", "0.13.0", json_output=True)
     assert stopped.code == 3
     hints = stopped.json()["hints"]
@@ -50,19 +35,16 @@ def test_the_conflict_hints_name_the_repo_and_manifest_given(world: World, cli: 
     assert repeat in stopped.err
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    assert _run_elsewhere(abort, elsewhere, capsys) == 0  # the pasted hint reached the stopped rebase
+    assert run_cli(*abort, cwd=elsewhere).code == 0  # the pasted hint reached the stopped rebase
 
 
-def test_hints_stay_short_with_the_default_paths(world: World, cli: Cli, monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_hints_stay_short_with_the_default_paths(world: World, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run from the release repository's layout (skypilot/ and patches/manifest.yaml), no options are added."""
     root = world.manifest_path.parent.parent
     (root / "skypilot").symlink_to(world.fork)
     monkeypatch.chdir(root)
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as ended:
-        main(["--json", "rebase", "0.13.0"])
-    assert ended.value.code == 3
-    hints = json.loads(capsys.readouterr().out)["hints"]
+    stopped = run_cli("--json", "rebase", "0.13.0")
+    assert stopped.code == 3
+    hints = stopped.json()["hints"]
     assert "ellm-release continue" in hints
     assert not any("--repo" in hint or "--manifest" in hint for hint in hints)

@@ -16,9 +16,12 @@ from pathlib import Path
 
 import git as gitpython
 import pytest
-from corekit import Cli, child_env, cli_argv, picked_from, record_a_resolution, snapshot, state_file
+from repo_checks import picked_from, record_a_resolution, snapshot, state_file
+from support.cli import child_env
+from support.git import git
+from support.worlds import Cli, world_argv
 
-from release.demo.sandbox import World, git
+from release.demo.sandbox import World
 from release.manifest.model import load_manifest
 from release.rebase import replay
 
@@ -44,7 +47,7 @@ def install_stop_hook(world: World, stop_after: int, hook_name: str = "post-comm
 def rebase_killed_at(world: World, stop_after: int, *extra: str, hook_name: str = "post-commit") -> None:
     """Start a rebase in a child process and SIGKILL it (and its git children) inside the hook."""
     marker = install_stop_hook(world, stop_after, hook_name)
-    child = subprocess.Popen(cli_argv(world, "rebase", "0.13.0", *extra), env=child_env(), start_new_session=True,
+    child = subprocess.Popen(world_argv(world, "rebase", "0.13.0", *extra), env=child_env(), start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -205,7 +208,7 @@ def rebase_killed_while_git_goes_on(world: World, stop_after: int) -> None:
         encoding="utf-8",
     )
     hook.chmod(0o755)
-    child = subprocess.Popen(cli_argv(world, "rebase", "0.13.0"), env=child_env(), start_new_session=True,
+    child = subprocess.Popen(world_argv(world, "rebase", "0.13.0"), env=child_env(), start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not marker.exists():

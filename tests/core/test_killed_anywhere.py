@@ -19,9 +19,12 @@ import time
 from pathlib import Path
 
 import pytest
-from corekit import Cli, WorldFactory, child_env, cli_argv, fetch_upstream, picked_from, snapshot, state_file
+from repo_checks import picked_from, snapshot, state_file
+from support.cli import child_env
+from support.git import git
+from support.worlds import Cli, WorldFactory, fetch_upstream, world_argv
 
-from release.demo.sandbox import World, build_world, git
+from release.demo.sandbox import World, build_world
 
 TARGET = "ellm-0.13.0"
 REAL_GIT = shutil.which("git") or "git"
@@ -47,7 +50,7 @@ def shim(world: World, kill_at: int = 0, delay_ms: int = 0) -> tuple[Path, Path]
 def start_rebase(world: World, folder: Path) -> subprocess.Popen[bytes]:
     env = child_env()
     env["PATH"] = f"{folder}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.Popen(cli_argv(world, "rebase", "0.13.0"), env=env, start_new_session=True,
+    return subprocess.Popen(world_argv(world, "rebase", "0.13.0"), env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -182,7 +185,6 @@ def test_status_names_what_a_killed_run_left_and_continue_removes_it(clean_world
 
 
 def test_a_lock_of_a_git_still_working_in_another_worktree_is_left_alone(clean_world: World) -> None:
-    from corekit import run_child
     from test_interrupted import rebase_killed_at as killed_in_hook
 
     world = clean_world
@@ -194,7 +196,8 @@ def test_a_lock_of_a_git_still_working_in_another_worktree_is_left_alone(clean_w
     lock = world.fork / ".git" / "refs" / "heads" / "colleague.lock"
     try:
         lock.touch()
-        done = run_child(world, "continue")
+        done = subprocess.run(world_argv(world, "continue"), capture_output=True, text=True, env=child_env(),
+                              timeout=120)
     finally:
         busy.kill()
         busy.wait()

@@ -8,7 +8,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from corekit import REPO_ROOT, Cli
+from support.paths import REPO_ROOT
+from support.worlds import Cli
 
 from release.demo.sandbox import World
 from release.manifest.model import ManifestError, ManifestUpdate, apply_update, load_manifest

@@ -6,7 +6,7 @@ import difflib
 from pathlib import Path
 
 import yaml
-from corekit import REPO_ROOT
+from support.paths import REPO_ROOT
 
 from release.manifest.manifest_edit import edit_manifest_text
 from release.manifest.model import ManifestUpdate, apply_update, load_manifest

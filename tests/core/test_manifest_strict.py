@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from corekit import Cli, snapshot, state_file
+from repo_checks import snapshot, state_file
+from support.git import commit_files, git
+from support.worlds import Cli
 from test_manifest import VALID, line_of, problems_of, write
 
-from release.demo.sandbox import PatchSpec, World, commit_files, git
+from release.demo.sandbox import PatchSpec, World
 
 
 @pytest.mark.parametrize("key_line, where", [

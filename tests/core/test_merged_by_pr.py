@@ -3,7 +3,7 @@ before the replay, shown next to the outcome, left out only with --drop-merged."
 
 from __future__ import annotations
 
-from corekit import Cli
+from support.worlds import Cli
 
 from release.demo.sandbox import World
 from release.manifest.model import load_manifest

@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from corekit import Cli, picked_from, snapshot, state_file
+from repo_checks import picked_from, snapshot, state_file
+from support.git import GitFailed, git
+from support.worlds import Cli
 
-from release.demo.sandbox import World, git
+from release.demo.sandbox import World
 from release.manifest.model import load_manifest
 
 TARGET = "ellm-0.13.0"
@@ -62,7 +64,7 @@ def test_a_lost_pick_is_refused_then_picked_again_by_hand(
     assert world.manifest_path.read_text(encoding="utf-8") == manifest_text
 
     # the offered way on: pick it again, resolve, continue
-    with pytest.raises(RuntimeError):
+    with pytest.raises(GitFailed):
         git(world.fork, "cherry-pick", "-x", serve)
     resolve_conflict(world)
     done = cli(world, "continue", json_output=True)

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import git as gitpython
 import pytest
-from corekit import Cli, snapshot
+from repo_checks import snapshot
+from support.git import commit_files, git
+from support.worlds import Cli
 
-from release.demo.sandbox import World, commit_files, git
+from release.demo.sandbox import World
 from release.repo.repolock import repo_lock, writing
 
 TARGET = "ellm-0.13.0"
@@ -143,11 +145,13 @@ def test_two_rebases_started_at_once_from_two_worktrees(make_world: object) -> N
     nothing; the branch and the manifest are the winner's."""
     import subprocess
 
-    from corekit import child_env, cli_argv, picked_from
+    from repo_checks import picked_from
+    from support.cli import child_env
+    from support.worlds import world_argv
 
     world: World = make_world(conflict=False, upstreamed=False, stack_size=10)  # type: ignore[operator]
     other = second_worktree(world)
-    runs = [subprocess.Popen(cli_argv(w, "rebase", "0.13.0"), env=child_env(), stdout=subprocess.PIPE,
+    runs = [subprocess.Popen(world_argv(w, "rebase", "0.13.0"), env=child_env(), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True) for w in (world, other)]
     results = [(run.wait(timeout=300), run.communicate()[1]) for run in runs]
 

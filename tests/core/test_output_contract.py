@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from corekit import Cli, snapshot
+from repo_checks import snapshot
+from support.git import commit_files, git
+from support.worlds import Cli
 
-from release.demo.sandbox import World, commit_files, git
+from release.demo.sandbox import World
 
 TARGET = "ellm-0.13.0"
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from corekit import Cli, snapshot, state_file
+from repo_checks import snapshot, state_file
+from support.git import git
+from support.worlds import Cli
 
-from release.demo.sandbox import World, git
+from release.demo.sandbox import World
 
 OUTSIDE = "precious data, not a README\n"
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import shlex
 import subprocess
 
-from corekit import child_env, cli_argv, picked_from, state_file
+from repo_checks import picked_from, state_file
+from support.cli import child_env
+from support.worlds import world_argv
 
 from release.demo.sandbox import World
 from release.manifest.model import load_manifest
@@ -13,7 +15,7 @@ from release.manifest.model import load_manifest
 
 def test_a_closed_pipe_does_not_stop_the_replay(make_world: object) -> None:
     world: World = make_world(conflict=False, upstreamed=False, stack_size=30)  # type: ignore[operator]
-    command = " ".join(shlex.quote(a) for a in cli_argv(world, "rebase", "0.13.0"))
+    command = " ".join(shlex.quote(a) for a in world_argv(world, "rebase", "0.13.0"))
 
     done = subprocess.run(["bash", "-c", f"set -o pipefail; {command} 2>&1 | head -3"], capture_output=True,
                           text=True, env=child_env(), timeout=300)

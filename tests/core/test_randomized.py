@@ -22,10 +22,13 @@ import time
 from dataclasses import dataclass, field
 
 import pytest
-from corekit import Cli, CliResult, WorldFactory, child_env, cli_argv, picked_from, snapshot, state_file
+from repo_checks import picked_from, snapshot, state_file
+from support.cli import CliResult, child_env
+from support.git import GitFailed, git
+from support.worlds import Cli, WorldFactory, world_argv
 from test_interrupted import install_stop_hook, rebase_killed_at
 
-from release.demo.sandbox import CONTROLLER_PY, World, git
+from release.demo.sandbox import CONTROLLER_PY, World
 
 SEEDS = list(range(20))
 TARGET = "ellm-0.13.0"
@@ -122,7 +125,7 @@ class Scenario:
             target = self.rng.choice(["ellm-0.12.0", TARGET])
             try:
                 self.git("checkout", "-q", target)
-            except RuntimeError:
+            except GitFailed:
                 self.log.append("  (git refused the checkout)")
 
     # -- following the tool's advice after a refusal ---------------------------------------------
@@ -136,7 +139,7 @@ class Scenario:
                 serve = next(p for p in self.world.patches if p.id == "serve-controller-capacity").commits[0]
                 try:
                     self.git("cherry-pick", "-x", serve)
-                except RuntimeError:
+                except GitFailed:
                     self.resolve()
         elif "leaves nothing of it" in err:
             self.skip_or_repick = "skip"
@@ -158,7 +161,7 @@ def killed_at_first_commit(s: Scenario, command: str) -> bool:
     (a post-commit hook); False when it ended before making one (it refused, or stopped)."""
     marker = install_stop_hook(s.world, 1)
     s.log.append(f"ellm-release {command}, killed (SIGKILL, process group) at its first commit")
-    child = subprocess.Popen(cli_argv(s.world, command), env=child_env(), start_new_session=True,
+    child = subprocess.Popen(world_argv(s.world, command), env=child_env(), start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60

@@ -9,19 +9,12 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from corekit import (
-    Cli,
-    WorldFactory,
-    last_summary_file,
-    log_subjects,
-    picked_from,
-    record_a_resolution,
-    snapshot,
-    state_file,
-)
+from repo_checks import last_summary_file, log_subjects, picked_from, record_a_resolution, snapshot, state_file
+from support.git import git
+from support.worlds import Cli, WorldFactory
 
 import release
-from release.demo.sandbox import UPSTREAM_README, World, git
+from release.demo.sandbox import UPSTREAM_README, World
 from release.manifest.model import load_manifest
 
 TARGET = "ellm-0.13.0"

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corekit import Cli, snapshot, state_file
+from repo_checks import snapshot, state_file
+from support.git import git
+from support.worlds import Cli
 
-from release.demo.sandbox import PatchSpec, World, git
+from release.demo.sandbox import PatchSpec, World
 
 
 def assert_refused(world: World, cli: Cli, args: tuple[str, ...], *needles: str) -> str:

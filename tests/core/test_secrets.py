@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from corekit import Cli
+from support.git import git
+from support.worlds import Cli
 
 from release.cli.output import Options, write_json
-from release.demo.sandbox import World, git
+from release.demo.sandbox import World
 from release.redaction import has_url_credentials, redact, register_secret, strip_url_credentials
 
 TOKEN = "ghp_s3cretTokenThatMustNotLeak42"

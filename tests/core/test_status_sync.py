@@ -7,9 +7,11 @@ import shutil
 
 import git as gitpython
 import pytest
-from corekit import Cli, snapshot
+from repo_checks import snapshot
+from support.git import commit_files, git
+from support.worlds import Cli
 
-from release.demo.sandbox import PatchSpec, World, commit_files, git
+from release.demo.sandbox import PatchSpec, World
 
 
 def checkout_old_branch(world: World) -> None:

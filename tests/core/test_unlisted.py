@@ -8,10 +8,12 @@ import difflib
 import json
 
 import yaml
-from corekit import Cli, WorldFactory, last_summary_file, picked_from, snapshot, state_file
+from repo_checks import last_summary_file, picked_from, snapshot, state_file
+from support.git import commit_files, git
+from support.worlds import Cli, WorldFactory
 from test_refusals import assert_refused
 
-from release.demo.sandbox import PatchSpec, World, commit_files, git
+from release.demo.sandbox import PatchSpec, World
 from release.manifest.model import load_manifest
 from release.rebase.summary import md_text
 

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
-from corekit import Cli, snapshot, state_file
+from repo_checks import snapshot, state_file
+from support.git import git
+from support.worlds import Cli
 
-from release.demo.sandbox import World, git
+from release.demo.sandbox import World
 
 
 def test_rebase_push_with_the_fork_unreachable_changes_nothing(world: World, cli: Cli) -> None:

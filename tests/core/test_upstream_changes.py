@@ -3,9 +3,11 @@ that touch files the carried patches touch, on real sandbox repositories."""
 
 from __future__ import annotations
 
-from corekit import Cli, snapshot
+from repo_checks import snapshot
+from support.git import commit_files, git
+from support.worlds import Cli
 
-from release.demo.sandbox import World, commit_files, git
+from release.demo.sandbox import World
 from release.rebase.changes import UpstreamCommit, group_by_patch, pr_number, pr_url
 
 

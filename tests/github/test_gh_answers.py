@@ -9,7 +9,9 @@ import dataclasses
 import time
 
 import pytest
-from gh_fixtures import SLUG, TOKEN, FakeGitHub, run_cli, sample_summary, save_summary
+from fake_github import SLUG, TOKEN, FakeGitHub
+from release_layout import sample_summary, save_summary
+from support.cli import run_cli
 
 from release.github import client as gh
 from release.rebase.summary import PatchResult, md_text, render_markdown
@@ -25,13 +27,13 @@ def waits(monkeypatch) -> list[float]:
 
 def pr(workspace, github: FakeGitHub, *extra: str, env: dict | None = None):
     args = ["--manifest", str(workspace["manifest"]), "pr", "--repo-slug", SLUG, "--github-url", github.base, *extra]
-    return run_cli(args, env={"GITHUB_TOKEN": TOKEN, **(env or {})})
+    return run_cli(*args, env={"GITHUB_TOKEN": TOKEN, **(env or {})})
 
 
 def notify(workspace, github: FakeGitHub, status: str):
     args = ["--manifest", str(workspace["manifest"]), "notify", "--issue", "--status", status,
             "--repo-slug", SLUG, "--github-url", github.base]
-    return run_cli(args, env={"GITHUB_TOKEN": TOKEN})
+    return run_cli(*args, env={"GITHUB_TOKEN": TOKEN})
 
 
 SERVER_ERROR = {"message": "Server Error"}
@@ -41,7 +43,7 @@ def test_a_500_is_asked_again_and_then_succeeds(workspace, github, waits):
     save_summary(workspace["state"], sample_summary())
     github.faults.append(("GET", 500, {}, SERVER_ERROR))
     run = pr(workspace, github)
-    assert run.exit_code == 0, run.all_text
+    assert run.code == 0, run.text
     assert [s.method for s in github.seen] == ["GET", "GET", "POST"] and waits == [1.0]
 
 
@@ -49,7 +51,7 @@ def test_a_lasting_500_is_reported_as_a_server_error_not_as_unreachable(workspac
     save_summary(workspace["state"], sample_summary())
     github.faults += [("GET", 502, {}, {"message": "Bad Gateway"})] * 3
     run = pr(workspace, github)
-    assert run.exit_code == 4
+    assert run.code == 4
     assert "GitHub answered 502 (a server error) while trying to list open pull requests" in run.error
     assert "3 times" in run.error and "githubstatus.com" in run.error
     assert "cannot reach" not in run.error and github.writes() == [] and waits == [1.0, 2.0]
@@ -60,7 +62,7 @@ def test_a_500_on_a_write_is_not_repeated(workspace, github, waits):
     save_summary(workspace["state"], sample_summary())
     github.faults.append(("POST", 500, {}, SERVER_ERROR))
     run = pr(workspace, github)
-    assert run.exit_code == 4 and "GitHub answered 500 (a server error) while trying to open a pull request" \
+    assert run.code == 4 and "GitHub answered 500 (a server error) while trying to open a pull request" \
         in run.error
     assert len(github.writes()) == 1 and waits == []
 
@@ -68,7 +70,7 @@ def test_a_500_on_a_write_is_not_repeated(workspace, github, waits):
 def test_retry_after_is_honoured(workspace, github, waits):
     save_summary(workspace["state"], sample_summary())
     github.faults.append(("GET", 503, {"Retry-After": "7"}, {"message": "Service Unavailable"}))
-    assert pr(workspace, github).exit_code == 0 and waits == [7.0]
+    assert pr(workspace, github).code == 0 and waits == [7.0]
 
 
 def test_a_rate_limit_is_waited_for_within_the_cap(workspace, github, waits):
@@ -77,7 +79,7 @@ def test_a_rate_limit_is_waited_for_within_the_cap(workspace, github, waits):
                                                                        "limit. Please wait a few minutes before you "
                                                                        "try again."}))
     run = pr(workspace, github)
-    assert run.exit_code == 0, run.all_text
+    assert run.code == 0, run.text
     assert waits == [20.0] and [s.method for s in github.writes()] == ["POST", "POST"]  # refused, so not made
 
 
@@ -87,17 +89,17 @@ def test_a_long_rate_limit_is_named_with_its_reset_time_and_not_waited(workspace
     github.faults.append(("GET", 403, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)},
                           {"message": "API rate limit exceeded for installation ID 1."}))
     run = pr(workspace, github)
-    assert run.exit_code == 4 and waits == []
+    assert run.code == 4 and waits == []
     assert "GitHub's API rate limit stopped the request while trying to list open pull requests" in run.error
     assert time.strftime("%H:%M:%S", time.gmtime(reset)) + " UTC" in run.error
-    assert "cannot reach" not in run.error and TOKEN not in run.all_text
+    assert "cannot reach" not in run.error and TOKEN not in run.text
 
 
 def test_an_unreachable_server_is_still_said_as_such(workspace, waits):
     save_summary(workspace["state"], sample_summary())
     args = ["--manifest", str(workspace["manifest"]), "pr", "--repo-slug", SLUG, "--github-url", "http://127.0.0.1:9"]
-    run = run_cli(args, env={"GITHUB_TOKEN": TOKEN})
-    assert run.exit_code == 4 and "cannot reach the GitHub API at http://127.0.0.1:9" in run.error
+    run = run_cli(*args, env={"GITHUB_TOKEN": TOKEN})
+    assert run.code == 4 and "cannot reach the GitHub API at http://127.0.0.1:9" in run.error
 
 
 def test_classify_is_pure():
@@ -123,20 +125,20 @@ def test_a_body_over_githubs_limit_leaves_out_the_range_diffs_and_says_so(worksp
     assert len(render_markdown(summary)) > gh.BODY_LIMIT
     save_summary(workspace["state"], summary)
     run = pr(workspace, github, "--report-url", "https://ci.example/runs/42")
-    assert run.exit_code == 0, run.all_text
+    assert run.code == 0, run.text
     [post] = github.writes()
     body = post.body["body"]
     assert len(body) <= gh.BODY_LIMIT and "line 17 of a long range-diff" not in body
     assert "range-diffs are left out" in body and "https://ci.example/runs/42" in body
     assert "amd-gpu-detection" in body and "range-diff left out here" in body
-    assert "leaves out the range-diffs" in run.all_text
+    assert "leaves out the range-diffs" in run.text
 
 
 def test_the_full_report_link_defaults_to_the_actions_run(workspace, github):
     save_summary(workspace["state"], _huge_summary())
     run = pr(workspace, github, env={"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": SLUG,
                                      "GITHUB_RUN_ID": "99"})
-    assert run.exit_code == 0, run.all_text
+    assert run.code == 0, run.text
     assert f"https://github.com/{SLUG}/actions/runs/99" in github.writes()[0].body["body"]
 
 
@@ -148,7 +150,7 @@ def test_githubs_own_reason_is_shown(workspace, github):
          "message": "body is too long (maximum is 65536 characters)"}]}))
     save_summary(workspace["state"], sample_summary())
     run = pr(workspace, github)
-    assert run.exit_code == 4
+    assert run.code == 4
     assert "Validation Failed (body is too long (maximum is 65536 characters))" in run.error
 
 
@@ -156,7 +158,7 @@ def test_a_hand_written_body_over_the_limit_is_cut_and_says_so(workspace, github
     body_file = tmp_path / "body.md"
     body_file.write_text("".join(f"line {i}\n" for i in range(20000)))
     run = pr(workspace, github, "--body-file", str(body_file))
-    assert run.exit_code == 0, run.all_text
+    assert run.code == 0, run.text
     sent = github.writes()[0].body["body"]
     assert len(sent) <= gh.BODY_LIMIT and "cut to fit GitHub's limit" in sent and sent.count("\nline ") > 1000
 
@@ -167,7 +169,7 @@ def test_titles_are_escaped_in_pr_bodies(workspace, github, title):
     summary = sample_summary()
     patches = tuple(dataclasses.replace(p, title=title) for p in summary.patches)
     save_summary(workspace["state"], dataclasses.replace(summary, patches=patches))
-    assert pr(workspace, github).exit_code == 0
+    assert pr(workspace, github).code == 0
     body = github.writes()[0].body["body"]
     row = next(line for line in body.splitlines() if line.startswith("| 1 |"))
     assert row.count(" | ") == 5  # the title's own pipe did not add a column
@@ -179,7 +181,7 @@ def test_titles_are_escaped_in_pr_bodies(workspace, github, title):
 def test_a_cancelled_run_does_not_close_the_tracking_issue(workspace, github):
     issue = github.add_issue(["nightly-rebase"])
     run = notify(workspace, github, "cancelled")
-    assert run.exit_code == 0, run.all_text
+    assert run.code == 0, run.text
     assert issue["state"] == "open"
     [comment] = github.comments[issue["number"]]
     assert "cancelled" in comment and "not green" in comment
@@ -188,7 +190,7 @@ def test_a_cancelled_run_does_not_close_the_tracking_issue(workspace, github):
 
 def test_a_cancelled_run_with_no_open_issue_opens_none(workspace, github):
     run = notify(workspace, github, "cancelled")
-    assert run.exit_code == 0 and github.writes() == [] and github.issues == []
+    assert run.code == 0 and github.writes() == [] and github.issues == []
 
 
 def test_an_issue_title_with_markdown_is_escaped_in_the_conflict_lines():

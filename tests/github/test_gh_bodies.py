@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from gh_fixtures import run_cli, sample_summary
+from release_layout import sample_summary
+from support.cli import run_cli
 
 from release.errors import Refused
 from release.github import client as gh
@@ -76,7 +77,7 @@ def test_titles_and_bodies():
 
 @pytest.mark.parametrize("command", ["upstream", "report", "pr", "notify"])
 def test_every_command_has_an_example_in_its_help(command):
-    run = run_cli([command, "--help"])
-    assert run.exit_code == 0
-    assert "Examples:" in run.stdout and f"ellm-release {command}" in run.stdout.replace("--json ", "").replace(
+    run = run_cli(command, "--help")
+    assert run.code == 0
+    assert "Examples:" in run.out and f"ellm-release {command}" in run.out.replace("--json ", "").replace(
         "--dry-run ", "")

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.cli import run_cli
+from support.git import git
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "nightly-local.sh"
@@ -103,10 +105,6 @@ def test_a_real_run_commits_the_submodule_gitmodules_and_manifest_together(tmp_p
     release = tmp_path / "run" / "world" / "release"
     fork = tmp_path / "run" / "world" / "skypilot"
 
-    def git(repo, *args):
-        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                              check=True).stdout.strip()
-
     assert git(release, "branch", "--show-current") == "release/0.13.0"
     assert sorted(git(release, "show", "--name-only", "--format=", "HEAD").splitlines()) == [
         ".gitmodules", "patches/manifest.yaml", "skypilot"]
@@ -120,8 +118,7 @@ def test_a_real_run_commits_the_submodule_gitmodules_and_manifest_together(tmp_p
 def _resolved_by_hand(tmp_path):
     """A conflict resolved by a maintainer as docs/release.md tells it: ellm-0.13.0 pushed to the
     fork, nothing recorded in the release repository yet."""
-    from release.cli.app import main
-    from release.demo.sandbox import build_world, git
+    from release.demo.sandbox import build_world
 
     world = build_world(tmp_path / "world", conflict=True)
     git(world.fork, "fetch", "-q", "upstream", "--tags")
@@ -137,11 +134,7 @@ def _resolved_by_hand(tmp_path):
     git(release, "commit", "-q", "-m", "Release repository at 0.12.0")
 
     def ellm(*args: str) -> int:
-        try:
-            main(["--repo", str(world.fork), "--manifest", str(world.manifest_path), *args])
-        except SystemExit as exc:
-            return int(exc.code or 0)
-        return 0
+        return run_cli(*args, repo=world.fork, manifest=world.manifest_path).code
 
     # the maintainer's part, as docs/release.md tells it
     assert ellm("rebase", "0.13.0") == 3
@@ -157,8 +150,6 @@ def test_the_ci_hand_off_after_a_conflict_resolved_by_hand(tmp_path):
     """A conflict stops the nightly; a maintainer resolves it locally, pushes ellm-0.13.0 and
     records the release in the release repository. The next real run finds the rebase done
     (a no-op, exit 0), has nothing to publish, and goes on to build."""
-    from release.demo.sandbox import git
-
     world, release = _resolved_by_hand(tmp_path)
     env = {**os.environ, "ELLM_REPO": str(world.fork), "ELLM_PYTHON": sys.executable,
            "ELLM_MANIFEST": str(world.manifest_path)}
@@ -193,8 +184,6 @@ def test_the_hand_off_opens_the_pull_request_when_only_the_manifest_was_committe
     """The maintainer committed the manifest by hand, not the submodule: the next real run finds
     the rebase done, so no rebase summary exists, yet publish records the rest and opens the pull
     request instead of failing for want of a summary."""
-    from release.demo.sandbox import git
-
     world, release = _resolved_by_hand(tmp_path)
     git(release, "add", "patches")
     git(release, "commit", "-q", "-m", "Manifest at 0.13.0")

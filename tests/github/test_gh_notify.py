@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from gh_fixtures import SLUG, TOKEN, FakeGitHub, run_cli, sample_summary, save_summary
+from fake_github import SLUG, TOKEN, FakeGitHub
+from release_layout import sample_summary, save_summary
+from support.cli import run_cli
 
 from release.github.client import ISSUE_MARKER
 
@@ -13,13 +15,13 @@ RUN_URL = f"https://github.example/{SLUG}/actions/runs/4242"
 def notify(workspace, github: FakeGitHub, status: str, *extra: str, token: str | None = TOKEN):
     args = ["--manifest", str(workspace["manifest"]), "--json", "notify", "--issue", "--status", status,
             "--github-url", github.base, *extra]
-    return run_cli(args, env={"GITHUB_TOKEN": token, **RUN_ENV})
+    return run_cli(*args, env={"GITHUB_TOKEN": token, **RUN_ENV})
 
 
 def test_first_failure_opens_the_labelled_issue(workspace, github):
     run = notify(workspace, github, "failure", "--step", "build")
 
-    assert run.exit_code == 0, run.all_text
+    assert run.code == 0, run.text
     lookup = github.seen[0]
     assert (lookup.method, lookup.path, lookup.query["labels"], lookup.query["state"]) == (
         "GET", f"/repos/{SLUG}/issues", "nightly-rebase", "open")
@@ -29,11 +31,11 @@ def test_first_failure_opens_the_labelled_issue(workspace, github):
     assert RUN_URL in create.body["body"] and "`build`" in create.body["body"]
     assert ISSUE_MARKER in create.body["body"]
     assert run.json()["action"] == "create" and run.json()["issue"] == 1
-    assert TOKEN not in run.all_text
+    assert TOKEN not in run.text
 
 
 def test_a_second_failure_comments_and_a_success_closes(workspace, github):
-    assert notify(workspace, github, "failure", "--step", "build").exit_code == 0
+    assert notify(workspace, github, "failure", "--step", "build").code == 0
 
     second = notify(workspace, github, "failure", "--step", "smoke", "--run-url", "https://ci.example/run/2")
     assert second.json()["action"] == "comment"
@@ -56,7 +58,7 @@ def test_a_second_failure_comments_and_a_success_closes(workspace, github):
 
 def test_success_without_an_open_issue_sends_nothing(workspace, github):
     run = notify(workspace, github, "success")
-    assert run.exit_code == 0, run.all_text
+    assert run.code == 0, run.text
     assert run.json()["action"] == "none"
     assert github.writes() == []
     assert [s.method for s in github.seen] == ["GET"]
@@ -75,7 +77,7 @@ def test_conflict_is_reported_as_needing_a_maintainer(workspace, github):
 
     run = notify(workspace, github, "failure", "--step", "rebase")
 
-    assert run.exit_code == 0, run.all_text
+    assert run.code == 0, run.text
     body = github.writes()[0].body["body"]
     assert "Needs a maintainer" in body
     assert "`amd-gpu-detection`" in body and "`sky/clouds/kubernetes.py`" in body
@@ -84,13 +86,13 @@ def test_conflict_is_reported_as_needing_a_maintainer(workspace, github):
     assert run.json()["needs_maintainer"] is True
 
     again = notify(workspace, github, "failure", "--step", "rebase")
-    assert again.exit_code == 0
+    assert again.code == 0
     assert "Needs a maintainer" in github.comments[1][0]
 
 
 def test_custom_label_and_title(workspace, github):
     run = notify(workspace, github, "failure", "--label", "ci-nightly", "--title", "Nightly is red")
-    assert run.exit_code == 0, run.all_text
+    assert run.code == 0, run.text
     create = github.writes()[0].body
     assert create["labels"] == ["ci-nightly"] and create["title"] == "Nightly is red"
 
@@ -98,15 +100,15 @@ def test_custom_label_and_title(workspace, github):
 def test_rejected_token_never_shows_up(workspace, github):
     wrong = "ghp_AnotherSecretThatMustNotLeak1234567"
     run = notify(workspace, github, "failure", token=wrong)
-    assert run.exit_code == 4 and "401" in run.error
-    assert wrong not in run.all_text and TOKEN not in run.all_text
+    assert run.code == 4 and "401" in run.error
+    assert wrong not in run.text and TOKEN not in run.text
 
 
 def test_dry_run_lists_the_requests_and_sends_none(workspace, github):
     args = ["--manifest", str(workspace["manifest"]), "--dry-run", "--json", "notify", "--status", "failure",
             "--step", "smoke", "--github-url", github.base]
-    run = run_cli(args, env=RUN_ENV)
-    assert run.exit_code == 0, run.all_text
+    run = run_cli(*args, env=RUN_ENV)
+    assert run.code == 0, run.text
     assert github.seen == []
     methods = [(r["method"], r["url"]) for r in run.json()["requests"]]
     assert methods[0] == ("GET", f"{github.base}/repos/{SLUG}/issues")
@@ -116,12 +118,12 @@ def test_dry_run_lists_the_requests_and_sends_none(workspace, github):
 
 def test_missing_repository_is_refused(workspace, github):
     args = ["--manifest", str(workspace["manifest"]), "notify", "--status", "failure", "--github-url", github.base]
-    run = run_cli(args, env={"GITHUB_TOKEN": TOKEN})
-    assert run.exit_code == 2 and "owner/name" in run.error
+    run = run_cli(*args, env={"GITHUB_TOKEN": TOKEN})
+    assert run.code == 2 and "owner/name" in run.error
     assert github.seen == []
 
 
 def test_enterprise_api_root(workspace, github_enterprise):
     run = notify(workspace, github_enterprise, "failure")
-    assert run.exit_code == 0, run.all_text
+    assert run.code == 0, run.text
     assert github_enterprise.writes()[0].path == f"/api/v3/repos/{SLUG}/issues"

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.cli import run_cli
+from support.git import git
 
-from release.cli.app import main
-from release.demo.sandbox import World, build_world, git
+from release.demo.sandbox import World, build_world
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "release-commit.sh"
@@ -42,9 +43,8 @@ def record(world: World, *args: str, fork: Path | None = None) -> subprocess.Com
 
 def rebase(world: World, version: str) -> None:
     git(world.fork, "fetch", "-q", "upstream", "--tags")
-    with pytest.raises(SystemExit) as done:
-        main(["--repo", str(world.fork), "--manifest", str(world.manifest_path), "rebase", version])
-    assert done.value.code in (0, None)
+    done = run_cli("rebase", version, repo=world.fork, manifest=world.manifest_path)
+    assert done.code == 0, done
 
 
 @pytest.fixture

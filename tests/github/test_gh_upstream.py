@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gh_fixtures import MANIFEST, git, run_cli
+from release_layout import write_gh_manifest
+from support.cli import run_cli
+from support.git import git
 
 
 @pytest.fixture
@@ -45,21 +47,20 @@ def upstream_world(tmp_path: Path) -> dict[str, Path]:
     git(tmp_path, "clone", "-q", "--no-tags", f"file://{bare}", str(fork))
     git(fork, "remote", "rename", "origin", "upstream")
 
-    manifest = tmp_path / "release" / "patches" / "manifest.yaml"
-    manifest.parent.mkdir(parents=True)
-    manifest.write_text(MANIFEST.format(upstream_url=f"file://{bare}", base=base, c1="c1" * 20, c2="c2" * 20))
+    manifest = write_gh_manifest(tmp_path / "release" / "patches" / "manifest.yaml", upstream_url=f"file://{bare}",
+                                 base=base)
     return {"fork": fork, "manifest": manifest, "bare": bare, **{v: Path(s) for v, s in shas.items()}}
 
 
 def upstream(world: dict[str, Path], *extra: str, env: dict | None = None):
     args = ["--repo", str(world["fork"]), "--manifest", str(world["manifest"]), "--json", "upstream", *extra]
-    return run_cli(args, env=env)
+    return run_cli(*args, env=env)
 
 
 def test_stable_releases_newer_than_the_manifest_in_version_order(upstream_world):
     run = upstream(upstream_world)
 
-    assert run.exit_code == 0, run.all_text
+    assert run.code == 0, run.text
     out = run.json()
     assert out["current"] == "0.12.0"
     assert [t["version"] for t in out["newer"]] == ["0.13.0", "0.13.1"]
@@ -102,18 +103,18 @@ def test_offline_reads_fetched_tags(upstream_world):
 def test_github_output(upstream_world, tmp_path):
     outputs = tmp_path / "gh-output"
     run = upstream(upstream_world, "--github-output", env={"GITHUB_OUTPUT": str(outputs)})
-    assert run.exit_code == 0, run.all_text
+    assert run.code == 0, run.text
     assert outputs.read_text().splitlines() == ["current=0.12.0", "latest=0.13.1", "newer=0.13.0 0.13.1"]
 
 
 def test_human_output(upstream_world):
     args = ["--repo", str(upstream_world["fork"]), "--manifest", str(upstream_world["manifest"]), "upstream"]
-    run = run_cli(args)
-    assert run.exit_code == 0, run.all_text
-    assert "0.13.1" in run.stdout and "ellm-release rebase 0.13.1" in run.stdout
+    run = run_cli(*args)
+    assert run.code == 0, run.text
+    assert "0.13.1" in run.out and "ellm-release rebase 0.13.1" in run.out
 
 
 def test_missing_remote_is_refused(upstream_world):
     git(upstream_world["fork"], "remote", "remove", "upstream")
     run = upstream(upstream_world)
-    assert run.exit_code == 2 and "upstream" in run.error
+    assert run.code == 2 and "upstream" in run.error

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gh_fixtures import git
+from support.git import git
 from test_gh_upstream import upstream, upstream_world  # noqa: F401 - the fixture is used by name
 
 
@@ -27,6 +27,6 @@ def test_tags_of_trees_blobs_and_leading_zeros_are_not_releases(odd_tags: dict[s
     if offline:
         git(odd_tags["fork"], "fetch", "-q", "--tags", "upstream")
     run = upstream(odd_tags, "--pre", *(["--offline"] if offline else []))
-    assert run.exit_code == 0, run.all_text
+    assert run.code == 0, run.text
     listed = [t["version"] for t in run.json()["newer"]]
     assert listed == ["0.13.0", "0.13.1", "0.14.0rc1"], listed

@@ -6,7 +6,8 @@ import re
 
 import git as gitpython
 import pytest
-from readme_kit import TITLE_ALPHA, TITLE_GONE, TITLE_MULTI, UPSTREAM_README, Fork, commit_files, git
+from readme_fork import TITLE_ALPHA, TITLE_GONE, TITLE_MULTI, UPSTREAM_README, Fork
+from support.git import commit_files, git
 
 from release.errors import ReleaseError
 from release.manifest.model import load_manifest
@@ -30,7 +31,7 @@ def test_upstream_readme_is_read_as_exact_bytes(fork: Fork) -> None:
 def test_base_without_readme_gives_an_empty_upstream_part(fork: Fork) -> None:
     git(fork.path, "checkout", "-q", "--orphan", "bare")
     git(fork.path, "rm", "-q", "-r", "--cached", ".")
-    bare = commit_files(fork.path, "no readme", {"only.txt": b"x\n"})
+    bare = commit_files(fork.path, {"only.txt": b"x\n"}, "no readme")
     repo = gitpython.Repo(fork.path)
     assert read_upstream_readme(repo, bare) == b""
 

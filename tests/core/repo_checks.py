@@ -1,35 +1,16 @@
-"""Helpers for the release core tests: CLI results, repository snapshots, reading branches, and
-running the CLI as a child process. The fixtures that use them are in conftest.py."""
+"""What the release core tests read back from a repository after a command: a snapshot of
+everything a refusal must leave alone, the replay's state files, and the commits a replay made."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from release.demo.sandbox import World, git
+from support.git import GitFailed, git
+from support.worlds import Cli
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass(frozen=True)
-class CliResult:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        """stdout and stderr together, as a maintainer reads them in a terminal."""
-        return self.out + self.err
-
-    def json(self) -> Any:
-        return json.loads(self.out)
+from release.demo.sandbox import World
 
 
 @dataclass(frozen=True)
@@ -47,7 +28,7 @@ class Snapshot:
 def snapshot(repo: Path) -> Snapshot:
     try:
         symbolic = git(repo, "symbolic-ref", "HEAD")
-    except RuntimeError:
+    except GitFailed:
         symbolic = "(detached)"
     return Snapshot(
         refs=git(repo, "for-each-ref", "--format=%(objectname) %(refname)"),
@@ -82,32 +63,6 @@ def picked_from(repo: Path, revs: str) -> list[str]:
             if line.startswith("(cherry picked from commit "):
                 found.append(line.removeprefix("(cherry picked from commit ").rstrip(")"))
     return found
-
-
-def fetch_upstream(world: World) -> None:
-    """What `sync` or a maintainer's `git fetch upstream --tags` gives the working copy."""
-    git(world.fork, "fetch", "-q", "--tags", "upstream", "+refs/heads/*:refs/remotes/upstream/*")
-
-
-WorldFactory = Callable[..., World]
-Cli = Callable[..., CliResult]
-
-
-def cli_argv(world: World, *args: str) -> list[str]:
-    return [sys.executable, "-m", "release", "--repo", str(world.fork), "--manifest", str(world.manifest_path),
-            *args]
-
-
-def child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("ELLM_STATE_DIR", "ELLM_REPO", "ELLM_MANIFEST")}
-    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env["COLUMNS"] = "150"
-    return env
-
-
-def run_child(world: World, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m release ...` as a separate process."""
-    return subprocess.run(cli_argv(world, *args), capture_output=True, text=True, env=child_env(), timeout=120)
 
 
 def record_a_resolution(world: World, cli: Cli, resolve: Callable[[World], None]) -> None:

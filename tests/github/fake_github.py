@@ -1,29 +1,21 @@
-"""Fixtures for the GitHub-facing commands: a small stateful GitHub API on a local HTTP server,
-a CLI runner, a saved rebase summary and a synthetic upstream repository."""
+"""A small stateful GitHub API for the GitHub-facing commands: enough of pulls, issues and
+comments, served on the test's local HTTP server (pytest-httpserver), with a log of every request it
+received and answers a test can queue (server errors, rate limits) before the real ones. GitHub is
+the one service these tests cannot run for real, so the fake checks what the tool sends."""
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import click
-import pytest
-from click.testing import CliRunner, Result
 from werkzeug import Request, Response
-
-from release.errors import ReleaseError
-from release.rebase.summary import CommitResult, ConflictInfo, Outcome, PatchResult, RebaseSummary
 
 TOKEN = "ghs_NeverPrintThisTokenAnywhere0123456789"
 SLUG = "EmbeddedLLM/ellm-release"
 
 
-# --------------------------------------------------------------------------------------------------
-# A fake GitHub API: enough of pulls and issues, and a log of every request it received
 
 
 @dataclass
@@ -163,149 +155,8 @@ class FakeGitHub:
         return Response(json.dumps(data), status=status, content_type="application/json")
 
 
-def _fake(httpserver: Any, prefix: str) -> FakeGitHub:
+def serve_fake_github(httpserver: Any, prefix: str) -> FakeGitHub:
+    """A FakeGitHub answering every request the test's HTTP server receives, under `prefix`."""
     fake = FakeGitHub(base=httpserver.url_for(prefix).rstrip("/"), prefix=prefix)
     httpserver.expect_request(re.compile(".*")).respond_with_handler(fake.handle)
     return fake
-
-
-@pytest.fixture
-def github(httpserver: Any) -> FakeGitHub:
-    return _fake(httpserver, "")
-
-
-@pytest.fixture
-def github_enterprise(httpserver: Any) -> FakeGitHub:
-    """The same API under /api/v3, as GitHub Enterprise Server serves it."""
-    return _fake(httpserver, "/api/v3")
-
-
-# --------------------------------------------------------------------------------------------------
-# Running the CLI
-
-
-def _group() -> click.Group:
-    """The real command line, global options and all."""
-    from release.cli.app import cli
-
-    return cli
-
-
-@dataclass
-class Run:
-    exit_code: int
-    stdout: str
-    stderr: str
-    error: str  # what main() prints for a ReleaseError: the message and its hints
-
-    @property
-    def all_text(self) -> str:
-        return "\n".join((self.stdout, self.stderr, self.error))
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-def run_cli(args: list[str], env: dict[str, str | None] | None = None) -> Run:
-    # Keep the real CI environment out: every test says which GitHub variables it sets.
-    base_env: dict[str, str | None] = {k: None for k in (
-        "GITHUB_TOKEN", "GITHUB_API_URL", "GITHUB_REPOSITORY", "GITHUB_SERVER_URL", "GITHUB_RUN_ID",
-        "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "ELLM_STATE_DIR")}
-    base_env.update(env or {})
-    result: Result = CliRunner().invoke(_group(), args, env=base_env, standalone_mode=False)
-    error, code = "", result.exit_code
-    if isinstance(result.exception, ReleaseError):
-        error = "\n".join([result.exception.message, *result.exception.hints])
-        code = result.exception.exit_code
-    elif result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return Run(code, result.stdout, result.stderr, error)
-
-
-# --------------------------------------------------------------------------------------------------
-# A manifest, a saved summary
-
-
-MANIFEST = """\
-upstream:
-  repo: skypilot-org/skypilot
-  url: {upstream_url}
-  remote: upstream
-  version: 0.12.0
-  base: {base}
-fork:
-  repo: EmbeddedLLM/skypilot
-  remote: origin
-  branch: ellm-{{version}}
-image:
-  repository: 127.0.0.1:5000/embeddedllm/skypilot
-  stable_tag: v{{version}}
-  dev_tag: v{{version}}-dev
-chart:
-  name: skypilot/skypilot
-patches:
-  - id: dual-gpu-api-server
-    title: Enable dual GPU in a single API server
-    status: carry
-    commits: [{c1}]
-    description: Counts GPUs of both vendors.
-  - id: amd-gpu-detection
-    title: Automatic AMD GPU detection via device plugin labels
-    status: carry
-    commits: [{c2}]
-    description: Reads the AMD device plugin's labels.
-"""
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> dict[str, Path]:
-    """A release repository layout: patches/manifest.yaml and a state dir next to it."""
-    root = tmp_path / "release-repo"
-    (root / "patches").mkdir(parents=True)
-    manifest = root / "patches" / "manifest.yaml"
-    manifest.write_text(MANIFEST.format(upstream_url="file:///nowhere", base="a" * 40, c1="c1" * 20, c2="c2" * 20))
-    return {"root": root, "manifest": manifest, "state": root / ".ellm"}
-
-
-def sample_summary(*, conflict: bool = False) -> RebaseSummary:
-    old1, new1, old2, new2 = "1" * 40, "3" * 40, "2" * 40, "4" * 40
-    first = PatchResult(id="dual-gpu-api-server", title="Enable dual GPU in a single API server",
-                        outcome=Outcome.CLEAN, commits=(CommitResult(old1, new1, Outcome.CLEAN),),
-                        files=("sky/provision/kubernetes/utils.py",))
-    if conflict:
-        second = PatchResult(id="amd-gpu-detection", title="Automatic AMD GPU detection via device plugin labels",
-                             outcome=Outcome.CONFLICT, commits=(CommitResult(old2, None, Outcome.CONFLICT),),
-                             files=("sky/clouds/kubernetes.py",))
-        info = ConflictInfo(patch_id="amd-gpu-detection",
-                            patch_title="Automatic AMD GPU detection via device plugin labels",
-                            commit=old2, subject="Detect AMD GPUs from device plugin labels",
-                            files=("sky/clouds/kubernetes.py", "sky/utils/kubernetes_enums.py"),
-                            next_commands=("git -C skypilot status", "ellm-release continue"))
-        return RebaseSummary(version="0.13.0", branch="ellm-0.13.0", base="b" * 40, base_ref="v0.13.0",
-                             previous_version="0.12.0", previous_base="a" * 40, state="conflict",
-                             patches=(first, second), conflict=info)
-    second = PatchResult(id="amd-gpu-detection", title="Automatic AMD GPU detection via device plugin labels",
-                         outcome=Outcome.CHANGED, commits=(CommitResult(old2, new2, Outcome.CHANGED),),
-                         files=("sky/clouds/kubernetes.py",),
-                         range_diff="1:  2222222 ! 1:  4444444 Detect AMD GPUs\n    @@ -1 +1 @@\n    -old\n    +new\n")
-    return RebaseSummary(version="0.13.0", branch="ellm-0.13.0", base="b" * 40, base_ref="v0.13.0",
-                         previous_version="0.12.0", previous_base="a" * 40, state="complete",
-                         patches=(first, second))
-
-
-def save_summary(state: Path, summary: RebaseSummary) -> Path:
-    state.mkdir(parents=True, exist_ok=True)
-    path = state / "last-rebase.json"
-    path.write_text(json.dumps(summary.to_dict(), indent=2))
-    return path
-
-
-# --------------------------------------------------------------------------------------------------
-# Git helpers
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_SYSTEM": "/dev/null",
-           "PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(cwd)}
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
