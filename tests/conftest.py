@@ -1,3 +1,3 @@
 """Fixtures every test area can use; the plumbing itself lives in tests/support/."""
 
-pytest_plugins = ("support.worlds",)
+pytest_plugins = ("support.worlds", "support.daemons")

@@ -13,14 +13,12 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -149,14 +147,6 @@ class _Process(ABC):
                 self.proc.wait(timeout=10)
             self.proc = None
 
-    def kill(self) -> None:
-        """Die abruptly, as a crashed server would (for fault tests)."""
-        if self.proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-            self.proc = None
-
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
@@ -217,15 +207,6 @@ class DockerDaemon(_Process):
         return self if self.running else self.start()
 
 
-@dataclass(frozen=True)
-class RegistryUser:
-    username: str
-    password: str
-
-    def __repr__(self) -> str:  # the password stays out of test reports and tracebacks
-        return f"RegistryUser({self.username!r}, password=***)"
-
-
 REGISTRY_CONFIG = """\
 version: 0.1
 log:
@@ -244,20 +225,19 @@ storage:
 http:
   addr: 127.0.0.1:{port}
   secret: {secret}
-{auth}"""
+"""
 
 
 class LocalRegistry(_Process):
-    """`docker-registry serve` (CNCF distribution) on 127.0.0.1 with storage in `root/storage`,
-    optionally with htpasswd basic auth. Its request log (`log_path`) lets callers count what a
-    client sent, e.g. blob uploads."""
+    """`docker-registry serve` (CNCF distribution), anonymous, on 127.0.0.1 with storage in
+    `root/storage`. Its request log (`log_path`) lets callers count what a client sent, e.g. blob
+    uploads. `_write_config` is the one place its configuration is made."""
 
     name = "registry"
 
-    def __init__(self, root: Path, *, port: int | None = None, user: RegistryUser | None = None):
+    def __init__(self, root: Path, *, port: int | None = None):
         super().__init__(root)
         self.port = port or free_port()
-        self.user = user
         self.storage = self.root / "storage"
 
     @property
@@ -269,17 +249,8 @@ class LocalRegistry(_Process):
         return f"http://{self.host}"
 
     def _write_config(self) -> Path:
-        auth = ""
-        if self.user is not None:
-            htpasswd = self.root / "htpasswd"
-            require_binaries("htpasswd")
-            # bcrypt is the only hash distribution accepts; the password goes in on stdin, not argv.
-            subprocess.run(["htpasswd", "-iBc", str(htpasswd), self.user.username], input=self.user.password.encode(),
-                           check=True, capture_output=True)
-            auth = f"auth:\n  htpasswd:\n    realm: ellm-test\n    path: {htpasswd}\n"
         config = self.root / "config.yml"
-        config.write_text(REGISTRY_CONFIG.format(storage=self.storage, port=self.port,
-                                                 secret=secrets.token_hex(16), auth=auth))
+        config.write_text(REGISTRY_CONFIG.format(storage=self.storage, port=self.port, secret=secrets.token_hex(16)))
         return config
 
     def start(self, timeout: float = 30.0) -> LocalRegistry:

@@ -442,16 +442,9 @@ class PromoteResult:
                 "warning": self.plan.warning, "dry_run": self.dry_run}
 
 
-@dataclass
-class PromoteHooks:
-    """Test seams around the one write: called after every read and before the PUT."""
-
-    before_put: Callable[[], None] | None = None
-
-
 def promote(manifest: Manifest, state: Path, *, version: str | None = None, client: RegistryClient | None = None,
             force_retag: bool = False, skip_smoke_gate: bool = False, dry_run: bool = False,
-            say: Say = say_nothing, hooks: PromoteHooks | None = None,
+            say: Say = say_nothing,
             smoke_tiers: tuple[str, ...] = ()) -> PromoteResult:
     """Copy the dev tag's manifest (or index) to the stable tag inside the registry, write-once.
     `smoke_tiers`: the smoke tiers whose pass counts (any tier when empty)."""
@@ -488,8 +481,6 @@ def promote(manifest: Manifest, state: Path, *, version: str | None = None, clie
     for warning in (plan.warning, gate.warning):
         if warning:
             say(f"warning: {warning}")
-    if hooks and hooks.before_put:
-        hooks.before_put()
     client.put_manifest(stable.repository, stable.reference, dev_doc)
     verify_same_digest(client, dev, stable, dev_doc.digest)
     record = update_record(state, version, **_dev_fields(client, manifest, version, dev_doc.digest, state),

@@ -12,7 +12,8 @@ from pathlib import Path
 import ansible
 import pytest
 import yaml
-from deploy_helpers import ROOT, run_playbook, tool
+from playbook_runs import ROOT, run_playbook
+from support.tools import need_tool
 
 from release.deploy.logic import ansible_env
 
@@ -21,7 +22,7 @@ COLLECTIONS = Path(ansible.__file__).resolve().parent.parent / "ansible_collecti
 
 
 def test_plain_ansible_lint_at_the_root_passes_the_production_profile(deploy_env: dict[str, str]) -> None:
-    lint = tool("ansible-lint", "pip install '.[test]'")
+    lint = need_tool("ansible-lint", "pip install '.[test]'")
     proc = subprocess.run([lint, "--nocolor"], cwd=ROOT, env=deploy_env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -67,7 +68,7 @@ def test_a_wrong_input_stops_the_role_before_its_first_task(deploy_env: dict[str
 
 def test_ansible_cfg_runs_local_hosts_with_ansible_own_python(deploy_env: dict[str, str]) -> None:
     """`-i localhost, -c local` would otherwise discover the system's python3, which lacks the package."""
-    adhoc = tool("ansible", "pip install '.[deploy]'")
+    adhoc = need_tool("ansible", "pip install '.[deploy]'")
     proc = subprocess.run([adhoc, "-i", "localhost,", "-c", "local", "localhost", "-m", "ansible.builtin.setup",
                            "-a", "filter=ansible_python"], cwd=ROOT, env=deploy_env, capture_output=True,
                           text=True, timeout=120)
@@ -77,7 +78,7 @@ def test_ansible_cfg_runs_local_hosts_with_ansible_own_python(deploy_env: dict[s
 
 
 def test_ansible_cfg_settings(deploy_env: dict[str, str]) -> None:
-    config = tool("ansible-config", "pip install '.[deploy]'")
+    config = need_tool("ansible-config", "pip install '.[deploy]'")
     proc = subprocess.run([config, "dump", "--only-changed"], cwd=ROOT, env=deploy_env, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
-from deploy_helpers import ROOT
+from playbook_runs import ROOT, run_release
 
 
 def test_the_echoed_command_is_the_one_that_runs(deploy_env: dict[str, str], tmp_path: Path) -> None:
     extra = json.dumps({"note": "[/x] [k8s] it's"})  # brackets Rich would read, a quote for the shell
-    proc = subprocess.run([sys.executable, "-m", "release", "--manifest", str(ROOT / "patches" / "manifest.yaml"),
-                           "deploy", "-i", "playbooks/inventories/kind", "--version", "0.13.0", "--json", "--",
-                           "--syntax-check", "-e", extra],
-                          cwd=ROOT, env=deploy_env, capture_output=True, text=True, timeout=300)
+    proc = run_release(deploy_env, "deploy", "-i", "playbooks/inventories/kind", "--version", "0.13.0", "--json", "--",
+                       "--syntax-check", "-e", extra)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     document = json.loads(proc.stdout)
     assert document["ok"] is True and document["command"][-2:] == ["-e", extra]
@@ -31,9 +27,8 @@ def test_a_manifest_outside_the_checkout_deploys_with_the_checkout_playbooks(dep
     manifest = tmp_path / "release" / "patches" / "manifest.yaml"
     manifest.parent.mkdir(parents=True)
     manifest.write_text((ROOT / "patches" / "manifest.yaml").read_text())
-    proc = subprocess.run([sys.executable, "-m", "release", "--manifest", str(manifest), "--json", "deploy",
-                           "-i", "playbooks/inventories/kind", "--", "--syntax-check"],
-                          cwd=ROOT, env=deploy_env, capture_output=True, text=True, timeout=300)
+    proc = run_release(deploy_env, "--json", "deploy", "-i", "playbooks/inventories/kind", "--", "--syntax-check",
+                       manifest=manifest)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     command = json.loads(proc.stdout)["command"]
     assert str(ROOT / "playbooks" / "deploy.yml") in command

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from deploy_helpers import DIGEST_A, SECRET_LINE, resolve_values, write_record
+from playbook_runs import DIGEST_A, SECRET_LINE, resolve_values, write_record
 
 from release.deploy import logic as deploy
 from release.deploy import registry_digest as deploy_registry

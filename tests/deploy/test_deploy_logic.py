@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from deploy_helpers import DIGEST_A, DIGEST_B
+from playbook_runs import DIGEST_A, DIGEST_B
 
 from release.deploy import logic as deploy
 from release.deploy import registry_digest as deploy_registry

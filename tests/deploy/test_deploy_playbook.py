@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from deploy_helpers import (
+from playbook_runs import (
     DIGEST_A,
     DIGEST_B,
     INVENTORIES,
@@ -23,9 +23,9 @@ from deploy_helpers import (
     helm_template,
     resolve_values,
     run_playbook,
-    tool,
     write_record,
 )
+from support.tools import need_tool
 
 ROLE = ROOT / "playbooks" / "roles" / "skypilot_deploy"
 CLUSTER_TASKS = ("Pre-flight", "Add the SkyPilot chart repository", "Install or upgrade")
@@ -148,7 +148,7 @@ def _vault_inventory(tmp_path: Path, env: dict[str, str]) -> tuple[Path, Path]:
     password.write_text("test-only-vault-password\n")
     vault = inventory / "group_vars" / "all" / "vault.yml"
     vault.write_text(yaml.safe_dump({"vault_skypilot_auth_credentials": SECRET_LINE}))
-    proc = subprocess.run([tool("ansible-vault", "pip install '.[deploy]'"), "encrypt", "--vault-password-file",
+    proc = subprocess.run([need_tool("ansible-vault", "pip install '.[deploy]'"), "encrypt", "--vault-password-file",
                            str(password), str(vault)], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert SECRET_LINE not in vault.read_text()
@@ -159,7 +159,7 @@ def test_secret_from_vault_never_reaches_output_values_or_argv(deploy_env: dict[
     write_record(deploy_env, "0.13.0")
     inventory, password = _vault_inventory(tmp_path, deploy_env)
     out = tmp_path / "values.yaml"
-    argv = [tool("ansible-playbook", "pip install '.[deploy]'"), "-vvv", "-i", str(inventory), str(PLAYBOOK),
+    argv = [need_tool("ansible-playbook", "pip install '.[deploy]'"), "-vvv", "-i", str(inventory), str(PLAYBOOK),
             "--vault-password-file", str(password), "--tags", "skypilot_resolve",
             "-e", json.dumps({"skypilot_version": "0.13.0", "skypilot_values_out": str(out),
                               "skypilot_allow_unsigned_image": True})]  # a made-up digest
@@ -266,7 +266,7 @@ def test_relative_manifest_finds_the_record_beside_it(deploy_env: dict[str, str]
     deploy_env.pop("ELLM_STATE_DIR")  # the state dir comes from the manifest's place
     deploy_env["SKYPILOT_AUTH_CREDENTIALS"] = SECRET_LINE
     out = tmp_path / "values.yaml"
-    argv = [tool("ansible-playbook", "pip install '.[deploy]'"), "-i", str(INVENTORIES / "kind"), str(PLAYBOOK),
+    argv = [need_tool("ansible-playbook", "pip install '.[deploy]'"), "-i", str(INVENTORIES / "kind"), str(PLAYBOOK),
             "--tags", "skypilot_resolve", "-e", json.dumps({
                 "skypilot_manifest": "patches/manifest.yaml", "skypilot_version": "0.13.0",
                 "skypilot_registry_lookup": False, "skypilot_values_out": str(out)})]

@@ -8,17 +8,16 @@ import base64
 import hashlib
 import json
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import requests
-from deploy_helpers import DIGEST_B, ROOT, SECRET_LINE, resolve_values
+from playbook_runs import DIGEST_B, SECRET_LINE, resolve_values, run_release
 from pytest_httpserver import HTTPServer
+from support.daemons import AuthRegistry, RegistryUser
+from support.registry_api import push_blob, push_manifest
 from werkzeug import Response
 
-from release.demo.localdaemons import LocalRegistry, RegistryUser
+from release.images.registry import OCI_MANIFEST
 
 PULL_TOKEN = "registry-pull-token-5b1f"  # what the token service hands out
 PAT = "ghp_test0personal0access0token0x"  # what the user has: a password, never a bearer token
@@ -104,19 +103,11 @@ def test_the_deploy_reads_a_real_private_registry_with_the_cli_credentials(
         deploy_env: dict[str, str], tmp_path: Path) -> None:
     """A real registry with htpasswd auth, and the credentials `image status` and `promote` read."""
     user = RegistryUser("ci-reader", "pw-" + secrets.token_urlsafe(12))
-    with LocalRegistry(tmp_path / "registry", user=user) as registry:  # entering starts it
+    with AuthRegistry(tmp_path / "registry", user) as registry:  # entering starts it
         auth = (user.username, user.password)
-        config = b"{}"
-        upload = requests.post(f"{registry.url}/v2/{REPOSITORY_PATH}/blobs/uploads/", auth=auth, timeout=30)
-        location = upload.headers["Location"]
-        location = location if location.startswith("http") else registry.url + location
-        sep = "&" if "?" in location else "?"
-        digest = "sha256:" + hashlib.sha256(config).hexdigest()
-        requests.put(f"{location}{sep}digest={digest}", data=config, auth=auth, timeout=30).raise_for_status()
-        put = requests.put(f"{registry.url}/v2/{REPOSITORY_PATH}/manifests/v0.13.0-dev", data=manifest_bytes(),
-                           auth=auth, headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
-                           timeout=30)
-        put.raise_for_status()
+        push_blob(registry.url, REPOSITORY_PATH, b"{}", auth)
+        pushed = push_manifest(registry.url, REPOSITORY_PATH, "v0.13.0-dev", json.loads(manifest_bytes()),
+                               OCI_MANIFEST, auth)
         repository = f"{registry.host}/{REPOSITORY_PATH}"
 
         run, _ = _resolve(deploy_env, tmp_path, repository)
@@ -126,20 +117,14 @@ def test_the_deploy_reads_a_real_private_registry_with_the_cli_credentials(
         deploy_env.update(ELLM_REGISTRY_USER=user.username, ELLM_REGISTRY_TOKEN=user.password)
         run, values = _resolve(deploy_env, tmp_path, repository)
         assert run.returncode == 0, run.output
-        pushed = put.headers["Docker-Content-Digest"]
         assert values and values["apiService"]["image"] == f"{repository}:v0.13.0-dev@{pushed}"
         assert user.password not in run.output
-
-
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "release", "--manifest", str(ROOT / "patches" / "manifest.yaml"),
-                           *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_cli_runs_the_playbook_and_passes_arguments_through(deploy_env: dict[str, str], tmp_path: Path) -> None:
     deploy_env["SKYPILOT_AUTH_CREDENTIALS"] = SECRET_LINE
     out = tmp_path / "values.yaml"
-    proc = _cli(deploy_env, "--json", "deploy", "-i", "playbooks/inventories/kind", "--version", "0.13.0", "--",
+    proc = run_release(deploy_env, "--json", "deploy", "-i", "playbooks/inventories/kind", "--version", "0.13.0", "--",
                 "--tags", "skypilot_resolve", "-e", json.dumps({"skypilot_values_out": str(out),
                                                                 "skypilot_image_digest": DIGEST_B}))
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -151,7 +136,7 @@ def test_cli_runs_the_playbook_and_passes_arguments_through(deploy_env: dict[str
 
 
 def test_cli_returns_the_playbook_failure(deploy_env: dict[str, str]) -> None:
-    proc = _cli(deploy_env, "deploy", "-i", "playbooks/inventories/kind", "--version", "0.13.0", "--",
+    proc = run_release(deploy_env, "deploy", "-i", "playbooks/inventories/kind", "--version", "0.13.0", "--",
                 "-e", "skypilot_image_tag=v0.12.0")
     assert proc.returncode != 0
     assert "chart version 0.13.0 and image tag v0.12.0 disagree" in proc.stdout + proc.stderr
@@ -159,13 +144,13 @@ def test_cli_returns_the_playbook_failure(deploy_env: dict[str, str]) -> None:
 
 
 def test_cli_refuses_a_bad_version(deploy_env: dict[str, str]) -> None:
-    proc = _cli(deploy_env, "deploy", "--version", "v0.13.0")
+    proc = run_release(deploy_env, "deploy", "--version", "v0.13.0")
     assert proc.returncode == 2 and "not a release version" in proc.stderr
 
 
 def test_cli_refuses_a_missing_inventory(deploy_env: dict[str, str], tmp_path: Path) -> None:
     # ansible-playbook itself only warns, matches no host and exits 0: nothing deployed, "success"
-    proc = _cli(deploy_env, "deploy", "-i", str(tmp_path / "no-such-inventory"), "--version", "0.13.0")
+    proc = run_release(deploy_env, "deploy", "-i", str(tmp_path / "no-such-inventory"), "--version", "0.13.0")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert f"error: the inventory {tmp_path / 'no-such-inventory'} does not exist" in proc.stderr
     assert "Traceback" not in proc.stderr and "PLAY" not in proc.stdout

@@ -3,7 +3,6 @@ role (resolve tasks), the real cosign and a real registry holding a signed and a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -11,29 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
-from deploy_helpers import Run, resolve_values
+from playbook_runs import Run, resolve_values
+from support.registry_api import push_image
 
 from release.demo.localdaemons import LocalRegistry
 
 PASSWORD = "deploy-test-key"
 REPO = "embeddedllm/skypilot"
-
-
-def _push(registry: LocalRegistry, tag: str, salt: str) -> str:
-    config = json.dumps({"architecture": "amd64", "os": "linux", "salt": salt}).encode()
-    digest = "sha256:" + hashlib.sha256(config).hexdigest()
-    start = requests.post(f"{registry.url}/v2/{REPO}/blobs/uploads/", timeout=30)
-    location = start.headers["Location"]
-    location = location if location.startswith("http") else registry.url + location
-    requests.put(location, params={"digest": digest}, data=config, timeout=30).raise_for_status()
-    body = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                       "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest,
-                                  "size": len(config)}, "layers": []}).encode()
-    put = requests.put(f"{registry.url}/v2/{REPO}/manifests/{tag}", data=body, timeout=30,
-                       headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
-    put.raise_for_status()
-    return put.headers["Docker-Content-Digest"]
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +26,8 @@ def signed_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     env = {**os.environ, "COSIGN_PASSWORD": PASSWORD, "DOCKER_CONFIG": str(root / "docker")}
     subprocess.run(["cosign", "generate-key-pair"], cwd=root, env=env, check=True, capture_output=True, timeout=60)
     with LocalRegistry(root / "registry") as registry:  # entering starts it
-        signed = _push(registry, "v0.13.0", "signed")
-        unsigned = _push(registry, "v0.14.0", "unsigned")
+        signed = push_image(registry.url, REPO, "v0.13.0", content=b"signed")
+        unsigned = push_image(registry.url, REPO, "v0.14.0", content=b"unsigned")
         subprocess.run(["cosign", "sign", "--yes", "--key", str(root / "cosign.key"), "--tlog-upload=false",
                         f"{registry.host}/{REPO}@{signed}"], env=env, check=True, capture_output=True, timeout=120)
         yield registry, root / "cosign.pub", signed, unsigned

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from deploy_helpers import INVENTORIES, ROOT, tool
+from playbook_runs import INVENTORIES, ROOT, run_release
+from support.tools import need_tool
 
 from release.deploy import logic as deploy
 
@@ -125,7 +126,7 @@ def commands(log: Path) -> list[list[str]]:
 
 
 def rollback(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    argv = [tool("ansible-playbook", "pip install '.[deploy]'"), "-i", str(INVENTORIES / "kind"),
+    argv = [need_tool("ansible-playbook", "pip install '.[deploy]'"), "-i", str(INVENTORIES / "kind"),
             str(ROOT / "playbooks" / "rollback.yml"), "-e", "skypilot_deploy_health_delay=0", *args]
     return subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
@@ -179,16 +180,11 @@ def test_check_mode_changes_nothing(deploy_env: dict[str, str], cluster) -> None
 
 # --- the wrapper --------------------------------------------------------------------------------
 
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "release", "--manifest", str(ROOT / "patches" / "manifest.yaml"),
-                           *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-
-
 def test_the_wrapper_runs_the_rollback_playbook_with_the_revision(deploy_env: dict[str, str], cluster) -> None:
     log = cluster(THREE, health_version="0.11.0")
 
-    done = cli(deploy_env, "--json", "deploy", "--rollback", "--to-revision", "1", "-i", "playbooks/inventories/kind",
-               "--", "-e", "skypilot_deploy_health_delay=0")
+    done = run_release(deploy_env, "--json", "deploy", "--rollback", "--to-revision", "1",
+                       "-i", "playbooks/inventories/kind", "--", "-e", "skypilot_deploy_health_delay=0")
 
     assert done.returncode == 0, done.stdout + done.stderr
     argv = json.loads(done.stdout)["command"]
@@ -202,5 +198,5 @@ def test_the_wrapper_runs_the_rollback_playbook_with_the_revision(deploy_env: di
     (("deploy", "--rollback", "--to-revision", "0"), "0 is not in the range x>=1"),
 ])
 def test_the_wrapper_refuses_mixed_up_options(deploy_env: dict[str, str], args: tuple[str, ...], says: str) -> None:
-    done = cli(deploy_env, *args)
+    done = run_release(deploy_env, *args)
     assert done.returncode == 2 and says in done.stderr, done.stderr

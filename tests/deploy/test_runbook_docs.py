@@ -7,7 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from deploy_helpers import ROOT, tool
+from playbook_runs import ROOT
+from support.tools import need_tool
 
 DOCS = [ROOT / "README.md", ROOT / "docs" / "release.md"]
 COMMANDS = ("ansible-playbook", "bash scripts/", "ellm-release", ".venv/bin/ellm-release")
@@ -31,7 +32,7 @@ def test_every_playbook_inventory_and_script_named_exists(doc: Path) -> None:
 @pytest.mark.parametrize("inventory", [["-i", "playbooks/inventories/gpu_hosts.example.yml"],
                                        ["-i", "localhost,", "-c", "local"]], ids=["ssh", "local"])
 def test_the_node_check_examples_parse(deploy_env: dict[str, str], inventory: list[str]) -> None:
-    proc = subprocess.run([tool("ansible-playbook", "pip install '.[deploy]'"), *inventory, "--syntax-check",
+    proc = subprocess.run([need_tool("ansible-playbook", "pip install '.[deploy]'"), *inventory, "--syntax-check",
                            "playbooks/node-check.yml"], cwd=ROOT, env=deploy_env, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr

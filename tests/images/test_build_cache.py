@@ -7,7 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from images_support import VERSION, git, make_fork, run_cli, state_of, write_manifest
+from image_project import VERSION, make_fork, state_of, write_image_manifest
+from support.cli import run_cli
+from support.git import git
 
 from release.demo.localdaemons import DockerDaemon, LocalRegistry
 from release.errors import ManifestError
@@ -61,7 +63,7 @@ def test_none_adds_no_flags_and_a_registry_port_is_not_a_tag() -> None:
 # --- the manifest ---------------------------------------------------------------------------------
 
 def test_the_manifest_chooses_the_cache_and_a_wrong_one_is_located(tmp_path: Path) -> None:
-    path = write_manifest(tmp_path, "ghcr.io/embeddedllm/skypilot")
+    path = write_image_manifest(tmp_path, "ghcr.io/embeddedllm/skypilot")
     text = path.read_text()
     assert load_manifest(path).image.cache == "inline"
     path.write_text(text.replace("  context: .\n", "  context: .\n  cache: registry\n  cache_ref: ghcr.io/o/c:b\n"))
@@ -84,10 +86,10 @@ def test_gha_outside_actions_is_refused_before_building(tmp_path: Path, registry
     for name in ("ACTIONS_RUNTIME_TOKEN", "ACTIONS_CACHE_URL", "ACTIONS_RESULTS_URL"):
         monkeypatch.delenv(name, raising=False)
     fork = make_fork(tmp_path)
-    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
-    out = run_cli(["build", "--push", "--cache", "gha"], manifest=manifest, repo=fork)
-    assert out.exit_code == 2
-    assert "GitHub Actions' cache service" in out.output and "--cache inline" in out.output
+    manifest = write_image_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    out = run_cli("build", "--push", "--cache", "gha", manifest=manifest, repo=fork)
+    assert out.code == 2
+    assert "GitHub Actions' cache service" in out.text and "--cache inline" in out.text
 
 
 # --- a fresh builder imports the cache ------------------------------------------------------------
@@ -108,23 +110,23 @@ def test_a_fresh_builder_reuses_the_pushed_stages(tmp_path: Path, docker_env: Do
     (fork / "sdk.txt").write_text("an expensive stage's output\n" * 1000)
     git(fork, "add", ".")
     git(fork, "commit", "-qm", "two stages")
-    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
-    first = run_cli(["build", "--push"], manifest=manifest, repo=fork, as_json=True)
-    assert first.exit_code == 0, first.output
-    assert first.json["cache"]["to"] == ["type=inline"]
+    manifest = write_image_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    first = run_cli("build", "--push", manifest=manifest, repo=fork, json_output=True)
+    assert first.code == 0, first.text
+    assert first.json()["cache"]["to"] == ["type=inline"]
 
     # a fresh runner: nothing in the builder's cache, no image in the daemon
     env = {**os.environ, "DOCKER_HOST": docker_env.host}
     subprocess.run(["docker", "builder", "prune", "-af"], env=env, check=True, capture_output=True)
-    subprocess.run(["docker", "image", "rm", "-f", first.json["image"]], env=env, check=False, capture_output=True)
+    subprocess.run(["docker", "image", "rm", "-f", first.json()["image"]], env=env, check=False, capture_output=True)
     (fork / "payload.txt").write_text("a change in the last stage\n")
     git(fork, "commit", "-qam", "change the last stage")
 
-    second = run_cli(["build", "--push"], manifest=manifest, repo=fork, as_json=True)
+    second = run_cli("build", "--push", manifest=manifest, repo=fork, json_output=True)
 
-    assert second.exit_code == 0, second.output
+    assert second.code == 0, second.text
     log = (state_of(manifest) / "images" / f"{VERSION}.build.log").read_text()
-    assert f"importing cache manifest from {first.json['image']}" in log
+    assert f"importing cache manifest from {first.json()['image']}" in log
     # buildkit's plain log: "#7 [stage-1 1/2] COPY --from=deps ..." then "#7 CACHED"
     step = next(line.split()[0] for line in log.splitlines() if line.endswith("COPY --from=deps /sdk /opt/sdk"))
     assert f"{step} CACHED" in log.splitlines(), log

@@ -8,9 +8,13 @@ import stat
 from pathlib import Path
 
 import pytest
-from images_support import VERSION, git, make_fork, run_cli, state_of, tag_digest, write_manifest
+from image_project import VERSION, make_fork, state_of, write_image_manifest
+from support.cli import run_cli
+from support.daemons import RegistryUser
+from support.git import git
+from support.registry_api import tag_digest
 
-from release.demo.localdaemons import DockerDaemon, LocalRegistry, RegistryUser
+from release.demo.localdaemons import DockerDaemon, LocalRegistry
 from release.images.build import LABEL_REVISION, LABEL_SOURCE, LABEL_VERSION, RECORD_KEYS
 from release.images.registry import RegistryClient, image_labels
 
@@ -19,7 +23,7 @@ pytestmark = pytest.mark.docker
 
 def _setup(tmp_path: Path, registry: LocalRegistry, repo_name: str) -> tuple[Path, Path, str]:
     fork = make_fork(tmp_path)
-    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    manifest = write_image_manifest(tmp_path, f"{registry.host}/{repo_name}")
     return fork, manifest, git(fork, "rev-parse", "HEAD")
 
 
@@ -27,11 +31,11 @@ def test_build_push_records_digest_and_stamps_labels(tmp_path: Path, docker_env:
                                                      registry: LocalRegistry, repo_name: str) -> None:
     fork, manifest, head = _setup(tmp_path, registry, repo_name)
 
-    out = run_cli(["build", "--push"], manifest=manifest, repo=fork, as_json=True)
+    out = run_cli("build", "--push", manifest=manifest, repo=fork, json_output=True)
 
-    assert out.exit_code == 0, out.output
+    assert out.code == 0, out.text
     digest = tag_digest(registry.url, repo_name, f"v{VERSION}-dev")
-    assert digest is not None and out.json["digest"] == digest
+    assert digest is not None and out.json()["digest"] == digest
     record = json.loads((state_of(manifest) / "images" / f"{VERSION}.json").read_text())
     assert set(RECORD_KEYS) <= set(record)
     assert record["dev_digest"] == digest
@@ -51,9 +55,9 @@ def test_build_push_records_digest_and_stamps_labels(tmp_path: Path, docker_env:
 def test_build_without_push_leaves_registry_and_records_alone(tmp_path: Path, docker_env: DockerDaemon,
                                                               registry: LocalRegistry, repo_name: str) -> None:
     fork, manifest, _ = _setup(tmp_path, registry, repo_name)
-    out = run_cli(["build"], manifest=manifest, repo=fork)
-    assert out.exit_code == 0, out.output
-    assert "not pushed" in out.output
+    out = run_cli("build", manifest=manifest, repo=fork)
+    assert out.code == 0, out.text
+    assert "not pushed" in out.text
     assert tag_digest(registry.url, repo_name, f"v{VERSION}-dev") is None
     assert not (state_of(manifest) / "images" / f"{VERSION}.json").exists()
 
@@ -61,10 +65,10 @@ def test_build_without_push_leaves_registry_and_records_alone(tmp_path: Path, do
 def test_dry_run_builds_nothing(tmp_path: Path, docker_env: DockerDaemon, registry: LocalRegistry,
                                 repo_name: str) -> None:
     fork, manifest, head = _setup(tmp_path, registry, repo_name)
-    out = run_cli(["build", "--push"], manifest=manifest, repo=fork, dry_run=True, as_json=True)
-    assert out.exit_code == 0, out.output
-    assert out.json["dry_run"] is True and out.json["revision"] == head
-    assert "docker buildx build --platform linux/amd64" in out.output
+    out = run_cli("build", "--push", manifest=manifest, repo=fork, dry_run=True, json_output=True)
+    assert out.code == 0, out.text
+    assert out.json()["dry_run"] is True and out.json()["revision"] == head
+    assert "docker buildx build --platform linux/amd64" in out.text
     assert tag_digest(registry.url, repo_name, f"v{VERSION}-dev") is None
 
 
@@ -80,10 +84,10 @@ def test_build_refuses_a_dirty_tree(tmp_path: Path, docker_env: DockerDaemon, re
         (fork / "new.txt").write_text("x\n")
         git(fork, "add", "new.txt")
 
-    out = run_cli(["build", "--push"], manifest=manifest, repo=fork)
+    out = run_cli("build", "--push", manifest=manifest, repo=fork)
 
-    assert out.exit_code == 2
-    assert "uncommitted changes" in out.output
+    assert out.code == 2
+    assert "uncommitted changes" in out.text
     assert tag_digest(registry.url, repo_name, f"v{VERSION}-dev") is None
 
 
@@ -91,27 +95,27 @@ def test_build_refuses_the_wrong_branch_and_a_detached_head(tmp_path: Path, dock
                                                             registry: LocalRegistry, repo_name: str) -> None:
     fork, manifest, head = _setup(tmp_path, registry, repo_name)
     git(fork, "switch", "-q", "-c", "ellm-0.12.0")
-    out = run_cli(["build", "--push"], manifest=manifest, repo=fork)
-    assert out.exit_code == 2
-    assert "not on ellm-0.13.0" in out.output and "'ellm-0.12.0'" in out.output
+    out = run_cli("build", "--push", manifest=manifest, repo=fork)
+    assert out.code == 2
+    assert "not on ellm-0.13.0" in out.text and "'ellm-0.12.0'" in out.text
 
     git(fork, "switch", "-q", "--detach", head)
-    out = run_cli(["build", "--push"], manifest=manifest, repo=fork)
-    assert out.exit_code == 2 and "detached HEAD" in out.output
+    out = run_cli("build", "--push", manifest=manifest, repo=fork)
+    assert out.code == 2 and "detached HEAD" in out.text
 
     # --version picks the branch: the 0.12.0 branch builds as 0.12.0
     git(fork, "switch", "-q", "ellm-0.12.0")
-    out = run_cli(["build", "--version", "0.12.0"], manifest=manifest, repo=fork, dry_run=True, as_json=True)
-    assert out.exit_code == 0, out.output
-    assert out.json["image"].endswith(":v0.12.0-dev")
+    out = run_cli("build", "--version", "0.12.0", manifest=manifest, repo=fork, dry_run=True, json_output=True)
+    assert out.code == 0, out.text
+    assert out.json()["image"].endswith(":v0.12.0-dev")
     assert tag_digest(registry.url, repo_name, f"v{VERSION}-dev") is None
 
 
 def test_build_refuses_a_directory_that_is_not_a_fork(tmp_path: Path, registry: LocalRegistry,
                                                       repo_name: str) -> None:
-    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
-    out = run_cli(["build"], manifest=manifest, repo=tmp_path / "nowhere")
-    assert out.exit_code == 2 and "not a git working copy" in out.output
+    manifest = write_image_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    out = run_cli("build", manifest=manifest, repo=tmp_path / "nowhere")
+    assert out.code == 2 and "not a git working copy" in out.text
 
 
 def test_missing_buildx_says_how_to_install_and_offers_the_engine(tmp_path: Path, docker_env: DockerDaemon,
@@ -127,11 +131,11 @@ def test_missing_buildx_says_how_to_install_and_offers_the_engine(tmp_path: Path
     monkeypatch.setenv("PATH", f"{shim.parent}:{os.environ['PATH']}")
     fork, manifest, _ = _setup(tmp_path, registry, repo_name)
 
-    out = run_cli(["build", "--push"], manifest=manifest, repo=fork)
+    out = run_cli("build", "--push", manifest=manifest, repo=fork)
 
-    assert out.exit_code == 2
-    assert "buildx is not installed" in out.output
-    assert "cli-plugins" in out.output and "--builder engine" in out.output
+    assert out.code == 2
+    assert "buildx is not installed" in out.text
+    assert "cli-plugins" in out.text and "--builder engine" in out.text
     assert tag_digest(registry.url, repo_name, f"v{VERSION}-dev") is None
 
 
@@ -139,11 +143,11 @@ def test_engine_builder_fallback_pushes_and_labels(tmp_path: Path, docker_env: D
                                                    registry: LocalRegistry, repo_name: str) -> None:
     fork, manifest, head = _setup(tmp_path, registry, repo_name)
 
-    out = run_cli(["build", "--push", "--builder", "engine"], manifest=manifest, repo=fork, as_json=True)
+    out = run_cli("build", "--push", "--builder", "engine", manifest=manifest, repo=fork, json_output=True)
 
-    assert out.exit_code == 0, out.output
+    assert out.code == 0, out.text
     digest = tag_digest(registry.url, repo_name, f"v{VERSION}-dev")
-    assert out.json["digest"] == digest and out.json["builder"] == "engine"
+    assert out.json()["digest"] == digest and out.json()["builder"] == "engine"
     labels = image_labels(RegistryClient(registry.host).image_config(repo_name, f"v{VERSION}-dev"))
     assert labels[LABEL_REVISION] == head and labels[LABEL_VERSION] == VERSION
 
@@ -153,9 +157,9 @@ def test_build_failure_is_one_error_with_the_log(tmp_path: Path, docker_env: Doc
     fork, manifest, _ = _setup(tmp_path, registry, repo_name)
     (fork / "Dockerfile").write_text("FROM scratch\nCOPY missing-file /x\n")
     git(fork, "commit", "-qam", "broken")
-    out = run_cli(["build", "--push"], manifest=manifest, repo=fork)
-    assert out.exit_code != 0
-    assert "docker buildx build failed" in out.output and ".build.log" in out.output
+    out = run_cli("build", "--push", manifest=manifest, repo=fork)
+    assert out.code != 0
+    assert "docker buildx build failed" in out.text and ".build.log" in out.text
     assert tag_digest(registry.url, repo_name, f"v{VERSION}-dev") is None
 
 
@@ -166,7 +170,7 @@ def test_image_demo_builds_pushes_and_promotes(tmp_path: Path, docker_daemon: Do
 
     assert image_demo_unavailable() is None
     fork = make_fork(tmp_path)
-    manifest = load_manifest(write_manifest(tmp_path, "ghcr.io/embeddedllm/skypilot"))
+    manifest = load_manifest(write_image_manifest(tmp_path, "ghcr.io/embeddedllm/skypilot"))
     lines: list[str] = []
 
     result = run_image_demo(fork, manifest, lambda *a, **_: lines.append(" ".join(map(str, a))),
@@ -192,11 +196,11 @@ def test_a_push_refused_for_want_of_a_docker_login_says_to_log_in(
     monkeypatch.setenv("ELLM_REGISTRY_TOKEN", registry_user.password)
     fork, manifest, _ = _setup(tmp_path, auth_registry, repo_name)
 
-    out = run_cli(["build", "--push"], manifest=manifest, repo=fork)
+    out = run_cli("build", "--push", manifest=manifest, repo=fork)
 
-    assert out.exit_code == 4, out.output
-    assert f"docker login {auth_registry.host}" in out.output
-    assert registry_user.password not in out.output
+    assert out.code == 4, out.text
+    assert f"docker login {auth_registry.host}" in out.text
+    assert registry_user.password not in out.text
 
 
 def test_a_refused_cache_import_alone_is_not_a_refused_push() -> None:

@@ -9,24 +9,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from images_support import (
-    DOCKERFILE,
-    VERSION,
-    git,
-    make_fork,
-    push_image,
-    run_cli,
-    state_of,
-    tag_digest,
-    write_manifest,
-)
+from image_project import DOCKERFILE, VERSION, make_fork, state_of, write_image_manifest
+from support.cli import run_cli
+from support.git import git
+from support.registry_api import push_image, tag_digest
 
 from release.demo.localdaemons import DockerDaemon, LocalRegistry
 from release.images.build_skip import LABEL_BUILD_INPUTS, LABEL_REVISION, Existing, build_inputs_hash, decide
 from release.images.registry import RegistryClient, image_labels
 
 DEV_TAG = f"v{VERSION}-dev"
-# what the test manifest builds with (images_support.MANIFEST)
+# what the test manifest builds with (image_project.write_image_manifest)
 MANIFEST_INPUTS = build_inputs_hash(DOCKERFILE.encode(), {"GREETING": "hello"}, "linux/amd64")
 
 
@@ -80,7 +73,7 @@ def _no_engine_env(tmp_path: Path) -> dict[str, str]:
 def test_an_up_to_date_dev_tag_needs_no_docker_engine(tmp_path: Path, registry: LocalRegistry,
                                                       repo_name: str) -> None:
     fork = make_fork(tmp_path)
-    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    manifest = write_image_manifest(tmp_path, f"{registry.host}/{repo_name}")
     head = git(fork, "rev-parse", "HEAD")
     # the image a CI run built from this head with these inputs
     digest = push_image(registry.url, repo_name, DEV_TAG,
@@ -105,7 +98,7 @@ def test_an_up_to_date_dev_tag_needs_no_docker_engine(tmp_path: Path, registry: 
 def test_a_dev_tag_without_the_inputs_label_is_rebuilt(tmp_path: Path, registry: LocalRegistry,
                                                        repo_name: str) -> None:
     fork = make_fork(tmp_path)
-    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    manifest = write_image_manifest(tmp_path, f"{registry.host}/{repo_name}")
     push_image(registry.url, repo_name, DEV_TAG, labels={LABEL_REVISION: git(fork, "rev-parse", "HEAD")})
 
     done = subprocess.run([sys.executable, "-P", "-m", "release", "--repo", str(fork), "--manifest", str(manifest),
@@ -121,42 +114,42 @@ def test_a_dev_tag_without_the_inputs_label_is_rebuilt(tmp_path: Path, registry:
 def test_second_push_is_up_to_date_until_the_branch_or_the_inputs_move(
         tmp_path: Path, docker_env: DockerDaemon, registry: LocalRegistry, repo_name: str) -> None:
     fork = make_fork(tmp_path)
-    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
-    first = run_cli(["build", "--push"], manifest=manifest, repo=fork, as_json=True)
-    assert first.exit_code == 0, first.output
-    assert first.json["up_to_date"] is False and "does not exist" in first.json["rebuild_reason"]
+    manifest = write_image_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    first = run_cli("build", "--push", manifest=manifest, repo=fork, json_output=True)
+    assert first.code == 0, first.text
+    assert first.json()["up_to_date"] is False and "does not exist" in first.json()["rebuild_reason"]
     labels = image_labels(RegistryClient(registry.host).image_config(repo_name, DEV_TAG))
     assert labels[LABEL_BUILD_INPUTS] == MANIFEST_INPUTS
     log = state_of(manifest) / "images" / f"{VERSION}.build.log"
     log.unlink()
 
-    again = run_cli(["build", "--push"], manifest=manifest, repo=fork, as_json=True)
-    assert again.exit_code == 0, again.output
-    assert again.json["up_to_date"] is True and again.json["digest"] == first.json["digest"]
-    assert "up to date" in again.output and not log.exists()  # nothing was built
+    again = run_cli("build", "--push", manifest=manifest, repo=fork, json_output=True)
+    assert again.code == 0, again.text
+    assert again.json()["up_to_date"] is True and again.json()["digest"] == first.json()["digest"]
+    assert "up to date" in again.text and not log.exists()  # nothing was built
 
     # the dry run asks too, and says so
-    dry = run_cli(["build", "--push"], manifest=manifest, repo=fork, dry_run=True)
-    assert dry.exit_code == 0 and "up to date" in dry.output
+    dry = run_cli("build", "--push", manifest=manifest, repo=fork, dry_run=True)
+    assert dry.code == 0 and "up to date" in dry.text
 
     # --force rebuilds and pushes
-    forced = run_cli(["build", "--push", "--force"], manifest=manifest, repo=fork, as_json=True)
-    assert forced.exit_code == 0, forced.output
-    assert forced.json["up_to_date"] is False and "--force" in forced.json["rebuild_reason"]
-    assert log.exists() and forced.json["digest"] == tag_digest(registry.url, repo_name, DEV_TAG)
+    forced = run_cli("build", "--push", "--force", manifest=manifest, repo=fork, json_output=True)
+    assert forced.code == 0, forced.text
+    assert forced.json()["up_to_date"] is False and "--force" in forced.json()["rebuild_reason"]
+    assert log.exists() and forced.json()["digest"] == tag_digest(registry.url, repo_name, DEV_TAG)
 
     # another build arg: same commit, another image
     manifest.write_text(manifest.read_text().replace("GREETING: hello", "GREETING: bonjour"))
-    changed = run_cli(["build", "--push"], manifest=manifest, repo=fork, as_json=True)
-    assert changed.exit_code == 0, changed.output
-    assert changed.json["up_to_date"] is False and "build args" in changed.json["rebuild_reason"]
+    changed = run_cli("build", "--push", manifest=manifest, repo=fork, json_output=True)
+    assert changed.code == 0, changed.text
+    assert changed.json()["up_to_date"] is False and "build args" in changed.json()["rebuild_reason"]
 
     # a new commit on the branch
     (fork / "payload.txt").write_text("new payload\n")
     git(fork, "commit", "-qam", "new payload")
-    moved = run_cli(["build", "--push"], manifest=manifest, repo=fork, as_json=True)
-    assert moved.exit_code == 0, moved.output
-    assert moved.json["up_to_date"] is False and "built from" in moved.json["rebuild_reason"]
+    moved = run_cli("build", "--push", manifest=manifest, repo=fork, json_output=True)
+    assert moved.code == 0, moved.text
+    assert moved.json()["up_to_date"] is False and "built from" in moved.json()["rebuild_reason"]
     labels = image_labels(RegistryClient(registry.host).image_config(repo_name, DEV_TAG))
     assert labels[LABEL_REVISION] == git(fork, "rev-parse", "HEAD")
 
@@ -164,7 +157,7 @@ def test_second_push_is_up_to_date_until_the_branch_or_the_inputs_move(
 def test_an_unreachable_registry_stops_the_build_before_it_starts(tmp_path: Path, own_registry: LocalRegistry,
                                                                    repo_name: str) -> None:
     fork = make_fork(tmp_path)
-    manifest = write_manifest(tmp_path, f"{own_registry.host}/{repo_name}")
+    manifest = write_image_manifest(tmp_path, f"{own_registry.host}/{repo_name}")
     own_registry.stop()
     env = _no_engine_env(tmp_path)
 

@@ -7,14 +7,18 @@ import base64
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
-from images_support import VERSION, pass_smoke, push_image, run_cli, state_of, tag_digest, write_manifest
+from image_project import VERSION, pass_smoke, state_of, write_image_manifest
 from pytest_httpserver import HTTPServer
+from support.cli import run_cli
+from support.daemons import RegistryUser, kill
+from support.registry_api import push_image, tag_digest
 from werkzeug import Request, Response
 
-from release.demo.localdaemons import LocalRegistry, RegistryUser, free_port
+from release.demo.localdaemons import LocalRegistry, free_port
 from release.images import build as images
 from release.images.registry import (
     OCI_MANIFEST,
@@ -41,50 +45,53 @@ def _auth(user: RegistryUser) -> tuple[str, str]:
 def test_right_credentials_from_the_environment_pass(tmp_path: Path, auth_registry: LocalRegistry,
                                                      registry_user: RegistryUser, repo_name: str,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    manifest = write_manifest(tmp_path, f"{auth_registry.host}/{repo_name}")
+    manifest = write_image_manifest(tmp_path, f"{auth_registry.host}/{repo_name}")
     digest = push_image(auth_registry.url, repo_name, DEV, auth=_auth(registry_user))
     pass_smoke(state_of(manifest), digest)
     monkeypatch.setenv("ELLM_REGISTRY_USER", registry_user.username)
     monkeypatch.setenv("ELLM_REGISTRY_TOKEN", registry_user.password)
 
-    out = run_cli(["promote"], manifest=manifest, as_json=True, verbose=1)
+    out = run_cli("promote", manifest=manifest, json_output=True, verbose=1)
 
-    assert out.exit_code == 0, out.output
+    assert out.code == 0, out.text
     assert tag_digest(auth_registry.url, repo_name, STABLE, auth=_auth(registry_user)) == digest
-    assert registry_user.password not in out.output + json.dumps(out.json)
+    assert registry_user.password not in out.text
 
 
 def test_right_credentials_from_the_docker_config_pass(tmp_path: Path, auth_registry: LocalRegistry,
                                                        registry_user: RegistryUser, repo_name: str) -> None:
-    manifest = write_manifest(tmp_path, f"{auth_registry.host}/{repo_name}")
+    manifest = write_image_manifest(tmp_path, f"{auth_registry.host}/{repo_name}")
     digest = push_image(auth_registry.url, repo_name, DEV, auth=_auth(registry_user))
     pair = base64.b64encode(f"{registry_user.username}:{registry_user.password}".encode()).decode()
     config = Path(os.environ["DOCKER_CONFIG"]) / "config.json"
     config.write_text(json.dumps({"auths": {auth_registry.host: {"auth": pair}}}))
 
-    out = run_cli(["promote", "--skip-smoke-gate"], manifest=manifest)
+    out = run_cli("promote", "--skip-smoke-gate", manifest=manifest)
 
-    assert out.exit_code == 0, out.output
+    assert out.code == 0, out.text
     assert tag_digest(auth_registry.url, repo_name, STABLE, auth=_auth(registry_user)) == digest
 
 
 def test_wrong_credentials_fail_cleanly_without_leaking(tmp_path: Path, auth_registry: LocalRegistry,
                                                         registry_user: RegistryUser, repo_name: str,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    manifest = write_manifest(tmp_path, f"{auth_registry.host}/{repo_name}")
+    manifest = write_image_manifest(tmp_path, f"{auth_registry.host}/{repo_name}")
     digest = push_image(auth_registry.url, repo_name, DEV, auth=_auth(registry_user))
     pass_smoke(state_of(manifest), digest)
     wrong = "wrong-" + registry_user.password[::-1]
     monkeypatch.setenv("ELLM_REGISTRY_USER", registry_user.username)
     monkeypatch.setenv("ELLM_REGISTRY_TOKEN", wrong)
 
-    out = run_cli(["promote"], manifest=manifest, as_json=True, verbose=2)
+    out = run_cli("promote", manifest=manifest, json_output=True, verbose=2)
 
-    assert out.exit_code == 4  # the registry refused: an outside failure
-    assert isinstance(out.error, AuthError)
-    assert "refused user 'ellm-bot'" in out.output and "ELLM_REGISTRY_TOKEN" in out.output
+    assert out.code == 4  # the registry refused: an outside failure
+    assert "refused user 'ellm-bot'" in out.text and "ELLM_REGISTRY_TOKEN" in out.text
+    # the error itself, as -v tracebacks and logs would show it, holds no secret either
+    with pytest.raises(AuthError) as err:
+        images.promote(load_manifest(manifest), state_of(manifest), client=RegistryClient(auth_registry.host,
+                                                                                            retry=FAST))
     basic = base64.b64encode(f"{registry_user.username}:{wrong}".encode()).decode()
-    everything = out.output + repr(out.error) + str(out.error.args) + str(out.error.hints)
+    everything = out.text + repr(err.value) + str(err.value.args) + str(err.value.hints)
     for secret in (wrong, basic, registry_user.password):
         assert secret not in everything
     assert tag_digest(auth_registry.url, repo_name, STABLE, auth=_auth(registry_user)) is None
@@ -92,18 +99,18 @@ def test_wrong_credentials_fail_cleanly_without_leaking(tmp_path: Path, auth_reg
 
 def test_no_credentials_for_a_registry_that_needs_them(tmp_path: Path, auth_registry: LocalRegistry,
                                                        repo_name: str) -> None:
-    manifest = write_manifest(tmp_path, f"{auth_registry.host}/{repo_name}")
-    out = run_cli(["image", "status"], manifest=manifest)
-    assert out.exit_code == 4
-    assert "requires a login and no credentials were found" in out.output
-    assert "docker login" in out.output
+    manifest = write_image_manifest(tmp_path, f"{auth_registry.host}/{repo_name}")
+    out = run_cli("image", "status", manifest=manifest)
+    assert out.code == 4
+    assert "requires a login and no credentials were found" in out.text
+    assert "docker login" in out.text
 
 
 # --- a registry that is down, or dies mid-promotion ----------------------------------------------------
 
 def test_registry_down_is_one_clear_error(tmp_path: Path, repo_name: str) -> None:
     host = f"127.0.0.1:{free_port()}"  # nothing listens here
-    manifest = write_manifest(tmp_path, f"{host}/{repo_name}")
+    manifest = write_image_manifest(tmp_path, f"{host}/{repo_name}")
     client = RegistryClient(host, retry=FAST)
     with pytest.raises(RegistryUnavailable) as err:
         images.promote(load_manifest(manifest), state_of(manifest), client=client, skip_smoke_gate=True)
@@ -113,25 +120,36 @@ def test_registry_down_is_one_clear_error(tmp_path: Path, repo_name: str) -> Non
 
 
 def test_registry_down_through_the_cli(tmp_path: Path, repo_name: str) -> None:
-    manifest = write_manifest(tmp_path, f"127.0.0.1:{free_port()}/{repo_name}")
-    out = run_cli(["promote"], manifest=manifest)
-    assert out.exit_code == 4  # an outside failure, not a refusal
-    assert "did not answer" in out.output and "Traceback" not in out.output
-    assert out.output.count("retry:") == 4  # five attempts in all, each retry announced
+    manifest = write_image_manifest(tmp_path, f"127.0.0.1:{free_port()}/{repo_name}")
+    out = run_cli("promote", manifest=manifest)
+    assert out.code == 4  # an outside failure, not a refusal
+    assert "did not answer" in out.text and "Traceback" not in out.text
+    assert out.text.count("retry:") == 4  # five attempts in all, each retry announced
+
+
+class KillsBeforeThePut(RegistryClient):
+    """A client whose registry dies after every read, just before the one write (promote's PUT)."""
+
+    def __init__(self, registry: LocalRegistry, **kwargs: Any):
+        super().__init__(registry.host, **kwargs)
+        self.registry = registry
+
+    def put_manifest(self, *args: Any, **kwargs: Any) -> Any:
+        kill(self.registry)
+        return super().put_manifest(*args, **kwargs)
 
 
 @pytest.mark.parametrize("stable_before", ["absent", "another digest"])
 def test_registry_killed_between_read_and_write_leaves_stable_untouched(
         tmp_path: Path, own_registry: LocalRegistry, repo_name: str, stable_before: str) -> None:
-    manifest = write_manifest(tmp_path, f"{own_registry.host}/{repo_name}")
+    manifest = write_image_manifest(tmp_path, f"{own_registry.host}/{repo_name}")
     digest = push_image(own_registry.url, repo_name, DEV)
     old = push_image(own_registry.url, repo_name, STABLE, content=b"old") if stable_before != "absent" else None
     pass_smoke(state_of(manifest), digest)
-    client = RegistryClient(own_registry.host, retry=FAST)
+    client = KillsBeforeThePut(own_registry, retry=FAST)
 
     with pytest.raises(RegistryUnavailable) as err:
-        images.promote(load_manifest(manifest), state_of(manifest), client=client, force_retag=True,
-                       hooks=images.PromoteHooks(before_put=own_registry.kill))
+        images.promote(load_manifest(manifest), state_of(manifest), client=client, force_retag=True)
 
     assert f"PUT /v2/{repo_name}/manifests/{STABLE}" in err.value.message
     own_registry.start()  # same port, same storage
@@ -190,13 +208,15 @@ def test_malformed_dev_manifest_is_refused_and_nothing_is_written(tmp_path: Path
                                                                    body: bytes, content_type: str,
                                                                    expect: str) -> None:
     httpserver.expect_request(f"/v2/ellm/app/manifests/{DEV}").respond_with_data(body, content_type=content_type)
-    manifest = write_manifest(tmp_path, f"127.0.0.1:{httpserver.port}/ellm/app")
+    manifest = write_image_manifest(tmp_path, f"127.0.0.1:{httpserver.port}/ellm/app")
 
-    out = run_cli(["promote", "--skip-smoke-gate"], manifest=manifest)
+    out = run_cli("promote", "--skip-smoke-gate", manifest=manifest)
 
-    assert out.exit_code == 4 and isinstance(out.error, MalformedResponse)
-    assert expect in out.output
+    assert out.code == 4
+    assert expect in out.text
     assert [r.method for r, _ in httpserver.log] == ["GET"]  # no PUT reached the registry
+    with pytest.raises(MalformedResponse, match=expect):  # the error behind that message
+        RegistryClient(f"127.0.0.1:{httpserver.port}", retry=FAST).get_manifest("ellm/app", DEV)
 
 
 def test_digest_header_that_lies_is_refused(httpserver: HTTPServer) -> None:

@@ -12,9 +12,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from images_support import VERSION, git, make_fork, pass_smoke, push_image, run_cli, state_of, write_manifest
+from image_project import VERSION, make_fork, pass_smoke, state_of, write_image_manifest
+from support.cli import run_cli
+from support.daemons import RegistryUser
+from support.git import git
+from support.registry_api import push_image
 
-from release.demo.localdaemons import DockerDaemon, LocalRegistry, RegistryUser
+from release.demo.localdaemons import DockerDaemon, LocalRegistry
 from release.images import signing
 from release.images.registry import Credentials
 from release.redaction import Secret
@@ -55,22 +59,22 @@ def cosign_verify(image: str, public_key: Path, docker_config: str | None = None
 def test_build_push_signs_the_dev_digest(tmp_path: Path, docker_env: DockerDaemon, registry: LocalRegistry,
                                          repo_name: str, signing_env: tuple[Path, Path]) -> None:
     fork = make_fork(tmp_path)
-    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    manifest = write_image_manifest(tmp_path, f"{registry.host}/{repo_name}")
     git(fork, "rev-parse", "HEAD")
 
-    out = run_cli(["build", "--push"], manifest=manifest, repo=fork, as_json=True)
+    out = run_cli("build", "--push", manifest=manifest, repo=fork, json_output=True)
 
-    assert out.exit_code == 0, out.output
-    digest = out.json["digest"]
-    assert out.json["signature"]["action"] == "signed"
+    assert out.code == 0, out.text
+    digest = out.json()["digest"]
+    assert out.json()["signature"]["action"] == "signed"
     assert cosign_verify(f"{registry.host}/{repo_name}@{digest}", signing_env[1]).returncode == 0
     assert cosign_verify(f"{registry.host}/{repo_name}:v{VERSION}-dev", signing_env[1]).returncode == 0
     record = json.loads((state_of(manifest) / "images" / f"{VERSION}.json").read_text())
     assert record["dev_signature"].startswith("key ")
 
-    again = run_cli(["build", "--push"], manifest=manifest, repo=fork, as_json=True)
-    assert again.exit_code == 0, again.output
-    assert again.json["up_to_date"] and again.json["signature"]["action"] == "already signed"
+    again = run_cli("build", "--push", manifest=manifest, repo=fork, json_output=True)
+    assert again.code == 0, again.text
+    assert again.json()["up_to_date"] and again.json()["signature"]["action"] == "already signed"
 
 
 def test_build_push_without_signing_says_so(tmp_path: Path, docker_env: DockerDaemon, registry: LocalRegistry,
@@ -78,38 +82,38 @@ def test_build_push_without_signing_says_so(tmp_path: Path, docker_env: DockerDa
     for name in ("ELLM_COSIGN_KEY", "ELLM_COSIGN_KEYLESS", "ELLM_COSIGN_PUBLIC_KEY"):
         monkeypatch.delenv(name, raising=False)
     fork = make_fork(tmp_path)
-    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
-    out = run_cli(["build", "--push"], manifest=manifest, repo=fork)
-    assert out.exit_code == 0, out.output
-    assert "is not signed (no signing configured): set ELLM_COSIGN_KEY" in out.output
+    manifest = write_image_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    out = run_cli("build", "--push", manifest=manifest, repo=fork)
+    assert out.code == 0, out.text
+    assert "is not signed (no signing configured): set ELLM_COSIGN_KEY" in out.text
 
 
 def test_a_missing_key_is_refused_before_the_build(tmp_path: Path, registry: LocalRegistry, repo_name: str) -> None:
-    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
-    out = run_cli(["build", "--push", "--sign-key", str(tmp_path / "nope.key")], manifest=manifest,
+    manifest = write_image_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    out = run_cli("build", "--push", "--sign-key", str(tmp_path / "nope.key"), manifest=manifest,
                   repo=make_fork(tmp_path))
-    assert out.exit_code == 2
-    assert f"the cosign key {tmp_path / 'nope.key'} does not exist" in out.output
+    assert out.code == 2
+    assert f"the cosign key {tmp_path / 'nope.key'} does not exist" in out.text
     assert not (state_of(manifest) / "images").exists()
 
 
 def test_promote_leaves_a_stable_tag_that_verifies(tmp_path: Path, registry: LocalRegistry, repo_name: str,
                                                    signing_env: tuple[Path, Path]) -> None:
     """A -dev digest pushed before signing was set up: promote signs it, then checks the stable tag."""
-    manifest = write_manifest(tmp_path, f"{registry.host}/{repo_name}")
+    manifest = write_image_manifest(tmp_path, f"{registry.host}/{repo_name}")
     digest = push_image(registry.url, repo_name, f"v{VERSION}-dev", content=b"unsigned build")
     pass_smoke(state_of(manifest), digest)
     stable = f"{registry.host}/{repo_name}:v{VERSION}"
     assert cosign_verify(f"{registry.host}/{repo_name}@{digest}", signing_env[1]).returncode != 0
 
-    out = run_cli(["promote"], manifest=manifest, as_json=True)
+    out = run_cli("promote", manifest=manifest, json_output=True)
 
-    assert out.exit_code == 0, out.output
-    assert out.json["signature"] == {"image": stable, "action": "signed and verified",
+    assert out.code == 0, out.text
+    assert out.json()["signature"] == {"image": stable, "action": "signed and verified",
                                      "how": f"key {signing_env[0]}"}
     assert cosign_verify(stable, signing_env[1]).returncode == 0
-    again = run_cli(["promote"], manifest=manifest, as_json=True)
-    assert again.exit_code == 0 and again.json["signature"]["action"] == "verified"
+    again = run_cli("promote", manifest=manifest, json_output=True)
+    assert again.code == 0 and again.json()["signature"]["action"] == "verified"
 
 
 def test_verify_tells_unsigned_from_another_key(tmp_path: Path, registry: LocalRegistry, repo_name: str,

@@ -9,7 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from images_support import write_manifest
+from image_project import write_image_manifest
 
 from release.images.build import (
     RECORD_KEYS,
@@ -190,7 +190,7 @@ def test_credential_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 # --- build plan and records ------------------------------------------------------------------------
 
 def test_buildx_command_line(tmp_path: Path) -> None:
-    manifest = load_manifest(write_manifest(tmp_path, "ghcr.io/embeddedllm/skypilot"))
+    manifest = load_manifest(write_image_manifest(tmp_path, "ghcr.io/embeddedllm/skypilot"))
     plan = plan_build(manifest, tmp_path / "fork", "0.13.0", "f" * 40, push=True)
     argv = buildx_argv(plan, Path("/m.json"))
     assert argv[:5] == ["docker", "buildx", "build", "--platform", "linux/amd64"]

@@ -14,12 +14,14 @@ from typing import Any
 
 import pytest
 import yaml
-from images_support import pass_smoke, push_image
+from image_project import pass_smoke
+from support.git import commit_files, git
+from support.registry_api import push_image
+from support.worlds import Cli
 
 from release.assist import verify
-from release.cli.app import main
 from release.demo.localdaemons import LocalRegistry, free_port
-from release.demo.sandbox import World, build_world, commit_files, git
+from release.demo.sandbox import World, build_world
 from release.manifest.model import load_manifest
 from release.repo.gitrepo import open_repo
 
@@ -40,16 +42,6 @@ class Released:
     @property
     def state(self) -> Path:
         return self.world.root / "release" / ".ellm"
-
-
-def ellm(capsys: pytest.CaptureFixture[str], world: World, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(["--repo", str(world.fork), "--manifest", str(world.manifest_path), *args])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 class ChartRepo:
@@ -108,19 +100,19 @@ def chart_repo() -> Iterator[ChartRepo]:
 
 @pytest.fixture
 def released(tmp_path: Path, registry: LocalRegistry, repo_name: str, chart_repo: ChartRepo,
-             capsys: pytest.CaptureFixture[str]) -> Released:
+             cli: Cli) -> Released:
     """0.13.0 rebased (manifest, branch and README agree), built, smoke-tested and promoted."""
-    return make_release(tmp_path, registry, repo_name, chart_repo, capsys, promote=True)
+    return make_release(tmp_path, registry, repo_name, chart_repo, cli, promote=True)
 
 
 def make_release(tmp_path: Path, registry: LocalRegistry, repo_name: str, chart_repo: ChartRepo,
-                 capsys: pytest.CaptureFixture[str], *, promote: bool) -> Released:
+                 cli: Cli, *, promote: bool) -> Released:
     world = build_world(tmp_path / "world", conflict=False, upstreamed=False)
     git(world.fork, "fetch", "-q", "--tags", "upstream", "+refs/heads/*:refs/remotes/upstream/*")
     world.write_manifest("0.12.0", world.base, image_repository=f"{registry.host}/{repo_name}")
     chart_repo.versions = ["0.12.0", VERSION]
     set_chart_repo(world, chart_repo.url)
-    code, _, err = ellm(capsys, world, "rebase", VERSION)
+    code, _, err = cli(world, "rebase", VERSION)
     assert code == 0, err
     head = git(world.fork, "rev-parse", f"ellm-{VERSION}")
     labels = {REVISION: head, VERSION_LABEL: VERSION}
@@ -132,8 +124,8 @@ def make_release(tmp_path: Path, registry: LocalRegistry, repo_name: str, chart_
     return done
 
 
-def test_everything_agrees(released: Released, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = ellm(capsys, released.world, "--json", "verify")
+def test_everything_agrees(released: Released, cli: Cli) -> None:
+    code, out, err = cli(released.world, "--json", "verify")
     assert code == 0, err
     data = json.loads(out)  # exactly one JSON document on stdout
     assert data["ok"] is True and data["disagreements"] == [] and data["version"] == VERSION
@@ -143,7 +135,7 @@ def test_everything_agrees(released: Released, capsys: pytest.CaptureFixture[str
     assert json.loads((released.state / "verify.json").read_text())["ok"] is True
 
 
-def test_every_disagreement_is_listed_at_once(released: Released, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_disagreement_is_listed_at_once(released: Released, cli: Cli) -> None:
     world, name = released.world, released.repo_name
     # the stable tag is another build, the dev build says another revision and has no smoke record,
     # the README was edited by hand, and the chart repository lacks the version
@@ -154,7 +146,7 @@ def test_every_disagreement_is_listed_at_once(released: Released, capsys: pytest
     git(world.fork, "checkout", "-q", f"ellm-{VERSION}")
     commit_files(world.fork, {"README.md": "# edited by hand\n"}, "Touch up the README")
     released.chart_repo.versions = ["0.12.0"]
-    code, out, _ = ellm(capsys, world, "--json", "verify")
+    code, out, _ = cli(world, "--json", "verify")
     assert code == 1
     problems = "\n".join(json.loads(out)["disagreements"])
     assert "the stable tag is not the promoted dev build" in problems
@@ -167,65 +159,65 @@ def test_every_disagreement_is_listed_at_once(released: Released, capsys: pytest
 
 
 def test_a_damaged_smoke_record_is_a_disagreement_not_a_crash(released: Released,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+                                                              cli: Cli) -> None:
     record = released.state / "smoke" / (released.digest.replace(":", "-") + ".json")
     record.write_text('{"runs": [{"passed": "yes"}]}', encoding="utf-8")
-    code, out, err = ellm(capsys, released.world, "--json", "verify")
+    code, out, err = cli(released.world, "--json", "verify")
     assert code == 1, err
     [smoke] = json.loads(out)["disagreements"]
     assert str(record) in smoke and "damaged" in smoke
 
 
-def test_branch_drift_fails(released: Released, capsys: pytest.CaptureFixture[str]) -> None:
+def test_branch_drift_fails(released: Released, cli: Cli) -> None:
     git(released.world.fork, "checkout", "-q", f"ellm-{VERSION}")
     commit_files(released.world.fork, {"sky/extra.py": "X = 1\n"}, "[Hotfix] not in the manifest")
-    code, out, _ = ellm(capsys, released.world, "verify")
+    code, out, _ = cli(released.world, "verify")
     assert code == 1
     assert "FAIL  branch" in out and "[Hotfix] not in the manifest" in out  # brackets printed as they are
     assert "was built from" in out  # the images now lag behind the branch head too
 
 
 def test_unreachable_chart_repository_is_a_note_not_a_failure(released: Released,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+                                                              cli: Cli) -> None:
     released.chart_repo.stop()
-    code, out, _ = ellm(capsys, released.world, "--json", "verify")
+    code, out, _ = cli(released.world, "--json", "verify")
     assert code == 0
     [chart] = [c for c in json.loads(out)["checks"] if c["area"] == "chart"]
     assert chart["status"] == "skipped" and "could not be reached" in chart["message"]
 
 
 def test_not_promoted_yet_is_not_a_disagreement(tmp_path: Path, registry: LocalRegistry, repo_name: str,
-                                                chart_repo: ChartRepo, capsys: pytest.CaptureFixture[str]) -> None:
-    built = make_release(tmp_path, registry, repo_name, chart_repo, capsys, promote=False)
-    code, out, _ = ellm(capsys, built.world, "--json", "verify")
+                                                chart_repo: ChartRepo, cli: Cli) -> None:
+    built = make_release(tmp_path, registry, repo_name, chart_repo, cli, promote=False)
+    code, out, _ = cli(built.world, "--json", "verify")
     assert code == 0
     assert any(c["status"] == "skipped" and "not promoted" in c["message"] for c in json.loads(out)["checks"])
 
 
-def test_other_version_and_bad_input(released: Released, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = ellm(capsys, released.world, "--json", "verify", "0.12.0")
+def test_other_version_and_bad_input(released: Released, cli: Cli) -> None:
+    code, out, _ = cli(released.world, "--json", "verify", "0.12.0")
     assert code == 1  # nothing was built for 0.12.0
     data = json.loads(out)
     assert [c["status"] for c in data["checks"] if c["area"] in ("branch", "readme")] == ["skipped", "skipped"]
     assert any("v0.12.0-dev is not in the registry" in d for d in data["disagreements"])
-    code, _, err = ellm(capsys, released.world, "verify", "not-a-version")
+    code, _, err = cli(released.world, "verify", "not-a-version")
     assert code == 2 and "Traceback" not in err and err.count("\n") <= 3
 
 
 def test_a_token_in_the_chart_repository_url_is_never_printed(released: Released,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+                                                             cli: Cli) -> None:
     manifest = released.world.manifest_path
     url = released.chart_repo.url
     manifest.write_text(manifest.read_text().replace(url, url.replace("http://", "http://bot:s3cr3t-t0ken@")))
     released.chart_repo.versions = ["0.12.0"]
-    code, out, err = ellm(capsys, released.world, "--json", "verify")
+    code, out, err = cli(released.world, "--json", "verify")
     assert code == 1
     assert "s3cr3t-t0ken" not in out + err
     assert "http://***@127.0.0.1" in out
 
 
-def test_options_after_the_subcommand(released: Released, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = ellm(capsys, released.world, "verify", VERSION, "--insecure-registry")
+def test_options_after_the_subcommand(released: Released, cli: Cli) -> None:
+    code, out, _ = cli(released.world, "verify", VERSION, "--insecure-registry")
     assert code == 0, out
 
 
@@ -315,7 +307,7 @@ def test_deployed_release_with_another_chart_or_digest(released: Released) -> No
 
 
 def test_real_helm_without_a_reachable_cluster(released: Released, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str],
+                                               cli: Cli,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(yaml.safe_dump({
@@ -324,7 +316,7 @@ def test_real_helm_without_a_reachable_cluster(released: Released, tmp_path: Pat
         "contexts": [{"name": "prod", "context": {"cluster": "c", "user": "u"}}],
         "users": [{"name": "u", "user": {"token": "not-a-real-token"}}]}))
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    code, out, err = ellm(capsys, released.world, "--json", "verify", "--kube-context", "prod")
+    code, out, err = cli(released.world, "--json", "verify", "--kube-context", "prod")
     assert code == 1
     [deployed] = [c for c in json.loads(out)["checks"] if c["area"] == "deployed"]
     assert deployed["status"] == "fail" and "release skypilot in context prod could not be read" in deployed["message"]

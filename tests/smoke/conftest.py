@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+import k8s_objects as k
 import pytest
-import smoke_k8s as k
-from smoke_paths import H100
+from gpu_captures import H100
 
 from release.smoke.gpu_tools import parse_nvidia_query_csv
 from release.smoke.nodes import AMD_MI300X_LABELS, gfd_labels

@@ -4,8 +4,8 @@ api.version matches as the deploy role's, and a pod must actually run."""
 
 from __future__ import annotations
 
+import k8s_objects as k
 import pytest
-import smoke_k8s as k
 from kubernetes import client
 
 from release.deploy import logic as deploy

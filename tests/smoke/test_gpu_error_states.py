@@ -9,11 +9,10 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from smoke_paths import H100
+from gpu_captures import H100
+from support.cli import run_cli
 
-from release.cli.commands.smoke import smoke
-from release.errors import ReleaseError
+from release.errors import EXIT_INTERNAL
 from release.smoke import gpu_tools as g
 
 CSV = (H100 / "nvidia-smi-query.csv").read_text()
@@ -59,11 +58,10 @@ def eight_list(line3: str | None = None) -> str:
 def check_smi(tmp_path: Path, fmt: str, text: str, *extra: str, vendor: str = "nvidia") -> tuple[int, str, dict]:
     out, saved = tmp_path / "smi.txt", tmp_path / "findings" / "smi.json"
     out.write_text(text)
-    res = CliRunner().invoke(smoke, ["check", "smi", "--vendor", vendor, "--format", fmt, "--output", str(out),
-                                     "--subject", "gpu-node-1", "--save", str(saved), *extra])
-    assert res.exception is None or isinstance(res.exception, ReleaseError), res.exception
-    code = res.exception.exit_code if isinstance(res.exception, ReleaseError) else res.exit_code
-    return code, res.output, json.loads(saved.read_text())
+    res = run_cli("smoke", "check", "smi", "--vendor", vendor, "--format", fmt, "--output", out,
+                  "--subject", "gpu-node-1", "--save", saved, *extra)
+    assert res.code != EXIT_INTERNAL, res  # a failed check, never a crash
+    return res.code, res.text, json.loads(saved.read_text())
 
 
 def failed(saved: dict) -> dict[str, str]:
@@ -180,9 +178,9 @@ def test_unreadable_tool_output_is_a_saved_failure(tmp_path, fmt, text, vendor):
 
 def run_check(tmp_path: Path, args: list[str]) -> tuple[int, dict]:
     saved = tmp_path / "findings" / "x.json"
-    res = CliRunner().invoke(smoke, ["check", *args, "--save", str(saved)])
-    assert res.exception is None or isinstance(res.exception, ReleaseError), res.exception
-    return (res.exception.exit_code if isinstance(res.exception, ReleaseError) else 0), json.loads(saved.read_text())
+    res = run_cli("smoke", "check", *args, "--save", saved)
+    assert res.code != EXIT_INTERNAL, res  # a failed check, never a crash
+    return res.code, json.loads(saved.read_text())
 
 
 @pytest.mark.parametrize("body", ["null", "[]", '"healthy"', "42", '{"status": ["healthy"], "version": 12}'])

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from smoke_paths import H100
+from gpu_captures import H100
 
 from release.smoke import gpu_tools as g
 

@@ -6,8 +6,8 @@ import shlex
 
 import click
 import pytest
-from click.testing import CliRunner
-from smoke_paths import H100
+from gpu_captures import H100
+from support.cli import run_cli
 
 from release.cli.commands.smoke import smoke
 from release.cli.examples import examples_of
@@ -49,7 +49,7 @@ def test_the_smi_example_runs_on_real_h100_output(tmp_path, monkeypatch):
     [example] = examples_of(_command(("check", "smi")))
     words = shlex.split(example)[2:]
     words[words.index("--expected-count") + 1] = "1"  # the fixture is a one-GPU host
-    res = CliRunner().invoke(smoke, words)
-    assert res.exit_code == 0, res.output
-    assert "PASS gpu.present" in res.output and "NVIDIA H100 80GB HBM3" in res.output
-    assert "--format nvidia-csv" in CliRunner().invoke(smoke, ["check", "smi", "--help"]).output
+    res = run_cli("smoke", *words)
+    assert res.code == 0, res.text
+    assert "PASS gpu.present" in res.text and "NVIDIA H100 80GB HBM3" in res.text
+    assert "--format nvidia-csv" in run_cli("smoke", "check", "smi", "--help").out

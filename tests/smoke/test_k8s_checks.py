@@ -1,6 +1,6 @@
 import json
 
-import smoke_k8s as k
+import k8s_objects as k
 
 from release.smoke import nodes, pods
 

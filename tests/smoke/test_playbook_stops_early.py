@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from smoke_paths import REPO, need_tool
+from support.paths import REPO_ROOT
+from support.tools import need_tool
 
 from release.smoke.findings import ok as passing
 from release.smoke.findings import save
@@ -46,7 +47,7 @@ def test_a_run_that_fails_before_its_checks_records_a_failure(tmp_path: Path, in
             "playbooks/smoke.yml", "-l", limit, "-e", f"smoke_image_digest={DIGEST}",
             "-e", f"smoke_artifacts_dir={artifacts}", "-e", "smoke_sky_bin=sky-not-installed-here",
             "-e", f"ansible_python_interpreter={sys.executable}", "-e", f"ansible_playbook_python={sys.executable}"]
-    res = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    res = subprocess.run(argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
     out = res.stdout + res.stderr
     assert res.returncode == 2, out
     assert "Traceback" not in out and "PASSED" not in out

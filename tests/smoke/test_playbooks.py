@@ -8,9 +8,11 @@ import sys
 
 import pytest
 import yaml
-from smoke_paths import H100, REPO, need_tool
+from gpu_captures import H100
+from support.paths import REPO_ROOT
+from support.tools import need_tool
 
-PLAYBOOKS = REPO / "playbooks"
+PLAYBOOKS = REPO_ROOT / "playbooks"
 OWN = [
     "smoke.yml",
     "node-check.yml",
@@ -42,7 +44,7 @@ def test_smoke_playbook_syntax(inventory, env):
     exe = need_tool("ansible-playbook", INSTALL)
     res = subprocess.run(
         [exe, "--syntax-check", "-i", f"playbooks/inventories/{inventory}", "playbooks/smoke.yml"],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,
@@ -54,7 +56,7 @@ def test_node_check_syntax(env):
     exe = need_tool("ansible-playbook", INSTALL)
     res = subprocess.run(
         [exe, "--syntax-check", "-i", "localhost,", "playbooks/node-check.yml"],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,
@@ -90,7 +92,7 @@ def test_node_check_fails_cleanly_without_a_gpu(env, tmp_path):
             f"ansible_python_interpreter={sys.executable}",
             "playbooks/node-check.yml",
         ],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,
@@ -108,7 +110,7 @@ def test_kind_preparation_runs(tmp_path):
     cfg = tmp_path / "cluster.yaml"
     subprocess.run(
         [sys.executable, "-m", "release.smoke", "kind-config", "--cluster", "skypilot", "--out", str(cfg)],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         check=True,
     )
     assert yaml.safe_load(cfg.read_text()) == yaml.safe_load((PLAYBOOKS / "kind" / "cluster.yaml").read_text())
@@ -126,7 +128,7 @@ def test_kind_preparation_runs(tmp_path):
                 "--cuda-version",
                 "13.0",
             ],
-            cwd=REPO,
+            cwd=REPO_ROOT,
             check=True,
             capture_output=True,
             text=True,

@@ -11,7 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from smoke_paths import REPO, need_tool
+from support.paths import REPO_ROOT
+from support.tools import need_tool
 
 from release.records import state_dir
 from release.smoke.record import find_passing_record
@@ -23,7 +24,7 @@ def _release_copy(tmp_path: Path) -> Path:
     """A release repository elsewhere: its manifest, and a passing 'api' check group."""
     manifest = tmp_path / "release" / "patches" / "manifest.yaml"
     manifest.parent.mkdir(parents=True)
-    shutil.copy(REPO / "patches" / "manifest.yaml", manifest)
+    shutil.copy(REPO_ROOT / "patches" / "manifest.yaml", manifest)
     return manifest
 
 
@@ -32,11 +33,11 @@ def _run_record_role(tmp_path: Path, env: dict[str, str], extra: dict[str, objec
     health.write_text('{"status": "healthy", "version": "0.12.0"}')
     started = json.loads(subprocess.run([sys.executable, "-m", "release.smoke", "run-start", "--artifacts",
                                          str(tmp_path / "artifacts"), "--tier", "kind"],
-                                        cwd=REPO, check=True, capture_output=True, text=True).stdout)
+                                        cwd=REPO_ROOT, check=True, capture_output=True, text=True).stdout)
     subprocess.run([sys.executable, "-m", "release.smoke", "check", "api", "--health", str(health),
                     "--version", "0.12.0", "--save", started["findings"] + "/api.json",
                     "--run-id", started["run_id"], "--digest", DIGEST],
-                   cwd=REPO, check=True, capture_output=True)
+                   cwd=REPO_ROOT, check=True, capture_output=True)
     play = tmp_path / "record.yml"
     play.write_text(json.dumps([{
         "name": "Record", "hosts": "localhost", "gather_facts": False,
@@ -53,7 +54,7 @@ def _run_record_role(tmp_path: Path, env: dict[str, str], extra: dict[str, objec
 def _env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ELLM_", "ANSIBLE_"))}
     env.update(ANSIBLE_HOME=str(tmp_path / "ansible"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_ROLES_PATH=str(REPO / "playbooks" / "roles"),
+               ANSIBLE_ROLES_PATH=str(REPO_ROOT / "playbooks" / "roles"),
                ANSIBLE_PYTHON_INTERPRETER=sys.executable)
     return env
 
@@ -66,7 +67,7 @@ def test_record_follows_the_manifest_like_promote(tmp_path: Path) -> None:
     found = find_passing_record(state_dir(manifest), DIGEST)
     assert found is not None and found.tier == "kind" and found.version == "0.12.0"
     assert (tmp_path / "release" / ".ellm" / "smoke" / ("sha256-" + "cd" * 32 + ".json")).is_file()
-    assert not (REPO / ".ellm" / "smoke" / ("sha256-" + "cd" * 32 + ".json")).exists()
+    assert not (REPO_ROOT / ".ellm" / "smoke" / ("sha256-" + "cd" * 32 + ".json")).exists()
 
 
 def test_record_honours_ellm_state_dir(tmp_path: Path, monkeypatch) -> None:

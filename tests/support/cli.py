@@ -15,8 +15,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from click.testing import CliRunner
 
@@ -27,8 +26,9 @@ from support.paths import REPO_ROOT
 CALLER_VARIABLES = ("ELLM_STATE_DIR", "ELLM_REPO", "ELLM_MANIFEST")
 
 
-@dataclass(frozen=True)
-class CliResult:
+class CliResult(NamedTuple):
+    """How a run ended; unpacks as `code, out, err`."""
+
     code: int
     out: str
     err: str

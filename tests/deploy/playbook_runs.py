@@ -1,5 +1,6 @@
-"""Shared helpers for the deploy tests: real ansible-playbook, ansible-lint and helm, each with
-its home in a temporary folder. A missing tool fails the test with the command that installs it;
+"""Running the deploy side for real in the deploy tests: the playbooks (ansible-playbook), helm
+template of the test chart, and `ellm-release deploy` in its own process, each with its home in a
+temporary folder. A missing tool fails the test with the command that installs it (support.tools);
 nothing here is skipped."""
 
 from __future__ import annotations
@@ -8,14 +9,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import yaml
+from support.cli import child_argv
+from support.paths import REAL_MANIFEST, REPO_ROOT
+from support.tools import need_tool
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 PLAYBOOK = ROOT / "playbooks" / "deploy.yml"
 INVENTORIES = ROOT / "playbooks" / "inventories"
 TEST_CHART = Path(__file__).resolve().parent / "chart"
@@ -45,16 +47,6 @@ def make_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-
-
-def tool(name: str, install: str) -> str:
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.is_file() else shutil.which(name)
-    if not found:
-        pytest.fail(f"{name} is not installed; install it with: {install}")
-    return found
-
-
 @dataclass
 class Run:
     returncode: int
@@ -79,8 +71,15 @@ def write_record(env: dict[str, str], version: str, digest: str = DIGEST_A, *,
     return path
 
 
+def run_release(env: dict[str, str], *args: str, manifest: Path = REAL_MANIFEST) -> subprocess.CompletedProcess[str]:
+    """`python -m release --manifest MANIFEST ARGS` from the checkout, in its own process: `deploy`
+    hands ansible-playbook its real stdout and stderr, which an in-process run cannot give it."""
+    return subprocess.run(child_argv(*args, manifest=manifest), cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
 def run_playbook(env: dict[str, str], inventory: str, *args: str) -> Run:
-    argv = [tool("ansible-playbook", "pip install '.[deploy]'"), "-i", str(INVENTORIES / inventory),
+    argv = [need_tool("ansible-playbook", "pip install '.[deploy]'"), "-i", str(INVENTORIES / inventory),
             str(PLAYBOOK), *args]
     proc = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     return Run(proc.returncode, proc.stdout, proc.stderr, argv)
@@ -111,7 +110,7 @@ def helm_template(env: dict[str, str], values: dict, chart_version: str, tmp_pat
     (chart / "Chart.yaml").write_text(yaml.safe_dump(meta), encoding="utf-8")
     values_file = tmp_path / "rendered-values.yaml"
     values_file.write_text(yaml.safe_dump(values), encoding="utf-8")
-    helm = tool("helm", "scripts/setup.sh (installs helm 3 at /usr/local/bin/helm)")
+    helm = need_tool("helm", "scripts/setup.sh (installs helm 3 at /usr/local/bin/helm)")
     proc = subprocess.run([helm, "template", "skypilot", str(chart), "-n", "skypilot", "-f", str(values_file)],
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -1,120 +1,16 @@
-"""Helpers shared by the image tests: a synthetic fork, a manifest pointing at a test registry, a
-push of images and indexes straight through the registry API, and the CLI runner."""
+"""Pushing straight through the registry API (OCI distribution), and reading a tag back, without the
+code under test: images and indexes a test needs in a registry, and what the registry says afterwards."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import textwrap
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import click
 import requests
-from click.testing import CliRunner, Result
 
-from release.cli import registry
-from release.cli.output import Options
-from release.errors import ReleaseError
 from release.images.registry import OCI_INDEX, OCI_MANIFEST, sha256_digest
-from release.smoke.record import SmokeRecord, write_record
 
-VERSION = "0.13.0"
-
-MANIFEST = """\
-upstream:
-  repo: skypilot-org/skypilot
-  version: {version}
-  base: 253b3c8b5f53061e52283c8f6e455a235788131c
-fork:
-  repo: EmbeddedLLM/skypilot
-  url: https://github.com/EmbeddedLLM/skypilot.git
-  branch: ellm-{{version}}
-image:
-  repository: {repository}
-  stable_tag: v{{version}}
-  dev_tag: v{{version}}-dev
-  platform: linux/amd64
-  dockerfile: {dockerfile}
-  context: .
-  build_args:
-    GREETING: hello
-chart:
-  name: skypilot/skypilot
-patches:
-  - id: one
-    title: One patch
-    description: A patch.
-    status: carry
-    commits:
-      - 493fb1f2dd929e81c2cf4f3e52bdfff5f5da6cd5
-"""
-
-DOCKERFILE = """\
-FROM scratch
-ARG GREETING=unset
-COPY payload.txt /payload.txt
-"""
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
-
-
-def make_fork(root: Path, version: str = VERSION, payload: str = "payload\n") -> Path:
-    """A real git repository on branch ellm-VERSION whose Dockerfile builds FROM scratch."""
-    fork = root / "fork"
-    fork.mkdir(parents=True)
-    git(fork, "init", "-q", "-b", f"ellm-{version}")
-    git(fork, "config", "user.email", "t@example.com")
-    git(fork, "config", "user.name", "Test")
-    (fork / "Dockerfile").write_text(DOCKERFILE)
-    (fork / "payload.txt").write_text(payload)
-    git(fork, "add", ".")
-    git(fork, "commit", "-q", "-m", "fork head")
-    return fork
-
-
-def write_manifest(root: Path, repository: str, version: str = VERSION, dockerfile: str = "Dockerfile") -> Path:
-    path = root / "release-repo" / "patches" / "manifest.yaml"
-    path.parent.mkdir(parents=True)
-    path.write_text(MANIFEST.format(version=version, repository=repository, dockerfile=dockerfile))
-    return path
-
-
-def state_of(manifest_path: Path) -> Path:
-    return manifest_path.resolve().parent.parent / ".ellm"
-
-
-@dataclass
-class CliOutcome:
-    exit_code: int
-    output: str  # stdout + stderr, what the user sees
-    json: Any
-    error: ReleaseError | None
-
-
-def run_cli(args: Sequence[str], *, manifest: Path, repo: Path | None = None, as_json: bool = False,
-            dry_run: bool = False, verbose: int = 0) -> CliOutcome:
-    """Run one of the image commands the way `ellm-release` does: errors become one message + exit code."""
-    group = click.Group(commands={name: registry.load(name) for name in ("build", "promote", "image")})
-    opts = Options(repo=repo or Path("skypilot"), manifest=manifest, dry_run=dry_run, json=as_json, verbose=verbose)
-    result: Result = CliRunner().invoke(group, list(args), obj=opts, catch_exceptions=True)
-    error = result.exception if isinstance(result.exception, ReleaseError) else None
-    if result.exception is not None and error is None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    output = result.output + (f"error: {error.message}\n" + "".join(f"  {h}\n" for h in error.hints) if error else "")
-    code = error.exit_code if error else result.exit_code
-    data = None
-    if as_json and result.stdout.strip() and code == 0:
-        data = json.loads(result.stdout)
-    return CliOutcome(code, output, data, error)
-
-
-# --- pushing through the registry API --------------------------------------------------------------
 
 def push_blob(base: str, repo: str, data: bytes, auth: Any = None) -> str:
     digest = sha256_digest(data)
@@ -184,12 +80,3 @@ def tag_digest(base: str, repo: str, tag: str, auth: Any = None) -> str | None:
     assert resp.status_code == 200, resp.text
     assert resp.headers["Docker-Content-Digest"] == "sha256:" + hashlib.sha256(resp.content).hexdigest()
     return resp.headers["Docker-Content-Digest"]
-
-
-def pass_smoke(state: Path, digest: str, passed: bool = True, image: str = "test") -> None:
-    write_record(state, SmokeRecord(digest=digest, image=image, version=VERSION, tier="kind", passed=passed,
-                                    summary="smoke run in the tests"))
-
-
-def dedent(text: str) -> str:
-    return textwrap.dedent(text)
