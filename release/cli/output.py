@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import click
 
@@ -29,6 +29,14 @@ def _console(stderr: bool) -> Console:
     # logs and CI captures are not terminals: give tables room instead of Rich's 80-column default
     stream = sys.stderr if stderr else sys.stdout
     return Console(stderr=stderr, highlight=False, markup=False, width=None if stream.isatty() else 150)
+
+
+class JsonReady(Protocol):
+    """A result a command reports with --json. `to_dict()` returns plain JSON data: str, int, bool,
+    None, lists and dicts of them (a StrEnum is a str). Every result the areas hand to the command
+    line follows this one convention."""
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -71,10 +79,13 @@ class Options:
         if self.verbose:
             self.console.print(*args, style="dim")
 
-    def emit(self, data: Any) -> None:
-        """The machine-readable result of a command, printed only with --json."""
+    def emit(self, data: JsonReady | dict[str, Any] | list[Any]) -> None:
+        """The machine-readable result of a command, printed only with --json: a result object
+        (its to_dict()) or a dict the command composes."""
         if not self.json:
             return
+        if not isinstance(data, dict | list):
+            data = data.to_dict()
         if self.collect:
             self.result = {**self.result, **data} if isinstance(self.result, dict) and isinstance(data, dict) else data
         else:

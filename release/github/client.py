@@ -249,6 +249,10 @@ class NotifyResult:
     url: str | None
     requests: tuple[dict[str, Any], ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        """What `notify --json` reports; the requests it sent stay out (their bodies are long)."""
+        return {"action": self.action, "issue": self.issue, "url": self.url}
+
 
 # --------------------------------------------------------------------------------------------------
 # I/O: PyGithub

@@ -9,8 +9,9 @@ import io
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import git
 
@@ -108,6 +109,9 @@ class Adopted:
     subject: str
     patch_id: str
     new_patch: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def resolve_commits(repo: git.Repo, manifest: Manifest, branch: BranchView, names: Sequence[str]) -> list[str]:

@@ -91,7 +91,7 @@ def verify(opts: Options, version: str | None, kube_context: str | None, namespa
         verify_mod.save_report(state, report)
     for line in verify_mod.render_lines(report):
         opts.progress(line)  # plain: messages quote git subjects and image names
-    opts.emit(report.to_dict())
+    opts.emit(report)
     if not report.ok:
         raise click.exceptions.Exit(EXIT_DRIFT)
 
@@ -126,5 +126,5 @@ def forecast(opts: Options, ref: str | None) -> None:
         forecast_mod.save(state_dir(opts.manifest), result)
     for line in forecast_mod.render_lines(result):
         opts.progress(line)  # plain: upstream subjects hold brackets
-    opts.emit(result.to_dict())
+    opts.emit(result)
 

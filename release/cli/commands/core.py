@@ -38,7 +38,7 @@ def _emit_summary(opts: Options, summary: RebaseSummary) -> None:
         opts.progress(hint)
     for dropped in summary.dropped_unlisted:
         opts.say(f"dropped (--drop-unlisted): {dropped.commit[:12]} {dropped.subject}", markup=False)
-    opts.emit(summary.to_dict())
+    opts.emit(summary)
 
 
 def release_commit_hint(manifest_path: Path, summary: RebaseSummary, repo: Path | None = None) -> str | None:
@@ -116,7 +116,7 @@ def sync(opts: Options) -> None:
     repo = gitrepo.open_repo(opts.repo)
     with writing(repo, "sync"):
         result = sync_mod.sync(repo, manifest, dry_run=opts.dry_run)
-    opts.emit(result.to_dict())
+    opts.emit(result)
     if result.action is SyncAction.UP_TO_DATE:
         opts.say(f"{manifest.fork_remote}/{result.branch} is up to date with {manifest.upstream_remote} "
                  f"({result.after[:12]})")

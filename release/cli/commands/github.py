@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +155,7 @@ def _upstream_changes(opts: Options, version: str) -> None:
         changes.save_preview(manifest.path, preview)
     for line in changes.render_lines(preview):
         _plain(opts, line)
-    opts.emit(preview.to_dict())
+    opts.emit(preview)
 
 
 def _say_upstream(opts: Options, result: dict[str, Any]) -> None:
@@ -208,7 +207,7 @@ def report_cmd(opts: Options, fmt: str, output: Path | None, step_summary: bool,
         else:
             _plain(opts, f"appended to {append_github_file('GITHUB_STEP_SUMMARY', markdown)}")
     if opts.json:
-        opts.emit(summary.to_dict())
+        opts.emit(summary)
     elif fmt == "table":
         opts.say(render_table(summary))
     elif output is None and not step_summary:
@@ -341,8 +340,7 @@ def notify_cmd(opts: Options, use_issue: bool, status: str, step: str | None, ru
     client = gh.GitHubClient(slug, require_token(opts), api)
     result = client.notify(run, label, title)
     _say_notify(opts, result, label)
-    opts.emit({**{k: v for k, v in asdict(result).items() if k != "requests"}, "action": result.action.value,
-               "repo": slug, "label": label,
+    opts.emit({**result.to_dict(), "repo": slug, "label": label,
                "needs_maintainer": bool(run.summary and run.summary.conflict and status == gh.RunStatus.FAILURE)})
 
 

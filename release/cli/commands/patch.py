@@ -54,9 +54,7 @@ def add(opts: Options, commits: tuple[str, ...], into: str | None) -> None:
         where = f"new patch {item.patch_id}" if item.new_patch else f"patch {item.patch_id}"
         opts.say(f"{verb} {item.commit[:12]} {item.subject!r} as {where}", markup=False)
     opts.say(f"next: {README_NEXT}", markup=False)
-    opts.emit({"dry_run": opts.dry_run, "added": [
-        {"commit": a.commit, "subject": a.subject, "patch_id": a.patch_id, "new_patch": a.new_patch}
-        for a in adopted], "next": README_NEXT})
+    opts.emit({"dry_run": opts.dry_run, "added": [item.to_dict() for item in adopted], "next": README_NEXT})
 
 
 @examples(
