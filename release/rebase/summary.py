@@ -1,7 +1,8 @@
-"""The result of a rebase, as frozen data, and its renderers (Markdown, JSON, terminal).
+"""The result of a rebase, as frozen data, and its renderers (Markdown, JSON).
 
-One model feeds every consumer: the terminal table, `--json`, the saved last-run summary that
-`report` renders again, pull-request bodies and CI job summaries.
+One model feeds every consumer: `--json`, the saved last-run summary that `report` renders again,
+pull-request bodies, CI job summaries, and the terminal table the command line draws from it
+(release/cli/tables.py).
 """
 
 from __future__ import annotations
@@ -212,33 +213,3 @@ def render_markdown(summary: RebaseSummary, *, range_diffs: bool = True) -> str:
         lines += [f"- `{p.id}`: {md_text(p.note)}" for p in notes]
         lines += [f"- {w}" for w in summary.warnings]
     return "\n".join(lines) + "\n"
-
-
-def render_table(summary: RebaseSummary) -> Any:
-    """A Rich table for the terminal."""
-    from rich.table import Table
-    from rich.text import Text
-
-    styles = {Outcome.CLEAN: "green", Outcome.CHANGED: "yellow", Outcome.CONFLICT: "red bold",
-              Outcome.UPSTREAMED: "cyan", Outcome.SKIPPED: "magenta", Outcome.DROPPED: "dim",
-              Outcome.PENDING: "dim"}
-    table = Table(title=f"{summary.branch} on {summary.base_ref} ({summary.state})")
-    for col in ("#", "patch", "outcome", "old", "new", "files"):
-        table.add_column(col)
-    for i, p in enumerate(summary.patches, 1):
-        table.add_row(
-            str(i), p.id, _outcome_cell(Text, p.outcome.value, styles[p.outcome], p.merged_upstream),
-            " ".join(_short(c.old) for c in p.commits),
-            " ".join(_short(sha) for c in p.commits for sha in c.news) or "-",
-            "\n".join(p.files) or "-",
-        )
-    return table
-
-
-def _outcome_cell(text_type: Any, outcome: str, style: str, merged_upstream: str) -> Any:
-    """The outcome, coloured, and under it the upstream pull request that merged the patch, if any.
-    Rich Text, not markup: both come from git and GitHub and may hold brackets."""
-    cell = text_type(outcome, style=style)
-    if merged_upstream:
-        cell.append("\n" + merged_upstream, style="cyan")
-    return cell

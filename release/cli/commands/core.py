@@ -9,18 +9,19 @@ import click
 
 from release.cli.examples import examples
 from release.cli.output import Options, pass_options
+from release.cli.tables import rebase_table
 from release.errors import CheckFailed, ConflictStop, Refused
 from release.manifest.model import Manifest, load_manifest
 from release.rebase import drift, pr_merges, replay
 from release.rebase import sync as sync_mod
-from release.rebase.summary import RebaseSummary, render_table
+from release.rebase.summary import RebaseSummary
 from release.rebase.sync import SyncAction
 from release.repo import gitrepo, leftovers
 from release.repo.repolock import repo_lock, writing
 
 
 def _emit_summary(opts: Options, summary: RebaseSummary) -> None:
-    opts.say(render_table(summary))
+    opts.say(rebase_table(summary))
     for patch in summary.patches:
         if patch.note:
             opts.say(f"{patch.id}: {patch.note}", style="dim")

@@ -15,9 +15,10 @@ import click
 
 from release.cli.examples import examples
 from release.cli.output import Options, pass_options
+from release.cli.tables import rebase_table
 from release.errors import Refused
 from release.github import client as gh
-from release.rebase.summary import RebaseSummary, render_markdown, render_table
+from release.rebase.summary import RebaseSummary, render_markdown
 from release.records import read_json, state_dir
 
 LAST_REBASE = "last-rebase.json"
@@ -209,7 +210,7 @@ def report_cmd(opts: Options, fmt: str, output: Path | None, step_summary: bool,
     if opts.json:
         opts.emit(summary)
     elif fmt == "table":
-        opts.say(render_table(summary))
+        opts.say(rebase_table(summary))
     elif output is None and not step_summary:
         click.echo(text, nl=False)
 
