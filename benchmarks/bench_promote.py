@@ -26,7 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from release.demo.localdaemons import DockerDaemon, LocalRegistry
-from release.images import build as images
+from release.images import promote as promotion
 from release.images.registry import RegistryClient
 from release.manifest.model import ImageSpec, Manifest
 
@@ -87,9 +87,9 @@ def bench_promotions(manifest: Manifest, registry: LocalRegistry, state: Path, d
         client.put_manifest(REPOSITORY, manifest.dev_tag(version), doc)
         offset = registry.log_offset()
 
-        def promote(v: str = version) -> images.PromoteResult:
-            return images.promote(manifest, state, version=v, client=RegistryClient(registry.host),
-                                  skip_smoke_gate=True)
+        def promote(v: str = version) -> promotion.PromoteResult:
+            return promotion.promote(manifest, state, version=v, client=RegistryClient(registry.host),
+                                     skip_smoke_gate=True)
 
         seconds, result = timed(promote)
         assert result.plan.dev_digest == dev_digest

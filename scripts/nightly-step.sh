@@ -229,10 +229,13 @@ PY
     build=$(picked build_version)
     revision=$("$python_bin" - "$ELLM_STATE_DIR" "$build" <<'PY'
 import sys
-from pathlib import Path
-from release.images.build import read_record
-record = read_record(Path(sys.argv[1]), sys.argv[2]) or {}
-print(record.get("revision") or "")
+from release.errors import ReleaseError
+from release.images.record import read_image_record
+try:
+    record = read_image_record(sys.argv[1], sys.argv[2])
+except ReleaseError as exc:  # damaged, or another schema: the same sentence as every other reader
+    sys.exit(f"error: {exc.message}" + "".join(f"\n  {hint}" for hint in exc.hints))
+print(record.revision if record and record.revision else "")
 PY
     )
     if [ -n "$revision" ]; then git -C "$ELLM_REPO" checkout -q --detach "$revision"; fi

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import git
 
-    from release.images.build import TagStatus
+    from release.images.status import TagStatus
     from release.manifest.model import Manifest
     from release.rebase.drift import StatusReport
 
@@ -262,8 +262,8 @@ def _blob(repo: git.Repo, commit: str, path: str) -> bytes | None:
 
 def _image_part(manifest: Manifest, state: Path, request: VerifyRequest, head: str | None,
                 branch: str) -> tuple[list[Check], str | None]:
-    from release.images import build as images
     from release.images.registry import RegistryClient, RegistryError
+    from release.images.status import tag_status
     from release.records import parse_image
     from release.smoke.record import gate_verdict
 
@@ -271,8 +271,8 @@ def _image_part(manifest: Manifest, state: Path, request: VerifyRequest, head: s
     client = RegistryClient(parse_image(manifest.dev_image(version)).registry,
                             insecure=request.insecure_registry or manifest.image.insecure_registry)
     try:
-        dev = images.tag_status(client, manifest.dev_image(version), manifest.image.platform)
-        stable = images.tag_status(client, manifest.stable_image(version), manifest.image.platform)
+        dev = tag_status(client, manifest.dev_image(version), manifest.image.platform)
+        stable = tag_status(client, manifest.stable_image(version), manifest.image.platform)
     except RegistryError as exc:
         return [Check("image", FAIL, f"the registry could not be read: {exc.message}")], None
     checks = image_checks(version, dev, stable, head, branch)

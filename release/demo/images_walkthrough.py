@@ -23,9 +23,12 @@ from typing import Any
 from release.demo.localdaemons import DockerDaemon, LocalRegistry
 from release.errors import Failed, Refused
 from release.images import build as images
+from release.images.promote import promote
 from release.images.registry import RegistryClient
+from release.images.status import image_status
 from release.manifest.model import Manifest, load_manifest
 from release.progress import Say
+from release.records import image_record_path
 
 DEMO_DOCKERFILE = """\
 # Made by the ellm-release demo: FROM scratch, because no base image can be pulled here.
@@ -119,14 +122,14 @@ def _build_and_promote(fork_dir: Path, manifest: Manifest, state: Path, version:
 
     say(f"$ ellm-release promote --version {version}")
     try:
-        images.promote(manifest, state, version=version, client=client)
+        promote(manifest, state, version=version, client=client)
     except Refused as refusal:  # expected: nothing has smoke-tested this digest
         say(f"  refused, as it should be: {refusal.message}")
     offset = registry.log_offset()
     say(f"$ ellm-release promote --version {version} --skip-smoke-gate")
-    result = images.promote(manifest, state, version=version, client=client, skip_smoke_gate=True, say=say)
+    result = promote(manifest, state, version=version, client=client, skip_smoke_gate=True, say=say)
     uploads = registry.blob_uploads_since(offset)
-    status = images.image_status(manifest, state, version=version, client=client)
+    status = image_status(manifest, state, version=version, client=client)
     dev, stable = status["dev"], status["stable"]
     say(f"  {dev['image']:<60} {dev['digest']}")
     say(f"  {stable['image']:<60} {stable['digest']}")
@@ -136,4 +139,4 @@ def _build_and_promote(fork_dir: Path, manifest: Manifest, state: Path, version:
             "stable_image": stable["image"], "stable_digest": stable["digest"],
             "revision": built.plan.revision, "action": result.plan.action.value,
             "smoke_gate_skipped": True, "blob_uploads_during_promote": len(uploads),
-            "record": str(images.record_path(state, version))}
+            "record": str(image_record_path(state, version))}

@@ -116,48 +116,6 @@ class DigestChoice:
     source: str  # "given", "record" or "registry"
 
 
-def record_path(state_dir: str | Path, version: str) -> Path:
-    return Path(state_dir) / "images" / f"{version}.json"
-
-
-def read_record(state_dir: str | Path, version: str) -> dict[str, Any] | None:
-    """The build/promote record for a version, or None when there is none. A record that cannot
-    be read (a folder, not UTF-8, not JSON, not an object) is a DeployError in one sentence: its
-    digest must not be guessed around."""
-    path = record_path(state_dir, version)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        raise DeployError(f"the image record {path} is a folder, not a file; move it aside") from None
-    except UnicodeDecodeError:
-        raise DeployError(f"the image record {path} is not UTF-8 text; move it aside, or rerun "
-                          "`ellm-release build` or `promote` to write it again") from None
-    except json.JSONDecodeError as exc:
-        raise DeployError(f"the image record {path} is not JSON ({exc.msg}, line {exc.lineno}); move it aside, "
-                          "or rerun `ellm-release build` or `promote` to write it again") from None
-    except OSError as exc:
-        raise DeployError(f"cannot read the image record {path}: {exc.strerror or exc}") from None
-    if not isinstance(data, dict):
-        raise DeployError(f"the image record {path} is not a JSON object; move it aside")
-    return data
-
-
-def record_digest(record: Mapping[str, Any] | None, repository: str, tag: str) -> str:
-    """The digest the record holds for `repository:tag`; '' when it holds none.
-
-    A record for another repository is ignored rather than trusted: its digest would pin an image
-    that the values do not name.
-    """
-    if not record or not records.same_repository(record.get("repository"), repository):
-        return ""
-    for tag_key, digest_key in (("stable_tag", "stable_digest"), ("dev_tag", "dev_digest")):
-        if record.get(tag_key) == tag and is_digest(record.get(digest_key)):
-            return str(record[digest_key])
-    return ""
-
-
 def choose_digest(*, given: str = "", record: str = "", registry: str = "") -> DigestChoice:
     """Pick the digest to deploy: an explicit one, then the record, then the registry's answer."""
     for source, digest in (("given", given), ("record", record), ("registry", registry)):

@@ -1,7 +1,8 @@
-"""Build the fork's image from a clean release branch, and promote its dev tag to the stable tag.
+"""Build the fork's image from a clean release branch and push it under the dev tag.
 
-Pure policy first (what to do given what the registry and the records say), then the I/O that
-carries it out. Records live at `<state dir>/images/<version>.json`; the deploy playbook reads them.
+Pure planning first (the buildx command line, the labels), then the I/O that carries it out. A
+push is recorded in the image record (release/images/record.py); `promote` (release/images/promote.py)
+takes it from there.
 """
 
 from __future__ import annotations
@@ -12,30 +13,21 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from release.errors import Failed, Refused
 from release.images import build_cache, build_skip, signing
 from release.images.build_skip import LABEL_BUILD_INPUTS, SkipDecision
-from release.images.registry import (
-    ENV_TOKEN,
-    ENV_USER,
-    NotFound,
-    RegistryClient,
-    RegistryError,
-    image_labels,
-)
+from release.images.record import ImageRecord, read_image_record, update_image_record
+from release.images.registry import ENV_TOKEN, ENV_USER, RegistryClient, RegistryError
 from release.manifest.model import Manifest
-from release.progress import Say, say_nothing
-from release.records import ImageRef, parse_image, read_json, write_json
+from release.records import build_log_path, parse_image
 from release.redaction import redact, strip_url_credentials
 from release.repo.gitrepo import switch_hint
-from release.smoke.record import SmokeRecord, gate_verdict
 
 BUILDX_HINT = (
     "buildx is missing: run sudo scripts/setup.sh, which copies Debian trixie's docker-buildx into "
@@ -49,64 +41,12 @@ LABEL_VERSION = "org.opencontainers.image.version"
 BUILDERS = ("buildx", "engine")
 
 
-def _now() -> str:
+def now() -> str:
+    """A record's timestamp: UTC, to the second."""
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-# --- pure policy ----------------------------------------------------------------------------------
-
-class Action(StrEnum):
-    COPY = "copy"  # stable tag absent: copy the dev manifest to it
-    ALREADY = "already-promoted"  # stable tag already holds this digest: nothing to do
-    RETAG = "force-retag"  # stable tag holds another digest and the user forced a move
-    REFUSE = "refuse"  # stable tag holds another digest: write-once says no
-
-
-@dataclass(frozen=True)
-class PromotePlan:
-    action: Action
-    dev_digest: str
-    stable_digest: str | None
-    warning: str | None = None
-
-    @property
-    def writes(self) -> bool:
-        return self.action in (Action.COPY, Action.RETAG)
-
-
-def plan_promotion(dev_digest: str, stable_digest: str | None, *, force_retag: bool = False) -> PromotePlan:
-    """The write-once rule for stable tags."""
-    if stable_digest is None:
-        return PromotePlan(Action.COPY, dev_digest, None)
-    if stable_digest == dev_digest:
-        return PromotePlan(Action.ALREADY, dev_digest, stable_digest)
-    if force_retag:
-        return PromotePlan(Action.RETAG, dev_digest, stable_digest,
-                           warning=f"--force-retag moves the stable tag from {stable_digest} to {dev_digest}; "
-                                   "anything deployed by the old tag will change on its next pull")
-    return PromotePlan(Action.REFUSE, dev_digest, stable_digest)
-
-
-@dataclass(frozen=True)
-class GateDecision:
-    allowed: bool
-    reason: str
-    skipped: bool = False
-    warning: str | None = None
-
-
-def smoke_gate(digest: str, record: SmokeRecord | None, *, skip: bool = False, why_not: str | None = None
-               ) -> GateDecision:
-    """Only a passing smoke run for this very digest opens the gate; skipping is loud and recorded.
-    `why_not` is the smoke record's own reason when it holds no pass (damaged, other tier, failed)."""
-    if record is not None and record.passed is True and record.digest == digest:
-        return GateDecision(True, f"smoke test passed for {digest} (tier {record.tier}, {record.time})")
-    if skip:
-        return GateDecision(True, "smoke gate skipped", skipped=True,
-                            warning=f"--skip-smoke-gate: promoting {digest} without a passing smoke test; "
-                                    "this is written to the image record")
-    return GateDecision(False, why_not or f"no passing smoke test is recorded for {digest}")
-
+# --- pure planning --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class BuildPlan:
@@ -159,31 +99,6 @@ def buildx_argv(plan: BuildPlan, metadata_file: Path) -> list[str]:
     return argv
 
 
-# --- records --------------------------------------------------------------------------------------
-
-RECORD_KEYS = ("version", "repository", "dev_tag", "dev_digest", "revision", "source", "built_at",
-               "stable_tag", "stable_digest", "promoted_at", "smoke_gate_skipped")
-
-
-def record_path(state: Path, version: str) -> Path:
-    return state / "images" / f"{version}.json"
-
-
-def read_record(state: Path, version: str) -> dict[str, Any] | None:
-    data = read_json(record_path(state, version))
-    return data if isinstance(data, dict) else None
-
-
-def update_record(state: Path, version: str, **fields: Any) -> dict[str, Any]:
-    """Merge fields into the version's record (every key always present, unknown ones kept)."""
-    record: dict[str, Any] = dict.fromkeys(RECORD_KEYS)
-    record.update(read_record(state, version) or {})
-    record.update(fields)
-    record["version"] = version
-    write_json(record_path(state, version), record)
-    return record
-
-
 # --- the fork working copy ------------------------------------------------------------------------
 
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -217,7 +132,7 @@ class BuildResult:
     digest: str | None  # the manifest digest in the registry (None when not pushed)
     builder: str
     log_path: Path
-    record: dict[str, Any] | None
+    record: ImageRecord | None
     skip: SkipDecision | None = None  # what the registry said before building (pushes only)
 
     @property
@@ -348,7 +263,7 @@ def build(manifest: Manifest, fork_dir: Path, state: Path, *, version: str | Non
                       hints=["set image.dockerfile in the manifest (relative to the fork)"])
     inputs = build_skip.inputs_of(plan.dockerfile, plan.build_args, plan.platform)
     plan = dataclasses.replace(plan, labels={**plan.labels, LABEL_BUILD_INPUTS: inputs})
-    log_path = state / "images" / f"{version}.build.log"
+    log_path = build_log_path(state, version)
     skip = None
     if push:
         client = client or RegistryClient(parse_image(plan.image).registry)
@@ -370,9 +285,9 @@ def build(manifest: Manifest, fork_dir: Path, state: Path, *, version: str | Non
         return BuildResult(plan, None, builder, log_path, None)
     digest = _confirm_pushed(plan, digest, client)
     ref = parse_image(plan.image)
-    record = update_record(state, version, repository=manifest.image.repository, dev_tag=ref.tag,
-                           dev_digest=digest, revision=revision, source=plan.source, built_at=_now(),
-                           stable_tag=manifest.stable_tag(version))
+    record = update_image_record(state, version, repository=manifest.image.repository, dev_tag=ref.tag,
+                                 dev_digest=digest, revision=revision, source=plan.source, built_at=now(),
+                                 stable_tag=manifest.stable_tag(version))
     return BuildResult(plan, digest, builder, log_path, record, skip)
 
 
@@ -399,14 +314,15 @@ def _ask_registry(client: RegistryClient, plan: BuildPlan, inputs: str, *, force
         return SkipDecision(False, f"the registry could not be asked ({exc.message})")
 
 
-def _record_existing(manifest: Manifest, state: Path, plan: BuildPlan, existing: build_skip.Existing) -> dict[str, Any]:
+def _record_existing(manifest: Manifest, state: Path, plan: BuildPlan, existing: build_skip.Existing) -> ImageRecord:
     """An up-to-date dev tag still gets its record (it may have been built elsewhere, e.g. by CI)."""
-    record = read_record(state, plan.version)
-    if record is not None and record.get("dev_digest") == existing.digest and record.get("repository"):
+    record = read_image_record(state, plan.version)
+    if record is not None and record.dev_digest == existing.digest and record.repository:
         return record
-    return update_record(state, plan.version, repository=manifest.image.repository,
-                         dev_tag=parse_image(plan.image).tag, dev_digest=existing.digest, revision=plan.revision,
-                         source=plan.source, built_at=existing.created, stable_tag=manifest.stable_tag(plan.version))
+    return update_image_record(state, plan.version, repository=manifest.image.repository,
+                               dev_tag=parse_image(plan.image).tag, dev_digest=existing.digest,
+                               revision=plan.revision, source=plan.source, built_at=existing.created,
+                               stable_tag=manifest.stable_tag(plan.version))
 
 
 def _confirm_pushed(plan: BuildPlan, reported: str | None, client: RegistryClient | None) -> str:
@@ -420,163 +336,3 @@ def _confirm_pushed(plan: BuildPlan, reported: str | None, client: RegistryClien
         raise Failed(f"the builder pushed {reported} but {plan.image} resolves to {held}; "
                            "another push may have raced this one")
     return held
-
-
-# --- promote --------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class PromoteResult:
-    plan: PromotePlan
-    dev_image: str
-    stable_image: str
-    gate: GateDecision | None
-    record: dict[str, Any] | None
-    dry_run: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"action": self.plan.action.value, "dev_image": self.dev_image, "stable_image": self.stable_image,
-                "dev_digest": self.plan.dev_digest, "stable_digest_before": self.plan.stable_digest,
-                "stable_digest": self.plan.dev_digest if self.plan.writes and not self.dry_run
-                else self.plan.stable_digest,
-                "smoke_gate": None if self.gate is None else dataclasses.asdict(self.gate),
-                "warning": self.plan.warning, "dry_run": self.dry_run}
-
-
-def promote(manifest: Manifest, state: Path, *, version: str | None = None, client: RegistryClient | None = None,
-            force_retag: bool = False, skip_smoke_gate: bool = False, dry_run: bool = False,
-            say: Say = say_nothing,
-            smoke_tiers: tuple[str, ...] = ()) -> PromoteResult:
-    """Copy the dev tag's manifest (or index) to the stable tag inside the registry, write-once.
-    `smoke_tiers`: the smoke tiers whose pass counts (any tier when empty)."""
-    version = version or manifest.version
-    dev = parse_image(manifest.dev_image(version))
-    stable = parse_image(manifest.stable_image(version))
-    client = client or RegistryClient(dev.registry)
-    try:
-        dev_doc = client.get_manifest(dev.repository, dev.reference)
-    except NotFound:
-        raise Refused(f"the dev tag {dev} does not exist; nothing to promote",
-                      hints=[f"build and push it first: ellm-release build --version {version} --push"]) from None
-    stable_digest = client.manifest_digest(stable.repository, stable.reference)
-    plan = plan_promotion(dev_doc.digest, stable_digest, force_retag=force_retag)
-    result = PromoteResult(plan, str(dev), str(stable), None, read_record(state, version), dry_run)
-    if plan.action is Action.ALREADY:
-        if not dry_run:  # a run that died after its PUT left the record behind: catch it up
-            result = dataclasses.replace(result, record=_catch_up_record(client, manifest, state, version, stable,
-                                                                         dev_doc.digest))
-        return result
-    if plan.action is Action.REFUSE:
-        raise Refused(f"{stable} already points at {stable_digest}, not at {dev}'s {dev_doc.digest}; "
-                      "stable tags are write-once",
-                      hints=["build a new version, or move the tag on purpose with --force-retag"])
-    evidence = gate_verdict(state, dev_doc.digest, smoke_tiers)
-    gate = smoke_gate(dev_doc.digest, evidence.record, skip=skip_smoke_gate, why_not=evidence.reason)
-    if not gate.allowed:
-        raise Refused(f"refusing to promote {dev}: {gate.reason}",
-                      hints=["run the smoke tests on this digest (ansible-playbook playbooks/smoke.yml), "
-                             "or pass --skip-smoke-gate to promote anyway (recorded)"])
-    result = dataclasses.replace(result, gate=gate)
-    if dry_run:
-        return result
-    for warning in (plan.warning, gate.warning):
-        if warning:
-            say(f"warning: {warning}")
-    client.put_manifest(stable.repository, stable.reference, dev_doc)
-    verify_same_digest(client, dev, stable, dev_doc.digest)
-    record = update_record(state, version, **_dev_fields(client, manifest, version, dev_doc.digest, state),
-                           stable_tag=stable.tag, stable_digest=dev_doc.digest, promoted_at=_now(),
-                           smoke_gate_skipped=gate.skipped)
-    return dataclasses.replace(result, record=record)
-
-
-def _catch_up_record(client: RegistryClient, manifest: Manifest, state: Path, version: str, stable: ImageRef,
-                     digest: str) -> dict[str, Any] | None:
-    record = read_record(state, version)
-    if record is not None and record.get("stable_digest") == digest and record.get("repository"):
-        return record
-    # the build half too (repository, dev tag and digest, labels): the deploy role only trusts a
-    # record that names the repository and the tag it pins
-    return update_record(state, version, **_dev_fields(client, manifest, version, digest, state),
-                         stable_tag=stable.tag, stable_digest=digest,
-                         promoted_at=(record or {}).get("promoted_at") or _now())
-
-
-def verify_same_digest(client: RegistryClient, dev: ImageRef, stable: ImageRef, digest: str) -> None:
-    got = {str(ref): client.manifest_digest(ref.repository, ref.reference) for ref in (dev, stable)}
-    if set(got.values()) != {digest}:
-        shown = ", ".join(f"{name} -> {value or 'absent'}" for name, value in got.items())
-        raise Failed(f"after the copy the tags disagree ({shown}); expected both at {digest}",
-                           hints=["someone may have pushed during the promotion; run image status"])
-
-
-def _dev_fields(client: RegistryClient, manifest: Manifest, version: str, digest: str,
-                state: Path) -> dict[str, Any]:
-    """Fill the build half of the record when the image was built elsewhere (e.g. by CI)."""
-    existing = read_record(state, version) or {}
-    if existing.get("dev_digest") == digest:
-        return {}
-    dev = parse_image(manifest.dev_image(version))
-    labels = _labels_or_empty(client, dev.repository, digest, manifest.image.platform)
-    return {"repository": manifest.image.repository, "dev_tag": dev.tag, "dev_digest": digest,
-            "revision": labels.get(LABEL_REVISION), "source": _bare_url(labels.get(LABEL_SOURCE)),
-            "built_at": existing.get("built_at") if existing.get("dev_digest") == digest else None}
-
-
-def _bare_url(url: str | None) -> str | None:
-    # a label written by some other build may carry a token in its URL: the record never does
-    return strip_url_credentials(url) if url else url
-
-
-def _labels_or_empty(client: RegistryClient, repository: str, reference: str, platform: str) -> dict[str, str]:
-    try:
-        return image_labels(client.image_config(repository, reference, platform))
-    except (NotFound, Failed):
-        return {}
-
-
-# --- status ---------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class TagStatus:
-    image: str
-    digest: str | None
-    revision: str | None
-    version: str | None
-    media_type: str | None
-
-
-def tag_status(client: RegistryClient, image: str, platform: str) -> TagStatus:
-    ref = parse_image(image)
-    try:
-        doc = client.get_manifest(ref.repository, ref.reference)
-    except NotFound:
-        return TagStatus(image, None, None, None, None)
-    labels = _labels_or_empty(client, ref.repository, doc.digest, platform)
-    return TagStatus(image, doc.digest, labels.get(LABEL_REVISION), labels.get(LABEL_VERSION), doc.media_type)
-
-
-def image_status(manifest: Manifest, state: Path, *, version: str | None = None,
-                 client: RegistryClient | None = None) -> dict[str, Any]:
-    version = version or manifest.version
-    dev_image, stable_image = manifest.dev_image(version), manifest.stable_image(version)
-    client = client or RegistryClient(parse_image(dev_image).registry)
-    dev = tag_status(client, dev_image, manifest.image.platform)
-    stable = tag_status(client, stable_image, manifest.image.platform)
-    record = read_record(state, version)
-    return {"version": version, "dev": dataclasses.asdict(dev), "stable": dataclasses.asdict(stable),
-            "promoted": dev.digest is not None and dev.digest == stable.digest,
-            "record": record, "notes": list(status_notes(dev, stable, record))}
-
-
-def status_notes(dev: TagStatus, stable: TagStatus, record: Mapping[str, Any] | None) -> Iterator[str]:
-    """Disagreements between the registry and the local record worth a human's attention."""
-    if dev.digest is None:
-        yield f"{dev.image} does not exist: run build --push"
-    if stable.digest is None and dev.digest is not None:
-        yield f"{stable.image} does not exist yet: promote when the smoke tests pass"
-    if stable.digest and dev.digest and stable.digest != dev.digest:
-        yield "the dev tag has moved on since the promotion (a rebuild after release)"
-    if record and record.get("dev_digest") and dev.digest and record["dev_digest"] != dev.digest:
-        yield f"the record says the dev tag was {record['dev_digest']}, the registry says {dev.digest}"
-    if record and record.get("stable_digest") and stable.digest != record["stable_digest"]:
-        yield f"the record says the stable tag is {record['stable_digest']}, the registry says {stable.digest}"

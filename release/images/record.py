@@ -76,7 +76,8 @@ def record_from_dict(data: object, path: Path, version: str) -> ImageRecord:
     fields = {k: v for k, v in data.items() if k != "schema"}
     unknown = sorted(set(fields) - set(_FIELDS))
     if unknown:
-        raise _damaged(path, f"it has fields this version does not know ({', '.join(map(str, unknown))})")
+        raise unreadable(path, WHAT, f"it has fields this version does not know ({', '.join(map(str, unknown))})",
+                         REWRITE_HINT)
     for name, value in fields.items():
         if name == "smoke_gate_skipped":
             if value is not None and not isinstance(value, bool):
@@ -86,7 +87,8 @@ def record_from_dict(data: object, path: Path, version: str) -> ImageRecord:
         elif name in _DIGEST_FIELDS and value is not None and not is_digest(value):
             raise _damaged(path, f"{name} is {value!r}, not a sha256 digest")
     if fields.get("version", version) != version:
-        raise _damaged(path, f"it is the record of version {fields['version']!r}, not of {version}")
+        raise unreadable(path, WHAT, f"it is the record of version {fields['version']!r}, not of {version}",
+                         REWRITE_HINT)
     return ImageRecord(**{**fields, "version": version})
 
 

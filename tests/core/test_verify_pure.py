@@ -14,7 +14,7 @@ from release.assist.verify import (
     index_versions,
     public_url,
 )
-from release.images.build import TagStatus
+from release.images.status import TagStatus
 
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64

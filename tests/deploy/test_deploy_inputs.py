@@ -12,7 +12,9 @@ from playbook_runs import DIGEST_A, SECRET_LINE, resolve_values, write_record
 
 from release.deploy import logic as deploy
 from release.deploy import registry_digest as deploy_registry
+from release.images.record import ImageRecord, read_image_record, record_from_dict
 from release.images.registry import insecure_allowed, is_loopback
+from release.records import RecordError, image_record_path
 
 
 @pytest.mark.parametrize("digest", [DIGEST_A + "\n", " " + DIGEST_A, DIGEST_A + "0", DIGEST_A.upper(),
@@ -24,7 +26,8 @@ def test_a_digest_matches_in_full_or_is_refused(digest):
     with pytest.raises(deploy.DeployError):
         deploy.image_reference("ghcr.io/e/s", "v0.13.0", digest)
     record = {"repository": "ghcr.io/e/s", "stable_tag": "v0.13.0", "stable_digest": digest}
-    assert deploy.record_digest(record, "ghcr.io/e/s", "v0.13.0") == ""
+    with pytest.raises(RecordError, match=r"it is damaged: stable_digest is .*, not a sha256 digest"):
+        record_from_dict(record, Path("0.13.0.json"), "0.13.0")  # a record never yields a digest like that
 
 
 @pytest.mark.parametrize(("given", "named"), [
@@ -55,9 +58,10 @@ def test_a_repository_with_a_tag_or_a_bad_name_is_refused(given, why):
 
 
 def test_the_record_of_a_docker_hub_image_is_found_under_either_spelling():
-    record = {"repository": "docker.io/library/skypilot", "stable_tag": "v0.13.0", "stable_digest": DIGEST_A}
-    assert deploy.record_digest(record, "docker.io/skypilot", "v0.13.0") == DIGEST_A
-    assert deploy.record_digest(record, "skypilot", "v0.13.0") == DIGEST_A
+    record = ImageRecord("0.13.0", repository="docker.io/library/skypilot", stable_tag="v0.13.0",
+                         stable_digest=DIGEST_A)
+    assert record.digest_for("docker.io/skypilot", "v0.13.0") == DIGEST_A
+    assert record.digest_for("skypilot", "v0.13.0") == DIGEST_A
     assert deploy.image_reference("docker.io/skypilot", "v0.13.0", DIGEST_A) == \
         f"docker.io/library/skypilot:v0.13.0@{DIGEST_A}"
 
@@ -75,17 +79,17 @@ def test_plain_http_only_for_real_loopback_addresses(registry, loopback, monkeyp
 
 
 def test_an_unreadable_record_is_one_sentence(tmp_path):
-    path = deploy.record_path(tmp_path, "0.13.0")
+    path = image_record_path(tmp_path, "0.13.0")
     path.mkdir(parents=True)
-    with pytest.raises(deploy.DeployError, match="is a folder, not a file"):
-        deploy.read_record(tmp_path, "0.13.0")
+    with pytest.raises(RecordError, match="is a folder, not a file"):
+        read_image_record(tmp_path, "0.13.0")
     path.rmdir()
     path.write_bytes(b'{"repository": "\xff\xfe"}')
-    with pytest.raises(deploy.DeployError, match="is not UTF-8 text"):
-        deploy.read_record(tmp_path, "0.13.0")
+    with pytest.raises(RecordError, match="is not UTF-8 text"):
+        read_image_record(tmp_path, "0.13.0")
     path.write_text("[1, 2]")
-    with pytest.raises(deploy.DeployError, match="not a JSON object"):
-        deploy.read_record(tmp_path, "0.13.0")
+    with pytest.raises(RecordError, match="not a JSON object"):
+        read_image_record(tmp_path, "0.13.0")
 
 
 # --- through ansible-playbook, up to the cluster boundary -----------------------------------------

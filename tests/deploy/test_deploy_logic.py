@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -11,8 +12,10 @@ from playbook_runs import DIGEST_A, DIGEST_B
 
 from release.deploy import logic as deploy
 from release.deploy import registry_digest as deploy_registry
+from release.images.record import ImageRecord, read_image_record
 from release.images.registry import RegistryError
 from release.manifest.versions import InvalidVersion, release_of_chart_version
+from release.records import RecordError, image_record_path
 
 
 class TestVersions:
@@ -96,25 +99,26 @@ class TestDigest:
         "dev_digest": DIGEST_A, "revision": "f" * 40, "stable_tag": "v0.13.0", "stable_digest": DIGEST_B}
 
     def test_record_digest_per_tag(self) -> None:
-        assert deploy.record_digest(self.record, "ghcr.io/embeddedllm/skypilot", "v0.13.0-dev") == DIGEST_A
-        assert deploy.record_digest(self.record, "ghcr.io/embeddedllm/skypilot", "v0.13.0") == DIGEST_B
+        record = ImageRecord(**self.record)  # type: ignore[arg-type]
+        assert record.digest_for("ghcr.io/embeddedllm/skypilot", "v0.13.0-dev") == DIGEST_A
+        assert record.digest_for("ghcr.io/embeddedllm/skypilot", "v0.13.0") == DIGEST_B
 
     def test_record_of_another_repository_or_tag_gives_nothing(self) -> None:
-        assert deploy.record_digest(self.record, "ghcr.io/other/skypilot", "v0.13.0") == ""
-        assert deploy.record_digest(self.record, "ghcr.io/embeddedllm/skypilot", "v0.12.0") == ""
-        assert deploy.record_digest({**self.record, "stable_digest": None}, "ghcr.io/embeddedllm/skypilot",
-                                    "v0.13.0") == ""
-        assert deploy.record_digest(None, "ghcr.io/embeddedllm/skypilot", "v0.13.0") == ""
+        record = ImageRecord(**self.record)  # type: ignore[arg-type]
+        assert record.digest_for("ghcr.io/other/skypilot", "v0.13.0") == ""
+        assert record.digest_for("ghcr.io/embeddedllm/skypilot", "v0.12.0") == ""
+        assert replace(record, stable_digest=None).digest_for("ghcr.io/embeddedllm/skypilot", "v0.13.0") == ""
+        assert ImageRecord("0.13.0").digest_for("ghcr.io/embeddedllm/skypilot", "v0.13.0") == ""
 
     def test_read_record(self, tmp_path: Path) -> None:
-        assert deploy.read_record(tmp_path, "0.13.0") is None
-        path = deploy.record_path(tmp_path, "0.13.0")
+        assert read_image_record(tmp_path, "0.13.0") is None
+        path = image_record_path(tmp_path, "0.13.0")
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(self.record))
-        assert deploy.read_record(tmp_path, "0.13.0") == self.record
+        assert read_image_record(tmp_path, "0.13.0") == ImageRecord(**self.record)  # type: ignore[arg-type]
         path.write_text("{not json")  # damaged: said, never guessed around
-        with pytest.raises(deploy.DeployError, match="is not JSON"):
-            deploy.read_record(tmp_path, "0.13.0")
+        with pytest.raises(RecordError, match="is not JSON"):
+            read_image_record(tmp_path, "0.13.0")
 
     def test_choice_order_given_record_registry(self) -> None:
         assert deploy.choose_digest(given=DIGEST_A, record=DIGEST_B, registry=DIGEST_B).source == "given"

@@ -15,7 +15,8 @@ from support.git import git
 from support.registry_api import tag_digest
 
 from release.demo.localdaemons import DockerDaemon, LocalRegistry
-from release.images.build import LABEL_REVISION, LABEL_SOURCE, LABEL_VERSION, RECORD_KEYS
+from release.images.build import LABEL_REVISION, LABEL_SOURCE, LABEL_VERSION
+from release.images.record import IMAGE_RECORD_SCHEMA, ImageRecord
 from release.images.registry import RegistryClient, image_labels
 
 pytestmark = pytest.mark.docker
@@ -37,7 +38,7 @@ def test_build_push_records_digest_and_stamps_labels(tmp_path: Path, docker_env:
     digest = tag_digest(registry.url, repo_name, f"v{VERSION}-dev")
     assert digest is not None and out.json()["digest"] == digest
     record = json.loads((state_of(manifest) / "images" / f"{VERSION}.json").read_text())
-    assert set(RECORD_KEYS) <= set(record)
+    assert set(record) == set(ImageRecord(VERSION).to_dict()) and record["schema"] == IMAGE_RECORD_SCHEMA
     assert record["dev_digest"] == digest
     assert record["revision"] == head
     assert record["dev_tag"] == f"v{VERSION}-dev"

@@ -19,7 +19,8 @@ from support.registry_api import push_image, tag_digest
 from werkzeug import Request, Response
 
 from release.demo.localdaemons import LocalRegistry, free_port
-from release.images import build as images
+from release.images import promote as images
+from release.images.record import read_image_record
 from release.images.registry import (
     OCI_MANIFEST,
     AuthError,
@@ -155,8 +156,8 @@ def test_registry_killed_between_read_and_write_leaves_stable_untouched(
     own_registry.start()  # same port, same storage
     assert tag_digest(own_registry.url, repo_name, STABLE) == old
     assert tag_digest(own_registry.url, repo_name, DEV) == digest
-    record = images.read_record(state_of(manifest), VERSION)
-    assert record is None or record.get("stable_digest") is None
+    record = read_image_record(state_of(manifest), VERSION)
+    assert record is None or record.stable_digest is None
 
 
 # --- fake registries that check what the tool sends ----------------------------------------------------

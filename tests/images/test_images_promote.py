@@ -13,6 +13,7 @@ from support.git import git
 from support.registry_api import push_image, push_index, tag_digest
 
 from release.demo.localdaemons import DockerDaemon, LocalRegistry
+from release.images.record import read_image_record
 from release.images.registry import OCI_INDEX, RegistryClient
 
 pytestmark = pytest.mark.docker
@@ -234,7 +235,6 @@ def test_smoke_cli_record_opens_the_gate_and_deploy_reads_the_image_record(
     """The chain across modules: `smoke record` (what the smoke playbooks run) writes the record
     promote's gate finds, and the image record promote writes is what the deploy role pins:
     the dev digest on kind (dev tag), the stable digest in production (stable tag)."""
-    from release.deploy import logic as deploy
 
     monkeypatch.delenv("ELLM_STATE_DIR", raising=False)
     repository = f"{registry.host}/{repo_name}"
@@ -254,22 +254,23 @@ def test_smoke_cli_record_opens_the_gate_and_deploy_reads_the_image_record(
     assert out.code == 0, out.text
     assert out.json()["smoke_gate"]["allowed"] is True and out.json()["smoke_gate"]["skipped"] is False
 
-    record = deploy.read_record(state_of(manifest), VERSION)
-    assert deploy.record_digest(record, repository, DEV) == digest
-    assert deploy.record_digest(record, repository, STABLE) == digest
+    record = read_image_record(state_of(manifest), VERSION)
+    assert record is not None
+    assert record.digest_for(repository, DEV) == digest
+    assert record.digest_for(repository, STABLE) == digest
 
 
 def test_a_caught_up_record_is_one_the_deploy_role_can_use(tmp_path: Path, registry: LocalRegistry,
                                                             repo_name: str) -> None:
     """After a promotion that lost its record, the rerun's record must still name the repository
     and tags: the deploy role ignores a record that does not say which repository it is for."""
-    from release.deploy import logic as deploy
 
     repository = f"{registry.host}/{repo_name}"
     manifest = write_image_manifest(tmp_path, repository)
     digest = push_image(registry.url, repo_name, DEV)
     push_image(registry.url, repo_name, STABLE)
     assert run_cli("promote", manifest=manifest).code == 0
-    record = deploy.read_record(state_of(manifest), VERSION)
-    assert deploy.record_digest(record, repository, STABLE) == digest
-    assert deploy.record_digest(record, repository, DEV) == digest
+    record = read_image_record(state_of(manifest), VERSION)
+    assert record is not None
+    assert record.digest_for(repository, STABLE) == digest
+    assert record.digest_for(repository, DEV) == digest

@@ -11,19 +11,9 @@ from pathlib import Path
 import pytest
 from image_project import write_image_manifest
 
-from release.images.build import (
-    RECORD_KEYS,
-    Action,
-    TagStatus,
-    buildx_argv,
-    plan_build,
-    plan_promotion,
-    record_path,
-    smoke_gate,
-    source_url,
-    status_notes,
-    update_record,
-)
+from release.images.build import buildx_argv, plan_build, source_url
+from release.images.promote import Action, plan_promotion, smoke_gate
+from release.images.record import ImageRecord
 from release.images.registry import (
     Credentials,
     MalformedResponse,
@@ -36,6 +26,7 @@ from release.images.registry import (
     pick_platform,
     redact,
 )
+from release.images.status import TagStatus, status_notes
 from release.manifest.model import load_manifest
 from release.smoke.record import SmokeRecord
 
@@ -204,14 +195,7 @@ def test_buildx_command_line(tmp_path: Path) -> None:
     assert source_url(manifest) == "https://github.com/EmbeddedLLM/skypilot"
 
 
-def test_record_keeps_every_key_and_merges(tmp_path: Path) -> None:
-    update_record(tmp_path, "0.13.0", dev_digest=A)
-    data = update_record(tmp_path, "0.13.0", stable_digest=A)
-    assert set(RECORD_KEYS) <= set(data) and data["dev_digest"] == data["stable_digest"] == A
-    assert json.loads(record_path(tmp_path, "0.13.0").read_text()) == data
-
-
 def test_status_notes() -> None:
     dev, stable = TagStatus("r:v1-dev", A, "c", "1", None), TagStatus("r:v1", B, "c", "1", None)
-    notes = list(status_notes(dev, stable, {"dev_digest": B, "stable_digest": B}))
+    notes = list(status_notes(dev, stable, ImageRecord("1", dev_digest=B, stable_digest=B)))
     assert any("moved on" in n for n in notes) and any("record says the dev tag" in n for n in notes)

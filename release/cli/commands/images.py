@@ -17,12 +17,15 @@ from rich.text import Text
 from release.cli.examples import examples
 from release.cli.output import Options, pass_options
 from release.images import build as images
+from release.images import promote as promotion
 from release.images import signing
 from release.images.build_cache import CACHE_MODES
+from release.images.record import update_image_record
 from release.images.registry import RegistryClient, insecure_allowed
+from release.images.status import image_status
 from release.manifest.model import Manifest, load_manifest
 from release.manifest.versions import InvalidVersion, parse_version
-from release.records import parse_image, state_dir
+from release.records import image_record_path, parse_image, state_dir
 from release.repo.repolock import writing
 
 STEP_RE = re.compile(r"^#\d+ (\[.*|pushing .*|exporting .*|DONE .*|ERROR.*|CACHED)$")
@@ -157,7 +160,7 @@ def build_cmd(opts: Options, version: str | None, push: bool, force: bool, cache
                                       "note": plan.cache.note},
                             "labels": dict(plan.labels), "platform": plan.platform, "dry_run": opts.dry_run,
                             "log": str(result.log_path),
-                            "record": str(images.record_path(state, version)) if result.record else None,
+                            "record": str(image_record_path(state, version)) if result.record else None,
                             "attestations": list(plan.attestations), "signature": None}
     signature: signing.Outcome | None = None
     if push and result.digest and not opts.dry_run:
@@ -168,14 +171,14 @@ def build_cmd(opts: Options, version: str | None, push: bool, force: bool, cache
                                                                          or manifest.image.insecure_registry))
         data["signature"] = signature.to_dict()
         if signature.action is not signing.SignatureAction.NOT_SIGNED:
-            images.update_record(state, version, dev_signature=signature.how)
+            update_image_record(state, version, dev_signature=signature.how)
     if plan.cache.note and not result.up_to_date:
         opts.say(f"note: {plan.cache.note}", style="yellow")
     if result.up_to_date:
         opts.say(f"up to date: {plan.image}@{result.digest} was built from {plan.revision[:12]} with the "
                  "same Dockerfile, build args and platform; nothing rebuilt (--force rebuilds)")
         if result.record:
-            opts.say(f"recorded in {images.record_path(state, version)}")
+            opts.say(f"recorded in {image_record_path(state, version)}")
     elif opts.dry_run:
         opts.say(f"would build {plan.image} from {plan.revision[:12]} ({plan.platform}, {plan.dockerfile})")
         if builder == "buildx":
@@ -186,7 +189,7 @@ def build_cmd(opts: Options, version: str | None, push: bool, force: bool, cache
         opts.say(f"pushed {plan.image}@{result.digest} (fork commit {plan.revision[:12]})")
         if result.skip:
             opts.say(f"  built because {result.skip.reason}", markup=False)
-        opts.say(f"recorded in {images.record_path(state, version)}")
+        opts.say(f"recorded in {image_record_path(state, version)}")
     else:
         opts.say(f"built {plan.image} locally (not pushed: add --push to publish and record it)")
     if signature is not None:
@@ -221,11 +224,11 @@ def promote_cmd(opts: Options, version: str | None, force_retag: bool, skip_smok
     manifest, state = _context(opts)
     signer = _signing(sign_key, keyless)
     client = _client(opts, manifest, insecure_registry)
-    result = images.promote(manifest, state, version=version, client=client,
+    result = promotion.promote(manifest, state, version=version, client=client,
                             force_retag=force_retag, skip_smoke_gate=skip_smoke_gate, dry_run=opts.dry_run,
                             say=opts.say, smoke_tiers=smoke_tiers)
     plan = result.plan
-    if plan.action is images.Action.ALREADY:
+    if plan.action is promotion.Action.ALREADY:
         opts.say(f"already promoted: {result.stable_image} is {plan.dev_digest}")
     elif opts.dry_run:
         opts.say(f"would copy {result.dev_image} ({plan.dev_digest}) to {result.stable_image}"
@@ -244,7 +247,7 @@ def promote_cmd(opts: Options, version: str | None, force_retag: bool, skip_smok
             insecure_http=insecure_allowed(ref.registry, insecure_registry or manifest.image.insecure_registry))
         data["signature"] = outcome.to_dict()
         if outcome.action is not signing.SignatureAction.NOT_SIGNED:
-            images.update_record(state, version or manifest.version, stable_signature=outcome.how)
+            update_image_record(state, version or manifest.version, stable_signature=outcome.how)
         _say_signature(opts, outcome)
     opts.emit(data)
 
@@ -266,7 +269,7 @@ def image_group() -> None:
 def status_cmd(opts: Options, version: str | None, insecure_registry: bool) -> None:
     """Both tags, their digests, and the fork commit each was built from (read-only)."""
     manifest, state = _context(opts)
-    data = images.image_status(manifest, state, version=version,
+    data = image_status(manifest, state, version=version,
                                client=_client(opts, manifest, insecure_registry))
     table = Table(title=f"images for {data['version']}")
     table.add_column("tag")

@@ -17,6 +17,8 @@ from ansible.errors import AnsibleFilterError
 
 try:
     from release.deploy import logic as deploy
+    from release.errors import ReleaseError
+    from release.images.record import ImageRecord, read_image_record
 except ImportError as exc:  # Ansible from a system package or pipx, without ellm-release beside it
     _MISSING = (f"the skypilot_deploy role needs the ellm-release package in the Python that runs Ansible "
                 f"({sys.executable}): {exc}; install it there with `pip install -e .[deploy]` from the "
@@ -26,13 +28,16 @@ else:
 
 
 def _guard(func: Any) -> Any:
-    """Turn the module's DeployError into Ansible's filter error: one clear line, no traceback."""
+    """Turn a DeployError or a ReleaseError (an unreadable record) into Ansible's filter error: one
+    clear line, its hints after it, no traceback."""
 
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except deploy.DeployError as exc:
             raise AnsibleFilterError(str(exc)) from None
+        except ReleaseError as exc:
+            raise AnsibleFilterError(exc.message + "".join(f" ({hint})" for hint in exc.hints)) from None
 
     wrapped.__name__ = func.__name__
     return wrapped
@@ -47,7 +52,10 @@ def version_problem(chart_version: str, image_tag: str, allow_dev: bool = False,
 
 
 def record_digest(record: Any, repository: str, tag: str) -> str:
-    return deploy.record_digest(record if isinstance(record, dict) else None, repository, tag)
+    """The digest the image record (as ellm_read_record gave it) holds for repository:tag; '' for none."""
+    if not isinstance(record, dict) or not record:
+        return ""
+    return ImageRecord(**{k: v for k, v in record.items() if k != "schema"}).digest_for(repository, tag)
 
 
 def choose_digest(given: str = "", record: str = "", registry: str = "") -> dict[str, str]:
@@ -69,9 +77,10 @@ def stuck_release_message(status: Any, release: str, namespace: str, context: st
 
 
 def read_record(state_dir: str, version: str) -> dict[str, Any]:
-    """The build/promote record ({} when none); read on the controller, where the state dir is.
-    An unreadable one stops the play with the module's one sentence."""
-    return deploy.read_record(state_dir, str(version)) or {}
+    """The build/promote record ({} when none), read on the controller, where the state dir is, by
+    the CLI's own reader: a damaged record or another schema's stops the play with its one sentence."""
+    record = read_image_record(state_dir, str(version))
+    return record.to_dict() if record else {}
 
 
 def health_problems(health: Any, version: str, commit: str = "") -> list[str]:
