@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
+from support.cli import run_cli
 
 from release.cli import registry
 from release.cli.app import cli
@@ -55,10 +55,10 @@ def test_help_shows_its_examples(path: tuple[str, ...]) -> None:
     lines = examples_of(_command(path))
     assert lines, f"`ellm-release {' '.join(path)}` has no @examples"
     assert all("ellm-release" in line for line in lines)
-    result = CliRunner().invoke(cli, [*path, "--help"])
-    assert result.exit_code == 0, result.output
-    shown = [text.strip() for text in result.output.split("Example", 1)[1].splitlines()]
-    assert all(line in shown for line in lines), result.output
+    result = run_cli(*path, "--help")
+    assert result.code == 0, result.text
+    shown = [text.strip() for text in result.out.split("Example", 1)[1].splitlines()]
+    assert all(line in shown for line in lines), result.text
 
 
 @pytest.mark.parametrize("entry", registry.REGISTRY, ids=lambda entry: entry.name)
