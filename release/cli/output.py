@@ -75,10 +75,6 @@ class Options:
         stream.write(redact(text) + "\n")
         stream.flush()
 
-    def debug(self, *args: Any) -> None:
-        if self.verbose:
-            self.console.print(*args, style="dim")
-
     def emit(self, data: JsonReady | dict[str, Any] | list[Any]) -> None:
         """The machine-readable result of a command, printed only with --json: a result object
         (its to_dict()) or a dict the command composes."""

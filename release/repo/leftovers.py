@@ -26,7 +26,6 @@ import git
 from release.progress import Say
 
 SLACK_S = 2.0  # file times and the recorded start time come from different clocks' rounding
-DRY_RUN_PREFIX = "dry-run-"
 
 
 def clean_after(repo: git.Repo, dead: dict[str, Any], say: Say) -> list[str]:

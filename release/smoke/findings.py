@@ -45,10 +45,6 @@ def all_passed(findings: Iterable[Finding]) -> bool:
     return bool(items) and all(f.passed is True for f in items)
 
 
-def failures(findings: Iterable[Finding]) -> list[Finding]:
-    return [f for f in findings if f.passed is not True]
-
-
 def render(findings: Iterable[Finding]) -> str:
     return "\n".join(f.line() for f in findings)
 

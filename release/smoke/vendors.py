@@ -12,13 +12,11 @@ class Vendor:
     name: str
     resource_key: str
     product_label: str
-    smi_tool: str
 
 
-NVIDIA = Vendor("nvidia", "nvidia.com/gpu", "nvidia.com/gpu.product", "nvidia-smi")
-AMD = Vendor("amd", "amd.com/gpu", "amd.com/gpu.product-name", "rocm-smi")
+NVIDIA = Vendor("nvidia", "nvidia.com/gpu", "nvidia.com/gpu.product")
+AMD = Vendor("amd", "amd.com/gpu", "amd.com/gpu.product-name")
 VENDORS = {v.name: v for v in (NVIDIA, AMD)}
-RESOURCE_KEYS = {v.resource_key: v for v in VENDORS.values()}
 
 
 def vendor(name: str) -> Vendor:
