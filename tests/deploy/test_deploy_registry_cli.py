@@ -7,16 +7,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import secrets
 from pathlib import Path
 from typing import Any
 
 from playbook_runs import DIGEST_B, SECRET_LINE, resolve_values, run_release
 from pytest_httpserver import HTTPServer
-from support.daemons import AuthRegistry, RegistryUser
+from support.daemons import RegistryUser
 from support.registry_api import push_blob, push_manifest
 from werkzeug import Response
 
+from release.demo.localdaemons import LocalRegistry
 from release.images.registry import OCI_MANIFEST
 
 PULL_TOKEN = "registry-pull-token-5b1f"  # what the token service hands out
@@ -100,25 +100,25 @@ def test_a_refused_token_is_one_sentence_without_the_token(deploy_env: dict[str,
 
 
 def test_the_deploy_reads_a_real_private_registry_with_the_cli_credentials(
-        deploy_env: dict[str, str], tmp_path: Path) -> None:
+        deploy_env: dict[str, str], tmp_path: Path, auth_registry: LocalRegistry, registry_user: RegistryUser,
+        repo_name: str) -> None:
     """A real registry with htpasswd auth, and the credentials `image status` and `promote` read."""
-    user = RegistryUser("ci-reader", "pw-" + secrets.token_urlsafe(12))
-    with AuthRegistry(tmp_path / "registry", user) as registry:  # entering starts it
-        auth = (user.username, user.password)
-        push_blob(registry.url, REPOSITORY_PATH, b"{}", auth)
-        pushed = push_manifest(registry.url, REPOSITORY_PATH, "v0.13.0-dev", json.loads(manifest_bytes()),
-                               OCI_MANIFEST, auth)
-        repository = f"{registry.host}/{REPOSITORY_PATH}"
+    user = registry_user
+    auth = (user.username, user.password)
+    push_blob(auth_registry.url, repo_name, b"{}", auth)
+    pushed = push_manifest(auth_registry.url, repo_name, "v0.13.0-dev", json.loads(manifest_bytes()), OCI_MANIFEST,
+                           auth)
+    repository = f"{auth_registry.host}/{repo_name}"
 
-        run, _ = _resolve(deploy_env, tmp_path, repository)
-        assert run.returncode != 0
-        assert f"{registry.host} requires a login and no credentials were found" in run.output
+    run, _ = _resolve(deploy_env, tmp_path, repository)
+    assert run.returncode != 0
+    assert f"{auth_registry.host} requires a login and no credentials were found" in run.output
 
-        deploy_env.update(ELLM_REGISTRY_USER=user.username, ELLM_REGISTRY_TOKEN=user.password)
-        run, values = _resolve(deploy_env, tmp_path, repository)
-        assert run.returncode == 0, run.output
-        assert values and values["apiService"]["image"] == f"{repository}:v0.13.0-dev@{pushed}"
-        assert user.password not in run.output
+    deploy_env.update(ELLM_REGISTRY_USER=user.username, ELLM_REGISTRY_TOKEN=user.password)
+    run, values = _resolve(deploy_env, tmp_path, repository)
+    assert run.returncode == 0, run.output
+    assert values and values["apiService"]["image"] == f"{repository}:v0.13.0-dev@{pushed}"
+    assert user.password not in run.output
 
 
 def test_cli_runs_the_playbook_and_passes_arguments_through(deploy_env: dict[str, str], tmp_path: Path) -> None:
