@@ -57,9 +57,15 @@ class Unsigned(SigningError):
     """The image has no signature that the configured key or identity accepts."""
 
 
+class SigningMode(StrEnum):
+    KEY = "key"  # a cosign key pair (file or KMS URI)
+    KEYLESS = "keyless"  # GitHub Actions' OIDC identity
+    OFF = "off"  # nothing configured: build and promote warn, and do not sign
+
+
 @dataclass(frozen=True)
 class SigningConfig:
-    mode: str  # "key", "keyless" or "off"
+    mode: SigningMode
     key: str = ""  # private key (key mode, signing)
     public_key: str = ""  # public key (key mode, verifying)
     identity: str = ""  # keyless: regular expression the certificate's identity must match
@@ -67,13 +73,13 @@ class SigningConfig:
 
     @property
     def can_verify(self) -> bool:
-        return bool(self.public_key or self.key) if self.mode == "key" else (
-            self.mode == "keyless" and bool(self.identity))
+        return bool(self.public_key or self.key) if self.mode == SigningMode.KEY else (
+            self.mode == SigningMode.KEYLESS and bool(self.identity))
 
     def describe(self) -> str:
-        if self.mode == "key":
+        if self.mode == SigningMode.KEY:
             return f"key {self.public_key or self.key}"
-        if self.mode == "keyless":
+        if self.mode == SigningMode.KEYLESS:
             return f"keyless, identity ~ {self.identity or '(any)'} from {self.issuer}"
         return "no signing configured"
 
@@ -94,15 +100,15 @@ def config_from(environ: Mapping[str, str], *, key: str | None = None, public_ke
         raise Refused("choose one way to sign: a cosign key or keyless signing, not both",
                       hints=[f"unset {ENV_KEYLESS}, or unset {ENV_KEY} and {ENV_PUBLIC_KEY}"])
     if keyless:
-        return SigningConfig("keyless", identity=identity, issuer=issuer)
+        return SigningConfig(SigningMode.KEYLESS, identity=identity, issuer=issuer)
     if key or public_key:
         for path in (key, public_key):
             if path and "://" not in path and not Path(path).is_file():
                 raise Refused(f"the cosign key {path} does not exist",
                               hints=["create a pair with `cosign generate-key-pair`, or point "
                                      f"{ENV_KEY} / {ENV_PUBLIC_KEY} at yours"])
-        return SigningConfig("key", key=key, public_key=public_key)
-    return SigningConfig("off")
+        return SigningConfig(SigningMode.KEY, key=key, public_key=public_key)
+    return SigningConfig(SigningMode.OFF)
 
 
 # --- argv (pure) ----------------------------------------------------------------------------------
@@ -124,10 +130,10 @@ def sign_argv(config: SigningConfig, image: str, *, insecure_http: bool = False)
     if not _pins_a_digest(image):
         raise ValueError(f"sign a digest reference (repository@sha256:...), not {image!r}")
     argv = ["cosign", "sign", "--yes", *_registry_flags(insecure_http)]
-    if config.mode == "key":
+    if config.mode == SigningMode.KEY:
         # key-based signatures stay private: nothing goes to the public transparency log
         return [*argv, "--key", config.key, "--tlog-upload=false", image]
-    if config.mode == "keyless":
+    if config.mode == SigningMode.KEYLESS:
         return [*argv, image]
     raise ValueError("signing is not configured")
 
@@ -135,9 +141,9 @@ def sign_argv(config: SigningConfig, image: str, *, insecure_http: bool = False)
 def verify_argv(config: SigningConfig, image: str, public_key: str = "", *,
                 insecure_http: bool = False) -> list[str]:
     argv = ["cosign", "verify", "--output", "json", *_registry_flags(insecure_http)]
-    if config.mode == "key":
+    if config.mode == SigningMode.KEY:
         return [*argv, "--key", public_key or config.public_key, "--insecure-ignore-tlog=true", image]
-    if config.mode == "keyless":
+    if config.mode == SigningMode.KEYLESS:
         return [*argv, "--certificate-identity-regexp", config.identity or ".*",
                 "--certificate-oidc-issuer", config.issuer, image]
     raise ValueError("verification is not configured")
@@ -223,7 +229,7 @@ def verify(config: SigningConfig, image: str, *, registry: str, credentials: Cre
                       hints=[f"set {ENV_PUBLIC_KEY} (key signing) or {ENV_KEYLESS}=true with {ENV_IDENTITY}"])
     with tempfile.TemporaryDirectory(prefix="ellm-cosign-pub-") as folder, \
             docker_config(registry, credentials) as env:
-        public_key = _public_key_of(config, Path(folder), env, runner) if config.mode == "key" else ""
+        public_key = _public_key_of(config, Path(folder), env, runner) if config.mode == SigningMode.KEY else ""
         proc = _run(verify_argv(config, image, public_key, insecure_http=insecure_http), env, runner)
     if proc.returncode != 0:
         reason = _reason(proc.stderr)
@@ -291,7 +297,7 @@ def ensure_signed(config: SigningConfig, image: str, *, registry: str, credentia
                   insecure_http: bool = False, runner: Callable[..., Any] = subprocess.run) -> Outcome:
     """Sign a pushed digest unless a signature this configuration accepts is already there (a
     rerun, an up-to-date build); nothing when signing is off."""
-    if config.mode == "off":
+    if config.mode == SigningMode.OFF:
         return Outcome(image, SignatureAction.NOT_SIGNED, config.describe())
     if _verifies(config, image, registry=registry, credentials=credentials, insecure_http=insecure_http,
                  runner=runner):
@@ -305,7 +311,7 @@ def ensure_verifiable(config: SigningConfig, digest_image: str, tag_image: str, 
                       runner: Callable[..., Any] = subprocess.run) -> Outcome:
     """After promote: the stable tag must verify. Its digest is the -dev one, whose signature lives
     under the digest; a digest pushed before signing was set up is signed now (when a key can)."""
-    if config.mode == "off":
+    if config.mode == SigningMode.OFF:
         return Outcome(tag_image, SignatureAction.NOT_SIGNED, config.describe())
     if _verifies(config, tag_image, registry=registry, credentials=credentials, insecure_http=insecure_http,
                  runner=runner):
