@@ -9,9 +9,11 @@ command line passes every message, hint, progress line and JSON document through
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
-_known_secrets: set[str] = set()
+# Process-wide on purpose: a token registered by the GitHub client must be masked in a message that
+# any other part of the tool prints later. A run registers a handful (the GitHub token, registry
+# passwords), so the set stays small.
+_registered_secrets: set[str] = set()
 
 # the userinfo of a URL: scheme://user:password@host, scheme://token@host
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s@'\"]+)@")
@@ -52,7 +54,7 @@ class Secret:
 def register_secret(value: str) -> None:
     """Remember a secret so that redact() removes it from any text."""
     if value and len(value) >= 3:
-        _known_secrets.add(value)
+        _registered_secrets.add(value)
 
 
 def strip_url_credentials(text: str) -> str:
@@ -71,10 +73,10 @@ def has_url_credentials(url: str) -> bool:
     return any(_is_credential(m) for m in _URL_USERINFO.finditer(url))
 
 
-def redact(text: str, extra: Iterable[str | None] = ()) -> str:
-    """`text` without any known secret (nor the `extra` ones), authorization header values,
-    token/password parameters or credentials in URLs."""
-    for secret in sorted({*_known_secrets, *(s for s in extra if s)}, key=len, reverse=True):
+def redact(text: str) -> str:
+    """`text` without any registered secret, authorization header values, token/password
+    parameters or credentials in URLs."""
+    for secret in sorted(_registered_secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
     text = re.sub(r"(?i)(authorization:?\s*(basic|bearer|token)\s+)[A-Za-z0-9+/=._~-]+", r"\1***", text)
     text = re.sub(r"(?i)((access_)?token|password|refresh_token)=[^&\s\"']+", r"\1=***", text)

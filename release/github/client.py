@@ -365,11 +365,10 @@ class GitHubClient:
                     continue
                 raise self._error(exc.status, message, doing, trouble, attempt + 1) from None
             except (RequestsConnectionError, Timeout) as exc:
-                text = redact(f"cannot reach the GitHub API at {self.base_url} to {doing}: {type(exc).__name__}",
-                              [self._token])
+                text = redact(f"cannot reach the GitHub API at {self.base_url} to {doing}: {type(exc).__name__}")
                 raise GitHubError(text, hints=["check --github-url / GITHUB_API_URL and the network"]) from None
             except RequestException as exc:
-                text = redact(f"the request to GitHub to {doing} failed: {type(exc).__name__}: {exc}", [self._token])
+                text = redact(f"the request to GitHub to {doing} failed: {type(exc).__name__}: {exc}")
                 raise GitHubError(text) from None
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
                 # PyGithub fails this way on an answer that is not the API's JSON (a proxy's error
@@ -399,7 +398,7 @@ class GitHubClient:
             text = f"GitHub answered {status} {where}: {message or 'no message'}"
             hints = ["the token needs the permission for this call (pull-requests / issues: write)"] \
                 if status in (403, 404) else []
-        return GitHubError(redact(text, [self._token]), hints=hints)
+        return GitHubError(redact(text), hints=hints)
 
     # -- pull requests -----------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from support.cli import run_cli
 
 from release.errors import Refused
 from release.github import client as gh
-from release.redaction import redact
+from release.redaction import redact, register_secret
 
 
 @pytest.mark.parametrize(("status", "open_issue", "action"), [
@@ -30,8 +30,9 @@ def test_plan_notify_rejects_other_statuses():
 
 
 def test_redact():
-    assert redact("Bearer abc123 failed", ["abc123"]) == "Bearer *** failed"
-    assert redact("nothing here", [None]) == "nothing here"
+    register_secret("gho_redact-test-token")
+    assert redact("Bearer gho_redact-test-token failed") == "Bearer *** failed"
+    assert redact("nothing here") == "nothing here"
 
 
 def test_api_url_precedence(monkeypatch):
