@@ -545,12 +545,6 @@ class ManifestUpdate:
     statuses: Mapping[str, PatchStatus] = field(default_factory=dict)
 
 
-def apply_update(path: str | Path, update: ManifestUpdate) -> None:
-    """Rewrite only the owned fields, keeping comments and key order, then re-validate."""
-    path = Path(path)
-    write_manifest_text(path, updated_text(path, update))
-
-
 def write_manifest_text(path: Path, text: str) -> None:
     """Validate, then replace the file in one rename (a reader or a kill never sees half of it)."""
     manifest_from_text(path, text)  # never write a manifest that would not load

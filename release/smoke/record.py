@@ -130,10 +130,6 @@ def _damaged(path: Path, why: str) -> SmokeRecordError:
     return SmokeRecordError(error.message, hints=error.hints)
 
 
-def read_records(state_dir: Path, digest: str) -> list[SmokeRecord]:
-    return list(read_smoke_record(state_dir, digest).runs)
-
-
 def write_record(state_dir: Path, record: SmokeRecord) -> Path:
     """Add the run to the digest's record; a damaged record is refused, never overwritten. Two runs
     recording at once (two tiers in parallel) take turns, so neither run is lost."""
@@ -145,11 +141,6 @@ def write_record(state_dir: Path, record: SmokeRecord) -> Path:
         runs = [r.to_dict() for r in history.runs] + [record.to_dict()]
         return write_json(history.path, {"schema": RECORD_SCHEMA, "kind": RECORD_KIND, "digest": record.digest,
                                          "runs": runs})
-
-
-def find_passing_record(state_dir: Path, digest: str, tiers: tuple[str, ...] = ()) -> SmokeRecord | None:
-    """The latest passing run for this digest (on one of `tiers`, when given), or None."""
-    return read_smoke_record(state_dir, digest).latest_passing(tiers)
 
 
 @dataclass(frozen=True)

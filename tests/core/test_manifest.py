@@ -12,7 +12,7 @@ from support.paths import REPO_ROOT
 from support.worlds import Cli
 
 from release.demo.sandbox import World
-from release.manifest.model import ManifestError, ManifestUpdate, apply_update, load_manifest
+from release.manifest.model import ManifestError, ManifestUpdate, load_manifest, updated_text, write_manifest_text
 
 SHA_A = "a" * 40
 SHA_B = "b" * 40
@@ -220,16 +220,17 @@ def test_cli_prints_every_problem_and_exits_2(world: World, cli: Cli) -> None:
 # ----------------------------------------------------------------------------------------- round trip
 
 
-def test_apply_update_keeps_comments_and_key_order(tmp_path: Path) -> None:
+def test_an_update_keeps_comments_and_key_order(tmp_path: Path) -> None:
     real = (REPO_ROOT / "patches" / "manifest.yaml").read_text(encoding="utf-8")
     path = write(tmp_path, real)
     new_base = "d" * 40
     new_dual = ["e" * 40]
     new_amd = ["1" * 40, "2" * 40]
 
-    apply_update(path, ManifestUpdate(version="0.13.0", base=new_base,
-                                      commits={"dual-gpu-api-server": new_dual, "amd-gpu-autodetect": new_amd},
-                                      statuses={"uv-pip-python-pin": "upstreamed"}))
+    update = ManifestUpdate(version="0.13.0", base=new_base,
+                            commits={"dual-gpu-api-server": new_dual, "amd-gpu-autodetect": new_amd},
+                            statuses={"uv-pip-python-pin": "upstreamed"})
+    write_manifest_text(path, updated_text(path, update))
 
     text = path.read_text(encoding="utf-8")
     manifest = load_manifest(path)
@@ -253,16 +254,17 @@ def test_apply_update_keeps_comments_and_key_order(tmp_path: Path) -> None:
     assert len(changed) == 6  # version, base, 1 + 2 commits, 1 status
 
 
-def test_apply_update_refuses_to_write_an_invalid_manifest(tmp_path: Path) -> None:
+def test_an_update_refuses_to_write_an_invalid_manifest(tmp_path: Path) -> None:
     path = write(tmp_path, VALID)
     with pytest.raises(ManifestError):
-        apply_update(path, ManifestUpdate(statuses={"first": "gone"}))
+        write_manifest_text(path, updated_text(path, ManifestUpdate(statuses={"first": "gone"})))
     assert path.read_text(encoding="utf-8") == VALID
 
 
-def test_apply_update_with_no_new_commits_keeps_the_old_ones(tmp_path: Path) -> None:
+def test_an_update_with_no_new_commits_keeps_the_old_ones(tmp_path: Path) -> None:
     path = write(tmp_path, VALID)
-    apply_update(path, ManifestUpdate(commits={"first": []}, statuses={"first": "upstreamed"}))
+    update = ManifestUpdate(commits={"first": []}, statuses={"first": "upstreamed"})
+    write_manifest_text(path, updated_text(path, update))
     manifest = load_manifest(path)
     assert manifest.patch("first").commits == (SHA_B,)
     assert manifest.patch("first").status == "upstreamed"

@@ -9,7 +9,7 @@ import yaml
 from support.paths import REPO_ROOT
 
 from release.manifest.manifest_edit import edit_manifest_text
-from release.manifest.model import ManifestUpdate, apply_update, load_manifest
+from release.manifest.model import ManifestUpdate, load_manifest, updated_text, write_manifest_text
 
 OLD_A, OLD_B, OLD_C = "a" * 40, "b" * 40, "c" * 40
 NEW_1, NEW_2 = "1" * 39 + "f", "2" * 40  # the second is all digits: it must come out quoted
@@ -71,9 +71,9 @@ def test_the_real_manifest_keeps_every_other_byte(tmp_path: Path) -> None:
     path = tmp_path / "manifest.yaml"
     original = (REPO_ROOT / "patches/manifest.yaml").read_text(encoding="utf-8")
     path.write_text(original, encoding="utf-8")
-    apply_update(path, ManifestUpdate(version="0.13.0", base=NEW_1,
-                                      commits={"amd-gpu-autodetect": [NEW_1, NEW_2]},
-                                      statuses={"uv-pip-python-pin": "upstreamed"}))
+    update = ManifestUpdate(version="0.13.0", base=NEW_1, commits={"amd-gpu-autodetect": [NEW_1, NEW_2]},
+                            statuses={"uv-pip-python-pin": "upstreamed"})
+    write_manifest_text(path, updated_text(path, update))
     after = path.read_text(encoding="utf-8")
     assert len(changed_lines(original, after)) == 2 * 5
     manifest = load_manifest(path)
@@ -105,8 +105,8 @@ def test_a_crlf_manifest_keeps_its_line_endings(tmp_path: Path) -> None:
     lf.write_bytes(original.encode("utf-8"))
     crlf.write_bytes(original.replace("\n", "\r\n").encode("utf-8"))
 
-    apply_update(lf, update)
-    apply_update(crlf, update)
+    write_manifest_text(lf, updated_text(lf, update))
+    write_manifest_text(crlf, updated_text(crlf, update))
 
     assert crlf.read_bytes() == lf.read_bytes().replace(b"\n", b"\r\n")
     assert load_manifest(crlf).patch("amd-gpu-autodetect").commits == (NEW_1, NEW_2, OLD_A)
@@ -119,7 +119,7 @@ def test_a_crlf_manifest_the_surgical_editor_leaves_alone_keeps_its_line_endings
     assert edit_manifest_text(text, version="0.13.0", base=None, commits={}, statuses={}) is None
     path.write_bytes(text.replace("\n", "\r\n").encode("utf-8"))
 
-    apply_update(path, ManifestUpdate(version="0.13.0"))
+    write_manifest_text(path, updated_text(path, ManifestUpdate(version="0.13.0")))
 
     data = path.read_bytes()
     assert data.count(b"\n") == data.count(b"\r\n") > 100

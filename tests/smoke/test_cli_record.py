@@ -13,9 +13,7 @@ from support.paths import REPO_ROOT
 
 from release.smoke.record import (
     SmokeRecordError,
-    find_passing_record,
     gate_verdict,
-    read_records,
     read_smoke_record,
     record_path,
 )
@@ -84,11 +82,11 @@ def test_a_pass_needs_every_expected_group_from_this_run(tmp_path):
     assert check_api(run_dir, run_id).code == 0
     # a group that never ran: recorded, but not as a pass
     res = record(run_dir, state, "--expect", "api,launch-nvidia")
-    assert res.code == 1 and find_passing_record(state, DIGEST) is None
-    assert "'launch-nvidia' checks did not run" in read_records(state, DIGEST)[-1].findings[0]
+    assert res.code == 1 and read_smoke_record(state, DIGEST).latest_passing() is None
+    assert "'launch-nvidia' checks did not run" in read_smoke_record(state, DIGEST).runs[-1].findings[0]
     res = record(run_dir, state, "--expect", "api")
     assert res.code == 0, res.text
-    rec = find_passing_record(state, DIGEST)
+    rec = read_smoke_record(state, DIGEST).latest_passing()
     assert rec is not None and rec.run_id == run_id and rec.groups == ("api",) and rec.tier == "kind"
     assert gate_verdict(state, DIGEST).allowed
 
@@ -105,7 +103,7 @@ def test_stale_and_foreign_findings_are_set_aside(tmp_path):
     (run_dir / "findings" / "sky-check.json").write_text('[{"check": "sky.check", "passed": true, "message": "x"}]')
     res = record(run_dir, state, "--expect", "nodes,sky-check")
     assert res.code == 1
-    [rec] = read_records(state, DIGEST)
+    [rec] = read_smoke_record(state, DIGEST).runs
     assert rec.passed is False and "set aside" in rec.summary and rec.groups == ()
 
 
@@ -117,7 +115,7 @@ def test_a_run_that_stopped_early_is_a_failure_with_its_reason(tmp_path):
                                                                  "sky is not installed")
     assert res.code == 1 and "sky is not installed" in res.text
     assert record(None, state, "--expect", "api").code == 1
-    runs = read_records(state, DIGEST)
+    runs = read_smoke_record(state, DIGEST).runs
     assert [r.passed for r in runs] == [False, False] and "no run was started" in runs[1].summary
 
 
@@ -248,4 +246,4 @@ def test_runs_recorded_at_once_are_all_kept(tmp_path):
         codes = list(pool.map(
             lambda _: subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, timeout=120).returncode, range(4)))
     assert codes == [0, 0, 0, 0]
-    assert len(read_records(tmp_path / "state", DIGEST)) == 4
+    assert len(read_smoke_record(tmp_path / "state", DIGEST).runs) == 4

@@ -16,7 +16,7 @@ from support.tools import need_tool
 
 from release.smoke.findings import ok as passing
 from release.smoke.findings import save
-from release.smoke.record import gate_verdict, read_records
+from release.smoke.record import gate_verdict, read_smoke_record
 
 DIGEST = "sha256:" + "bb" * 32
 GROUPS = ["nodes", "api", "sky-check", "gpus-list", "over-request", "launch-nvidia", "smi-nvidia"]
@@ -51,7 +51,7 @@ def test_a_run_that_fails_before_its_checks_records_a_failure(tmp_path: Path, in
     out = res.stdout + res.stderr
     assert res.returncode == 2, out
     assert "Traceback" not in out and "PASSED" not in out
-    [run] = read_records(state, DIGEST)
+    [run] = read_smoke_record(state, DIGEST).runs
     assert run.passed is False and run.run_id and run.groups == () and run.tier == tier
     assert "stopped before its checks finished" in run.summary
     assert stopped_at in run.summary, run.summary

@@ -15,7 +15,7 @@ from support.paths import REPO_ROOT
 from support.tools import need_tool
 
 from release.records import state_dir
-from release.smoke.record import find_passing_record
+from release.smoke.record import read_smoke_record
 
 DIGEST = "sha256:" + "cd" * 32
 
@@ -64,7 +64,7 @@ def test_record_follows_the_manifest_like_promote(tmp_path: Path) -> None:
     manifest = _release_copy(tmp_path)
     res = _run_record_role(tmp_path, _env(tmp_path), {"skypilot_manifest": str(manifest)})
     assert res.returncode == 0, res.stdout + res.stderr
-    found = find_passing_record(state_dir(manifest), DIGEST)
+    found = read_smoke_record(state_dir(manifest), DIGEST).latest_passing()
     assert found is not None and found.tier == "kind" and found.version == "0.12.0"
     assert (tmp_path / "release" / ".ellm" / "smoke" / ("sha256-" + "cd" * 32 + ".json")).is_file()
     assert not (REPO_ROOT / ".ellm" / "smoke" / ("sha256-" + "cd" * 32 + ".json")).exists()
@@ -77,7 +77,7 @@ def test_record_honours_ellm_state_dir(tmp_path: Path, monkeypatch) -> None:
     res = _run_record_role(tmp_path, env, {"skypilot_manifest": str(manifest)})
     assert res.returncode == 0, res.stdout + res.stderr
     monkeypatch.setenv("ELLM_STATE_DIR", str(tmp_path / "ci-state"))
-    assert find_passing_record(state_dir(manifest), DIGEST) is not None
+    assert read_smoke_record(state_dir(manifest), DIGEST).latest_passing() is not None
     assert not (tmp_path / "release" / ".ellm").exists()
 
 
@@ -85,4 +85,4 @@ def test_record_goes_where_the_deploy_role_read_the_image_record(tmp_path: Path)
     """When the deploy role ran (public), its state dir is the one used."""
     res = _run_record_role(tmp_path, _env(tmp_path), {"skypilot_deploy_state_dir": str(tmp_path / "deploy-state")})
     assert res.returncode == 0, res.stdout + res.stderr
-    assert find_passing_record(tmp_path / "deploy-state", DIGEST) is not None
+    assert read_smoke_record(tmp_path / "deploy-state", DIGEST).latest_passing() is not None
