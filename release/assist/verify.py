@@ -262,7 +262,8 @@ def _blob(repo: git.Repo, commit: str, path: str) -> bytes | None:
 
 def _image_part(manifest: Manifest, state: Path, request: VerifyRequest, head: str | None,
                 branch: str) -> tuple[list[Check], str | None]:
-    from release.images.registry import RegistryClient, RegistryError
+    from release.images.registry import RegistryClient
+    from release.images.registry_errors import RegistryError
     from release.images.status import tag_status
     from release.records import parse_image
     from release.smoke.record import gate_verdict

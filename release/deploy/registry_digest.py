@@ -21,13 +21,9 @@ true` in the manifest, exactly as for the CLI.
 
 from __future__ import annotations
 
-from release.images.registry import (
-    Credentials,
-    NotFound,
-    RegistryClient,
-    RegistryError,
-    RetryPolicy,
-)
+from release.images.registry import RegistryClient, RetryPolicy
+from release.images.registry_auth import Credentials
+from release.images.registry_errors import NotFound, RegistryError
 from release.records import InvalidImageReference, parse_image
 from release.redaction import Secret
 

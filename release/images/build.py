@@ -23,7 +23,9 @@ from release.errors import Failed, Refused
 from release.images import build_cache, build_skip, signing
 from release.images.build_skip import LABEL_BUILD_INPUTS, SkipDecision
 from release.images.record import ImageRecord, read_image_record, update_image_record
-from release.images.registry import ENV_TOKEN, ENV_USER, RegistryClient, RegistryError
+from release.images.registry import RegistryClient
+from release.images.registry_auth import ENV_TOKEN, ENV_USER
+from release.images.registry_errors import RegistryError
 from release.manifest.model import Manifest
 from release.records import build_log_path, parse_image
 from release.redaction import redact, strip_url_credentials

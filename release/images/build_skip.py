@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from release.images.registry import NotFound, RegistryClient, image_labels
+from release.images.manifests import image_labels
+from release.images.registry import RegistryClient
+from release.images.registry_errors import NotFound
 from release.records import parse_image
 
 LABEL_REVISION = "org.opencontainers.image.revision"

@@ -14,7 +14,8 @@ from typing import Any
 from release.errors import Failed, Refused
 from release.images.build import LABEL_REVISION, LABEL_SOURCE, now
 from release.images.record import ImageRecord, read_image_record, update_image_record
-from release.images.registry import NotFound, RegistryClient
+from release.images.registry import RegistryClient
+from release.images.registry_errors import NotFound
 from release.images.status import labels_or_empty
 from release.manifest.model import Manifest
 from release.progress import Say, say_nothing

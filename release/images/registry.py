@@ -2,289 +2,45 @@
 manifest under another tag. Enough to promote an image inside a registry without moving a layer.
 
 Works with ghcr.io and any registry that speaks the distribution spec: anonymous access, HTTP basic
-auth and bearer tokens (the `WWW-Authenticate` challenge flow), credentials from the environment or
-the Docker config file (including `docker-credential-*` helpers). Secrets live in `Secret` objects
-whose repr is `***`, and every message that leaves this module goes through `redact()`.
+auth and bearer tokens (the `WWW-Authenticate` challenge flow), with the credentials and the
+plain-HTTP rule of release/images/registry_auth.py. This module is the transport: retries with
+backoff, a deadline per request and per command, the token exchange, and the few API calls the tool
+makes; the manifests it reads are checked by release/images/manifests.py. Every message that
+leaves it goes through `redact()`.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import ipaddress
 import json
-import os
 import random
-import re
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import requests
 
-from release.errors import Failed
+from release.images.manifests import ACCEPT, ManifestDoc, parse_manifest, pick_platform, sha256_digest
+from release.images.registry_auth import (
+    DOCKER_HUB_API,
+    ENV_TOKEN,
+    ENV_USER,
+    Challenge,
+    Credentials,
+    credentials_for,
+    insecure_allowed,
+    parse_challenges,
+)
+from release.images.registry_errors import (
+    AuthError,
+    MalformedResponse,
+    NotFound,
+    RegistryError,
+    RegistryUnavailable,
+)
 from release.records import DOCKER_HUB, is_digest
 from release.redaction import Secret, redact, register_secret
-
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
-IMAGE_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
-MANIFEST_TYPES = (*INDEX_TYPES, *IMAGE_TYPES)
-ACCEPT = ", ".join(MANIFEST_TYPES)
-
-DOCKER_HUB_API = "registry-1.docker.io"
-ENV_USER = "ELLM_REGISTRY_USER"
-ENV_TOKEN = "ELLM_REGISTRY_TOKEN"
-ENV_INSECURE = "ELLM_INSECURE_REGISTRIES"  # comma-separated hosts allowed over plain HTTP
-
-
-# --- errors ---------------------------------------------------------------------------------------
-
-class RegistryError(Failed):
-    """A registry operation failed; the message names the registry and what was asked, never a secret."""
-
-
-class RegistryUnavailable(RegistryError):
-    """The registry did not answer usefully, even after the retries."""
-
-
-class AuthError(RegistryError):
-    """The registry refused the credentials (or needs some and none were found)."""
-
-
-class NotFound(RegistryError):
-    """The tag or digest does not exist in the repository."""
-
-
-class MalformedResponse(RegistryError):
-    """The registry answered, but not with something the distribution spec allows."""
-
-
-# --- secrets --------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Credentials:
-    """A username with a password/token, or an OAuth2 identity token (docker login with an IdP)."""
-
-    username: str
-    secret: Secret
-    source: str  # where they came from, for messages: "ELLM_REGISTRY_USER", "~/.docker/config.json", ...
-    identity_token: bool = False
-
-    def __post_init__(self) -> None:
-        register_secret(self.secret.reveal())
-
-    def basic_header(self) -> str:
-        pair = f"{self.username}:{self.secret.reveal()}".encode()
-        encoded = base64.b64encode(pair).decode()
-        register_secret(encoded)
-        return f"Basic {encoded}"
-
-
-# --- plain HTTP -----------------------------------------------------------------------------------
-
-def is_loopback(registry: str) -> bool:
-    if registry.startswith("["):  # [::1]:5000
-        host = registry[1:registry.find("]")]
-    else:
-        host = registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def insecure_allowed(registry: str, flag: bool = False) -> bool:
-    """Plain HTTP only for loopback registries, or when the user named the registry as insecure."""
-    listed = {h.strip() for h in os.environ.get(ENV_INSECURE, "").split(",") if h.strip()}
-    return flag or is_loopback(registry) or registry in listed
-
-
-# --- auth challenges ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Challenge:
-    scheme: str  # lower-case: "basic", "bearer"
-    params: Mapping[str, str] = field(default_factory=dict)
-
-
-_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_PARAM_RE = re.compile(rf'\s*({_TOKEN})\s*=\s*("(?:[^"\\]|\\.)*"|{_TOKEN})\s*')
-
-
-def parse_challenges(header: str) -> list[Challenge]:
-    """Parse a WWW-Authenticate value (RFC 7235), which may hold several challenges:
-    `Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:a/b:pull", Basic realm="x"`."""
-    challenges: list[Challenge] = []
-    pos = 0
-    while pos < len(header):
-        match = re.compile(rf"[\s,]*({_TOKEN})").match(header, pos)
-        if not match:
-            break
-        scheme, pos = match.group(1).lower(), match.end()
-        params: dict[str, str] = {}
-        while True:
-            param = _PARAM_RE.match(header, pos)
-            if not param:
-                break
-            value = param.group(2)
-            if value.startswith('"'):
-                value = re.sub(r"\\(.)", r"\1", value[1:-1])
-            params[param.group(1).lower()] = value
-            pos = param.end()
-            comma = re.compile(r"\s*,").match(header, pos)
-            if not comma:
-                break
-            pos = comma.end()
-        challenges.append(Challenge(scheme, params))
-    return challenges
-
-
-# --- credentials ----------------------------------------------------------------------------------
-
-def docker_config_path() -> Path:
-    base = os.environ.get("DOCKER_CONFIG")
-    return Path(base) / "config.json" if base else Path.home() / ".docker" / "config.json"
-
-
-def _config_keys(registry: str) -> list[str]:
-    """The spellings a Docker config may use for one registry."""
-    keys = [registry, f"https://{registry}", f"http://{registry}", f"https://{registry}/v1/",
-            f"https://{registry}/v2/"]
-    if registry in (DOCKER_HUB, DOCKER_HUB_API):
-        keys += ["https://index.docker.io/v1/", "index.docker.io", DOCKER_HUB]
-    return keys
-
-
-def _from_helper(helper: str, registry: str, runner: Callable[..., Any] = subprocess.run) -> Credentials | None:
-    program = f"docker-credential-{helper}"
-    for key in _config_keys(registry)[:2]:
-        try:
-            result = runner([program, "get"], input=key.encode(), capture_output=True, timeout=30, check=False)
-        except (FileNotFoundError, subprocess.TimeoutExpired):
-            return None
-        if result.returncode != 0:
-            continue  # "credentials not found in native keychain": try the next spelling
-        try:
-            data = json.loads(result.stdout)
-        except ValueError:
-            return None
-        user, secret = str(data.get("Username", "")), str(data.get("Secret", ""))
-        if secret:
-            return Credentials(user, Secret(secret), f"{program}", identity_token=user == "<token>")
-    return None
-
-
-def credentials_for(registry: str, *, config_path: Path | None = None,
-                    runner: Callable[..., Any] = subprocess.run) -> Credentials | None:
-    """ELLM_REGISTRY_USER/ELLM_REGISTRY_TOKEN first (what CI sets), then the Docker config file:
-    a credHelpers entry for the registry, then `auths`, then the global credsStore."""
-    user, token = os.environ.get(ENV_USER), os.environ.get(ENV_TOKEN)
-    if token:
-        return Credentials(user or "token", Secret(token), ENV_TOKEN)
-    path = config_path or docker_config_path()
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    keys = _config_keys(registry)
-    helpers = config.get("credHelpers") or {}
-    for key in keys:
-        if key in helpers:
-            return _from_helper(str(helpers[key]), registry, runner)
-    auths = config.get("auths") or {}
-    for key in keys:
-        entry = auths.get(key)
-        if isinstance(entry, dict) and (found := _from_auth_entry(entry, str(path))):
-            return found
-    if config.get("credsStore"):
-        return _from_helper(str(config["credsStore"]), registry, runner)
-    return None
-
-
-def _from_auth_entry(entry: Mapping[str, Any], source: str) -> Credentials | None:
-    if entry.get("identitytoken"):
-        return Credentials(str(entry.get("username", "")), Secret(str(entry["identitytoken"])), source, True)
-    if entry.get("auth"):
-        try:
-            user, _, password = base64.b64decode(str(entry["auth"])).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return None
-        register_secret(str(entry["auth"]))
-        return Credentials(user, Secret(password), source)
-    if entry.get("username") and entry.get("password"):
-        return Credentials(str(entry["username"]), Secret(str(entry["password"])), source)
-    return None
-
-
-# --- manifests ------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ManifestDoc:
-    """A manifest or index exactly as the registry stored it: the bytes are what the digest covers."""
-
-    digest: str
-    media_type: str
-    raw: bytes
-
-    @property
-    def body(self) -> dict[str, Any]:
-        return json.loads(self.raw)
-
-    @property
-    def is_index(self) -> bool:
-        return self.media_type in INDEX_TYPES
-
-    @property
-    def children(self) -> list[dict[str, Any]]:
-        return list(self.body.get("manifests", [])) if self.is_index else []
-
-
-def sha256_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def parse_manifest(raw: bytes, content_type: str, header_digest: str | None, reference: str) -> ManifestDoc:
-    """Check a manifest response against the spec; raise MalformedResponse on anything off."""
-    where = f"the manifest for {reference}"
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise MalformedResponse(f"{where} is not JSON ({len(raw)} bytes, content type {content_type!r})") from None
-    if not isinstance(body, dict) or body.get("schemaVersion") != 2:
-        raise MalformedResponse(f"{where} is not a schema-2 manifest or index")
-    media_type = str(body.get("mediaType") or content_type.split(";")[0].strip())
-    if media_type not in MANIFEST_TYPES:
-        raise MalformedResponse(f"{where} has an unsupported media type {media_type!r}")
-    if media_type in INDEX_TYPES:
-        entries = body.get("manifests")
-        if not isinstance(entries, list) or not all(_has_digest(m) for m in entries):
-            raise MalformedResponse(f"{where} is an index without a valid `manifests` list")
-    elif not _has_digest(body.get("config")) or not isinstance(body.get("layers"), list):
-        raise MalformedResponse(f"{where} is an image manifest without a valid config and layers")
-    digest = sha256_digest(raw)
-    if header_digest and header_digest != digest:
-        raise MalformedResponse(f"{where}: the registry says {header_digest} but the bytes hash to {digest}")
-    if is_digest(reference) and reference != digest:
-        raise MalformedResponse(f"{where}: asked for {reference} but the bytes hash to {digest}")
-    return ManifestDoc(digest, media_type, raw)
-
-
-def _has_digest(entry: Any) -> bool:
-    return isinstance(entry, dict) and isinstance(entry.get("digest"), str) and bool(
-        re.match(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$", entry["digest"]))
-
-
-# --- the client -----------------------------------------------------------------------------------
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -557,22 +313,6 @@ class RegistryClient:
         except ValueError:
             raise MalformedResponse(f"the config blob of {repository}:{reference} is not JSON") from None
         return data if isinstance(data, dict) else {}
-
-
-def pick_platform(entries: list[dict[str, Any]], platform: str) -> dict[str, Any] | None:
-    """The index entry for `os/arch[/variant]`, skipping attestation manifests (platform unknown/unknown)."""
-    want = platform.split("/")
-    for entry in entries:
-        plat = entry.get("platform") or {}
-        have = [plat.get("os", ""), plat.get("architecture", "")] + ([plat["variant"]] if plat.get("variant") else [])
-        if have[: len(want)] == want:
-            return entry
-    return None
-
-
-def image_labels(config: Mapping[str, Any]) -> dict[str, str]:
-    labels = (config.get("config") or {}).get("Labels") or {}
-    return {str(k): str(v) for k, v in labels.items()}
 
 
 def _host_of(url: str) -> str:

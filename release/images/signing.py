@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from release.errors import Failed, Refused
-from release.images.registry import Credentials
+from release.images.registry_auth import Credentials
 from release.records import InvalidImageReference, parse_image
 from release.redaction import redact
 

@@ -13,7 +13,7 @@ from playbook_runs import DIGEST_A, SECRET_LINE, resolve_values, write_record
 from release.deploy import logic as deploy
 from release.deploy import registry_digest as deploy_registry
 from release.images.record import ImageRecord, read_image_record, record_from_dict
-from release.images.registry import insecure_allowed, is_loopback
+from release.images.registry_auth import insecure_allowed, is_loopback
 from release.records import RecordError, image_record_path
 
 

@@ -13,7 +13,7 @@ from playbook_runs import DIGEST_A, DIGEST_B
 from release.deploy import logic as deploy
 from release.deploy import registry_digest as deploy_registry
 from release.images.record import ImageRecord, read_image_record
-from release.images.registry import RegistryError
+from release.images.registry_errors import RegistryError
 from release.manifest.versions import InvalidVersion, release_of_chart_version
 from release.records import RecordError, image_record_path
 

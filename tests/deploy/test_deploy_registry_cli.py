@@ -17,7 +17,7 @@ from support.registry_api import push_blob, push_manifest
 from werkzeug import Response
 
 from release.demo.localdaemons import LocalRegistry
-from release.images.registry import OCI_MANIFEST
+from release.images.manifests import OCI_MANIFEST
 
 PULL_TOKEN = "registry-pull-token-5b1f"  # what the token service hands out
 PAT = "ghp_test0personal0access0token0x"  # what the user has: a password, never a bearer token

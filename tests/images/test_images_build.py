@@ -16,8 +16,9 @@ from support.registry_api import tag_digest
 
 from release.demo.localdaemons import DockerDaemon, LocalRegistry
 from release.images.build import LABEL_REVISION, LABEL_SOURCE, LABEL_VERSION
+from release.images.manifests import image_labels
 from release.images.record import IMAGE_RECORD_SCHEMA, ImageRecord
-from release.images.registry import RegistryClient, image_labels
+from release.images.registry import RegistryClient
 
 pytestmark = pytest.mark.docker
 

@@ -16,7 +16,8 @@ from support.registry_api import push_image, tag_digest
 
 from release.demo.localdaemons import DockerDaemon, LocalRegistry
 from release.images.build_skip import LABEL_BUILD_INPUTS, LABEL_REVISION, Existing, build_inputs_hash, decide
-from release.images.registry import RegistryClient, image_labels
+from release.images.manifests import image_labels
+from release.images.registry import RegistryClient
 
 DEV_TAG = f"v{VERSION}-dev"
 # what the test manifest builds with (image_project.write_image_manifest)

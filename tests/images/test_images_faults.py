@@ -20,16 +20,10 @@ from werkzeug import Request, Response
 
 from release.demo.localdaemons import LocalRegistry, free_port
 from release.images import promote as images
+from release.images.manifests import OCI_MANIFEST, sha256_digest
 from release.images.record import read_image_record
-from release.images.registry import (
-    OCI_MANIFEST,
-    AuthError,
-    MalformedResponse,
-    RegistryClient,
-    RegistryUnavailable,
-    RetryPolicy,
-    sha256_digest,
-)
+from release.images.registry import RegistryClient, RetryPolicy
+from release.images.registry_errors import AuthError, MalformedResponse, RegistryUnavailable
 from release.manifest.model import load_manifest
 
 pytestmark = pytest.mark.docker

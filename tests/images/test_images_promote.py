@@ -13,8 +13,9 @@ from support.git import git
 from support.registry_api import push_image, push_index, tag_digest
 
 from release.demo.localdaemons import DockerDaemon, LocalRegistry
+from release.images.manifests import OCI_INDEX
 from release.images.record import read_image_record
-from release.images.registry import OCI_INDEX, RegistryClient
+from release.images.registry import RegistryClient
 
 pytestmark = pytest.mark.docker
 DEV, STABLE = f"v{VERSION}-dev", f"v{VERSION}"

@@ -20,7 +20,7 @@ from support.registry_api import push_image
 
 from release.demo.localdaemons import DockerDaemon, LocalRegistry
 from release.images import signing
-from release.images.registry import Credentials
+from release.images.registry_auth import Credentials
 from release.redaction import Secret
 
 pytestmark = pytest.mark.docker

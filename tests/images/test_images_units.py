@@ -12,22 +12,15 @@ import pytest
 from image_project import write_image_manifest
 
 from release.images.build import buildx_argv, plan_build, source_url
+from release.images.manifests import parse_manifest, pick_platform
 from release.images.promote import Action, plan_promotion, smoke_gate
 from release.images.record import ImageRecord
-from release.images.registry import (
-    Credentials,
-    MalformedResponse,
-    RetryPolicy,
-    Secret,
-    credentials_for,
-    is_loopback,
-    parse_challenges,
-    parse_manifest,
-    pick_platform,
-    redact,
-)
+from release.images.registry import RetryPolicy
+from release.images.registry_auth import Credentials, credentials_for, is_loopback, parse_challenges
+from release.images.registry_errors import MalformedResponse
 from release.images.status import TagStatus, status_notes
 from release.manifest.model import load_manifest
+from release.redaction import Secret, redact
 from release.smoke.record import SmokeRecord
 
 A, B = "sha256:" + "a" * 64, "sha256:" + "b" * 64

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from release.images.registry import RegistryClient, RegistryUnavailable, RetryPolicy
+from release.images.registry import RegistryClient, RetryPolicy
+from release.images.registry_errors import RegistryUnavailable
 
 
 @pytest.fixture

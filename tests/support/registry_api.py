@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from release.images.registry import OCI_INDEX, OCI_MANIFEST, sha256_digest
+from release.images.manifests import OCI_INDEX, OCI_MANIFEST, sha256_digest
 
 
 def push_blob(base: str, repo: str, data: bytes, auth: Any = None) -> str:

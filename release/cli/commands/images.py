@@ -21,7 +21,8 @@ from release.images import promote as promotion
 from release.images import signing
 from release.images.build_cache import CACHE_MODES
 from release.images.record import update_image_record
-from release.images.registry import RegistryClient, insecure_allowed
+from release.images.registry import RegistryClient
+from release.images.registry_auth import insecure_allowed
 from release.images.status import image_status
 from release.manifest.model import Manifest, load_manifest
 from release.manifest.versions import InvalidVersion, parse_version

@@ -50,8 +50,9 @@ try:
     from release.deploy import registry_digest as deploy_registry
     from release.errors import ReleaseError
     from release.images import signing
-    from release.images.registry import credentials_for, insecure_allowed, redact
+    from release.images.registry_auth import credentials_for, insecure_allowed
     from release.records import parse_image
+    from release.redaction import redact
 except ImportError as exc:
     _MISSING = (f"the skypilot_deploy role needs the ellm-release package in the Python that runs Ansible "
                 f"({sys.executable}): {exc}; install it there with `pip install -e .[deploy]` from the "

@@ -41,7 +41,8 @@ options:
 
 try:
     from release.deploy import registry_digest as deploy_registry
-    from release.images.registry import AuthError, RegistryError, redact
+    from release.images.registry_errors import AuthError, RegistryError
+    from release.redaction import redact
 except ImportError as exc:
     _MISSING = (f"the skypilot_deploy role needs the ellm-release package in the Python that runs Ansible "
                 f"({sys.executable}): {exc}; install it there with `pip install -e .[deploy]` from the "
