@@ -64,7 +64,8 @@ class Options:
 
     def say(self, *args: Any, **kwargs: Any) -> None:
         """Progress and human-readable results (moved to stderr under --json). Strings are plain
-        text, never markup; pass style= to colour a whole line."""
+        text, never markup (a subject such as `[k8s] Fix` prints as it is): no caller needs to say
+        markup=False, and none can turn markup on. Pass style= to colour a whole line."""
         kwargs.pop("markup", None)
         self.console.print(*(redact(a) if isinstance(a, str) else a for a in args), **kwargs)
 

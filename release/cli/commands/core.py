@@ -38,7 +38,7 @@ def _emit_summary(opts: Options, summary: RebaseSummary) -> None:
     if hint:
         opts.progress(hint)
     for dropped in summary.dropped_unlisted:
-        opts.say(f"dropped (--drop-unlisted): {dropped.commit[:12]} {dropped.subject}", markup=False)
+        opts.say(f"dropped (--drop-unlisted): {dropped.commit[:12]} {dropped.subject}")
     opts.emit(summary)
 
 

@@ -67,7 +67,7 @@ def require_token(opts: Options) -> str:
 
 def _plain(opts: Options, text: str) -> None:
     """Print text as is: titles such as "[Kubernetes] ..." must not be read as Rich markup."""
-    opts.say(text, markup=False, soft_wrap=True, highlight=False)
+    opts.say(text, soft_wrap=True)
 
 
 def github_file(variable: str) -> Path:

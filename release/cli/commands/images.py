@@ -95,7 +95,7 @@ def _client(opts: Options, manifest: Manifest, insecure: bool) -> RegistryClient
 def _progress(opts: Options) -> tuple[Callable[[str], None], Callable[[], None]]:
     """A live one-line status on a terminal; the build's step lines otherwise (CI logs)."""
     if opts.verbose:
-        return (lambda line: opts.say(line, markup=False)), (lambda: None)
+        return (lambda line: opts.say(line)), (lambda: None)
     if opts.console.is_terminal:
         status = opts.console.status("building")
         status.start()
@@ -107,7 +107,7 @@ def _progress(opts: Options) -> tuple[Callable[[str], None], Callable[[], None]]
 
     def steps(line: str) -> None:
         if STEP_RE.match(line):
-            opts.say(line, markup=False)
+            opts.say(line)
     return steps, (lambda: None)
 
 
@@ -183,13 +183,13 @@ def build_cmd(opts: Options, version: str | None, push: bool, force: bool, cache
     elif opts.dry_run:
         opts.say(f"would build {plan.image} from {plan.revision[:12]} ({plan.platform}, {plan.dockerfile})")
         if builder == "buildx":
-            opts.say("  " + " ".join(images.buildx_argv(plan, Path("<metadata.json>"))), markup=False)
+            opts.say("  " + " ".join(images.buildx_argv(plan, Path("<metadata.json>"))))
         if result.skip:
-            opts.say(f"  built because {result.skip.reason}", markup=False)
+            opts.say(f"  built because {result.skip.reason}")
     elif result.digest:
         opts.say(f"pushed {plan.image}@{result.digest} (fork commit {plan.revision[:12]})")
         if result.skip:
-            opts.say(f"  built because {result.skip.reason}", markup=False)
+            opts.say(f"  built because {result.skip.reason}")
         opts.say(f"recorded in {image_record_path(state, version)}")
     else:
         opts.say(f"built {plan.image} locally (not pushed: add --push to publish and record it)")

@@ -52,8 +52,8 @@ def add(opts: Options, commits: tuple[str, ...], into: str | None) -> None:
     verb = "would add" if opts.dry_run else "added"
     for item in adopted:
         where = f"new patch {item.patch_id}" if item.new_patch else f"patch {item.patch_id}"
-        opts.say(f"{verb} {item.commit[:12]} {item.subject!r} as {where}", markup=False)
-    opts.say(f"next: {README_NEXT}", markup=False)
+        opts.say(f"{verb} {item.commit[:12]} {item.subject!r} as {where}")
+    opts.say(f"next: {README_NEXT}")
     opts.emit({"dry_run": opts.dry_run, "added": [item.to_dict() for item in adopted], "next": README_NEXT})
 
 
@@ -75,10 +75,10 @@ def sort_(opts: Options) -> None:
             patch_ops.write_manifest(manifest.path, text)
     if result.moved:
         verb = "would reorder" if opts.dry_run else "reordered"
-        opts.say(f"{verb} the manifest to the branch's order: {', '.join(result.order)}", markup=False)
-        opts.say(f"next: {README_NEXT}", markup=False)
+        opts.say(f"{verb} the manifest to the branch's order: {', '.join(result.order)}")
+        opts.say(f"next: {README_NEXT}")
     else:
-        opts.say("the manifest already follows the branch's order", markup=False)
+        opts.say("the manifest already follows the branch's order")
     opts.emit({"dry_run": opts.dry_run, "moved": result.moved, "order": list(result.order),
                **({"next": README_NEXT} if result.moved else {})})
 

@@ -27,8 +27,7 @@ def _refuse_on_master(repo: git.Repo, manifest: Manifest, opts: Options) -> None
         raise Refused(f"the current branch is {branch}, which mirrors upstream and never carries the fork "
                       "block", hints=[switch_hint(str(repo.working_dir), manifest.branch())])
     if branch != manifest.branch():
-        opts.say(f"note: regenerating on {branch or 'a detached HEAD'}, not on {manifest.branch()}",
-                 markup=False)
+        opts.say(f"note: regenerating on {branch or 'a detached HEAD'}, not on {manifest.branch()}")
 
 
 def _check(opts: Options, repo: git.Repo, new: bytes) -> None:
@@ -39,7 +38,7 @@ def _check(opts: Options, repo: git.Repo, new: bytes) -> None:
         stale.append(("working copy", worktree))
     opts.emit({"changed": bool(stale), "path": str(path), "commit": None, "check": True})
     if not stale:
-        opts.say(f"{path} is up to date with the manifest and git.", markup=False)
+        opts.say(f"{path} is up to date with the manifest and git.")
         return
     name, old = stale[0]
     _echo(opts, fork_readme.unified_diff(old or b"", new, old_name=f"README.md ({name})"))
@@ -93,7 +92,7 @@ def readme(opts: Options, check: bool, output: Path | None, pin_digest: bool) ->
         changed = not output.is_file() or output.read_bytes() != new
         if not opts.dry_run:
             output.write_bytes(new)
-        opts.say(f"{'would write' if opts.dry_run else 'wrote'} {output} ({len(new)} bytes)", markup=False)
+        opts.say(f"{'would write' if opts.dry_run else 'wrote'} {output} ({len(new)} bytes)")
         opts.emit({"changed": changed, "path": str(output), "commit": None, "dry_run": opts.dry_run})
         return
 
@@ -111,8 +110,8 @@ def readme(opts: Options, check: bool, output: Path | None, pin_digest: bool) ->
         result = fork_readme.write_readme_commit(repo, manifest, content=new)
     if result.changed:
         short = (result.commit or "")[:12]
-        opts.say(f"regenerated {result.path} and committed it as {short}", markup=False)
+        opts.say(f"regenerated {result.path} and committed it as {short}")
     else:
-        opts.say(f"{result.path} is already up to date; nothing committed.", markup=False)
+        opts.say(f"{result.path} is already up to date; nothing committed.")
     opts.emit({"changed": result.changed, "path": str(result.path), "commit": result.commit})
 

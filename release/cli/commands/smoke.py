@@ -72,7 +72,7 @@ def _finish(ctx: click.Context, compute: Callable[[], list[Finding]], save_to: P
     findings = _judge(ctx, compute)
     if save_to:
         save(save_to, findings, run_id=ctx.meta.get("smoke_run_id", ""), digest=ctx.meta.get("smoke_digest", ""))
-    opts.say(render(findings), markup=False)
+    opts.say(render(findings))
     opts.emit({"passed": all_passed(findings), "findings": [f.to_dict() for f in findings]})
     if not all_passed(findings):
         raise CheckFailed(f"{sum(not f.passed for f in findings)} smoke check(s) failed")
@@ -398,8 +398,8 @@ def record(ctx: click.Context, run_dir: Path | None, digest: str, image: str, ve
     expected = tuple(x.strip() for x in expect.split(",") if x.strip())
     v, path = report.record_run(state or state_dir(opts.manifest), run_dir, digest=digest, image=image,
                                 version=version, tier=tier, expected=expected, stopped=stopped.strip())
-    opts.say(f"{'PASSED' if v.passed else 'FAILED'} ({tier}): {v.summary}", markup=False)
-    opts.say(f"smoke record: {path}", markup=False)
+    opts.say(f"{'PASSED' if v.passed else 'FAILED'} ({tier}): {v.summary}")
+    opts.say(f"smoke record: {path}")
     opts.emit({"passed": v.passed, "summary": v.summary, "record": str(path), "groups": list(v.groups)})
     if not v.passed:
         raise CheckFailed(f"smoke tests failed for {digest}")
