@@ -81,8 +81,7 @@ def test_real_rebase_build_push_and_promote_on_a_local_registry(tmp_path):
     assert pr["head"] == "release/0.13.0" and pr["requests"][1]["method"] == "POST"
     # the release commit carries the release, not the port this run's registry happened to get
     release = tmp_path / "run" / "world" / "release"
-    changed = subprocess.run(["git", "-C", str(release), "show", "--format=", "HEAD", "--", "patches/manifest.yaml"],
-                             capture_output=True, text=True, check=True).stdout
+    changed = git(release, "show", "--format=", "HEAD", "--", "patches/manifest.yaml")
     assert "version: 0.13.0" in changed
     assert not [line for line in changed.splitlines() if line.startswith(("+", "-")) and "repository:" in line]
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from support.git import git
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -226,8 +227,7 @@ def test_build_job_clones_the_branch_that_build_accepts(tmp_path: Path):
     clone = {**_step(job, "Clone the fork"), "env": step_env}
     done = _run_step(clone, work, env)
     assert done.returncode == 0, done.stderr
-    assert subprocess.run(["git", "-C", str(work / "fork"), "branch", "--show-current"], capture_output=True,
-                          text=True).stdout.strip() == "ellm-0.12.0"
+    assert git(work / "fork", "branch", "--show-current") == "ellm-0.12.0"
     build = {**_step(job, "Build and push"), "env": step_env}
     done = _run_step(build, work, {**env, "ELLM": str(dry_ellm)})
     # the gha cache reaches the build step only through the runtime action, after buildx's setup
