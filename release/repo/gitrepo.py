@@ -7,8 +7,7 @@ import re
 import shlex
 import shutil
 import subprocess
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 
 import git
@@ -340,55 +339,6 @@ def config_env(settings: dict[str, str]) -> dict[str, str]:
         env[f"GIT_CONFIG_KEY_{i}"] = key
         env[f"GIT_CONFIG_VALUE_{i}"] = value
     return env
-
-
-class RerereCache:
-    """What `.git/rr-cache` holds now (files, folders and their times), so a rehearsal can put it
-    back exactly."""
-
-    def __init__(self, repo: git.Repo):
-        self.root = Path(repo.common_dir).resolve() / "rr-cache"
-        self.existed = self.root.is_dir()
-        self.times: dict[Path, tuple[int, int]] = {}
-        if self.existed:
-            for path in [self.root, *self.root.rglob("*")]:
-                st = path.stat()
-                self.times[path] = (st.st_atime_ns, st.st_mtime_ns)
-
-    def restore(self) -> None:
-        if not self.existed:
-            shutil.rmtree(self.root, ignore_errors=True)
-            return
-        if not self.root.is_dir():
-            return
-        # children before their folders, so a folder's time is set after its entries changed
-        for path in [*sorted(self.root.rglob("*"), reverse=True), self.root]:
-            if path not in self.times:
-                if path.is_dir():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
-                continue
-            st = path.stat()
-            if (st.st_atime_ns, st.st_mtime_ns) != self.times[path]:
-                os.utime(path, ns=self.times[path])  # git marks a resolution it reuses as recently used
-
-
-@contextmanager
-def temporary_worktree(repo: git.Repo, ref: str, where: Path) -> Iterator[git.Repo]:
-    """A detached worktree, removed afterwards whatever happens."""
-    repo.git.worktree("add", "--detach", "--quiet", str(where), ref)
-    try:
-        wt = git.Repo(where)
-        yield wt
-    finally:
-        try:
-            repo.git.worktree("remove", "--force", str(where))
-        except git.GitCommandError:
-            # only when removing failed: `prune` also forgets other worktrees whose folder is gone,
-            # which are not ours to touch
-            shutil.rmtree(where, ignore_errors=True)
-            repo.git.worktree("prune")
 
 
 def _blobs_at(repo: git.Repo, ref: str, paths: list[str]) -> dict[str, str | None]:
