@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,21 +15,21 @@ from support.registry_api import push_image
 from release.demo.localdaemons import LocalRegistry
 
 PASSWORD = "deploy-test-key"
-REPO = "embeddedllm/skypilot"
+REPO = "embeddedllm/skypilot-signed"  # its own repository in the session registry
 
 
 @pytest.fixture(scope="module")
-def signed_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalRegistry, Path, str, str]]:
-    """A registry with v0.13.0 signed by a test key and v0.14.0 unsigned; the key's public half."""
+def signed_registry(tmp_path_factory: pytest.TempPathFactory,
+                    registry: LocalRegistry) -> tuple[LocalRegistry, Path, str, str]:
+    """The session registry with v0.13.0 signed by a test key and v0.14.0 unsigned; the key's public half."""
     root = tmp_path_factory.mktemp("signed")
     env = {**os.environ, "COSIGN_PASSWORD": PASSWORD, "DOCKER_CONFIG": str(root / "docker")}
     subprocess.run(["cosign", "generate-key-pair"], cwd=root, env=env, check=True, capture_output=True, timeout=60)
-    with LocalRegistry(root / "registry") as registry:  # entering starts it
-        signed = push_image(registry.url, REPO, "v0.13.0", content=b"signed")
-        unsigned = push_image(registry.url, REPO, "v0.14.0", content=b"unsigned")
-        subprocess.run(["cosign", "sign", "--yes", "--key", str(root / "cosign.key"), "--tlog-upload=false",
-                        f"{registry.host}/{REPO}@{signed}"], env=env, check=True, capture_output=True, timeout=120)
-        yield registry, root / "cosign.pub", signed, unsigned
+    signed = push_image(registry.url, REPO, "v0.13.0", content=b"signed")
+    unsigned = push_image(registry.url, REPO, "v0.14.0", content=b"unsigned")
+    subprocess.run(["cosign", "sign", "--yes", "--key", str(root / "cosign.key"), "--tlog-upload=false",
+                    f"{registry.host}/{REPO}@{signed}"], env=env, check=True, capture_output=True, timeout=120)
+    return registry, root / "cosign.pub", signed, unsigned
 
 
 def _deploy(env: dict[str, str], tmp_path: Path, registry: LocalRegistry, version: str,
