@@ -330,7 +330,6 @@ class GitHubClient:
 
         self.slug = check_slug(slug)
         self.base_url = base_url.rstrip("/")
-        self._token = token
         register_secret(token)  # kept out of every message the tool prints from here on
         self._attempts = max(1, attempts)
         self._sleep = sleep
