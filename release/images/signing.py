@@ -270,7 +270,7 @@ class SignatureAction(StrEnum):
 
 
 @dataclass(frozen=True)
-class Outcome:
+class SignatureOutcome:
     image: str  # what was signed or verified
     action: SignatureAction
     how: str
@@ -294,32 +294,32 @@ def _verifies(config: SigningConfig, image: str, *, registry: str, credentials: 
 
 
 def ensure_signed(config: SigningConfig, image: str, *, registry: str, credentials: Credentials | None = None,
-                  insecure_http: bool = False, runner: Callable[..., Any] = subprocess.run) -> Outcome:
+                  insecure_http: bool = False, runner: Callable[..., Any] = subprocess.run) -> SignatureOutcome:
     """Sign a pushed digest unless a signature this configuration accepts is already there (a
     rerun, an up-to-date build); nothing when signing is off."""
     if config.mode == SigningMode.OFF:
-        return Outcome(image, SignatureAction.NOT_SIGNED, config.describe())
+        return SignatureOutcome(image, SignatureAction.NOT_SIGNED, config.describe())
     if _verifies(config, image, registry=registry, credentials=credentials, insecure_http=insecure_http,
                  runner=runner):
-        return Outcome(image, SignatureAction.ALREADY_SIGNED, config.describe())
+        return SignatureOutcome(image, SignatureAction.ALREADY_SIGNED, config.describe())
     sign(config, image, registry=registry, credentials=credentials, insecure_http=insecure_http, runner=runner)
-    return Outcome(image, SignatureAction.SIGNED, config.describe())
+    return SignatureOutcome(image, SignatureAction.SIGNED, config.describe())
 
 
 def ensure_verifiable(config: SigningConfig, digest_image: str, tag_image: str, *, registry: str,
                       credentials: Credentials | None = None, insecure_http: bool = False,
-                      runner: Callable[..., Any] = subprocess.run) -> Outcome:
+                      runner: Callable[..., Any] = subprocess.run) -> SignatureOutcome:
     """After promote: the stable tag must verify. Its digest is the -dev one, whose signature lives
     under the digest; a digest pushed before signing was set up is signed now (when a key can)."""
     if config.mode == SigningMode.OFF:
-        return Outcome(tag_image, SignatureAction.NOT_SIGNED, config.describe())
+        return SignatureOutcome(tag_image, SignatureAction.NOT_SIGNED, config.describe())
     if _verifies(config, tag_image, registry=registry, credentials=credentials, insecure_http=insecure_http,
                  runner=runner):
-        return Outcome(tag_image, SignatureAction.VERIFIED, config.describe())
+        return SignatureOutcome(tag_image, SignatureAction.VERIFIED, config.describe())
     sign(config, digest_image, registry=registry, credentials=credentials, insecure_http=insecure_http,
          runner=runner)
     if config.can_verify:
         verify(config, tag_image, registry=registry, credentials=credentials, insecure_http=insecure_http,
                runner=runner)
-        return Outcome(tag_image, SignatureAction.SIGNED_AND_VERIFIED, config.describe())
-    return Outcome(tag_image, SignatureAction.SIGNED, config.describe())
+        return SignatureOutcome(tag_image, SignatureAction.SIGNED_AND_VERIFIED, config.describe())
+    return SignatureOutcome(tag_image, SignatureAction.SIGNED, config.describe())

@@ -60,7 +60,7 @@ def _signing(key: str | None, keyless: bool | None) -> signing.SigningConfig:
     return signing.config_from(os.environ, key=key, keyless=keyless or None)
 
 
-def _say_signature(opts: Options, outcome: signing.Outcome) -> None:
+def _say_signature(opts: Options, outcome: signing.SignatureOutcome) -> None:
     if outcome.action is signing.SignatureAction.NOT_SIGNED:
         opts.say(f"warning: {outcome.image} is not signed ({outcome.how}): set {signing.ENV_KEY} (with "
                  f"COSIGN_PASSWORD), or {signing.ENV_KEYLESS}=true in GitHub Actions", style="yellow")
@@ -163,7 +163,7 @@ def build_cmd(opts: Options, version: str | None, push: bool, force: bool, cache
                             "log": str(result.log_path),
                             "record": str(image_record_path(state, version)) if result.record else None,
                             "attestations": list(plan.attestations), "signature": None}
-    signature: signing.Outcome | None = None
+    signature: signing.SignatureOutcome | None = None
     if push and result.digest and not opts.dry_run:
         ref = parse_image(plan.image)
         signature = signing.ensure_signed(signer, f"{ref.registry}/{ref.repository}@{result.digest}",
