@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from release.images.registry import RegistryClient
 from release.images.registry_auth import ENV_TOKEN, ENV_USER
 from release.images.registry_errors import RegistryError
 from release.manifest.model import Manifest
+from release.progress import Say, say_nothing
 from release.records import build_log_path, parse_image
 from release.redaction import redact, strip_url_credentials
 from release.repo.gitrepo import switch_hint
@@ -148,7 +149,7 @@ def buildx_available() -> bool:
     return subprocess.run(["docker", "buildx", "version"], capture_output=True, check=False).returncode == 0
 
 
-def _stream(argv: list[str], log_path: Path, on_line: Callable[[str], None],
+def _stream(argv: list[str], log_path: Path, on_line: Say,
             env: Mapping[str, str] | None = None) -> int:
     """Run a build, writing every line to the log and handing it to the progress display."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,7 +164,7 @@ def _stream(argv: list[str], log_path: Path, on_line: Callable[[str], None],
         return proc.wait()
 
 
-def run_buildx(plan: BuildPlan, log_path: Path, on_line: Callable[[str], None]) -> str | None:
+def run_buildx(plan: BuildPlan, log_path: Path, on_line: Say) -> str | None:
     if not buildx_available():
         raise Refused("docker buildx is not installed",
                       hints=[BUILDX_HINT, "or build with the Docker engine's own builder: --builder engine"])
@@ -196,7 +197,7 @@ def push_login_hint(log_text: str, registry: str) -> str | None:
             "login; ELLM_REGISTRY_USER/ELLM_REGISTRY_TOKEN serve promote, image status and signing)")
 
 
-def run_engine_build(plan: BuildPlan, log_path: Path, on_line: Callable[[str], None]) -> str | None:
+def run_engine_build(plan: BuildPlan, log_path: Path, on_line: Say) -> str | None:
     """The fallback: the daemon's classic builder through the docker SDK, then a push by the daemon.
     Single platform only, and the daemon must support the requested platform."""
     import docker  # imported here: only this builder needs it
@@ -231,7 +232,7 @@ def run_engine_build(plan: BuildPlan, log_path: Path, on_line: Callable[[str], N
     return digest
 
 
-def _engine_chunk(chunk: Mapping[str, Any], emit: Callable[[str], None], stage: str) -> str | None:
+def _engine_chunk(chunk: Mapping[str, Any], emit: Say, stage: str) -> str | None:
     if "error" in chunk:
         emit(str(chunk["error"]))
         raise Failed(redact(f"docker {stage} failed: {str(chunk['error']).strip()}"))
@@ -250,7 +251,7 @@ def _engine_auth() -> dict[str, str] | None:
 
 
 def build(manifest: Manifest, fork_dir: Path, state: Path, *, version: str | None = None, push: bool = False,
-          builder: str = "buildx", dry_run: bool = False, on_line: Callable[[str], None] = lambda _: None,
+          builder: str = "buildx", dry_run: bool = False, on_line: Say = say_nothing,
           client: RegistryClient | None = None, force: bool = False, cache: str | None = None,
           attest: bool = False) -> BuildResult:
     """Check the fork, build the dev image, push it, and record the digest the registry holds.

@@ -39,6 +39,7 @@ from release.images.registry_errors import (
     RegistryError,
     RegistryUnavailable,
 )
+from release.progress import Say
 from release.records import DOCKER_HUB, is_digest
 from release.redaction import Secret, redact, register_secret
 
@@ -104,7 +105,7 @@ class RegistryClient:
 
     def __init__(self, registry: str, *, credentials: Credentials | None = None, lookup: bool = True,
                  insecure: bool = False, retry: RetryPolicy | None = None, timeout: float = 30.0,
-                 session: requests.Session | None = None, on_retry: Callable[[str], None] | None = None,
+                 session: requests.Session | None = None, on_retry: Say | None = None,
                  request_deadline: float = REQUEST_DEADLINE_S, deadline: float = DEADLINE_S):
         self.registry = registry
         api_host = DOCKER_HUB_API if registry == DOCKER_HUB else registry

@@ -26,6 +26,7 @@ from release.images.registry_auth import insecure_allowed
 from release.images.status import image_status
 from release.manifest.model import Manifest, load_manifest
 from release.manifest.versions import InvalidVersion, parse_version
+from release.progress import Say
 from release.records import image_record_path, parse_image, state_dir
 from release.repo.repolock import writing
 
@@ -92,7 +93,7 @@ def _client(opts: Options, manifest: Manifest, insecure: bool) -> RegistryClient
     return RegistryClient(registry, insecure=insecure, on_retry=lambda msg: opts.say(f"retry: {msg}", style="yellow"))
 
 
-def _progress(opts: Options) -> tuple[Callable[[str], None], Callable[[], None]]:
+def _progress(opts: Options) -> tuple[Say, Callable[[], None]]:
     """A live one-line status on a terminal; the build's step lines otherwise (CI logs)."""
     if opts.verbose:
         return (lambda line: opts.say(line)), (lambda: None)
