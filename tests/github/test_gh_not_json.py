@@ -3,11 +3,9 @@ named in one sentence, not a crash."""
 
 from __future__ import annotations
 
-from fake_github import TOKEN
+from fake_github import SLUG, TOKEN
 from pytest_httpserver import HTTPServer
 from support.cli import run_cli
-
-SLUG = "EmbeddedLLM/ellm-release"
 
 
 def test_an_answer_that_is_not_json_is_one_sentence(workspace, httpserver: HTTPServer):
