@@ -16,7 +16,7 @@ import click
 from release import __version__
 from release.cli import pipes, registry
 from release.cli.examples import examples
-from release.cli.output import Options, outcome_document, write_json
+from release.cli.output import Options, options_of, outcome_document, write_json
 from release.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_REFUSED, ManifestError, ReleaseError
 from release.redaction import redact
 
@@ -46,9 +46,9 @@ class LazyGroup(click.Group):
 
 def _store(name: str) -> Any:
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-        opts = ctx.find_object(Options)
-        if opts is None or value in (None, False, 0):
+        if value in (None, False, 0):
             return
+        opts = options_of(ctx)
         if name == "verbose":
             opts.verbose += value
         else:
@@ -108,7 +108,7 @@ def cli(ctx: click.Context, repo: Path, manifest: Path, dry_run: bool, as_json: 
     The options below also work after the command (`ellm-release status --json`). Exit codes: 0
     done, 1 drift or a failed check, 2 refused before any change, 3 stopped on a conflict, 4 failed
     part-way or an outside failure, 70 internal error."""
-    opts = ctx.ensure_object(Options)  # main() passes one in, to print the JSON document at the end
+    opts = options_of(ctx)  # main() passes one in, to print the JSON document at the end
     opts.repo, opts.manifest, opts.dry_run, opts.json, opts.verbose = repo, manifest, dry_run, as_json, verbose
 
 
