@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import git
-
     from release.images.status import TagStatus
     from release.manifest.model import Manifest
     from release.rebase.drift import StatusReport
+    from release.repo.gitrepo import Repo
 
 class CheckStatus(StrEnum):
     OK = "ok"
@@ -221,11 +220,11 @@ class VerifyRequest:
     insecure_registry: bool = False
 
 
-def gather(repo: git.Repo, manifest: Manifest, state: Path, request: VerifyRequest, *,
+def gather(repo: Repo, manifest: Manifest, state: Path, request: VerifyRequest, *,
            helm: HelmRunner | None = None, chart_timeout: float = 10.0) -> VerifyReport:
     from release.readme import render as fork_readme
     from release.rebase import drift
-    from release.repo import gitrepo
+    from release.repo import githistory, gitrepo
 
     version = request.version
     branch = manifest.branch(version)
@@ -236,7 +235,7 @@ def gather(repo: git.Repo, manifest: Manifest, state: Path, request: VerifyReque
     expected = committed = None
     if current and head is not None:
         expected = fork_readme.generate_readme(repo, manifest)
-        committed = _blob(repo, head, fork_readme.README)
+        committed = githistory.read_blobs(repo, [f"{head}:{fork_readme.README}"])[0]
     if current and head is None:
         checks.append(Check("readme", FAIL, f"no branch {branch} to read README.md from"))
     else:
@@ -247,17 +246,6 @@ def gather(repo: git.Repo, manifest: Manifest, state: Path, request: VerifyReque
     if request.kube_context:
         checks += _deployed_part(manifest, request, stable_digest, helm or _run_helm)
     return VerifyReport(version, tuple(checks))
-
-
-def _blob(repo: git.Repo, commit: str, path: str) -> bytes | None:
-    import git as gitmodule
-
-    try:
-        # GitPython's plain `git show` output loses a trailing newline: read the blob itself
-        data: bytes = repo.git.show(f"{commit}:{path}", stdout_as_string=False, strip_newline_in_stdout=False)
-    except gitmodule.GitCommandError:
-        return None
-    return data
 
 
 def _image_part(manifest: Manifest, state: Path, request: VerifyRequest, head: str | None,

@@ -182,9 +182,10 @@ def _run(args: list[str], opts: Options, command: click.Command, prog_name: str)
             traceback.print_exc()
         return _failed(EXIT_FAILED, message, hints)
     except Exception as exc:  # a bug: one line for the user, the traceback with -v
-        if _is_git_command_error(exc):
+        git_said = _git_failure(exc)
+        if git_said is not None:
             # every git failure the tool foresees is turned into a ReleaseError; this one was not
-            return _failed(EXIT_INTERNAL, _git_failed(exc), _trace_hint(args, opts))
+            return _failed(EXIT_INTERNAL, git_said, _trace_hint(args, opts))
         return _failed(EXIT_INTERNAL, f"internal error ({type(exc).__name__}: {exc}); this is a bug",
                        _trace_hint(args, opts))
     return Ending(code if isinstance(code, int) else 0)
@@ -242,15 +243,11 @@ def _shows_help(args: list[str], *, top_level: bool = True) -> bool:
     return _asks_for(args, "-h", "--help") or (top_level and "--version" in before_command)
 
 
-def _is_git_command_error(exc: Exception) -> bool:
-    # GitPython is imported by the commands that use it, not here, to keep startup fast
-    gitpython = sys.modules.get("git")
-    return gitpython is not None and isinstance(exc, gitpython.GitCommandError)
-
-
-def _git_failed(exc: Any) -> str:
-    """A git command the tool did not expect to fail: which one and what git said."""
-    from release.repo.gitrepo import failure_reason
-
-    command = " ".join(str(a) for a in exc.command[:3]) if isinstance(exc.command, list) else str(exc.command)
-    return f"`{command}` failed (exit {exc.status}): {failure_reason(exc) or 'no message'}"
+def _git_failure(exc: Exception) -> str | None:
+    # the git gateway is imported by the commands that use it, not here, to keep startup fast: a
+    # git failure can only come from a command that did
+    gateway = sys.modules.get("release.repo.gitrepo")
+    if gateway is None:
+        return None
+    said: str | None = gateway.unexpected_failure(exc)
+    return said

@@ -31,6 +31,7 @@ from release.progress import Say, say_nothing
 from release.records import build_log_path, parse_image
 from release.redaction import redact, strip_url_credentials
 from release.repo.gitrepo import switch_hint
+from release.repo.gitworktree import checkout_of
 
 BUILDX_HINT = (
     "buildx is missing: run sudo scripts/setup.sh, which copies Debian trixie's docker-buildx into "
@@ -104,27 +105,25 @@ def buildx_argv(plan: BuildPlan, metadata_file: Path) -> list[str]:
 
 # --- the fork working copy ------------------------------------------------------------------------
 
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
-
-
 def clean_branch_revision(repo: Path, branch: str) -> str:
     """The fork commit to build: the head of `branch`, once the working copy is found to be a clean
     checkout of it (refused otherwise)."""
-    if not (repo / ".git").exists() and _git(repo, "rev-parse", "--git-dir").returncode != 0:
+    checkout = checkout_of(repo)
+    if checkout is None:
         raise Refused(f"{repo} is not a git working copy of the fork",
                       hints=["point --repo at the fork's working copy (default: skypilot/)"])
-    head = _git(repo, "symbolic-ref", "--quiet", "--short", "HEAD").stdout.strip()
-    if head != branch:
-        where = f"on {head!r}" if head else "on a detached HEAD"
+    if checkout.branch != branch:
+        where = f"on {checkout.branch!r}" if checkout.branch else "on a detached HEAD"
         raise Refused(f"{repo} is {where}, not on {branch}; a release image is built from the branch head",
                       hints=[switch_hint(repo, branch)])
-    dirty = _git(repo, "status", "--porcelain", "--untracked-files=normal").stdout.splitlines()
+    dirty = checkout.changes
     if dirty:
-        shown = ", ".join(line[3:] for line in dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+        shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
         raise Refused(f"{repo} has uncommitted changes ({shown}); the image would not match any commit",
                       hints=["commit or stash them, then build again"])
-    return _git(repo, "rev-parse", "HEAD").stdout.strip()
+    if checkout.head is None:
+        raise Refused(f"{branch} in {repo} has no commit yet; a release image is built from a commit")
+    return checkout.head
 
 
 # --- build ----------------------------------------------------------------------------------------

@@ -13,8 +13,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import git
-
 from release.errors import Refused
 from release.manifest.manifest_edit import edit_manifest_text
 from release.manifest.model import Manifest, manifest_from_text, write_manifest_text
@@ -86,7 +84,7 @@ class BranchView:
         return {sha: i for i, sha in enumerate(self.commits)}
 
 
-def release_branch(repo: git.Repo, manifest: Manifest) -> BranchView:
+def release_branch(repo: gitrepo.Repo, manifest: Manifest) -> BranchView:
     name = manifest.branch()
     head = (gitrepo.rev(repo, f"refs/heads/{name}")
             or gitrepo.rev(repo, f"refs/remotes/{manifest.fork_remote}/{name}"))
@@ -114,7 +112,7 @@ class Adopted:
         return asdict(self)
 
 
-def resolve_commits(repo: git.Repo, manifest: Manifest, branch: BranchView, names: Sequence[str]) -> list[str]:
+def resolve_commits(repo: gitrepo.Repo, manifest: Manifest, branch: BranchView, names: Sequence[str]) -> list[str]:
     """Full SHAs for what the user typed, each a commit on the branch that no patch names yet."""
     owners = manifest.patch_of_commit()
     positions = branch.positions
@@ -129,10 +127,10 @@ def resolve_commits(repo: git.Repo, manifest: Manifest, branch: BranchView, name
         if sha not in positions:
             raise Refused(f"{sha[:12]} is not on {branch.name} after the base {manifest.base[:12]}",
                           hints=[f"ellm-release status   # lists the commits of {branch.name} no patch names"])
-        if gitrepo.only_readme(gitrepo.changed_files(repo, sha)):
+        if gitrepo.only_readme(gitrepo.files_touched(repo, [sha])[sha]):
             raise Refused(f"{sha[:12]} only touches {gitrepo.README}, which the tool generates: no patch needs it",
                           hints=["ellm-release readme   # regenerates the fork README"])
-        if len(repo.commit(sha).parents) > 1:
+        if gitrepo.merge_commits(repo, [sha]):
             raise Refused(f"{sha[:12]} is a merge commit; a patch lists the commits the merge brought in, "
                           "not the merge itself")
         if sha not in full:
@@ -140,21 +138,22 @@ def resolve_commits(repo: git.Repo, manifest: Manifest, branch: BranchView, name
     return sorted(full, key=lambda sha: positions[sha])
 
 
-def _description(repo: git.Repo, sha: str, subject: str) -> str:
-    body = repo.git.log("-1", "--format=%b", sha).strip()
+def _description(sha: str, subject: str, body: str) -> str:
+    body = body.strip()
     # the README shows descriptions as HTML: the commit's own words, escaped
     text = body.split("\n\n")[0] if body else subject
     return html.escape(text or f"Commit {sha[:12]}", quote=False)
 
 
-def adopt(repo: git.Repo, manifest: Manifest, names: Sequence[str], into: str | None
+def adopt(repo: gitrepo.Repo, manifest: Manifest, names: Sequence[str], into: str | None
           ) -> tuple[list[Adopted], str]:
     """Add commits of the release branch to the manifest: each as a new patch placed in branch
     order, or all into an existing patch. Returns what was adopted and the manifest's new text."""
     branch = release_branch(repo, manifest)
     shas = resolve_commits(repo, manifest, branch, names)
     positions = branch.positions
-    subjects = {sha: gitrepo.subject(repo, sha) for sha in shas}
+    said = gitrepo.messages(repo, shas)  # one git process for every commit
+    subjects = {sha: said[sha][0] for sha in shas}
     text = manifest.path.read_bytes().decode("utf-8")
     adopted: list[Adopted] = []
     if into is not None:
@@ -176,7 +175,7 @@ def adopt(repo: git.Repo, manifest: Manifest, names: Sequence[str], into: str | 
         for sha in shas:
             pid = slug(subjects[sha], {p.id for p in current.patches}, sha)
             new_patch = NewPatch(pid, subjects[sha] or f"Commit {sha[:12]}",
-                                 _description(repo, sha, subjects[sha]), (sha,))
+                                 _description(sha, subjects[sha], said[sha][1]), (sha,))
             index = insertion_index(_patch_positions(current, positions), positions[sha])
             new_text = insert_patch(text, index, new_patch)
             text = new_text if new_text is not None else _round_trip(text, lambda doc, i=index, p=new_patch:
@@ -193,7 +192,7 @@ class Sorted:
     order: tuple[str, ...]  # patch ids, new order
 
 
-def sort(repo: git.Repo, manifest: Manifest) -> tuple[Sorted, str]:
+def sort(repo: gitrepo.Repo, manifest: Manifest) -> tuple[Sorted, str]:
     """The manifest's text with the patch order (and each patch's commit order) of the branch."""
     branch = release_branch(repo, manifest)
     positions = branch.positions

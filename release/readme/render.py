@@ -7,19 +7,18 @@ without git; the functions below them read what the rows need from a real reposi
 from __future__ import annotations
 
 import difflib
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
-
-import git
 
 from release.errors import Refused
 from release.images.record import read_image_record
 from release.manifest.model import Manifest, Patch
 from release.records import state_dir
 from release.redaction import strip_url_credentials
+from release.repo import githistory, gitworktree, gitwrite
+from release.repo.gitrepo import Repo, as_repo, commit_shas, files_touched
 from release.repo.safe_write import atomic_write_bytes, require_regular_inside
 
 if TYPE_CHECKING:
@@ -31,7 +30,7 @@ MARK_END = "<!-- ellm-release:fork-block:end -->"
 TEMPLATE = "fork_readme.md.j2"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 SHORT = 7  # fixed length, so the output does not depend on how many objects a clone happens to hold
-SYMLINK_MODE = 0o120000
+SYMLINK_MODE = "120000"  # how git lists a symbolic link in a tree
 COMMIT_MESSAGE = "[ellm-release] Regenerate fork README for {version}"
 
 _Text = TypeVar("_Text", str, bytes)
@@ -173,75 +172,36 @@ def unified_diff(old: bytes, new: bytes, *, old_name: str = "README.md (current)
 # --- reading git ------------------------------------------------------------------------------------
 
 
-def as_repo(repo: git.Repo | str | Path) -> git.Repo:
-    return repo if isinstance(repo, git.Repo) else git.Repo(repo)
-
-
-def read_upstream_readme(repo: git.Repo, base: str) -> bytes:
-    """README.md at the base commit, exact bytes (GitPython's `git show` would strip a newline)."""
-    tree = _commit(repo, base, "the upstream base").tree
+def read_upstream_readme(repo: Repo, base: str) -> bytes:
+    """README.md at the base commit, exact bytes."""
     try:
-        blob = tree / README
-    except KeyError:
+        found = githistory.file_at(repo, base, README)
+    except githistory.NotACommit:
+        raise _not_a_commit(repo, "the upstream base", base) from None
+    if found is None:
         return b""
-    if blob.mode == SYMLINK_MODE:
+    if found.mode == SYMLINK_MODE:
         # the blob holds the link's target, not a README; writing README.md over it would go through
         # the link in the working copy, wherever it points
-        target = blob.data_stream.read().decode("utf-8", "replace")
+        target = found.data.decode("utf-8", "replace")
         raise Refused(f"README.md at {base[:12]} is a symbolic link (to {target}); the fork README is written "
                       "only as a regular file, so it cannot be generated on this base",
                       hints=["ask upstream for a regular README.md, or give the fork branch a base whose "
                              "README.md is a file"])
-    return blob.data_stream.read()
+    return found.data
 
 
-def require_regular_readme(repo: git.Repo, commit: str) -> None:
+def require_regular_readme(repo: Repo, commit: str) -> None:
     """Refuse (before any change) a base whose README.md is a symbolic link."""
     read_upstream_readme(repo, commit)
 
 
-def files_changed(repo: git.Repo, sha: str) -> tuple[str, ...]:
-    """Paths a commit changes, README.md left out (it is generated, never part of a patch)."""
-    # -z: raw path names, not C-quoted ones, so non-ASCII paths print as themselves.
-    out = repo.git.diff_tree("--no-commit-id", "--name-only", "-r", "--root", "-z", sha)
-    return tuple(p for p in out.split("\0") if p and p != README)
+def _not_a_commit(repo: Repo, what: str, ref: str) -> Refused:
+    return Refused(f"{what} {ref} is not a commit in {repo.working_dir}",
+                   hints=["fetch the fork and upstream, or fix patches/manifest.yaml"])
 
 
-def files_changed_many(repo: git.Repo, shas: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """`files_changed` for many commits in one git process (a rebase renders 40 at once)."""
-    wanted = list(dict.fromkeys(shas))
-    if not wanted:
-        return {}
-    done = subprocess.run(["git", "diff-tree", "--stdin", "-r", "--root", "--name-only", "-z"],
-                          cwd=repo.working_dir, input="\n".join(wanted) + "\n", capture_output=True, text=True,
-                          check=True)
-    result: dict[str, list[str]] = {sha: [] for sha in wanted}
-    current: list[str] | None = None
-    pending = set(wanted)
-    for field in done.stdout.split("\0"):
-        if field in pending:  # each commit's block starts with its own SHA
-            pending.discard(field)
-            current = result[field]
-        elif field and current is not None and field != README:
-            current.append(field)
-    return {sha: tuple(paths) for sha, paths in result.items()}
-
-
-def is_readme_only(repo: git.Repo, sha: str) -> bool:
-    out = repo.git.diff_tree("--no-commit-id", "--name-only", "-r", "--root", "-z", sha)
-    paths = [p for p in out.split("\0") if p]
-    return bool(paths) and all(p == README for p in paths)
-
-
-def _commit(repo: git.Repo, ref: str, what: str) -> git.Commit:
-    try:
-        return repo.commit(ref)
-    except (ValueError, git.BadName, git.GitCommandError):
-        raise Refused(f"{what} {ref} is not a commit in {repo.working_dir}",
-                           hints=["fetch the fork and upstream, or fix patches/manifest.yaml"]) from None
-
-
-def patch_rows(repo: git.Repo, manifest: Manifest,
+def patch_rows(repo: Repo, manifest: Manifest,
                commits_by_patch: Mapping[str, Sequence[str]] | None = None) -> list[PatchRow]:
     """One row per carried patch, in manifest order.
 
@@ -250,17 +210,22 @@ def patch_rows(repo: git.Repo, manifest: Manifest,
     sorted so that reordering or squashing a patch's commits does not churn the table.
     """
     overrides = commits_by_patch or {}
+    refs = {p.id: list(overrides.get(p.id, p.commits)) for p in manifest.carried_patches}
+    found = commit_shas(repo, [ref for patch_refs in refs.values() for ref in patch_refs])
     rows: list[PatchRow] = []
     for patch in manifest.carried_patches:
-        refs = overrides.get(patch.id, patch.commits)
-        shas = tuple(_commit(repo, ref, f"commit of patch {patch.id!r}").hexsha for ref in refs)
-        rows.append(PatchRow(patch=patch, commits=shas, files=()))
-    files = files_changed_many(repo, [sha for row in rows for sha in row.commits])
-    return [PatchRow(row.patch, row.commits, tuple(sorted({p for sha in row.commits for p in files[sha]})))
+        missing = next((ref for ref in refs[patch.id] if found[ref] is None), None)
+        if missing is not None:
+            raise _not_a_commit(repo, f"commit of patch {patch.id!r}", missing)
+        rows.append(PatchRow(patch=patch, commits=tuple(found[ref] or "" for ref in refs[patch.id]), files=()))
+    files = files_touched(repo, [sha for row in rows for sha in row.commits])
+    # README.md is generated, never part of a patch
+    return [PatchRow(row.patch, row.commits,
+                     tuple(sorted({p for sha in row.commits for p in files[sha] if p != README})))
             for row in rows]
 
 
-def generate_readme(repo: git.Repo | str | Path, manifest: Manifest,
+def generate_readme(repo: Repo | str | Path, manifest: Manifest,
                     commits_by_patch: Mapping[str, Sequence[str]] | None = None, *,
                     digest: str | None = None) -> bytes:
     """The whole README.md the branch should have."""
@@ -269,35 +234,30 @@ def generate_readme(repo: git.Repo | str | Path, manifest: Manifest,
     return compose_readme(block, read_upstream_readme(repo, manifest.base))
 
 
-def committed_readme(repo: git.Repo) -> bytes | None:
+def committed_readme(repo: Repo) -> bytes | None:
     """README.md in HEAD, or None when HEAD has none."""
     try:
-        return (repo.head.commit.tree / README).data_stream.read()
-    except (KeyError, ValueError):
+        found = githistory.file_at(repo, "HEAD", README)
+    except githistory.NotACommit:  # no commit yet
         return None
+    return found.data if found is not None else None
 
 
-def worktree_readme(repo: git.Repo) -> bytes | None:
+def worktree_readme(repo: Repo) -> bytes | None:
     path = Path(repo.working_dir) / README
     return path.read_bytes() if path.is_file() and not path.is_symlink() else None
 
 
-def worktree_matches(repo: git.Repo, data: bytes) -> bool:
+def worktree_matches(repo: Repo, data: bytes) -> bool:
     """Whether README.md in the working copy is `data` as git sees it: through git's own filters
     (`core.autocrlf=true` checks a LF file out with CRLF; committing it gives the LF bytes back)."""
     path = Path(repo.working_dir) / README
     if not path.is_file() or path.is_symlink():
         return False
-    if path.read_bytes() == data:
-        return True
-    filtered = subprocess.run(["git", "hash-object", f"--path={README}", "--", README], cwd=repo.working_dir,
-                              capture_output=True, text=True, check=True).stdout.strip()
-    wanted = subprocess.run(["git", "hash-object", "--no-filters", "--stdin"], cwd=repo.working_dir, input=data,
-                            capture_output=True, check=True).stdout.decode().strip()
-    return filtered == wanted
+    return path.read_bytes() == data or gitworktree.file_matches(repo, README, data)
 
 
-def write_readme_commit(repo: git.Repo | str | Path, manifest: Manifest,
+def write_readme_commit(repo: Repo | str | Path, manifest: Manifest,
                         commits_by_patch: Mapping[str, Sequence[str]] | None = None, *,
                         content: bytes | None = None) -> ReadmeWrite:
     """Write README.md and commit it on the current branch, only when its content changes.
@@ -312,9 +272,7 @@ def write_readme_commit(repo: git.Repo | str | Path, manifest: Manifest,
     if committed_readme(repo) == data and worktree_matches(repo, data):
         return ReadmeWrite(changed=False, path=path, commit=None)
     atomic_write_bytes(path, data)
-    repo.git.add("--", README)
-    if not repo.git.diff("--cached", "--name-only", "--", README).strip():
-        return ReadmeWrite(changed=False, path=path, commit=None)  # only the worktree copy was stale
-    # --no-verify: a formatting hook (end-of-file fixers and the like) must not touch upstream's bytes.
-    repo.git.commit("--no-verify", "-m", COMMIT_MESSAGE.format(version=manifest.version), "--", README)
-    return ReadmeWrite(changed=True, path=path, commit=repo.head.commit.hexsha)
+    # a hook run by the commit could rewrite upstream's bytes: `commit_file` runs none
+    commit = gitwrite.commit_file(repo, README, COMMIT_MESSAGE.format(version=manifest.version))
+    # no commit: only the working copy was stale
+    return ReadmeWrite(changed=commit is not None, path=path, commit=commit)

@@ -12,12 +12,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import git
-
 from release.manifest.model import Manifest
 from release.rebase.upstream import resolve_base
 from release.records import read_json, state_dir, write_json
-from release.repo import gitrepo
+from release.repo import githistory, gitrepo
+from release.repo.gitrepo import Repo
 
 # upstream squash-merges pull requests with the conventional "Subject (#1234)" suffix
 PR_SUFFIX = re.compile(r"\(#(\d+)\)\s*$")
@@ -85,25 +84,13 @@ def group_by_patch(patch_files: Sequence[tuple[str, str, Sequence[str]]],
     return tuple(groups)
 
 
-def parse_log(text: str, upstream_repo: str) -> list[UpstreamCommit]:
-    """Commits from `git log --name-only --format=%x00%H%x1f%s`, oldest first as given."""
-    out: list[UpstreamCommit] = []
-    for chunk in text.split("\x00")[1:]:
-        head, _, rest = chunk.partition("\n")
-        sha, _, subject = head.partition("\x1f")
-        files = tuple(line for line in rest.splitlines() if line)
-        number = pr_number(subject)
-        out.append(UpstreamCommit(sha, subject, files, number, pr_url(upstream_repo, number)))
-    return out
-
-
-def upstream_changes(repo: git.Repo, manifest: Manifest, version: str, base_override: str | None = None
+def upstream_changes(repo: Repo, manifest: Manifest, version: str, base_override: str | None = None
                      ) -> ChangesPreview:
     """The preview for `upstream --changes VERSION`: reads git, changes nothing."""
     choice = resolve_base(repo, version, manifest.upstream_remote, base_override)
     carried = [sha for p in manifest.carried_patches for sha in p.commits]
     gitrepo.require_commits(repo, [*carried, manifest.base], manifest.fork_remote)
-    files = gitrepo.files_by_commit(repo, carried)
+    files = gitrepo.files_touched(repo, carried)
     patch_files = []
     for patch in manifest.carried_patches:
         touched = dict.fromkeys(f for sha in patch.commits for f in files.get(sha, ()) if f != gitrepo.README)
@@ -113,24 +100,18 @@ def upstream_changes(repo: git.Repo, manifest: Manifest, version: str, base_over
     return ChangesPreview(version, manifest.base, choice.sha, choice.ref, group_by_patch(patch_files, commits))
 
 
-def changed_upstream(repo: git.Repo, old_base: str, new_base: str, paths: Sequence[str],
+def changed_upstream(repo: Repo, old_base: str, new_base: str, paths: Sequence[str],
                      upstream_repo: str) -> list[UpstreamCommit]:
     """Upstream commits in old_base..new_base touching `paths`, oldest first. The range starts at
     the merge base, since the old base may sit on master while the new one is on a release branch."""
     if not paths:
         return []
-    since = _merge_base(repo, old_base, new_base)
-    revs = f"{since}..{new_base}" if since else new_base
-    text = repo.git.log("--reverse", "--no-merges", "--no-renames", "--name-only",
-                        "--format=%x00%H%x1f%s", revs, "--", *paths)
-    return parse_log(text, upstream_repo)
-
-
-def _merge_base(repo: git.Repo, a: str, b: str) -> str | None:
-    try:
-        return repo.git.merge_base(a, b)
-    except git.GitCommandError:
-        return None
+    revs = githistory.since_range(repo, old_base, new_base)
+    out: list[UpstreamCommit] = []
+    for commit in githistory.commits_touching(repo, revs, paths):
+        number = pr_number(commit.subject)
+        out.append(UpstreamCommit(commit.sha, commit.subject, commit.files, number, pr_url(upstream_repo, number)))
+    return out
 
 
 # ------------------------------------------------------------------------------------------- render

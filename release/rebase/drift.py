@@ -7,10 +7,9 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-import git
-
 from release.manifest.model import Manifest
 from release.repo import gitrepo
+from release.repo.gitrepo import Repo
 
 
 class DriftKind(StrEnum):
@@ -86,7 +85,7 @@ def compare(manifest: Manifest, branch_commits: Sequence[str], subjects: Mapping
     return findings
 
 
-def status(repo: git.Repo, manifest: Manifest, in_progress: str | None = None) -> StatusReport:
+def status(repo: Repo, manifest: Manifest, in_progress: str | None = None) -> StatusReport:
     branch = manifest.branch()
     head = (gitrepo.rev(repo, f"refs/heads/{branch}")
             or gitrepo.rev(repo, f"refs/remotes/{manifest.fork_remote}/{branch}"))
@@ -108,15 +107,9 @@ def status(repo: git.Repo, manifest: Manifest, in_progress: str | None = None) -
             "the branch sits on another upstream commit, or the manifest names the wrong base"))
         return StatusReport(branch, manifest.base, head, 0, tuple(findings))
     commits = gitrepo.commits_between(repo, manifest.base, head)
-    files = gitrepo.files_by_commit(repo, commits)
-    kept = [sha for sha in commits if not gitrepo.only_readme(files.get(sha, []))]
-    subjects = _subjects(repo, kept)
+    files = gitrepo.files_touched(repo, commits)
+    kept = [sha for sha in commits if not gitrepo.only_readme(files[sha])]
+    subjects = {sha: said[0] for sha, said in gitrepo.messages(repo, kept).items()}
     findings.extend(compare(manifest, kept, subjects))
     return StatusReport(branch, manifest.base, head, len(kept), tuple(findings))
 
-
-def _subjects(repo: git.Repo, shas: Sequence[str]) -> dict[str, str]:
-    if not shas:
-        return {}
-    out = repo.git.show("--no-walk=unsorted", "-s", "--format=%H %s", *shas)
-    return dict(line.split(" ", 1) if " " in line else (line, "") for line in out.splitlines())

@@ -20,9 +20,8 @@ from release.rebase.forensics import FileForensics
 from release.rebase.forensics import from_dicts as forensics_from_dicts
 
 if TYPE_CHECKING:
-    import git
-
     from release.manifest.model import Manifest
+    from release.repo.gitrepo import Repo
 
 class ForecastOutcome(StrEnum):
     CLEAN = "clean"  # every commit applies
@@ -86,12 +85,12 @@ def patch_forecast(patch_id: str, title: str, outcomes: Sequence[str], conflict:
     return PatchForecast(patch_id, title, outcome, note=merged_note)
 
 
-def rehearse(repo: git.Repo, manifest: Manifest, ref: str) -> Forecast:
+def rehearse(repo: Repo, manifest: Manifest, ref: str) -> Forecast:
     """Pick every carried commit onto `ref` in a temporary worktree; read-only for `repo`."""
     from release.errors import Refused
     from release.rebase import pr_merges
     from release.rebase.plan import make_plan
-    from release.repo import dryrun_area, gitrepo
+    from release.repo import dryrun_area, gitrepo, gitwrite
 
     sha = gitrepo.rev(repo, ref)
     if sha is None:
@@ -99,7 +98,7 @@ def rehearse(repo: git.Repo, manifest: Manifest, ref: str) -> Forecast:
                       hints=["ellm-release sync   # fetches upstream's master"])
     carried = [c for p in manifest.carried_patches for c in p.commits]
     gitrepo.require_commits(repo, [*carried, manifest.base], manifest.fork_remote)
-    files = gitrepo.files_by_commit(repo, carried)
+    files = gitrepo.files_touched(repo, carried)
     touched = sorted({f for fs in files.values() for f in fs if f != gitrepo.README})
     upstream_ids = gitrepo.upstream_patch_ids(repo, manifest.base, sha, touched) if touched else set()
     plan = make_plan(manifest, files, gitrepo.patch_ids(repo, carried), upstream_ids)
@@ -113,7 +112,7 @@ def rehearse(repo: git.Repo, manifest: Manifest, ref: str) -> Forecast:
     # the dry run's area: the worktree and rr-cache are put back afterwards, and cleaned up by the
     # next run when this one is killed
     with dryrun_area.rehearsal_worktree(repo, sha) as wt:
-        wt.git.update_environment(**gitrepo.config_env({"rerere.enabled": "true", "rerere.autoupdate": "true"}))
+        gitwrite.with_settings(wt, {"rerere.enabled": "true", "rerere.autoupdate": "true"})
         for patch in manifest.carried_patches:
             outcomes = [UPSTREAMED for c in patch.commits if c in plan.upstreamed]
             conflict = None
@@ -130,27 +129,22 @@ def rehearse(repo: git.Repo, manifest: Manifest, ref: str) -> Forecast:
     return Forecast(ref, sha, manifest.base, tuple(out))
 
 
-def _pick(wt: git.Repo, commit: str, manifest: Manifest, sha: str) -> tuple[ForecastOutcome, PatchForecast | None]:
-    import git as gitmodule
-
+def _pick(wt: Repo, commit: str, manifest: Manifest, sha: str) -> tuple[ForecastOutcome, PatchForecast | None]:
     from release.rebase.forensics import explain_files
-    from release.repo import gitrepo
+    from release.repo import gitrepo, gitworktree, gitwrite
 
-    try:
-        wt.git.cherry_pick("-x", "--allow-empty-message", commit)
+    if gitwrite.cherry_pick(wt, commit):
         return CLEAN, None
-    except gitmodule.GitCommandError:
-        pass
     unmerged = gitrepo.unmerged_files(wt)
     if unmerged:
         found = PatchForecast("", "", CONFLICT, commit, tuple(unmerged),
                               explain_files(wt, manifest.base, sha, unmerged, manifest.upstream_repo))
-        wt.git.cherry_pick("--abort")
+        gitwrite.cherry_pick_abort(wt)
         return CONFLICT, found
-    if not wt.git.diff("--cached", "--name-only").strip():
-        wt.git.cherry_pick("--skip")  # empty: upstream has the change already
+    if not gitworktree.has_staged_changes(wt):
+        gitwrite.cherry_pick_skip(wt)  # empty: upstream has the change already
         return UPSTREAMED, None
-    wt.git.cherry_pick("--continue", env={"GIT_EDITOR": "true"})  # a recorded resolution was reused
+    gitwrite.cherry_pick_continue(wt)  # a recorded resolution was reused
     return RERERE, None
 
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import git
+    from release.repo.gitrepo import Repo
 
 Region = tuple[int, int]  # 1-based, inclusive line numbers in the branch's version of the file
 
@@ -85,15 +85,13 @@ def _merge(regions: Sequence[Region]) -> tuple[Region, ...]:
     return tuple(out)
 
 
-def parse_commits(text: str, exclude: set[str], upstream_repo: str) -> list[Culprit]:
-    """Commits from `git log --format=%x00%H%x1f%s`, newest first as git gives them, without
-    duplicates and without the ones in `exclude` (this replay's own picks)."""
+def culprits(commits: Sequence[tuple[str, str]], exclude: set[str], upstream_repo: str) -> list[Culprit]:
+    """(SHA, subject) pairs, newest first as git gives them, without duplicates and without the
+    ones in `exclude` (this replay's own picks)."""
     from release.rebase.changes import pr_number, pr_url
 
     seen: dict[str, Culprit] = {}
-    for chunk in text.split("\x00")[1:]:
-        head = chunk.split("\n", 1)[0]
-        sha, _, subject = head.partition("\x1f")
+    for sha, subject in commits:
         if sha in exclude or sha in seen or not sha:
             continue
         number = pr_number(subject)
@@ -104,79 +102,53 @@ def parse_commits(text: str, exclude: set[str], upstream_repo: str) -> list[Culp
 # ------------------------------------------------------------------------------------------------ git
 
 
-def explain_files(repo: git.Repo, old_base: str, new_base: str, files: Sequence[str], upstream_repo: str,
+def explain_files(repo: Repo, old_base: str, new_base: str, files: Sequence[str], upstream_repo: str,
                   ) -> tuple[FileForensics, ...]:
     """Forensics for each conflicted file of the pick git stopped on in `repo`. Never fails the
     stop it explains: a file it cannot read gets a note instead."""
-    import subprocess
-
-    import git as gitmodule
+    from release.repo import githistory
+    from release.repo.gitrepo import GIT_ERRORS
 
     # the explanation is an extra: whatever git says, the stop itself must still be reported
-    unreadable = (gitmodule.GitCommandError, subprocess.CalledProcessError, ValueError, IndexError)
+    unreadable = (*GIT_ERRORS, ValueError, IndexError)
+    since = githistory.merge_base(repo, old_base, new_base)
+    revs = f"{since}..HEAD" if since else "HEAD"
     try:
-        since: str | None = repo.git.merge_base(old_base, new_base)
-    except gitmodule.GitCommandError:
-        since = None
-    try:
-        own = set(repo.git.rev_list(f"{new_base}..HEAD").split())  # this replay's picks, not upstream's
-    except gitmodule.GitCommandError:
+        own = githistory.reachable(repo, "HEAD", not_from=new_base)  # this replay's picks, not upstream's
+    except GIT_ERRORS:
         own = set()
     out = []
     for path in files:
         try:
-            out.append(_explain_file(repo, since, path, own, upstream_repo))
+            out.append(_explain_file(repo, revs, path, own, upstream_repo))
         except unreadable as exc:
             said = str(getattr(exc, "stderr", "") or exc).strip().splitlines()
             out.append(FileForensics(path, (), (), f"could not be traced: {said[-1] if said else type(exc).__name__}"))
     return tuple(out)
 
 
-def _explain_file(repo: git.Repo, since: str | None, path: str, own: set[str],
-                  upstream_repo: str) -> FileForensics:
-    revs = f"{since}..HEAD" if since else "HEAD"
-    stages = _stage_blobs(repo, path)
-    fmt = "--format=%x00%H%x1f%s"
+def _explain_file(repo: Repo, revs: str, path: str, own: set[str], upstream_repo: str) -> FileForensics:
+    from release.repo import githistory, gitworktree
+
+    stages = gitworktree.conflict_stages(repo, path)
     if 2 not in stages:
-        log = repo.git.log("--no-merges", fmt, "--diff-filter=D", revs, "--", path)
-        return FileForensics(path, (), tuple(parse_commits(log, own, upstream_repo)), "deleted upstream")
+        found = githistory.commits_changing(repo, revs, path, deleting=True)
+        return FileForensics(path, (), tuple(culprits(found, own, upstream_repo)), "deleted upstream")
     if 1 not in stages or 3 not in stages:
         # added on both sides, or deleted by the patch: the whole file is the region
-        log = repo.git.log("--no-merges", fmt, revs, "--", path)
+        found = githistory.commits_changing(repo, revs, path)
         note = "added on both sides" if 1 not in stages else "deleted by the patch, changed upstream"
-        return FileForensics(path, (), tuple(parse_commits(log, own, upstream_repo)), note)
-    base, ours, theirs = _read_blobs(repo, [stages[1], stages[2], stages[3]])
+        return FileForensics(path, (), tuple(culprits(found, own, upstream_repo)), note)
+    blobs = githistory.read_blobs(repo, [stages[1], stages[2], stages[3]])
+    base, ours, theirs = ((blob or b"").decode("utf-8", errors="replace") for blob in blobs)
     regions = conflict_regions(base, ours, theirs)
     if not regions:
-        log = repo.git.log("--no-merges", fmt, revs, "--", path)
-        return FileForensics(path, (), tuple(parse_commits(log, own, upstream_repo)),
+        found = githistory.commits_changing(repo, revs, path)
+        return FileForensics(path, (), tuple(culprits(found, own, upstream_repo)),
                              "the conflicting lines could not be located; every upstream change to the file")
-    args = [arg for start, end in regions for arg in ("-L", f"{start},{end}:{path}")]
-    log = repo.git.log("--no-merges", "-s", fmt, *args, revs)
-    commits = tuple(parse_commits(log, own, upstream_repo))
+    commits = tuple(culprits(githistory.commits_changing_lines(repo, revs, path, regions), own, upstream_repo))
     note = "" if commits else "no upstream change in the range touches these lines"
     return FileForensics(path, regions, commits, note)
-
-
-def _stage_blobs(repo: git.Repo, path: str) -> dict[int, str]:
-    """stage number -> blob SHA of a conflicted file ("<mode> <sha> <stage>\t<path>" lines)."""
-    out = repo.git.ls_files("--unmerged", "--", path)
-    return {int(line.split()[2]): line.split()[1] for line in out.splitlines() if line.strip()}
-
-
-def _read_blobs(repo: git.Repo, shas: Sequence[str]) -> list[str]:
-    """The blobs' text, in one `git cat-file --batch` process (this runs at every conflict stop)."""
-    import subprocess
-
-    done = subprocess.run(["git", "cat-file", "--batch"], cwd=repo.working_dir, input="\n".join(shas).encode() + b"\n",
-                          capture_output=True, check=True)
-    out, data, at = [], done.stdout, 0
-    for _ in shas:
-        header_end = data.index(b"\n", at)
-        size = int(data[at:header_end].split()[2])
-        out.append(data[header_end + 1:header_end + 1 + size].decode("utf-8", errors="replace"))
-        at = header_end + 1 + size + 1  # the blob, then the newline cat-file adds
-    return out
 
 
 # -------------------------------------------------------------------------------------------- render

@@ -18,9 +18,8 @@ from release.rebase.changes import pr_number
 from release.rebase.summary import Outcome
 
 if TYPE_CHECKING:
-    import git
-
     from release.manifest.model import Manifest
+    from release.repo.gitrepo import Repo
 
 PR_URL = re.compile(r"^https?://github\.com/([^/\s]+/[^/\s]+)/pull/(\d+)(?:[/?#].*)?$", re.IGNORECASE)
 MERGE_SUBJECT = re.compile(r"^Merge pull request #(\d+)\b")
@@ -64,20 +63,14 @@ def find_merged(wanted: Mapping[str, int], commits: Iterable[tuple[str, str]]) -
     return found
 
 
-def merged_by_pr(repo: git.Repo, manifest: Manifest, new_base: str) -> dict[str, MergedUpstream]:
+def merged_by_pr(repo: Repo, manifest: Manifest, new_base: str) -> dict[str, MergedUpstream]:
     """Carried patches whose upstream pull request is merged between the old base and `new_base`."""
-    import git as gitmodule
+    from release.repo import githistory
 
     wanted = {p.id: n for p in manifest.carried_patches if (n := pr_of(p.upstream, manifest.upstream_repo))}
     if not wanted:
         return {}
-    try:
-        since = repo.git.merge_base(manifest.base, new_base)
-    except gitmodule.GitCommandError:
-        since = None
-    log = repo.git.log("--reverse", "--format=%H%x1f%s", f"{since}..{new_base}" if since else new_base)
-    commits = (tuple(line.split("\x1f", 1)) for line in log.splitlines() if "\x1f" in line)
-    return find_merged(wanted, commits)  # type: ignore[arg-type]
+    return find_merged(wanted, githistory.range_subjects(repo, githistory.since_range(repo, manifest.base, new_base)))
 
 
 def apply(state: Any, steps_of: Mapping[str, Sequence[str]], merged: Mapping[str, MergedUpstream], *,

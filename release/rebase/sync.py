@@ -7,11 +7,10 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-import git
-
-from release.errors import Failed, Refused
+from release.errors import Refused
 from release.manifest.model import Manifest
-from release.repo import gitrepo
+from release.repo import gitrepo, gitwrite
+from release.repo.gitrepo import Repo
 
 
 class SyncAction(StrEnum):
@@ -33,13 +32,13 @@ class SyncResult:
         return asdict(self)
 
 
-def sync(repo: git.Repo, manifest: Manifest, *, dry_run: bool = False) -> SyncResult:
+def sync(repo: Repo, manifest: Manifest, *, dry_run: bool = False) -> SyncResult:
     up, fork, master = manifest.upstream_remote, manifest.fork_remote, manifest.fork_master
     gitrepo.require_remote(repo, up)
     gitrepo.require_remote(repo, fork)
     # Fetching only updates remote-tracking refs; it is how we learn what there is, even in a dry run.
-    _talk(repo, "fetch", up, "--quiet", "--tags", "--force", up, f"+refs/heads/*:refs/remotes/{up}/*")
-    _talk(repo, "fetch", fork, "--quiet", fork, f"+refs/heads/*:refs/remotes/{fork}/*")
+    gitwrite.fetch(repo, up, f"+refs/heads/*:refs/remotes/{up}/*", tags=True)
+    gitwrite.fetch(repo, fork, f"+refs/heads/*:refs/remotes/{fork}/*")
     target = gitrepo.rev(repo, f"refs/remotes/{up}/{master}")
     if target is None:
         raise Refused(f"upstream has no branch {master}")
@@ -59,35 +58,22 @@ def sync(repo: git.Repo, manifest: Manifest, *, dry_run: bool = False) -> SyncRe
     if dry_run:
         return SyncResult(master, current, target, count, SyncAction.WOULD_FAST_FORWARD)
     # a plain push: the server refuses non-ff
-    _talk(repo, "push", fork, "--quiet", fork, f"{target}:refs/heads/{master}")
-    _talk(repo, "fetch", fork, "--quiet", fork, f"+refs/heads/{master}:refs/remotes/{fork}/{master}")
+    gitwrite.push(repo, fork, f"{target}:refs/heads/{master}")
+    gitwrite.fetch(repo, fork, f"+refs/heads/{master}:refs/remotes/{fork}/{master}")
     note = _update_local(repo, master, target, dry_run)
     return SyncResult(master, current, target, count, SyncAction.FAST_FORWARD, note)
 
 
-def _talk(repo: git.Repo, verb: str, remote: str, *args: str) -> None:
-    """A fetch or push: when the other side fails, that is an outside failure, said in one sentence."""
-    try:
-        getattr(repo.git, verb)(*args)
-    except git.GitCommandError as exc:
-        reason = gitrepo.push_refusal(exc) if verb == "push" else gitrepo.failure_reason(exc)
-        where = "from" if verb == "fetch" else "to"
-        raise Failed(f"git {verb} {where} {remote} failed: {reason or f'exit {exc.status}'}",
-                     hints=[f"check the remote: git -C {shlex.quote(str(repo.working_dir))} remote -v"]) from None
-
-
-def _update_local(repo: git.Repo, master: str, target: str, dry_run: bool) -> str:
+def _update_local(repo: Repo, master: str, target: str, dry_run: bool) -> str:
     """Keep a local master in step too, but only by fast-forward, and never over the maintainer's
     files: when the checkout is in the way the local master stays, and the returned note says so."""
     local = gitrepo.rev(repo, f"refs/heads/{master}")
     if dry_run or local is None or local == target or not gitrepo.is_ancestor(repo, local, target):
         return ""
     if gitrepo.current_branch(repo) != master:
-        repo.git.update_ref(f"refs/heads/{master}", target, local)
+        gitwrite.update_ref(repo, f"refs/heads/{master}", target, local)
         return ""
-    try:
-        repo.git.merge("--ff-only", "--quiet", target)
-    except git.GitCommandError:
+    if not gitwrite.fast_forward(repo, target):
         return (f"the local {master} is checked out and files in the working copy are in the way of a "
                 f"fast-forward, so it stays at {local[:12]}; once they are moved: "
                 f"git -C {shlex.quote(str(repo.working_dir))} merge --ff-only {target[:12]}")

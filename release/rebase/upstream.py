@@ -8,15 +8,14 @@ candidates or other refs are used only when `--base` names them explicitly.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 
-import git
 from packaging.version import Version
 
 from release.errors import Refused
 from release.manifest.versions import InvalidVersion, parse_version, version_from_tag
-from release.repo.gitrepo import ls_remote, rev
+from release.repo import githistory
+from release.repo.gitrepo import Repo, ls_remote, rev
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ def check_version(version: str) -> Version:
         raise Refused(f"{exc}; pass the upstream version without the leading 'v'") from None
 
 
-def resolve_base(repo: git.Repo, version: str, remote: str, base_override: str | None = None) -> BaseChoice:
+def resolve_base(repo: Repo, version: str, remote: str, base_override: str | None = None) -> BaseChoice:
     """The upstream commit to branch `ellm-VERSION` from."""
     parsed = check_version(version)
     if base_override:
@@ -69,7 +68,7 @@ def resolve_base(repo: git.Repo, version: str, remote: str, base_override: str |
     )
 
 
-def refuse_base_holding_patches(repo: git.Repo, choice: BaseChoice, old_base: str, commits: list[str],
+def refuse_base_holding_patches(repo: Repo, choice: BaseChoice, old_base: str, commits: list[str],
                                 remote: str) -> None:
     """An explicit base that already contains the patch commits and that upstream does not have is a
     fork branch (`HEAD`, the old `ellm-X`), not an upstream release: every patch would be found
@@ -78,11 +77,11 @@ def refuse_base_holding_patches(repo: git.Repo, choice: BaseChoice, old_base: st
     if not choice.explicit or not commits or rev(repo, old_base) is None:
         return  # an unknown old base is refused later, with the missing commits
     # the patch commits come after the old base, so one walk from the new base down to it finds them
-    reachable = set(repo.git.rev_list(choice.sha, "--not", old_base).split())
+    reachable = githistory.reachable(repo, choice.sha, not_from=old_base)
     held = [sha for sha in commits if sha in reachable]
     if not held:
         return
-    if repo.git.for_each_ref("--contains", choice.sha, "--count=1", f"refs/remotes/{remote}/", "refs/tags/").strip():
+    if githistory.held_by_refs(repo, choice.sha, f"refs/remotes/{remote}/", "refs/tags/"):
         return
     raise Refused(f"--base {choice.ref!r} already contains {len(held)} of the manifest's patch commits "
                   f"({', '.join(sha[:12] for sha in held[:3])}{', ...' if len(held) > 3 else ''}) and no "
@@ -90,12 +89,11 @@ def refuse_base_holding_patches(repo: git.Repo, choice: BaseChoice, old_base: st
                   hints=["pass an upstream tag or branch, e.g. --base v0.13.0 or --base upstream/releases/0.13.0"])
 
 
-def _refuse_other_remotes(repo: git.Repo, ref: str, remote: str) -> None:
+def _refuse_other_remotes(repo: Repo, ref: str, remote: str) -> None:
     """A base comes from upstream: a branch of another remote (the fork's `releases/0.13.0rc1`,
     made there by upstream's scheduled workflow) is not an upstream release, whatever its name."""
-    try:
-        full = repo.git.rev_parse("--symbolic-full-name", ref).strip()
-    except git.GitCommandError:
+    full = githistory.full_ref_name(repo, ref)
+    if full is None:
         return
     if full.startswith("refs/remotes/") and not full.startswith(f"refs/remotes/{remote}/"):
         owner = full.removeprefix("refs/remotes/").split("/", 1)[0]
@@ -128,29 +126,21 @@ def parse_ls_remote_tags(text: str) -> list[ReleaseTag]:
     return sorted(tags, key=lambda t: parse_version(t.version))
 
 
-def commit_tags(repo: git.Repo, tags: list[ReleaseTag]) -> list[ReleaseTag]:
+def commit_tags(repo: Repo, tags: list[ReleaseTag]) -> list[ReleaseTag]:
     """Leave out tags that point at a tree or a blob (`git tag v1.2.3 HEAD^{tree}` is legal): a
     release is a commit. A tag whose object is not here yet stays; resolving it later says so."""
     if not tags:
         return tags
-    done = subprocess.run(["git", "cat-file", "--batch-check=%(objecttype)"], cwd=repo.working_dir,
-                          input="".join(f"{t.sha}\n" for t in tags), capture_output=True, text=True, check=True)
-    kinds = done.stdout.splitlines()
-    return [t for t, kind in zip(tags, kinds, strict=True) if kind.endswith("missing") or kind == "commit"]
+    kinds = githistory.object_types(repo, [t.sha for t in tags])
+    return [t for t, kind in zip(tags, kinds, strict=True) if kind in ("missing", "commit")]
 
 
-def release_tags(repo: git.Repo, remote: str, *, include_pre: bool = False, newer_than: str | None = None,
+def release_tags(repo: Repo, remote: str, *, include_pre: bool = False, newer_than: str | None = None,
                  online: bool = True) -> list[ReleaseTag]:
     """Upstream release tags, oldest first. `online` asks the remote itself (ls-remote); otherwise the
     tags already fetched into the working copy are used."""
-    if online:
-        text = ls_remote(repo, remote, "--tags")
-    else:
-        text = repo.git.for_each_ref("--format=%(objectname) refs/tags/%(refname:short)", "refs/tags")
-        text += "\n" + repo.git.for_each_ref("--format=%(*objectname) refs/tags/%(refname:short)^{}",
-                                             "refs/tags")
-        text = "\n".join(line for line in text.splitlines() if line and not line.startswith(" "))
-    tags = commit_tags(repo, parse_ls_remote_tags(str(text)))
+    text = ls_remote(repo, remote, "--tags") if online else githistory.local_release_tags(repo)
+    tags = commit_tags(repo, parse_ls_remote_tags(text))
     if not include_pre:
         tags = [t for t in tags if not t.prerelease]
     if newer_than is not None:

@@ -6,15 +6,13 @@ along or the command refuses, naming them."""
 from __future__ import annotations
 
 import shlex
-import subprocess
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
-
 from release.errors import Refused
+from release.repo import gitworktree, gitwrite
+from release.repo.gitrepo import Repo
 
 UNMERGED = {"DD", "AU", "UD", "UA", "DU", "AA", "UU"}
 
@@ -63,19 +61,16 @@ def parse_status(out: str) -> Changes:
     return Changes(frozenset(staged), frozenset(unstaged), frozenset(untracked), frozenset(unmerged))
 
 
-def changes(repo: git.Repo) -> Changes:
-    out = repo.git.status("--porcelain=v1", "-z", "--no-renames", "--untracked-files=all")
-    return parse_status(out)
+def changes(repo: Repo) -> Changes:
+    return parse_status(gitworktree.status_z(repo))
 
 
-def restore(repo: git.Repo, paths: Iterable[str], now: Changes) -> None:
+def restore(repo: Repo, paths: Iterable[str], now: Changes) -> None:
     """Put these paths back as HEAD has them, in the index and the working tree: tracked ones
     through git (paths HEAD lacks go away), untracked ones (a half-written file of a killed pick)
     removed."""
     wanted = set(paths)
-    tracked = sorted(wanted & now.tracked)
-    if tracked:
-        repo.git.restore("--source=HEAD", "--staged", "--worktree", "--", *tracked)
+    gitwrite.restore_from_head(repo, sorted(wanted & now.tracked))
     for path in sorted(wanted & (now.untracked - now.tracked)):
         (Path(repo.working_dir) / path).unlink(missing_ok=True)
 
@@ -85,7 +80,7 @@ def _listing(paths: Iterable[str]) -> str:
     return ", ".join(shown[:8]) + (f" and {len(shown) - 8} more" if len(shown) > 8 else "")
 
 
-def refuse_staged(repo: git.Repo, user: Changes, command: str) -> None:
+def refuse_staged(repo: Repo, user: Changes, command: str) -> None:
     """git picks nothing onto a staged change: the replay would stop half-way."""
     if user.staged:
         quoted = " ".join(shlex.quote(p) for p in sorted(user.staged))
@@ -95,7 +90,7 @@ def refuse_staged(repo: git.Repo, user: Changes, command: str) -> None:
                              "   # keeps the edits, unstaged", "or commit them elsewhere first"])
 
 
-def refuse_overwrites(repo: git.Repo, user: Changes, later_paths: Iterable[str], command: str) -> None:
+def refuse_overwrites(repo: Repo, user: Changes, later_paths: Iterable[str], command: str) -> None:
     """Edits in files a later pick (or the README commit) writes would be overwritten or stop git."""
     clash = (user.unstaged | user.untracked | user.staged) & set(later_paths)
     if clash:
@@ -106,16 +101,11 @@ def refuse_overwrites(repo: git.Repo, user: Changes, later_paths: Iterable[str],
                              f"   # then ellm-release {command}, then git stash pop"])
 
 
-def refuse_checkout_loss(repo: git.Repo, user: Changes, target: str, command: str) -> None:
+def refuse_checkout_loss(repo: Repo, user: Changes, target: str, command: str) -> None:
     """`git checkout TARGET` carries uncommitted edits along only in paths that are the same in HEAD
     and TARGET; refuse before anything changes when one is not."""
-    blocked: set[str] = set()
-    if user.tracked:
-        blocked |= set(repo.git.diff("--name-only", "--no-renames", "HEAD", target, "--",
-                                     *sorted(user.tracked)).splitlines())
-    if user.untracked:
-        blocked |= set(repo.git.ls_tree("-r", "--name-only", target, "--", *sorted(user.untracked)).splitlines())
-    blocked.discard("")
+    blocked = (gitworktree.paths_differing(repo, "HEAD", target, sorted(user.tracked))
+               | gitworktree.paths_in_tree(repo, target, sorted(user.untracked)))
     if blocked:
         quoted = " ".join(shlex.quote(p) for p in sorted(blocked))
         raise Refused(f"`{command}` would lose uncommitted edits in {_listing(blocked)}: going back to where the "
@@ -125,12 +115,5 @@ def refuse_checkout_loss(repo: git.Repo, user: Changes, target: str, command: st
 
 
 def three_way(current: str, base: str, other: str) -> tuple[str, bool]:
-    """`git merge-file`: the change base -> other applied to current; (text, no conflicts)."""
-    with tempfile.TemporaryDirectory(prefix="ellm-merge-") as tmp:
-        paths = []
-        for name, text in (("current", current), ("base", base), ("other", other)):
-            path = Path(tmp) / name
-            path.write_bytes(text.encode("utf-8"))
-            paths.append(str(path))
-        done = subprocess.run(["git", "merge-file", "-p", "--quiet", *paths], capture_output=True)
-    return done.stdout.decode("utf-8"), done.returncode == 0
+    """The change base -> other applied to current; (text, no conflicts)."""
+    return gitworktree.three_way(current, base, other)

@@ -14,46 +14,39 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import git
+from release.repo import gitworktree
+from release.repo.gitrepo import Repo, common_dir, git_dir
 
 PREFIX = "dry-run-"
 
 
-def area(repo: git.Repo, pid: int | None = None) -> Path:
-    return Path(repo.common_dir).resolve() / "ellm-release" / f"{PREFIX}{pid or os.getpid()}"
+def area(repo: Repo, pid: int | None = None) -> Path:
+    return common_dir(repo) / "ellm-release" / f"{PREFIX}{pid or os.getpid()}"
 
 
 @contextmanager
-def rehearsal_worktree(repo: git.Repo, ref: str) -> Iterator[git.Repo]:
+def rehearsal_worktree(repo: Repo, ref: str) -> Iterator[Repo]:
     """A checkout of `ref` (detached) in a clone that shares the repository's objects."""
-    common = Path(repo.common_dir).resolve()
+    common = common_dir(repo)
     folder = area(repo)
     clean(repo, os.getpid())  # a pid is reused only after its old run is gone
     folder.mkdir(parents=True)
     where = folder / "wt"
     try:
-        repo.git.clone("--shared", "--no-checkout", "--quiet", str(common), str(where))
-        rehearsal = git.Repo(where)
+        rehearsal = gitworktree.shared_clone(repo, where)
         # the repository's own settings (identity, merge and rerere options), and its hooks
-        rehearsal.git.config("--local", "include.path", str(common / "config"))
-        if _config(repo, "core.hooksPath") is None:
-            rehearsal.git.config("--local", "core.hooksPath", str(common / "hooks"))
+        gitworktree.set_local_config(rehearsal, "include.path", str(common / "config"))
+        if gitworktree.config_value(repo, "core.hooksPath") is None:
+            gitworktree.set_local_config(rehearsal, "core.hooksPath", str(common / "hooks"))
         if (common / "rr-cache").is_dir():
-            shutil.copytree(common / "rr-cache", Path(rehearsal.git_dir) / "rr-cache", symlinks=True)
-        rehearsal.git.checkout("--quiet", "--detach", ref)
+            shutil.copytree(common / "rr-cache", git_dir(rehearsal) / "rr-cache", symlinks=True)
+        gitworktree.checkout_detached(rehearsal, ref)
         yield rehearsal
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _config(repo: git.Repo, name: str) -> str | None:
-    try:
-        return repo.git.config("--get", name)
-    except git.GitCommandError:  # exit 1: not set
-        return None
-
-
-def clean(repo: git.Repo, pid: int) -> list[str]:
+def clean(repo: Repo, pid: int) -> list[str]:
     """Remove the rehearsal area of the (dead) process `pid`. Returns what was removed."""
     folder = area(repo, pid)
     if not folder.is_dir():

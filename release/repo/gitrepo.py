@@ -1,4 +1,11 @@
-"""Git plumbing on top of GitPython: what its object API lacks goes through `repo.git`."""
+"""The git gateway: the only place that runs git (with `githistory`, `gitworktree` and `gitwrite`,
+its parts by reason to change). The rest of the tool asks named questions here and never spawns
+git itself, so how git is asked (a GitPython call, one batched process) can change in one place.
+
+This part opens repositories, turns git's failures into sentences, refuses unsafe states, and
+answers questions about refs and commits. The handle is GitPython's `Repo`; outside the gateway
+only its `working_dir` is read.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ import re
 import shlex
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import git
@@ -15,6 +22,10 @@ import git
 from release.errors import Failed, Refused
 
 README = "README.md"
+
+Repo = git.Repo
+# What a git command that failed raises: GitPython's error, or a checked subprocess's.
+GIT_ERRORS = (git.GitCommandError, subprocess.CalledProcessError)
 
 
 def open_repo(path: Path) -> git.Repo:
@@ -58,9 +69,35 @@ def push_refusal(exc: git.GitCommandError) -> str:
     return " ".join(parts) or failure_reason(exc)
 
 
+def as_repo(repo: git.Repo | str | Path) -> git.Repo:
+    return repo if isinstance(repo, git.Repo) else git.Repo(repo)
+
+
+def try_open(path: Path) -> git.Repo | None:
+    """The repository at `path`, or None when there is none (the caller refuses later, itself)."""
+    try:
+        return git.Repo(path)
+    except (git.NoSuchPathError, git.InvalidGitRepositoryError):
+        return None
+
+
+def unexpected_failure(exc: BaseException) -> str | None:
+    """For a git command the tool did not expect to fail: which one and what git said; None when
+    `exc` is no git failure."""
+    if not isinstance(exc, git.GitCommandError):
+        return None
+    command = " ".join(str(a) for a in exc.command[:3]) if isinstance(exc.command, list) else str(exc.command)
+    return f"`{command}` failed (exit {exc.status}): {failure_reason(exc) or 'no message'}"
+
+
 def git_dir(repo: git.Repo) -> Path:
     # GitPython already knows it (a linked worktree's own git dir included): no process needed
     return Path(repo.git_dir).resolve()
+
+
+def common_dir(repo: git.Repo) -> Path:
+    """The git dir all worktrees of the clone share (where refs, objects and rr-cache live)."""
+    return Path(repo.common_dir).resolve()
 
 
 def git_c(repo: git.Repo) -> str:
@@ -183,25 +220,38 @@ def current_branch(repo: git.Repo) -> str | None:
         return None
 
 
+def files_touched(repo: git.Repo, shas: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The paths each commit changes against its first parent (all of them for a root commit; none
+    for a merge), README.md included, for many commits in one git process. Renames count as a
+    delete and an add, and paths come as git stores them (-z: never C-quoted)."""
+    wanted = list(dict.fromkeys(shas))
+    if not wanted:
+        return {}
+    done = subprocess.run(["git", "diff-tree", "--stdin", "-r", "--root", "--no-renames", "--name-only", "-z"],
+                          cwd=repo.working_dir, input="\n".join(wanted) + "\n", capture_output=True, text=True,
+                          check=True)
+    result: dict[str, list[str]] = {sha: [] for sha in wanted}
+    current: list[str] | None = None
+    pending = set(wanted)
+    for field in done.stdout.split("\0"):
+        if field in pending:  # each commit's block starts with its own SHA
+            pending.discard(field)
+            current = result[field]
+        elif field and current is not None:
+            current.append(field)
+    return {sha: tuple(paths) for sha, paths in result.items()}
+
+
+# The replay's own names for `files_touched`, until it calls that.
 def changed_files(repo: git.Repo, sha: str) -> list[str]:
-    out = repo.git.diff_tree("--no-commit-id", "--name-only", "-r", "--root", sha)
-    return [line for line in out.splitlines() if line]
+    return list(files_touched(repo, [sha])[sha])
 
 
 def files_by_commit(repo: git.Repo, shas: Iterable[str]) -> dict[str, list[str]]:
-    """Files each commit changes, for many commits in one git process."""
-    shas = list(shas)
-    if not shas:
-        return {}
-    out = repo.git.show("--no-walk=unsorted", "--name-only", "--no-renames", "--format=%x00%H", *shas)
-    result: dict[str, list[str]] = {}
-    for chunk in out.split("\x00")[1:]:
-        lines = [line for line in chunk.splitlines() if line]
-        result[lines[0]] = lines[1:]
-    return result
+    return {sha: list(files) for sha, files in files_touched(repo, shas).items()}
 
 
-def only_readme(files: list[str]) -> bool:
+def only_readme(files: Sequence[str]) -> bool:
     return bool(files) and all(f == README for f in files)
 
 
@@ -213,6 +263,37 @@ def commits_between(repo: git.Repo, base: str, head: str) -> list[str]:
 
 def subject(repo: git.Repo, sha: str) -> str:
     return repo.git.log("-1", "--format=%s", sha)
+
+
+def messages(repo: git.Repo, shas: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """(subject, body) of each commit, in one git process."""
+    if not shas:
+        return {}
+    out = repo.git.show("--no-walk=unsorted", "-s", "--format=%H%x1f%s%x1f%b%x00", *shas)
+    found: dict[str, tuple[str, str]] = {}
+    for record in out.split("\0"):
+        if record.strip():
+            sha, _, rest = record.lstrip("\n").partition("\x1f")
+            title, _, body = rest.partition("\x1f")
+            found[sha] = (title, body)
+    return found
+
+
+def commit_shas(repo: git.Repo, refs: Sequence[str]) -> dict[str, str | None]:
+    """The commit each ref names (None where it names none), in one git process."""
+    wanted = list(dict.fromkeys(refs))
+    if not wanted:
+        return {}
+    done = subprocess.run(["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo.working_dir,
+                          input="".join(f"{r}^{{commit}}\n" for r in wanted), capture_output=True, text=True,
+                          check=True)
+    answers = done.stdout.splitlines()
+    return {ref: (a.split()[0] if a.endswith(" commit") else None) for ref, a in zip(wanted, answers, strict=True)}
+
+
+def head_sha(repo: git.Repo) -> str:
+    # GitPython reads the ref files itself: no git process
+    return repo.head.commit.hexsha
 
 
 def patch_ids(repo: git.Repo, shas: Iterable[str]) -> dict[str, str]:

@@ -21,14 +21,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import git
+from release.repo import gitworktree
+from release.repo.gitrepo import Repo, common_dir
 
 from release.progress import Say
 
 SLACK_S = 2.0  # file times and the recorded start time come from different clocks' rounding
 
 
-def clean_after(repo: git.Repo, dead: dict[str, Any], say: Say) -> list[str]:
+def clean_after(repo: Repo, dead: dict[str, Any], say: Say) -> list[str]:
     """Remove what the dead run described by `dead` left; say what was done. Returns the paths."""
     pid = int(dead.get("pid") or 0)
     what = f"pid {pid}" + (f", `{dead['command']}`" if dead.get("command") else "")
@@ -55,7 +56,7 @@ def clean_after(repo: git.Repo, dead: dict[str, Any], say: Say) -> list[str]:
     return removed
 
 
-def pending(repo: git.Repo) -> str | None:
+def pending(repo: Repo) -> str | None:
     """For `status`: what a killed run left that the next writing command will remove, as one
     line (nothing is touched here)."""
     from release.repo import dryrun_area, repolock
@@ -83,17 +84,12 @@ def _mtime(path: Path) -> float:
         return float("inf")
 
 
-def _repo_folders(repo: git.Repo, dead: dict[str, Any]) -> list[Path]:
+def _repo_folders(repo: Repo, dead: dict[str, Any]) -> list[Path]:
     """Every worktree of the clone and its git dirs: a git working in any of them may hold a ref lock."""
     folders = [Path(repo.working_dir).resolve(), *_git_dirs(repo, dead)]
     if dead.get("worktree"):
         folders.append(Path(dead["worktree"]).resolve())
-    try:
-        listing = repo.git.worktree("list", "--porcelain")
-    except git.GitCommandError:
-        listing = ""
-    folders += [Path(line.removeprefix("worktree ")).resolve() for line in listing.splitlines()
-                if line.startswith("worktree ")]
+    folders += [path.resolve() for path in gitworktree.worktree_paths(repo)]
     return folders
 
 
@@ -141,34 +137,31 @@ def _works_in(entry: Path, folders: Sequence[Path]) -> bool:
     return any(cwd == f or f in cwd.parents for f in folders)
 
 
-def _git_dirs(repo: git.Repo, dead: dict[str, Any]) -> list[Path]:
+def _git_dirs(repo: Repo, dead: dict[str, Any]) -> list[Path]:
     """The common git dir, and the private git dir of the worktree the dead run worked in."""
-    common = Path(repo.common_dir).resolve()
+    common = common_dir(repo)
     dirs = [common]
     where = dead.get("worktree")
     if where:
-        try:
-            private = Path(git.Repo(where).git_dir).resolve()
-        except (git.NoSuchPathError, git.InvalidGitRepositoryError, OSError):
-            private = common
+        private = gitworktree.private_git_dir(where) or common
         if private != common:
             dirs.append(private)
     return dirs
 
 
-def git_lock_files(repo: git.Repo, dead: dict[str, Any]) -> list[Path]:
+def git_lock_files(repo: Repo, dead: dict[str, Any]) -> list[Path]:
     found: list[Path] = []
     for folder in _git_dirs(repo, dead):
         found += sorted(p for p in folder.glob("*.lock") if p.is_file())
         found += sorted(p for p in (folder / "sequencer").glob("*.lock") if p.is_file())
-    common = Path(repo.common_dir).resolve()
+    common = common_dir(repo)
     found += sorted(p for p in (common / "refs").rglob("*.lock") if p.is_file())
     return found
 
 
-def tool_temp_files(repo: git.Repo, dead: dict[str, Any], pid: int) -> list[Path]:
+def tool_temp_files(repo: Repo, dead: dict[str, Any], pid: int) -> list[Path]:
     """`.NAME.tmp<pid>` files of the dead run, next to the files it replaces atomically."""
-    folders = {Path(repo.common_dir).resolve() / "ellm-release"}
+    folders = {common_dir(repo) / "ellm-release"}
     for key in ("worktree", "manifest", "state_dir"):
         if dead.get(key):
             folders.add(Path(dead[key]) if key != "manifest" else Path(dead[key]).parent)
@@ -183,7 +176,7 @@ def _tmp_in(folder: Path, pid: int) -> Iterator[Path]:
             yield path
 
 
-def remove_dry_run_worktree(repo: git.Repo, pid: int) -> list[str]:
+def remove_dry_run_worktree(repo: Repo, pid: int) -> list[str]:
     from release.repo import dryrun_area
 
     return dryrun_area.clean(repo, pid)

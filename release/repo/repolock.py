@@ -16,22 +16,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import git
-
 from release.errors import Refused
 from release.progress import Say
 from release.records import read_json, write_json
+from release.repo.gitrepo import Repo, common_dir
 
 STATE_FILE = "rebase.json"
 RUN_FILE = "run.json"  # who holds the lock now; left behind only by a run that was killed
 
 
-def tool_dir(repo: git.Repo) -> Path:
+def tool_dir(repo: Repo) -> Path:
     """`ellm-release/` in the common git dir: the same folder from every worktree of the clone."""
-    return Path(repo.common_dir).resolve() / "ellm-release"
+    return common_dir(repo) / "ellm-release"
 
 
-def state_path(repo: git.Repo) -> Path:
+def state_path(repo: Repo) -> Path:
     return tool_dir(repo) / STATE_FILE
 
 
@@ -42,7 +41,7 @@ def _stderr(text: str) -> None:
 
 
 @contextmanager
-def repo_lock(repo: git.Repo, command: str = "", say: Say | None = None) -> Iterator[None]:
+def repo_lock(repo: Repo, command: str = "", say: Say | None = None) -> Iterator[None]:
     """An advisory lock the kernel drops when the process dies, so a killed run never blocks the
     next. While it is held, `run.json` names the holder; the next run finds that record only when
     the holder was killed, and then cleans up what the dead run provably left (see `leftovers`)."""
@@ -96,7 +95,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def killed_run(repo: git.Repo) -> dict[str, Any] | None:
+def killed_run(repo: Repo) -> dict[str, Any] | None:
     """The record of a run that was killed (read-only: for `status`, which takes no lock): a record
     whose lock nobody holds any more. None when there is none, or its run is still working."""
     folder = tool_dir(repo)
@@ -112,12 +111,12 @@ def killed_run(repo: git.Repo) -> dict[str, Any] | None:
     return record
 
 
-def rebase_in_progress(repo: git.Repo) -> dict[str, Any] | None:
+def rebase_in_progress(repo: Repo) -> dict[str, Any] | None:
     data = read_json(state_path(repo))
     return data if isinstance(data, dict) else None
 
 
-def refuse_during_rebase(repo: git.Repo, command: str) -> None:
+def refuse_during_rebase(repo: Repo, command: str) -> None:
     """A stopped (or killed) rebase leaves a half-made branch: nothing else may write on it."""
     state = rebase_in_progress(repo)
     if state is None:
@@ -130,7 +129,7 @@ def refuse_during_rebase(repo: git.Repo, command: str) -> None:
 
 
 @contextmanager
-def writing(repo: git.Repo, command: str, say: Say | None = None) -> Iterator[None]:
+def writing(repo: Repo, command: str, say: Say | None = None) -> Iterator[None]:
     """The guard for every command that writes to the repository (or builds from it): one run at a
     time, and never while a rebase is in progress."""
     with repo_lock(repo, command, say):

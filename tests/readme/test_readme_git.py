@@ -13,14 +13,13 @@ from release.errors import ReleaseError
 from release.manifest.model import load_manifest
 from release.readme.render import (
     COMMIT_MESSAGE,
-    files_changed,
     generate_readme,
-    is_readme_only,
     patch_rows,
     read_upstream_readme,
     split_readme,
     write_readme_commit,
 )
+from release.repo.gitrepo import files_touched, only_readme
 
 
 def test_upstream_readme_is_read_as_exact_bytes(fork: Fork) -> None:
@@ -36,13 +35,22 @@ def test_base_without_readme_gives_an_empty_upstream_part(fork: Fork) -> None:
     assert read_upstream_readme(repo, bare) == b""
 
 
-def test_files_come_from_git_without_readme(fork: Fork) -> None:
+def test_files_each_commit_touches_come_from_one_question(fork: Fork) -> None:
     repo = gitpython.Repo(fork.path)
-    assert files_changed(repo, fork.alpha) == ("docs/alpha.md", "sky/a.py")
-    assert files_changed(repo, fork.multi2) == ("sky/c.py",)
-    assert files_changed(repo, fork.readme_only) == ()
-    assert is_readme_only(repo, fork.readme_only)
-    assert not is_readme_only(repo, fork.multi2)
+    files = files_touched(repo, [fork.alpha, fork.multi2, fork.readme_only, fork.alpha])
+    assert list(files) == [fork.alpha, fork.multi2, fork.readme_only]  # asked twice, answered once
+    assert files[fork.alpha] == ("docs/alpha.md", "sky/a.py")
+    assert files[fork.multi2] == ("README.md", "sky/c.py")  # README.md too: callers decide
+    assert files[fork.readme_only] == ("README.md",)
+    assert only_readme(files[fork.readme_only])
+    assert not only_readme(files[fork.multi2])
+    assert not only_readme(())
+    assert files_touched(repo, []) == {}
+
+
+def test_files_touched_names_unusual_paths_as_they_are(fork: Fork) -> None:
+    odd = commit_files(fork.path, "odd names", {"docs/naïve café.md": b"x\n", "tab\there.txt": b"y\n"})
+    assert files_touched(gitpython.Repo(fork.path), [odd])[odd] == ("docs/naïve café.md", "tab\there.txt")
 
 
 def test_rows_follow_the_manifest_and_skip_retired_patches(fork: Fork) -> None:

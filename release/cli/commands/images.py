@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import git
 from rich.table import Table
 from rich.text import Text
 
@@ -28,6 +27,7 @@ from release.manifest.model import Manifest, load_manifest
 from release.manifest.versions import InvalidVersion, parse_version
 from release.progress import Say
 from release.records import image_record_path, parse_image, state_dir
+from release.repo.gitrepo import try_open
 from release.repo.repolock import writing
 
 STEP_RE = re.compile(r"^#\d+ (\[.*|pushing .*|exporting .*|DONE .*|ERROR.*|CACHED)$")
@@ -73,9 +73,8 @@ def _say_signature(opts: Options, outcome: signing.SignatureOutcome) -> None:
 def build_guard(fork_dir: Path) -> Iterator[None]:
     """The repository lock, refused while a rebase is in progress (it would build a half-made
     branch). A path that is no git repository is left to `images.build` to refuse."""
-    try:
-        repo = git.Repo(fork_dir)
-    except (git.NoSuchPathError, git.InvalidGitRepositoryError):
+    repo = try_open(fork_dir)
+    if repo is None:
         yield
         return
     with writing(repo, "build"):

@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import git
 
 from release.cli.examples import examples
 from release.cli.output import Options, pass_options
 from release.errors import CheckFailed, Refused
 from release.manifest.model import Manifest, load_manifest
 from release.readme import render as fork_readme
-from release.repo.gitrepo import current_branch, open_repo, require_clean, switch_hint
+from release.repo.gitrepo import Repo, current_branch, open_repo, require_clean, switch_hint
 from release.repo.repolock import refuse_during_rebase, writing
 
 
@@ -21,7 +20,7 @@ def _echo(opts: Options, text: str) -> None:
     click.echo(text, nl=not text.endswith("\n"), err=opts.json)
 
 
-def _refuse_on_master(repo: git.Repo, manifest: Manifest, opts: Options) -> None:
+def _refuse_on_master(repo: Repo, manifest: Manifest, opts: Options) -> None:
     branch = current_branch(repo)
     if branch == manifest.fork_master:
         raise Refused(f"the current branch is {branch}, which mirrors upstream and never carries the fork "
@@ -30,7 +29,7 @@ def _refuse_on_master(repo: git.Repo, manifest: Manifest, opts: Options) -> None
         opts.say(f"note: regenerating on {branch or 'a detached HEAD'}, not on {manifest.branch()}")
 
 
-def _check(opts: Options, repo: git.Repo, new: bytes) -> None:
+def _check(opts: Options, repo: Repo, new: bytes) -> None:
     path = Path(repo.working_dir) / fork_readme.README
     committed, worktree = fork_readme.committed_readme(repo), fork_readme.worktree_readme(repo)
     stale = [("committed", committed)] if committed != new else []

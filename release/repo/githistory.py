@@ -1,0 +1,191 @@
+"""Part of the git gateway: what history and the object store hold. Walks over commit ranges,
+tags, and the bytes of blobs; nothing here changes the repository.
+
+Each function is one git process (or two piped into each other), however many commits it asks
+about, so that callers never loop over git.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from release.repo.gitrepo import Repo
+
+# A field separator git never writes inside a subject line, and one between records; git's format
+# strings spell them `%x1f` and `%x00` (a NUL cannot be part of an argument).
+_FIELD, _RECORD = "\x1f", "\x00"
+
+
+def _git(repo: Repo, *args: str, input_text: str | None = None) -> str:
+    done = subprocess.run(["git", *args], cwd=repo.working_dir, input=input_text, capture_output=True,
+                          text=True, check=True)
+    return done.stdout
+
+
+def merge_base(repo: Repo, a: str, b: str) -> str | None:
+    """The best common ancestor of two commits, or None when they share no history (or one of
+    them is unknown)."""
+    done = subprocess.run(["git", "merge-base", a, b], cwd=repo.working_dir, capture_output=True, text=True,
+                          check=False)
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def since_range(repo: Repo, old_base: str, new_base: str) -> str:
+    """`merge-base..new_base`, or all of `new_base` when the two share no history: what upstream
+    added on the way to the new base, even when the old base sits on another branch."""
+    since = merge_base(repo, old_base, new_base)
+    return f"{since}..{new_base}" if since else new_base
+
+
+def reachable(repo: Repo, tip: str, *, not_from: str) -> set[str]:
+    """The commits reachable from `tip` that are not reachable from `not_from`."""
+    return set(_git(repo, "rev-list", tip, "--not", not_from).split())
+
+
+def held_by_refs(repo: Repo, sha: str, *prefixes: str) -> bool:
+    """Whether a ref under one of `prefixes` (e.g. `refs/tags/`) contains the commit."""
+    return bool(_git(repo, "for-each-ref", "--contains", sha, "--count=1", *prefixes).strip())
+
+
+def full_ref_name(repo: Repo, ref: str) -> str | None:
+    """`refs/remotes/origin/x` for `origin/x`; "" for a SHA; None when git cannot tell."""
+    done = subprocess.run(["git", "rev-parse", "--symbolic-full-name", ref], cwd=repo.working_dir,
+                          capture_output=True, text=True, check=False)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def range_subjects(repo: Repo, revs: str, *, oldest_first: bool = True) -> list[tuple[str, str]]:
+    """(SHA, subject) of every commit in `revs`."""
+    order = ["--reverse"] if oldest_first else []
+    out = _git(repo, "log", *order, "--format=%H%x1f%s%x00", revs)
+    return [_pair(record) for record in out.split(_RECORD) if record.strip()]
+
+
+def _pair(record: str) -> tuple[str, str]:
+    sha, _, subject = record.strip("\n").partition(_FIELD)
+    return sha, subject
+
+
+@dataclass(frozen=True)
+class TouchingCommit:
+    sha: str
+    subject: str
+    files: tuple[str, ...]  # the asked-for paths the commit changes
+
+
+def commits_touching(repo: Repo, revs: str, paths: Sequence[str]) -> list[TouchingCommit]:
+    """Non-merge commits in `revs` that change one of `paths`, oldest first, with the files of
+    each (renames counted as a delete and an add, paths as git stores them)."""
+    if not paths:
+        return []
+    out = _git(repo, "log", "--reverse", "--no-merges", "--no-renames", "--name-only", "-z",
+               "--format=%x00%H%x1f%s", revs, "--", *paths)
+    commits: list[TouchingCommit] = []
+    # -z: "\0SHA\x1fsubject\0", then "\n" and the "\0"-ended file names; a record starts at each header
+    fields = out.split(_RECORD)
+    i = 0
+    while i < len(fields):
+        field = fields[i]
+        if _FIELD in field:
+            head, _, first = field.partition("\n")
+            sha, _, subject = head.partition(_FIELD)
+            files = [first] if first else []
+            i += 1
+            while i < len(fields) and _FIELD not in fields[i]:
+                if fields[i].removeprefix("\n"):
+                    files.append(fields[i].removeprefix("\n"))
+                i += 1
+            commits.append(TouchingCommit(sha, subject, tuple(files)))
+        else:
+            i += 1
+    return commits
+
+
+def commits_changing(repo: Repo, revs: str, path: str, *, deleting: bool = False) -> list[tuple[str, str]]:
+    """(SHA, subject) of the non-merge commits in `revs` that change `path` (only those that
+    delete it, with `deleting`), newest first as git log gives them."""
+    only = ["--diff-filter=D"] if deleting else []
+    out = _git(repo, "log", "--no-merges", "--format=%H%x1f%s%x00", *only, revs, "--", path)
+    return [_pair(record) for record in out.split(_RECORD) if record.strip()]
+
+
+def commits_changing_lines(repo: Repo, revs: str, path: str, regions: Iterable[tuple[int, int]]
+                           ) -> list[tuple[str, str]]:
+    """(SHA, subject) of the non-merge commits in `revs` that change these line ranges of `path`
+    (`git log -L`), newest first."""
+    ranges = [arg for start, end in regions for arg in ("-L", f"{start},{end}:{path}")]
+    out = _git(repo, "log", "--no-merges", "-s", "--format=%x00%H%x1f%s", *ranges, revs)
+    # -L prints each commit's header only with -s; the format's leading separator splits them
+    return [_pair(record) for record in out.split(_RECORD) if _FIELD in record]
+
+
+def local_release_tags(repo: Repo) -> str:
+    """The tags already fetched, in the shape `git ls-remote --tags` prints them ("SHA refs/tags/X",
+    and "SHA refs/tags/X^{}" for the commit an annotated tag points at), from one process."""
+    out = _git(repo, "for-each-ref", "--format=%(objectname) %(refname)%0a%(*objectname) %(refname)^{}",
+               "refs/tags")
+    # a lightweight tag has no peeled object: its second line starts with a blank
+    return "\n".join(line for line in out.splitlines() if line and not line.startswith(" "))
+
+
+def object_types(repo: Repo, names: Sequence[str]) -> list[str]:
+    """The object type each name has here (`commit`, `tree`, ...; "missing" for none)."""
+    if not names:
+        return []
+    out = _git(repo, "cat-file", "--batch-check=%(objecttype)", input_text="".join(f"{n}\n" for n in names))
+    return [line.rsplit(" ", 1)[-1] if line.endswith(" missing") else line for line in out.splitlines()]
+
+
+def read_blobs(repo: Repo, names: Sequence[str]) -> list[bytes | None]:
+    """The bytes of each blob (`SHA` or `COMMIT:PATH`), None where there is none, from one
+    `git cat-file --batch` process (this runs at every conflict stop)."""
+    if not names:
+        return []
+    done = subprocess.run(["git", "cat-file", "--batch"], cwd=repo.working_dir, capture_output=True, check=True,
+                          input="".join(f"{n}\n" for n in names).encode())
+    out: list[bytes | None] = []
+    data, at = done.stdout, 0
+    for _ in names:
+        header_end = data.index(b"\n", at)
+        header = data[at:header_end].split()
+        if header[-1] in (b"missing", b"ambiguous"):
+            out.append(None)
+            at = header_end + 1
+            continue
+        size = int(header[2])
+        if header[1] != b"blob":  # a tree or commit is printed too: skip its bytes
+            out.append(None)
+            at = header_end + 1 + size + 1
+            continue
+        out.append(data[header_end + 1:header_end + 1 + size])
+        at = header_end + 1 + size + 1  # the blob, then the newline cat-file adds
+    return out
+
+
+@dataclass(frozen=True)
+class FileAt:
+    mode: str  # "100644", "100755", "120000" (a symbolic link: `data` is its target)
+    data: bytes
+
+
+def file_at(repo: Repo, commit: str, path: str) -> FileAt | None:
+    """A file as a commit holds it, or None when the commit has no such file. A `commit` that
+    names no commit raises `NotACommit`."""
+    done = subprocess.run(["git", "ls-tree", "-z", f"{commit}^{{commit}}", "--", path], cwd=repo.working_dir,
+                          capture_output=True, check=False)
+    if done.returncode != 0:
+        raise NotACommit(commit)
+    entry = done.stdout.split(b"\0", 1)[0]
+    if not entry:
+        return None
+    mode, kind, sha = entry.split(b"\t", 1)[0].split()
+    if kind != b"blob":
+        return None
+    blob = read_blobs(repo, [sha.decode()])[0]
+    return FileAt(mode.decode(), blob or b"")
+
+
+class NotACommit(LookupError):
+    """A name that does not resolve to a commit here."""
