@@ -21,10 +21,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from release.progress import Say
 from release.repo import gitworktree
 from release.repo.gitrepo import Repo, common_dir
-
-from release.progress import Say
 
 SLACK_S = 2.0  # file times and the recorded start time come from different clocks' rounding
 
