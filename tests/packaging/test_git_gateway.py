@@ -14,8 +14,10 @@ GATEWAY = {f"repo/{name}.py" for name in ("gitrepo", "githistory", "gitworktree"
 # The demo builds its sandbox worlds with git the way a person would; it is no part of the product
 # (the wheel can leave it out) and nothing in the product imports it.
 OUTSIDE_THE_PRODUCT = ("demo/",)
-# The replay still runs git itself; it moves onto the gateway next, and leaves this list then.
-NOT_YET = ("rebase/replay",)
+# The replay and its phases still run git themselves; they move onto the gateway next, and leave
+# this list then.
+NOT_YET = tuple(f"rebase/{phase}." for phase in ("replay", "state", "prepare", "pick", "resume", "finish",
+                                                 "rehearse"))
 # Attributes only a GitPython object has: reading one means talking to GitPython directly.
 GITPYTHON_ONLY = {"git", "iter_commits", "hexsha", "common_dir", "git_dir", "working_tree_dir", "is_dirty",
                   "untracked_files", "active_branch", "heads", "remotes"}
