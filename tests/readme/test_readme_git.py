@@ -49,7 +49,7 @@ def test_files_each_commit_touches_come_from_one_question(fork: Fork) -> None:
 
 
 def test_files_touched_names_unusual_paths_as_they_are(fork: Fork) -> None:
-    odd = commit_files(fork.path, "odd names", {"docs/naïve café.md": b"x\n", "tab\there.txt": b"y\n"})
+    odd = commit_files(fork.path, {"docs/naïve café.md": b"x\n", "tab\there.txt": b"y\n"}, "odd names")
     assert files_touched(gitpython.Repo(fork.path), [odd])[odd] == ("docs/naïve café.md", "tab\there.txt")
 
 
