@@ -30,8 +30,7 @@ from release.manifest.model import Manifest
 from release.progress import Say, say_nothing
 from release.records import build_log_path, parse_image
 from release.redaction import redact, strip_url_credentials
-from release.repo.gitrepo import switch_hint
-from release.repo.gitworktree import checkout_of
+from release.repo.gitworktree import checkout_of, switch_hint
 
 BUILDX_HINT = (
     "buildx is missing: run sudo scripts/setup.sh, which copies Debian trixie's docker-buildx into "

@@ -17,7 +17,7 @@ from release.errors import Refused
 from release.manifest.manifest_edit import edit_manifest_text
 from release.manifest.model import Manifest, manifest_from_text, write_manifest_text
 from release.manifest.patch_edit import NewPatch, insert_patch, reorder_patches
-from release.repo import gitrepo
+from release.repo import githistory, gitrepo
 
 ID_MAX = 60
 
@@ -152,7 +152,7 @@ def adopt(repo: gitrepo.Repo, manifest: Manifest, names: Sequence[str], into: st
     branch = release_branch(repo, manifest)
     shas = resolve_commits(repo, manifest, branch, names)
     positions = branch.positions
-    said = gitrepo.messages(repo, shas)  # one git process for every commit
+    said = githistory.messages(repo, shas)  # one git process for every commit
     subjects = {sha: said[sha][0] for sha in shas}
     text = manifest.path.read_bytes().decode("utf-8")
     adopted: list[Adopted] = []

@@ -18,7 +18,8 @@ from release.manifest.model import Manifest, Patch
 from release.records import state_dir
 from release.redaction import strip_url_credentials
 from release.repo import githistory, gitworktree, gitwrite
-from release.repo.gitrepo import Repo, as_repo, commit_shas, files_touched
+from release.repo.githistory import commit_shas
+from release.repo.gitrepo import Repo, as_repo, files_touched
 from release.repo.safe_write import atomic_write_bytes, require_regular_inside
 
 if TYPE_CHECKING:

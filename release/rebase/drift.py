@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from release.manifest.model import Manifest
-from release.repo import gitrepo
+from release.repo import githistory, gitrepo
 from release.repo.gitrepo import Repo
 
 
@@ -109,7 +109,7 @@ def status(repo: Repo, manifest: Manifest, in_progress: str | None = None) -> St
     commits = gitrepo.commits_between(repo, manifest.base, head)
     files = gitrepo.files_touched(repo, commits)
     kept = [sha for sha in commits if not gitrepo.only_readme(files[sha])]
-    subjects = {sha: said[0] for sha, said in gitrepo.messages(repo, kept).items()}
+    subjects = {sha: said[0] for sha, said in githistory.messages(repo, kept).items()}
     findings.extend(compare(manifest, kept, subjects))
     return StatusReport(branch, manifest.base, head, len(kept), tuple(findings))
 

@@ -24,6 +24,32 @@ def _git(repo: Repo, *args: str, input_text: str | None = None) -> str:
     return done.stdout
 
 
+def messages(repo: Repo, shas: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """(subject, body) of each commit, in one git process."""
+    if not shas:
+        return {}
+    out = _git(repo, "show", "--no-walk=unsorted", "-s", "--format=%H%x1f%s%x1f%b%x00", *shas)
+    found: dict[str, tuple[str, str]] = {}
+    for record in out.split("\0"):
+        if record.strip():
+            sha, _, rest = record.lstrip("\n").partition("\x1f")
+            title, _, body = rest.partition("\x1f")
+            found[sha] = (title, body)
+    return found
+
+
+def commit_shas(repo: Repo, refs: Sequence[str]) -> dict[str, str | None]:
+    """The commit each ref names (None where it names none), in one git process."""
+    wanted = list(dict.fromkeys(refs))
+    if not wanted:
+        return {}
+    done = subprocess.run(["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo.working_dir,
+                          input="".join(f"{r}^{{commit}}\n" for r in wanted), capture_output=True, text=True,
+                          check=True)
+    answers = done.stdout.splitlines()
+    return {ref: (a.split()[0] if a.endswith(" commit") else None) for ref, a in zip(wanted, answers, strict=True)}
+
+
 def merge_base(repo: Repo, a: str, b: str) -> str | None:
     """The best common ancestor of two commits, or None when they share no history (or one of
     them is unknown)."""

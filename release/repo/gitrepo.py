@@ -105,19 +105,6 @@ def git_c(repo: git.Repo) -> str:
     return f"git -C {shlex.quote(str(repo.working_dir))}"
 
 
-def switch_hint(path: str | Path, branch: str) -> str:
-    """The command that gets `branch` checked out, as things stand: a plain switch when the branch
-    (or one remote's branch of that name) is here, a fetch first when it is nowhere yet, so that a
-    hint never names a branch that `git switch` cannot find."""
-    where = shlex.quote(str(path))
-    refs = subprocess.run(["git", "-C", str(path), "for-each-ref", "--format=%(refname)", f"refs/heads/{branch}",
-                           "refs/remotes/"], capture_output=True, text=True, check=False).stdout.split()
-    if f"refs/heads/{branch}" in refs or any(r.endswith(f"/{branch}") for r in refs):
-        return f"git -C {where} switch {shlex.quote(branch)}"
-    return (f"git -C {where} fetch --all && git -C {where} switch {shlex.quote(branch)}   # {branch} is not "
-            "here yet; if the fork lacks it too, it is made by: ellm-release rebase VERSION")
-
-
 def require_remote(repo: git.Repo, name: str) -> git.Remote:
     if name not in [r.name for r in repo.remotes]:
         raise Refused(f"the remote {name!r} is not configured in {repo.working_dir}",
@@ -263,32 +250,6 @@ def commits_between(repo: git.Repo, base: str, head: str) -> list[str]:
 
 def subject(repo: git.Repo, sha: str) -> str:
     return repo.git.log("-1", "--format=%s", sha)
-
-
-def messages(repo: git.Repo, shas: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """(subject, body) of each commit, in one git process."""
-    if not shas:
-        return {}
-    out = repo.git.show("--no-walk=unsorted", "-s", "--format=%H%x1f%s%x1f%b%x00", *shas)
-    found: dict[str, tuple[str, str]] = {}
-    for record in out.split("\0"):
-        if record.strip():
-            sha, _, rest = record.lstrip("\n").partition("\x1f")
-            title, _, body = rest.partition("\x1f")
-            found[sha] = (title, body)
-    return found
-
-
-def commit_shas(repo: git.Repo, refs: Sequence[str]) -> dict[str, str | None]:
-    """The commit each ref names (None where it names none), in one git process."""
-    wanted = list(dict.fromkeys(refs))
-    if not wanted:
-        return {}
-    done = subprocess.run(["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo.working_dir,
-                          input="".join(f"{r}^{{commit}}\n" for r in wanted), capture_output=True, text=True,
-                          check=True)
-    answers = done.stdout.splitlines()
-    return {ref: (a.split()[0] if a.endswith(" commit") else None) for ref, a in zip(wanted, answers, strict=True)}
 
 
 def head_sha(repo: git.Repo) -> str:

@@ -4,6 +4,7 @@ the worktrees of a clone, and the throw-away clone a rehearsal picks in.
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -90,6 +91,19 @@ def checkout_of(path: Path) -> Checkout | None:
             fields = {"1": 8, "2": 9, "u": 10, "?": 1}[line[0]]
             changes.append(line.split(" ", fields)[-1].split("\t")[0])
     return Checkout(branch, head, tuple(changes))
+
+
+def switch_hint(path: str | Path, branch: str) -> str:
+    """The command that gets `branch` checked out, as things stand: a plain switch when the branch
+    (or one remote's branch of that name) is here, a fetch first when it is nowhere yet, so that a
+    hint never names a branch that `git switch` cannot find."""
+    where = shlex.quote(str(path))
+    refs = subprocess.run(["git", "-C", str(path), "for-each-ref", "--format=%(refname)", f"refs/heads/{branch}",
+                           "refs/remotes/"], capture_output=True, text=True, check=False).stdout.split()
+    if f"refs/heads/{branch}" in refs or any(r.endswith(f"/{branch}") for r in refs):
+        return f"git -C {where} switch {shlex.quote(branch)}"
+    return (f"git -C {where} fetch --all && git -C {where} switch {shlex.quote(branch)}   # {branch} is not "
+            "here yet; if the fork lacks it too, it is made by: ellm-release rebase VERSION")
 
 
 def worktree_paths(repo: Repo) -> list[Path]:

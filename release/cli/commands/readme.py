@@ -11,7 +11,8 @@ from release.cli.output import Options, pass_options
 from release.errors import CheckFailed, Refused
 from release.manifest.model import Manifest, load_manifest
 from release.readme import render as fork_readme
-from release.repo.gitrepo import Repo, current_branch, open_repo, require_clean, switch_hint
+from release.repo.gitrepo import Repo, current_branch, open_repo, require_clean
+from release.repo.gitworktree import switch_hint
 from release.repo.repolock import refuse_during_rebase, writing
 
 
