@@ -7,6 +7,7 @@ which sends the line to stdout, or to stderr under --json; tests pass a list's a
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 Say = Callable[[str], None]
@@ -14,3 +15,9 @@ Say = Callable[[str], None]
 
 def say_nothing(_line: str) -> None:
     """A `Say` for callers that want no progress."""
+
+
+def say_on_stderr(line: str) -> None:
+    """The `Say` of a caller that passed none: stderr, which never carries a --json document."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from release.errors import Refused
-from release.progress import Say
+from release.progress import Say, say_on_stderr
 from release.records import read_json, write_json
 from release.repo.gitrepo import Repo, common_dir
 
@@ -32,12 +32,6 @@ def tool_dir(repo: Repo) -> Path:
 
 def state_path(repo: Repo) -> Path:
     return tool_dir(repo) / STATE_FILE
-
-
-def _stderr(text: str) -> None:
-    import click
-
-    click.echo(text, err=True)
 
 
 @contextmanager
@@ -58,7 +52,7 @@ def repo_lock(repo: Repo, command: str = "", say: Say | None = None) -> Iterator
         if dead and dead.get("pid") != os.getpid():
             from release.repo import leftovers
 
-            leftovers.clean_after(repo, dead, say or _stderr)
+            leftovers.clean_after(repo, dead, say or say_on_stderr)
         write_json(folder / RUN_FILE, {"pid": os.getpid(), "pgid": os.getpgrp(), "started": time.time(),
                                        "command": command, "worktree": str(repo.working_dir)})
         try:
