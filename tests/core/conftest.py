@@ -12,7 +12,7 @@ import pytest
 from support.git import git
 
 from release.demo.sandbox import World
-from release.rebase.replay import repo_lock
+from release.repo.repolock import repo_lock
 
 
 @pytest.fixture(autouse=True)

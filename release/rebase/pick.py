@@ -1,0 +1,218 @@
+"""Pick: create the branch at the base and cherry-pick the plan's commits, recording each outcome;
+stop on a conflict with a summary of where the replay stands.
+
+All remaining commits go to one `git cherry-pick`, which is much faster than one process per
+commit; what it made is then read back from the branch itself, so a stop or a kill anywhere in
+the sequence is handled the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import git
+
+from release.errors import ConflictStop, Failed
+from release.manifest.model import Manifest
+from release.progress import Say
+from release.rebase import user_work
+from release.rebase.finish import build_summary, finish, save_summary
+from release.rebase.forensics import explain_files
+from release.rebase.plan import Step
+from release.rebase.state import ReplayPhase, ReplayState, add_note, resume_hints, save_state
+from release.rebase.summary import ConflictInfo, Outcome, RebaseSummary, SummaryState
+from release.repo import gitrepo
+
+
+def start(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
+    """Create the branch at the base and replay the plan."""
+    state.rerere_before = _read_rerere(repo)
+    save_state(repo, state)  # saved before the first change, so abort always knows the way back
+    # the config writes touch .git/config only: they run while the checkout writes the tree
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        rerere = pool.submit(gitrepo.enable_rerere, repo)
+        repo.git.checkout("--quiet", "-b", state.branch, state.base)
+        rerere.result()
+    say(f"created {state.branch} at {state.base_ref} ({state.base[:12]})")
+    return pick_remaining(repo, manifest, state, say)
+
+
+def _read_rerere(repo: git.Repo) -> dict[str, str | None]:
+    keys = ("enabled", "autoupdate")
+    try:  # both settings in one git process; exit 1 when neither is set
+        out = repo.git.config("--local", "--get-regexp", r"^rerere\.(enabled|autoupdate)$")
+    except git.GitCommandError:
+        out = ""
+    found = dict(line.partition(" ")[::2] for line in out.splitlines())
+    return {key: found.get(f"rerere.{key}") for key in keys}
+
+
+def pick_remaining(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
+    """Pick the rest of the plan, then finish. All remaining commits go to one `git cherry-pick`;
+    what it made is read back from the branch (`advance_over_made_commits`), so a stop or a kill
+    anywhere in the sequence is handled the same way."""
+    steps = state.plan_steps
+    while state.position < len(steps):
+        state.head_before_pick = repo.head.commit.hexsha
+        state.phase = ReplayPhase.PICKING
+        # what is changed now is the user's: after a kill, only what is new since is the pick's
+        state.dirty_before = sorted(user_work.changes(repo).every)
+        save_state(repo, state)
+        finished = cherry_pick_sequence(repo, [s.commit for s in steps[state.position:]])
+        made = advance_over_made_commits(repo, state, say)
+        if finished:
+            if state.position < len(steps) and not made:
+                raise Failed(f"git cherry-pick of {steps[state.position].commit[:12]} succeeded but made no commit",
+                             hints=resume_hints(repo))
+            continue
+        gitrepo.drop_sequencer(repo)  # from here on git holds just the one stopped pick
+        step = steps[state.position]
+        outcome, note = classify_stop(repo, step.commit)
+        if outcome is None:
+            return stop_on_conflict(repo, manifest, state, step)
+        record(repo, state, step, outcome, note)
+        say(f"  {step.patch_id}: {step.commit[:7]} -> {describe(state.results[step.commit])}")
+        state.position += 1
+    save_state(repo, state)
+    return finish(repo, manifest, state, say)
+
+
+def describe(result: dict[str, Any]) -> str:
+    new = result.get("new")
+    return f"{new[:7]} ({result['outcome']})" if new else result["outcome"]
+
+
+def cherry_pick_sequence(repo: git.Repo, shas: list[str]) -> bool:
+    """One `git cherry-pick -x` of `shas`: True when git picked every commit; False when it stopped
+    (a conflict or an empty pick), with that pick in progress."""
+    try:
+        repo.git.cherry_pick("-x", "--allow-empty-message", *shas)
+        return True
+    except git.GitCommandError:
+        return False
+
+
+def advance_over_made_commits(repo: git.Repo, state: ReplayState, say: Say) -> int:
+    """Advance over the plan's commits that git has made since `head_before_pick`."""
+    if repo.head.commit.hexsha == state.head_before_pick:
+        return 0
+    steps = state.plan_steps
+    made = gitrepo.picked_sources(repo, state.head_before_pick)
+    if not made:
+        return 0
+    for new, source in made:
+        expected = steps[state.position].commit if state.position < len(steps) else None
+        if expected is None or source != expected:  # past the plan's end, any commit is foreign
+            # the branch exists and holds work: a stop part-way, not a refusal before any change
+            raise Failed(f"{state.branch} has a commit {new[:12]} that is not the next one of the plan "
+                          f"({(expected or 'none')[:12]}); it was not made by this replay",
+                          hints=["inspect the branch; ellm-release abort starts over cleanly"])
+        assert source is not None  # equal to a plan step's commit, checked just above
+        state.results[source] = {"new": new, "outcome": Outcome.CLEAN.value}
+        step = steps[state.position]
+        say(f"  {step.patch_id}: {step.commit[:7]} -> {describe(state.results[step.commit])}")
+        state.position += 1
+    state.head_before_pick = made[-1][0]
+    if gitrepo.cherry_pick_head(repo) == made[-1][1]:
+        # killed while git ran the post-commit hook: the pick is done, only its marker is left
+        repo.git.cherry_pick("--quit")
+    save_state(repo, state)
+    return len(made)
+
+
+def pick_one(repo: git.Repo, sha: str) -> tuple[Outcome | None, str]:
+    """Cherry-pick one commit and classify it: its outcome (None when it stopped on a conflict) and
+    a note."""
+    if cherry_pick_sequence(repo, [sha]):
+        return Outcome.CLEAN, ""
+    return classify_stop(repo, sha)
+
+
+def classify_stop(repo: git.Repo, sha: str) -> tuple[Outcome | None, str]:
+    """Classify a pick git stopped on: a conflict (None), an empty pick, or a conflict that a
+    recorded resolution (rerere) already resolved."""
+    if gitrepo.unmerged_files(repo):
+        return None, ""
+    if not gitrepo.cherry_pick_in_progress(repo):
+        raise Failed(f"git cherry-pick of {sha[:12]} failed without a conflict; see `git status`",
+                     hints=resume_hints(repo))
+    staged = repo.git.diff("--cached", "--name-only").strip()
+    if not staged and conflicts_in_message(repo):
+        # git stopped on a conflict and a recorded resolution took everything out: that is a
+        # maintainer's call to make again, not an empty pick
+        return None, ""
+    if not staged:
+        # the change is already in the base: the pick came out empty
+        repo.git.cherry_pick("--skip")
+        return Outcome.UPSTREAMED, ""
+    # rerere replayed a recorded resolution and staged it: finish the pick with the reused resolution
+    repo.git.cherry_pick("--continue", env={"GIT_EDITOR": "true"})
+    return Outcome.CHANGED, f"{sha[:7]} conflicted; a recorded resolution (git rerere) was reused"
+
+
+def record(repo: git.Repo, state: ReplayState, step: Step, outcome: Outcome, note: str = "") -> None:
+    new = None if outcome in (Outcome.UPSTREAMED, Outcome.SKIPPED) else repo.head.commit.hexsha
+    state.results[step.commit] = {"new": new, "outcome": outcome.value}
+    if outcome == Outcome.UPSTREAMED and not note:
+        note = f"{step.commit[:7]} came out empty: upstream already has it"
+    if note:
+        add_note(state, step.patch_id, note)
+
+
+def stop_on_conflict(repo: git.Repo, manifest: Manifest, state: ReplayState, step: Step) -> RebaseSummary:
+    state.phase = ReplayPhase.CONFLICT
+    now = user_work.changes(repo)
+    state.pick_paths = sorted((now.every - set(state.dirty_before)) | now.unmerged)
+    save_state(repo, state)
+    patch = manifest.patch(step.patch_id)
+    files = tuple(gitrepo.unmerged_files(repo) or conflicts_in_message(repo))
+    where = shlex.quote(str(repo.working_dir))
+    info = ConflictInfo(
+        patch_id=patch.id, patch_title=patch.title, commit=step.commit,
+        subject=gitrepo.subject(repo, step.commit), files=files,
+        next_commands=(
+            f"# resolve the conflicts in {' '.join(files)}, then:",
+            f"git -C {where} add {' '.join(shlex.quote(f) for f in files)}",
+            "ellm-release continue",
+            "# or leave this commit out:  ellm-release skip",
+            "# or give up and go back:    ellm-release abort",
+        ),
+    )
+    # the forensics read upstream's history while the summary reads the branch
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        forensics = pool.submit(explain_files, repo, state.previous_base, state.base, files,
+                                manifest.upstream_repo)
+        summary = build_summary(repo, manifest, state, SummaryState.CONFLICT, conflict=info)
+        info = dataclasses.replace(info, forensics=forensics.result())
+        summary = dataclasses.replace(summary, conflict=info)
+    save_summary(manifest, summary)
+    raise ConflictStopWithSummary(summary)
+
+
+class ConflictStopWithSummary(ConflictStop):
+    def __init__(self, summary: RebaseSummary):
+        c = summary.conflict
+        assert c is not None
+        super().__init__(
+            f"conflict in patch {c.patch_id} ({c.patch_title}), commit {c.commit[:12]} {c.subject!r}; "
+            f"files: {', '.join(c.files)}",
+            hints=list(c.next_commands),
+        )
+        self.summary = summary
+
+
+def conflicts_in_message(repo: git.Repo) -> list[str]:
+    """The files git listed under "# Conflicts:" in the message of the pick in progress (git writes
+    them there when a pick stops on a conflict, also when rerere then resolves it)."""
+    try:
+        text = (gitrepo.git_dir(repo) / "MERGE_MSG").read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("# Conflicts:")), None)
+    if start is None:
+        return []
+    return [line[1:].strip() for line in lines[start + 1:] if line.startswith("#\t")]

@@ -1,0 +1,204 @@
+"""Prepare a rebase: every refusal happens here, before anything changes, and the plan is made.
+
+The planning scans only read, so they run in git processes of their own while the checks decide
+whether to refuse; their results are used only once every check has passed.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import git
+
+from release.errors import Refused
+from release.manifest.model import Manifest
+from release.rebase import drift, pr_merges
+from release.rebase.plan import Plan, make_plan
+from release.rebase.state import ReplayState, add_note, load_state
+from release.rebase.summary import Outcome
+from release.rebase.upstream import refuse_base_holding_patches, resolve_base
+from release.repo import gitrepo
+from release.repo.safe_write import require_regular_inside
+
+
+@dataclass(frozen=True)
+class RebaseRequest:
+    version: str
+    base_override: str | None = None
+    push: bool = False
+    dry_run: bool = False
+    drop_merged: bool = False  # leave out patches whose upstream pull request is merged in the range
+    drop_unlisted: bool = False  # leave the branch's unlisted commits out, on purpose
+
+
+def already_rebased(repo: git.Repo, manifest: Manifest, version: str) -> drift.StatusReport | None:
+    """The status report when the rebase to VERSION is already done, else None.
+
+    Done means: the manifest is at VERSION, its branch exists here or on the fork, and `status`
+    finds no drift. A rerun (a nightly after a maintainer pushed a resolved branch) is then a
+    no-op instead of a refusal, so the pipeline can go on to build, smoke and promote.
+    """
+    if manifest.version != version or load_state(repo) is not None:
+        return None
+    report = drift.status(repo, manifest)
+    return report if report.in_sync else None
+
+
+def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple[ReplayState, Plan]:
+    """Every refusal happens here, before anything changes."""
+    if load_state(repo) is not None:
+        raise Refused("a rebase is already in progress in this repository",
+                      hints=["ellm-release continue   # after resolving the conflict",
+                             "ellm-release abort      # to drop it and go back"])
+    if not manifest.patches:
+        raise Refused(f"the manifest {manifest.path} lists no patches: there is nothing to replay",
+                      hints=["ellm-release patch add SHA...   # adopt the release branch's commits"])
+    # The planning scans only read, so they run in git processes of their own while the checks
+    # decide whether to refuse; their results are used only once every check has passed (a scan
+    # that fails because a check is about to refuse is never looked at).
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return _prepare(repo, manifest, request, pool)
+
+
+def _prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest,
+             pool: ThreadPoolExecutor) -> tuple[ReplayState, Plan]:
+    carried = [sha for p in manifest.carried_patches for sha in p.commits]
+    files_scan = pool.submit(gitrepo.files_by_commit, repo, carried)
+    ids_scan = pool.submit(gitrepo.patch_ids, repo, carried)
+    extras_scan = pool.submit(_old_branch_extras, repo, manifest)
+    gitrepo.require_remote(repo, manifest.upstream_remote)
+    if request.push:
+        gitrepo.require_remote(repo, manifest.fork_remote)
+    if not request.dry_run:
+        gitrepo.require_clean(repo)
+    choice = resolve_base(repo, request.version, manifest.upstream_remote, request.base_override)
+    upstream_scan = pool.submit(_upstream_ids, repo, manifest.base, choice.sha, files_scan)
+    merged_scan = pool.submit(pr_merges.merged_by_pr, repo, manifest, choice.sha)
+    refuse_base_holding_patches(repo, choice, manifest.base, carried, manifest.upstream_remote)
+    _require_regular_readme(repo, choice.sha)
+    require_regular_inside(manifest.path.parent, manifest.path, "the manifest")
+    branch = manifest.branch(request.version)
+    if gitrepo.branch_exists(repo, branch):
+        raise Refused(f"the branch {branch} already exists",
+                      hints=[f"delete it first if it is a failed attempt: git branch -D {branch}",
+                             "or continue a stopped rebase: ellm-release continue"])
+    if request.push and gitrepo.remote_branch_exists(repo, manifest.fork_remote, branch):
+        raise Refused(f"the fork ({manifest.fork_remote}) already has a branch {branch}; --push never overwrites it",
+                      hints=[f"look at it first: git fetch {manifest.fork_remote} {branch}",
+                             "or rebase without --push"])
+    missing = gitrepo.missing_commits(repo, carried)
+    if missing:
+        raise Refused(f"{len(missing)} manifest commit(s) are not in {repo.working_dir}: "
+                      + ", ".join(m[:12] for m in missing),
+                      hints=[f"git fetch {manifest.fork_remote}   # the old branch holds them"])
+    _refuse_merge_commits(repo, manifest, carried)
+
+    _require_local_branch_has_the_forks(repo, manifest)
+    readme_extra, unlisted = extras_scan.result()
+    if unlisted and not request.drop_unlisted:
+        _refuse_unlisted(repo, manifest, request, unlisted)
+
+    files = files_scan.result()
+    _refuse_readme_only_patches(manifest, files)
+    plan = make_plan(manifest, files, ids_scan.result(), upstream_scan.result())
+    head = repo.head.commit.hexsha
+    state = ReplayState(
+        version=request.version, branch=branch, base=choice.sha, base_ref=choice.ref,
+        previous_version=manifest.version, previous_base=manifest.base,
+        original_ref=gitrepo.current_branch(repo) or head, original_head=head,
+        steps=[{"patch_id": s.patch_id, "commit": s.commit} for s in plan.steps],
+        upstreamed=dict(plan.upstreamed),
+        readme_only=[*plan.readme_only, *(sha for sha in readme_extra if sha not in plan.readme_only)],
+        push=request.push, manifest_path=str(manifest.path), unlisted=unlisted,
+        manifest_before=manifest.path.read_bytes().decode("utf-8"), worktree=str(repo.working_dir),
+    )
+    owners = manifest.patch_of_commit()
+    for sha, why in plan.upstreamed.items():
+        state.results[sha] = {"new": None, "outcome": Outcome.UPSTREAMED.value, "why": why}
+        add_note(state, owners[sha].id, f"{sha[:7]} not picked: {why} (same patch-id)")
+    pr_merges.apply(state, {p.id: p.commits for p in manifest.carried_patches},
+                    merged_scan.result(), drop=request.drop_merged)
+    return state, plan
+
+
+def _upstream_ids(repo: git.Repo, old_base: str, new_base: str, files_scan: Future[dict[str, list[str]]]) -> set[str]:
+    """Patch-ids of upstream's changes to the files the patches touch, since the old base."""
+    touched = sorted({f for shas in files_scan.result().values() for f in shas if f != gitrepo.README})
+    return gitrepo.upstream_patch_ids(repo, old_base, new_base, touched) if touched else set()
+
+
+def _refuse_readme_only_patches(manifest: Manifest, files: dict[str, list[str]]) -> None:
+    """A patch that only changes README.md has nothing to replay (the README is generated): taking
+    it for upstreamed, as an empty pick would be, would be wrong; it is the manifest to fix."""
+    only = [p for p in manifest.carried_patches if p.commits and all(gitrepo.only_readme(files.get(c, []))
+                                                                     for c in p.commits)]
+    if only:
+        raise Refused("patch(es) that only change README.md, which the tool generates and never replays: "
+                      + ", ".join(p.id for p in only),
+                      hints=["set their status to dropped in the manifest (or remove them); put text the "
+                             "fork README should show in a patch's description"])
+
+
+def _refuse_merge_commits(repo: git.Repo, manifest: Manifest, carried: list[str]) -> None:
+    """`git cherry-pick` of a merge needs a mainline and replays a whole branch as one commit: the
+    manifest names the commits of a patch one by one instead."""
+    merges = gitrepo.merge_commits(repo, carried)
+    if not merges:
+        return
+    owners = manifest.patch_of_commit()
+    listed = "; ".join(f"{sha[:12]} {gitrepo.subject(repo, sha)!r} (patch {owners[sha].id})" for sha in merges)
+    raise Refused(f"the manifest lists merge commit(s), which a replay cannot cherry-pick: {listed}",
+                  hints=[f"list the merged branch's own commits instead: git log --reverse --no-merges "
+                         f"{merges[0][:12]}^1..{merges[0][:12]}",
+                         "or squash the merged work into one commit and list that"])
+
+
+def _require_regular_readme(repo: git.Repo, base: str) -> None:
+    from release.readme import render as readme
+
+    readme.require_regular_readme(repo, base)
+
+
+def _old_branch_extras(repo: git.Repo, manifest: Manifest) -> tuple[list[str], list[str]]:
+    """Commits on the current release branch that no patch names: README-only ones (never
+    replayed, the README is generated) and the others (left behind, so they are reported)."""
+    old_branch = manifest.branch()
+    head = (gitrepo.rev(repo, f"refs/heads/{old_branch}")
+            or gitrepo.rev(repo, f"refs/remotes/{manifest.fork_remote}/{old_branch}"))
+    if head is None or not gitrepo.has_commit(repo, manifest.base):
+        return [], []
+    listed = manifest.patch_of_commit()
+    extra = [sha for sha in gitrepo.commits_between(repo, manifest.base, head) if sha not in listed]
+    files = gitrepo.files_by_commit(repo, extra)
+    readme_only = [sha for sha in extra if gitrepo.only_readme(files.get(sha, []))]
+    return readme_only, [sha for sha in extra if sha not in readme_only]
+
+
+def _require_local_branch_has_the_forks(repo: git.Repo, manifest: Manifest) -> None:
+    """A colleague's fix pushed to the fork's release branch must not be left behind unseen."""
+    old_branch = manifest.branch()
+    local = gitrepo.rev(repo, f"refs/heads/{old_branch}")
+    remote = gitrepo.rev(repo, f"refs/remotes/{manifest.fork_remote}/{old_branch}")
+    if local is None or remote is None or gitrepo.is_ancestor(repo, remote, local):
+        return
+    lacking = repo.git.log("--reverse", "--format=%h %s", f"{local}..{remote}").splitlines()
+    raise Refused(f"{manifest.fork_remote}/{old_branch} has {len(lacking)} commit(s) that the local {old_branch} "
+                  "lacks: " + "; ".join(lacking[:5]) + (" ..." if len(lacking) > 5 else ""),
+                  hints=[f"{gitrepo.git_c(repo)} checkout {old_branch} && {gitrepo.git_c(repo)} "
+                         f"pull --ff-only {manifest.fork_remote} {old_branch}   # then rebase again"])
+
+
+def _refuse_unlisted(repo: git.Repo, manifest: Manifest, request: RebaseRequest, unlisted: list[str]) -> None:
+    """Code on the release branch that no patch names is never left out without a decision."""
+    shorts = [sha[:12] for sha in unlisted]
+    listed = [f"{sha[:12]} {gitrepo.subject(repo, sha)}" for sha in unlisted]
+    again = " ".join(a for a in ("ellm-release", "--dry-run" if request.dry_run else "", "rebase",
+                                  request.version, f"--base {request.base_override}" if request.base_override else "",
+                                  "--push" if request.push else "", "--drop-unlisted") if a)
+    raise Refused(f"{manifest.branch()} carries {len(unlisted)} commit(s) that no patch in the manifest names: "
+                  + "; ".join(listed),
+                  hints=[f"ellm-release patch add {' '.join(shorts)}   # adopt them (a new patch each), or "
+                         "add --into PATCH_ID",
+                         f"{again}   # leave them out on purpose (listed as dropped in the summary)"])
+
