@@ -33,11 +33,12 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def test_only_the_command_line_imports_rich() -> None:
+@pytest.mark.parametrize("library", ["rich", "click"])
+def test_only_the_command_line_imports_rich_or_click(library: str) -> None:
     outside = [str(path.relative_to(PACKAGE.parent)) for path in sorted(PACKAGE.rglob("*.py"))
-               if "cli" not in path.relative_to(PACKAGE).parts[:1]
-               and any(name.split(".")[0] == "rich" for name in _imports(path))]
-    assert outside == [], "areas hand plain text and data to release/cli/, which alone styles it"
+               if "cli" not in path.relative_to(PACKAGE).parts[:1] and path.name != "__main__.py"
+               and any(name.split(".")[0] == library for name in _imports(path))]
+    assert outside == [], "areas hand plain text and data to release/cli/, which alone prints and styles it"
 
 
 @pytest.mark.parametrize("path", COMMAND_MODULES, ids=lambda path: path.name)
