@@ -226,9 +226,9 @@ def write_manifest(path: Path, text: str) -> None:
 
 def _round_trip(text: str, change: object) -> str:
     """Fallback for shapes the text edits leave alone: the round-trip parser keeps comments too."""
-    from release.manifest.model import _yaml
+    from release.manifest.validation import yaml_round_trip
 
-    yaml = _yaml()
+    yaml = yaml_round_trip()
     doc = yaml.load(text)
     change(doc)  # type: ignore[operator]
     buf = io.StringIO()
