@@ -110,7 +110,7 @@ def test_filters_without_the_package_fail_with_one_sentence() -> None:
         "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
         "table = mod.FilterModule().filters()\n"
         "assert set(table) == set(mod.FILTER_NAMES), table\n"
-        "try:\n    table['ellm_tag_for']('0.13.0', 'v{version}')\n"
+        "try:\n    table['ellm_resolve']({}, 'patches/manifest.yaml')\n"
         "except Exception as exc:\n    print(type(exc).__name__, exc)\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)

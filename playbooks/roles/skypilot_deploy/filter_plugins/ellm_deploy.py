@@ -14,9 +14,11 @@ from typing import Any
 
 import yaml
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 try:
     from release.deploy import logic as deploy
+    from release.deploy.resolve import DeployInputs, deploy_state_dir, resolve_release
     from release.errors import ReleaseError
     from release.images.record import ImageRecord, read_image_record
 except ImportError as exc:  # Ansible from a system package or pipx, without ellm-release beside it
@@ -41,6 +43,19 @@ def _guard(func: Any) -> Any:
 
     wrapped.__name__ = func.__name__
     return wrapped
+
+
+def resolve(manifest_data: Any, manifest: str, version: Any = "", chart_version: Any = "", image_tag: Any = "",
+            image_repository: Any = "", chart_ref: Any = "", chart_repo_name: Any = "", chart_repo_url: Any = "",
+            channel: Any = "stable", insecure: Any = False) -> dict[str, Any]:
+    """The release the role deploys (release.deploy.resolve): the manifest as include_vars read it,
+    its path, and the role's inputs, where an empty one means the manifest's."""
+    inputs = DeployInputs(version=str(version or ""), chart_version=str(chart_version or ""),
+                          image_tag=str(image_tag or ""), image_repository=str(image_repository or ""),
+                          chart_ref=str(chart_ref or ""), chart_repo_name=str(chart_repo_name or ""),
+                          chart_repo_url=str(chart_repo_url or ""), channel=str(channel or "stable"),
+                          insecure_registry=boolean(insecure or False, strict=False))
+    return resolve_release(manifest_data, str(manifest), inputs).to_dict()
 
 
 def version_problem(chart_version: str, image_tag: str, allow_dev: bool = False,
@@ -108,11 +123,11 @@ def rollback_argv(plan: Any, release: str, namespace: str, context: str = "", ku
 
 # Every name the role uses, so that a missing package still yields one clear error per filter.
 FILTER_NAMES = (
-    "ellm_tag_for", "ellm_chart_version", "ellm_version_problem", "ellm_read_record", "ellm_record_digest",
+    "ellm_version_problem", "ellm_read_record", "ellm_record_digest",
     "ellm_choose_digest", "ellm_image_reference", "ellm_merge_values", "ellm_release_values",
     "ellm_auth_line_ok", "ellm_stuck_release_message", "ellm_release_would_change", "ellm_health_problems",
-    "ellm_repository", "ellm_rollback_plan", "ellm_rollback_argv", "ellm_helm_connection", "ellm_deployed_record",
-    "ellm_deployed_record_name",
+    "ellm_rollback_plan", "ellm_rollback_argv", "ellm_helm_connection", "ellm_deployed_record",
+    "ellm_deployed_record_name", "ellm_resolve", "ellm_state_dir",
 )
 
 
@@ -130,8 +145,6 @@ class FilterModule:
     @staticmethod
     def _filters() -> dict[str, Any]:
         return {
-            "ellm_tag_for": lambda version, pattern: deploy.tag_for(pattern, str(version)),
-            "ellm_chart_version": _guard(lambda version, pattern="": deploy.chart_version(str(version), pattern)),
             "ellm_version_problem": version_problem,
             "ellm_read_record": _guard(read_record),
             "ellm_record_digest": record_digest,
@@ -143,11 +156,13 @@ class FilterModule:
             "ellm_stuck_release_message": stuck_release_message,
             "ellm_release_would_change": deploy.release_would_change,
             "ellm_health_problems": health_problems,
-            "ellm_repository": _guard(deploy.repository_name),
             "ellm_rollback_plan": rollback_plan,
             "ellm_rollback_argv": rollback_argv,
             "ellm_helm_connection": lambda context="", kubeconfig="": deploy.helm_connection_args(
                 context or "", kubeconfig or ""),
             "ellm_deployed_record": deploy.deployed_record,
             "ellm_deployed_record_name": deploy.deployed_record_name,
+            "ellm_resolve": _guard(resolve),
+            # ELLM_STATE_DIR, else .ellm/ beside the manifest's patches/ folder: the CLI's own rule
+            "ellm_state_dir": lambda manifest: deploy_state_dir(str(manifest)),
         }
