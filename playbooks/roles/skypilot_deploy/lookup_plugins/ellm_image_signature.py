@@ -52,7 +52,7 @@ try:
     from release.images import signing
     from release.images.registry_auth import credentials_for, insecure_allowed
     from release.records import parse_image
-    from release.redaction import redact
+    from release.redaction import redact, register_secret
 except ImportError as exc:
     _MISSING = (f"the skypilot_deploy role needs the ellm-release package in the Python that runs Ansible "
                 f"({sys.executable}): {exc}; install it there with `pip install -e .[deploy]` from the "
@@ -73,6 +73,8 @@ class LookupModule(LookupBase):
         image = str(terms[0])
         public_key, identity = str(kwargs.get("public_key") or ""), str(kwargs.get("identity") or "")
         token = str(kwargs.get("token") or "").strip()
+        if token:  # masked in every message from here on, whatever quotes it
+            register_secret(token)
         if public_key:
             config = signing.SigningConfig("key", public_key=public_key)
         elif identity:
@@ -91,5 +93,5 @@ class LookupModule(LookupBase):
                                       insecure_http=insecure)
         except (ReleaseError, ValueError) as exc:
             message = getattr(exc, "message", str(exc))
-            raise AnsibleLookupError(redact(f"refusing to deploy: {message}; {ALLOW_HINT}", extra=[token])) from None
+            raise AnsibleLookupError(redact(f"refusing to deploy: {message}; {ALLOW_HINT}")) from None
         return [verified.how]

@@ -42,7 +42,7 @@ options:
 try:
     from release.deploy import registry_digest as deploy_registry
     from release.images.registry_errors import AuthError, RegistryError
-    from release.redaction import redact
+    from release.redaction import redact, register_secret
 except ImportError as exc:
     _MISSING = (f"the skypilot_deploy role needs the ellm-release package in the Python that runs Ansible "
                 f"({sys.executable}): {exc}; install it there with `pip install -e .[deploy]` from the "
@@ -63,10 +63,12 @@ class LookupModule(LookupBase):
         if len(terms) != 1 or not kwargs.get("tag"):
             raise AnsibleLookupError("ellm_registry_digest takes one image repository and tag=")
         token = str(kwargs.get("token") or "").strip()
+        if token:  # masked in every message from here on, whatever quotes it
+            register_secret(token)
         try:
             digest = deploy_registry.tag_digest(str(terms[0]), str(kwargs["tag"]), user=str(kwargs.get("user") or ""),
                                                 token=token, insecure=boolean(kwargs.get("insecure") or False))
         except RegistryError as exc:
             hints = "".join(f" ({hint})" for hint in (AUTH_HINTS if isinstance(exc, AuthError) else exc.hints))
-            raise AnsibleLookupError(redact(f"{exc}{hints}", extra=[token])) from None
+            raise AnsibleLookupError(redact(f"{exc}{hints}")) from None
         return [digest]
