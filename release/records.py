@@ -55,11 +55,6 @@ def smoke_record_path(state: str | Path, digest: str) -> Path:
     return Path(state) / "smoke" / (digest.replace(":", "-") + ".json")
 
 
-def deployed_record_path(state: str | Path, name: str) -> Path:
-    """`deployed/<context>_<namespace>_<release>.json`: what runs where after a rollback."""
-    return Path(state) / "deployed" / name
-
-
 class RecordError(Refused):
     """A record this version cannot read: damaged, edited, or written by another version. Refused,
     never guessed around: a digest read from a damaged record could pin the wrong image."""
