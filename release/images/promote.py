@@ -107,6 +107,7 @@ def promote(manifest: Manifest, state: Path, *, version: str | None = None, clie
     version = version or manifest.version
     dev = parse_image(manifest.dev_image(version))
     stable = parse_image(manifest.stable_image(version))
+    record = read_image_record(state, version)  # a damaged record is refused before the registry is asked
     client = client or RegistryClient(dev.registry)
     try:
         dev_doc = client.get_manifest(dev.repository, dev.reference)
@@ -115,7 +116,7 @@ def promote(manifest: Manifest, state: Path, *, version: str | None = None, clie
                       hints=[f"build and push it first: ellm-release build --version {version} --push"]) from None
     stable_digest = client.manifest_digest(stable.repository, stable.reference)
     plan = plan_promotion(dev_doc.digest, stable_digest, force_retag=force_retag)
-    result = PromoteResult(plan, str(dev), str(stable), None, read_image_record(state, version), dry_run)
+    result = PromoteResult(plan, str(dev), str(stable), None, record, dry_run)
     if plan.action is Action.ALREADY:
         if not dry_run:  # a run that died after its PUT left the record behind: catch it up
             result = dataclasses.replace(result, record=_catch_up_record(client, manifest, state, version, stable,

@@ -54,10 +54,10 @@ def image_status(manifest: Manifest, state: Path, *, version: str | None = None,
                  client: RegistryClient | None = None) -> dict[str, Any]:
     version = version or manifest.version
     dev_image, stable_image = manifest.dev_image(version), manifest.stable_image(version)
+    record = read_image_record(state, version)  # a damaged record is refused before the registry is asked
     client = client or RegistryClient(parse_image(dev_image).registry)
     dev = tag_status(client, dev_image, manifest.image.platform)
     stable = tag_status(client, stable_image, manifest.image.platform)
-    record = read_image_record(state, version)
     return {"version": version, "dev": dataclasses.asdict(dev), "stable": dataclasses.asdict(stable),
             "promoted": dev.digest is not None and dev.digest == stable.digest,
             "record": record.to_dict() if record else None, "notes": list(status_notes(dev, stable, record))}
