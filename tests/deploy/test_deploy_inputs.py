@@ -113,8 +113,13 @@ def test_the_role_refuses_a_digest_with_a_trailing_newline(deploy_env, tmp_path)
     assert "is not a sha256 image digest" in run.output
 
 
-@pytest.mark.parametrize(("content", "sentence"), [(None, "is a folder, not a file"),
-                                                    (b"\xff\xfe{}", "is not UTF-8 text")])
+@pytest.mark.parametrize(("content", "sentence"), [
+    (None, "is a folder, not a file"),
+    (b"\xff\xfe{}", "is not UTF-8 text"),
+    (b'{"schema": 2, "version": "0.13.0"}', "is not a readable image record: it has schema 2, and this version of "
+                                            "ellm-release reads schema 1 only"),
+    (b'{"version": "0.13.0", "stable_digest": "sha256:abc"}', "it is damaged: stable_digest is 'sha256:abc'"),
+])
 def test_the_role_stops_on_an_unreadable_record_with_one_sentence(deploy_env, tmp_path, content, sentence):
     path = Path(deploy_env["ELLM_STATE_DIR"]) / "images" / "0.13.0.json"
     if content is None:
