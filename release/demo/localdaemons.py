@@ -26,7 +26,7 @@ import requests
 
 from release.errors import Failed
 
-INSTALL_HINT = "install them with: sudo scripts/setup.sh (apt-get install -y docker.io docker-registry apache2-utils)"
+INSTALL_HINT = "install them with: sudo scripts/setup.sh (apt-get install -y docker.io docker-registry)"
 
 
 class DaemonError(Failed):
