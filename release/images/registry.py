@@ -125,7 +125,6 @@ class RegistryClient:
         self.on_retry = on_retry
         self._tokens: dict[str, Secret] = {}
         self._basic = False
-        self.requests_sent: list[tuple[str, str]] = []  # (method, path): what a caller may audit
 
     # -- transport --
 
@@ -138,7 +137,6 @@ class RegistryClient:
 
     def _send_once(self, method: str, path: str, scope: str, headers: Mapping[str, str],
                    data: bytes | None) -> requests.Response:
-        self.requests_sent.append((method, path))
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise RegistryUnavailable(

@@ -15,7 +15,7 @@ from image_project import VERSION, pass_smoke, state_of, write_image_manifest
 from pytest_httpserver import HTTPServer
 from support.cli import run_cli
 from support.daemons import RegistryUser, kill
-from support.registry_api import push_image, tag_digest
+from support.registry_api import RecordingSession, push_image, tag_digest
 from werkzeug import Request, Response
 
 from release.demo.localdaemons import LocalRegistry, free_port
@@ -106,12 +106,13 @@ def test_no_credentials_for_a_registry_that_needs_them(tmp_path: Path, auth_regi
 def test_registry_down_is_one_clear_error(tmp_path: Path, repo_name: str) -> None:
     host = f"127.0.0.1:{free_port()}"  # nothing listens here
     manifest = write_image_manifest(tmp_path, f"{host}/{repo_name}")
-    client = RegistryClient(host, retry=FAST)
+    session = RecordingSession()
+    client = RegistryClient(host, retry=FAST, session=session)
     with pytest.raises(RegistryUnavailable) as err:
         images.promote(load_manifest(manifest), state_of(manifest), client=client, skip_smoke_gate=True)
     assert f"{host} did not answer GET /v2/{repo_name}/manifests/{DEV} after 3 attempts" in err.value.message
     assert "connection refused" in err.value.message
-    assert len(client.requests_sent) == 3  # bounded
+    assert len(session.sent) == 3  # bounded
 
 
 def test_registry_down_through_the_cli(tmp_path: Path, repo_name: str) -> None:

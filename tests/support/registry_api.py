@@ -80,3 +80,16 @@ def tag_digest(base: str, repo: str, tag: str, auth: Any = None) -> str | None:
     assert resp.status_code == 200, resp.text
     assert resp.headers["Docker-Content-Digest"] == "sha256:" + hashlib.sha256(resp.content).hexdigest()
     return resp.headers["Docker-Content-Digest"]
+
+
+class RecordingSession(requests.Session):
+    """A requests session that keeps (method, url) of every request it sends: hand it to a
+    RegistryClient (`session=`) to count what the client asked, retries included."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, str]] = []
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        self.sent.append((str(method), str(url)))
+        return super().request(method, url, *args, **kwargs)
