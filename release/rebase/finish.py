@@ -21,8 +21,8 @@ from release.progress import Say
 from release.rebase.plan import new_commits_by_patch, new_statuses, summarize_patches
 from release.rebase.state import ReplayPhase, ReplayState, clear_state, save_state
 from release.rebase.summary import CommitResult, ConflictInfo, DroppedCommit, Outcome, RebaseSummary, SummaryState
+from release.records import read_json, state_dir, write_json
 from release.repo import gitrepo
-from release.state_dir import read_json, state_dir, write_json
 
 
 def finish(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say,

@@ -20,10 +20,9 @@ import git
 from release.errors import Refused
 from release.rebase.plan import Step
 from release.rebase.summary import Outcome
-from release.records import schema_of
+from release.records import read_json, schema_of, write_json
 from release.repo import gitrepo
 from release.repo.repolock import state_path
-from release.state_dir import read_json, write_json
 
 # The layout of rebase.json. Raise it when a field is renamed, removed or changes meaning; a file
 # without the number predates it and has the first layout, this one.
