@@ -22,6 +22,7 @@ from typing import Any
 from release.errors import Failed, Refused
 from release.images import build_cache, build_skip, signing
 from release.images.build_skip import LABEL_BUILD_INPUTS, SkipDecision
+from release.images.manifests import LABEL_REVISION, LABEL_SOURCE, LABEL_VERSION
 from release.images.record import ImageRecord, read_image_record, update_image_record
 from release.images.registry import RegistryClient
 from release.images.registry_auth import ENV_TOKEN, ENV_USER
@@ -38,9 +39,6 @@ BUILDX_HINT = (
     "from Docker's apt repository)"
 )
 
-LABEL_SOURCE = "org.opencontainers.image.source"
-LABEL_REVISION = "org.opencontainers.image.revision"
-LABEL_VERSION = "org.opencontainers.image.version"
 BUILDERS = ("buildx", "engine")
 
 

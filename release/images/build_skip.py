@@ -16,12 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from release.images.manifests import image_labels
+from release.images.manifests import LABEL_REVISION, image_labels
 from release.images.registry import RegistryClient
 from release.images.registry_errors import NotFound
 from release.records import parse_image
 
-LABEL_REVISION = "org.opencontainers.image.revision"
 LABEL_BUILD_INPUTS = "ai.embeddedllm.release.build-inputs"
 
 

@@ -24,6 +24,11 @@ IMAGE_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
 MANIFEST_TYPES = (*INDEX_TYPES, *IMAGE_TYPES)
 ACCEPT = ", ".join(MANIFEST_TYPES)
 
+# The OCI annotations `build` stamps on the image; promote, status and the up-to-date check read them.
+LABEL_SOURCE = "org.opencontainers.image.source"
+LABEL_REVISION = "org.opencontainers.image.revision"
+LABEL_VERSION = "org.opencontainers.image.version"
+
 
 @dataclass(frozen=True)
 class ManifestDoc:

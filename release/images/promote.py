@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from release.errors import Failed, Refused
-from release.images.build import LABEL_REVISION, LABEL_SOURCE, now
+from release.images.build import now
+from release.images.manifests import LABEL_REVISION, LABEL_SOURCE
 from release.images.record import ImageRecord, read_image_record, update_image_record
 from release.images.registry import RegistryClient
 from release.images.registry_errors import NotFound

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from release.errors import Failed
-from release.images.build import LABEL_REVISION, LABEL_VERSION
-from release.images.manifests import image_labels
+from release.images.manifests import LABEL_REVISION, LABEL_VERSION, image_labels
 from release.images.record import ImageRecord, read_image_record
 from release.images.registry import RegistryClient
 from release.images.registry_errors import NotFound

@@ -15,8 +15,7 @@ from support.git import git
 from support.registry_api import tag_digest
 
 from release.demo.localdaemons import DockerDaemon, LocalRegistry
-from release.images.build import LABEL_REVISION, LABEL_SOURCE, LABEL_VERSION
-from release.images.manifests import image_labels
+from release.images.manifests import LABEL_REVISION, LABEL_SOURCE, LABEL_VERSION, image_labels
 from release.images.record import IMAGE_RECORD_SCHEMA, ImageRecord
 from release.images.registry import RegistryClient
 

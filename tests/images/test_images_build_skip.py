@@ -15,8 +15,8 @@ from support.git import git
 from support.registry_api import push_image, tag_digest
 
 from release.demo.localdaemons import DockerDaemon, LocalRegistry
-from release.images.build_skip import LABEL_BUILD_INPUTS, LABEL_REVISION, Existing, build_inputs_hash, decide
-from release.images.manifests import image_labels
+from release.images.build_skip import LABEL_BUILD_INPUTS, Existing, build_inputs_hash, decide
+from release.images.manifests import LABEL_REVISION, image_labels
 from release.images.registry import RegistryClient
 
 DEV_TAG = f"v{VERSION}-dev"

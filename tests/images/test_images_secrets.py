@@ -11,7 +11,7 @@ from support.cli import run_cli
 from support.registry_api import push_image
 
 from release.demo.localdaemons import LocalRegistry
-from release.images.build import LABEL_REVISION, LABEL_SOURCE, LABEL_VERSION
+from release.images.manifests import LABEL_REVISION, LABEL_SOURCE, LABEL_VERSION
 
 LEAKED = "ghp_TokenInAnOldLabel0123456789"
 
