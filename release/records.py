@@ -12,10 +12,12 @@ artifact), else `.ellm/` at the release repository root, beside the manifest's `
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,17 @@ def write_json(path: Path, data: Any) -> Path:
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+@contextmanager
+def record_lock(path: Path) -> Iterator[None]:
+    """Hold the lock beside a record while it is read, changed and written back: two commands
+    updating one record at once (a build and a promote, two smoke tiers) take turns, so neither
+    loses the other's fields. Released when the file closes, also if the process is killed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with (path.parent / f".{path.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def read_json(path: Path, what: str = "record", hint: str = "") -> Any | None:

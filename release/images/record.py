@@ -19,6 +19,7 @@ from release.records import (
     image_record_path,
     is_digest,
     read_json,
+    record_lock,
     same_repository,
     schema_of,
     unreadable,
@@ -106,6 +107,8 @@ def read_image_record(state: str | Path, version: str) -> ImageRecord | None:
 def update_image_record(state: str | Path, version: str, **fields: Any) -> ImageRecord:
     """Set fields of the version's record, keeping the others; a damaged record is refused, never
     overwritten (what it held may be the only copy of a digest)."""
-    record = dataclasses.replace(read_image_record(state, version) or ImageRecord(version), **fields)
-    write_json(image_record_path(state, version), record.to_dict())
+    path = image_record_path(state, version)
+    with record_lock(path):  # a build and a promote of one version at once both keep their fields
+        record = dataclasses.replace(read_image_record(state, version) or ImageRecord(version), **fields)
+        write_json(path, record.to_dict())
     return record

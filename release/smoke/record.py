@@ -12,13 +12,12 @@ hand-edited `"passed": "false"` is a damaged record, never a pass.
 
 from __future__ import annotations
 
-import fcntl
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from release.records import RecordError, read_json, schema_of, smoke_record_path, unreadable, write_json
+from release.records import RecordError, read_json, record_lock, schema_of, smoke_record_path, unreadable, write_json
 
 RECORD_SCHEMA = 1
 RECORD_KIND = "ellm-release smoke record"
@@ -135,8 +134,7 @@ def write_record(state_dir: Path, record: SmokeRecord) -> Path:
     recording at once (two tiers in parallel) take turns, so neither run is lost."""
     path = record_path(state_dir, record.digest)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with (path.parent / f".{path.name}.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if we are killed
+    with record_lock(path):
         history = read_smoke_record(state_dir, record.digest)
         runs = [r.to_dict() for r in history.runs] + [record.to_dict()]
         return write_json(history.path, {"schema": RECORD_SCHEMA, "kind": RECORD_KIND, "digest": record.digest,

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from types import ModuleType
 
@@ -67,6 +68,28 @@ def test_a_record_that_cannot_be_trusted_is_refused(tmp_path: Path, data: object
         record_from_dict(data, tmp_path / "0.13.0.json", "0.13.0")
     assert caught.value.message.startswith(f"{tmp_path / '0.13.0.json'} is not a readable image record: {why}")
     assert caught.value.exit_code == EXIT_REFUSED
+
+
+def test_commands_updating_one_record_at_once_keep_each_others_fields(tmp_path: Path) -> None:
+    """A build and a promote of one version at the same time: each reads, changes and writes the
+    record under its lock, so no field one of them wrote is lost to the other's write."""
+    fields = ("dev_tag", "revision", "source", "built_at", "stable_tag", "promoted_at", "dev_signature",
+              "stable_signature")
+    for round_ in range(10):
+        version = f"0.13.{round_}"
+        start = threading.Barrier(len(fields))
+
+        def update(name: str, version: str = version, start: threading.Barrier = start) -> None:
+            start.wait()
+            update_image_record(tmp_path, version, **{name: f"{name}-value"})
+
+        threads = [threading.Thread(target=update, args=(name,)) for name in fields]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        record = read_image_record(tmp_path, version)
+        assert record is not None and all(getattr(record, name) == f"{name}-value" for name in fields), record
 
 
 def test_a_damaged_record_is_never_overwritten(tmp_path: Path) -> None:
