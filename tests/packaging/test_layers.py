@@ -70,3 +70,13 @@ def test_areas_import_only_downwards() -> None:
             if _rank(other) >= _rank(area):
                 upward.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {target}")
     assert upward == []
+
+
+def test_benchmarks_never_import_the_command_line() -> None:
+    # a benchmark times the product's work; it starts the command line as a user would, in a process
+    benchmarks = PACKAGE.parent / "benchmarks"
+    reaching = [f"{path.name}:{line} imports {target}"
+                for path in sorted(benchmarks.glob("*.py"))
+                for line, target in _release_imports(path)
+                if target == "release.cli" or target.startswith("release.cli.")]
+    assert reaching == []
