@@ -76,9 +76,9 @@ class LookupModule(LookupBase):
         if token:  # masked in every message from here on, whatever quotes it
             register_secret(token)
         if public_key:
-            config = signing.SigningConfig("key", public_key=public_key)
+            config = signing.SigningConfig(signing.SigningMode.KEY, public_key=public_key)
         elif identity:
-            config = signing.SigningConfig("keyless", identity=identity,
+            config = signing.SigningConfig(signing.SigningMode.KEYLESS, identity=identity,
                                            issuer=str(kwargs.get("issuer") or signing.GITHUB_ISSUER))
         else:
             raise AnsibleLookupError(
