@@ -4,9 +4,8 @@ idempotent, so a run killed here finishes on `continue`."""
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-import git
 
 from release.errors import Failed, Refused
 from release.manifest.model import (
@@ -23,9 +22,10 @@ from release.rebase.state import ReplayPhase, ReplayState, clear_state, save_sta
 from release.rebase.summary import CommitResult, ConflictInfo, DroppedCommit, Outcome, RebaseSummary, SummaryState
 from release.records import read_json, state_dir, write_json
 from release.repo import gitrepo
+from release.repo.gitrepo import GitCommandError, Repo
 
 
-def finish(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say,
+def finish(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
            *, update_manifest: bool = True) -> RebaseSummary:
     """README commit, manifest update, summary, push. Each part is idempotent so a run killed here
     finishes on `continue`."""
@@ -35,10 +35,13 @@ def finish(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say,
     # works from the manifest as it was before the rebase, so doing it twice gives the same result.
     manifest = original_manifest(manifest, state)
     results = _commit_results(state)
-    summary = build_summary(repo, manifest, state, SummaryState.COMPLETE)
-    statuses = new_statuses(manifest, summary.patches)
-    readme_commit = _write_readme(repo, updated_manifest(manifest, state, results, statuses))
-    summary = dataclasses.replace(summary, readme_commit=readme_commit)
+    # the new statuses follow from the outcomes alone, so the README commit need not wait for the
+    # summary's queries (files, patch-ids and range-diffs of commits already made): both run at once
+    statuses = new_statuses(manifest, summarize_patches(manifest, results, {}, {}, {}))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        summary_job = pool.submit(build_summary, repo, manifest, state, SummaryState.COMPLETE)
+        readme_commit = _write_readme(repo, updated_manifest(manifest, state, results, statuses))
+        summary = dataclasses.replace(summary_job.result(), readme_commit=readme_commit)
     if update_manifest:
         text = updated_text(manifest.path, ManifestUpdate(
             version=state.version, base=state.base,
@@ -51,7 +54,7 @@ def finish(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say,
     if state.push:
         try:
             repo.git.push("--quiet", manifest.fork_remote, f"refs/heads/{state.branch}:refs/heads/{state.branch}")
-        except git.GitCommandError as exc:
+        except GitCommandError as exc:
             save_summary(manifest, summary)
             clear_state(repo)
             reason = gitrepo.push_refusal(exc)
@@ -91,7 +94,7 @@ def updated_manifest(manifest: Manifest, state: ReplayState, results: dict[str, 
     return dataclasses.replace(manifest, version=state.version, base=state.base, patches=patches)
 
 
-def _write_readme(repo: git.Repo, manifest: Manifest) -> str | None:
+def _write_readme(repo: Repo, manifest: Manifest) -> str | None:
     """The generated README as the branch's last commit (no commit when it is already right)."""
     from release.readme import render as readme
 
@@ -101,7 +104,7 @@ def _write_readme(repo: git.Repo, manifest: Manifest) -> str | None:
         raise Failed(exc.message, hints=[*exc.hints, "then: ellm-release continue"]) from None
 
 
-def build_summary(repo: git.Repo, manifest: Manifest, state: ReplayState, status: SummaryState, *,
+def build_summary(repo: Repo, manifest: Manifest, state: ReplayState, status: SummaryState, *,
                   conflict: ConflictInfo | None = None, readme_commit: str | None = None) -> RebaseSummary:
     results = _commit_results(state)
     for index, step in enumerate(state.plan_steps):
@@ -124,7 +127,7 @@ def build_summary(repo: git.Repo, manifest: Manifest, state: ReplayState, status
     )
 
 
-def _changed_patches(repo: git.Repo, manifest: Manifest, results: dict[str, CommitResult]) -> dict[str, str]:
+def _changed_patches(repo: Repo, manifest: Manifest, results: dict[str, CommitResult]) -> dict[str, str]:
     """Patches whose combined diff differs from before, with their range-diff."""
     applied = {old: r.new for old, r in results.items() if r.new}
     if not applied:

@@ -9,11 +9,12 @@ the sequence is handled the same way.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import shlex
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from typing import Any
-
-import git
 
 from release.errors import ConflictStop, Failed
 from release.manifest.model import Manifest
@@ -25,10 +26,12 @@ from release.rebase.plan import Step
 from release.rebase.state import ReplayPhase, ReplayState, add_note, resume_hints, save_state
 from release.rebase.summary import ConflictInfo, Outcome, RebaseSummary, SummaryState
 from release.repo import gitrepo
+from release.repo.gitrepo import GitCommandError, Repo
 
 
-def start(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
+def start(repo: Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
     """Create the branch at the base and replay the plan."""
+    _preload(LATER_MODULES)
     state.rerere_before = _read_rerere(repo)
     save_state(repo, state)  # saved before the first change, so abort always knows the way back
     # the config writes touch .git/config only: they run while the checkout writes the tree
@@ -40,17 +43,31 @@ def start(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) -> R
     return pick_remaining(repo, manifest, state, say)
 
 
-def _read_rerere(repo: git.Repo) -> dict[str, str | None]:
+# What the end of a replay needs (the README's template engine, the summary table): imported on the
+# other core while git checks out and picks, instead of after it.
+LATER_MODULES = ("jinja2", "rich.console", "rich.table", "rich.text")
+
+
+def _preload(modules: tuple[str, ...]) -> None:
+    def load() -> None:
+        for name in modules:
+            with suppress(Exception):  # a failing import fails again where it is used, and is reported there
+                importlib.import_module(name)
+
+    threading.Thread(target=load, name="preload", daemon=True).start()
+
+
+def _read_rerere(repo: Repo) -> dict[str, str | None]:
     keys = ("enabled", "autoupdate")
     try:  # both settings in one git process; exit 1 when neither is set
         out = repo.git.config("--local", "--get-regexp", r"^rerere\.(enabled|autoupdate)$")
-    except git.GitCommandError:
+    except GitCommandError:
         out = ""
     found = dict(line.partition(" ")[::2] for line in out.splitlines())
     return {key: found.get(f"rerere.{key}") for key in keys}
 
 
-def pick_remaining(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
+def pick_remaining(repo: Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
     """Pick the rest of the plan, then finish. All remaining commits go to one `git cherry-pick`;
     what it made is read back from the branch (`advance_over_made_commits`), so a stop or a kill
     anywhere in the sequence is handled the same way."""
@@ -85,17 +102,17 @@ def describe(result: dict[str, Any]) -> str:
     return f"{new[:7]} ({result['outcome']})" if new else result["outcome"]
 
 
-def cherry_pick_sequence(repo: git.Repo, shas: list[str]) -> bool:
+def cherry_pick_sequence(repo: Repo, shas: list[str]) -> bool:
     """One `git cherry-pick -x` of `shas`: True when git picked every commit; False when it stopped
     (a conflict or an empty pick), with that pick in progress."""
     try:
         repo.git.cherry_pick("-x", "--allow-empty-message", *shas)
         return True
-    except git.GitCommandError:
+    except GitCommandError:
         return False
 
 
-def advance_over_made_commits(repo: git.Repo, state: ReplayState, say: Say) -> int:
+def advance_over_made_commits(repo: Repo, state: ReplayState, say: Say) -> int:
     """Advance over the plan's commits that git has made since `head_before_pick`."""
     if repo.head.commit.hexsha == state.head_before_pick:
         return 0
@@ -123,7 +140,7 @@ def advance_over_made_commits(repo: git.Repo, state: ReplayState, say: Say) -> i
     return len(made)
 
 
-def pick_one(repo: git.Repo, sha: str) -> tuple[Outcome | None, str]:
+def pick_one(repo: Repo, sha: str) -> tuple[Outcome | None, str]:
     """Cherry-pick one commit and classify it: its outcome (None when it stopped on a conflict) and
     a note."""
     if cherry_pick_sequence(repo, [sha]):
@@ -131,7 +148,7 @@ def pick_one(repo: git.Repo, sha: str) -> tuple[Outcome | None, str]:
     return classify_stop(repo, sha)
 
 
-def classify_stop(repo: git.Repo, sha: str) -> tuple[Outcome | None, str]:
+def classify_stop(repo: Repo, sha: str) -> tuple[Outcome | None, str]:
     """Classify a pick git stopped on: a conflict (None), an empty pick, or a conflict that a
     recorded resolution (rerere) already resolved."""
     if gitrepo.unmerged_files(repo):
@@ -153,7 +170,7 @@ def classify_stop(repo: git.Repo, sha: str) -> tuple[Outcome | None, str]:
     return Outcome.CHANGED, f"{sha[:7]} conflicted; a recorded resolution (git rerere) was reused"
 
 
-def record(repo: git.Repo, state: ReplayState, step: Step, outcome: Outcome, note: str = "") -> None:
+def record(repo: Repo, state: ReplayState, step: Step, outcome: Outcome, note: str = "") -> None:
     new = None if outcome in (Outcome.UPSTREAMED, Outcome.SKIPPED) else repo.head.commit.hexsha
     state.results[step.commit] = {"new": new, "outcome": outcome.value}
     if outcome == Outcome.UPSTREAMED and not note:
@@ -162,7 +179,7 @@ def record(repo: git.Repo, state: ReplayState, step: Step, outcome: Outcome, not
         add_note(state, step.patch_id, note)
 
 
-def stop_on_conflict(repo: git.Repo, manifest: Manifest, state: ReplayState, step: Step) -> RebaseSummary:
+def stop_on_conflict(repo: Repo, manifest: Manifest, state: ReplayState, step: Step) -> RebaseSummary:
     state.phase = ReplayPhase.CONFLICT
     now = user_work.changes(repo)
     state.pick_paths = sorted((now.every - set(state.dirty_before)) | now.unmerged)
@@ -204,7 +221,7 @@ class ConflictStopWithSummary(ConflictStop):
         self.summary = summary
 
 
-def conflicts_in_message(repo: git.Repo) -> list[str]:
+def conflicts_in_message(repo: Repo) -> list[str]:
     """The files git listed under "# Conflicts:" in the message of the pick in progress (git writes
     them there when a pick stops on a conflict, also when rerere then resolves it)."""
     try:

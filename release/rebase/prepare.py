@@ -9,8 +9,6 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-import git
-
 from release.errors import Refused
 from release.manifest.model import Manifest
 from release.rebase import drift, pr_merges
@@ -19,6 +17,7 @@ from release.rebase.state import ReplayState, add_note, load_state
 from release.rebase.summary import Outcome
 from release.rebase.upstream import refuse_base_holding_patches, resolve_base
 from release.repo import gitrepo
+from release.repo.gitrepo import Repo
 from release.repo.safe_write import require_regular_inside
 
 
@@ -32,7 +31,7 @@ class RebaseRequest:
     drop_unlisted: bool = False  # leave the branch's unlisted commits out, on purpose
 
 
-def already_rebased(repo: git.Repo, manifest: Manifest, version: str) -> drift.StatusReport | None:
+def already_rebased(repo: Repo, manifest: Manifest, version: str) -> drift.StatusReport | None:
     """The status report when the rebase to VERSION is already done, else None.
 
     Done means: the manifest is at VERSION, its branch exists here or on the fork, and `status`
@@ -45,7 +44,7 @@ def already_rebased(repo: git.Repo, manifest: Manifest, version: str) -> drift.S
     return report if report.in_sync else None
 
 
-def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple[ReplayState, Plan]:
+def prepare(repo: Repo, manifest: Manifest, request: RebaseRequest) -> tuple[ReplayState, Plan]:
     """Every refusal happens here, before anything changes."""
     if load_state(repo) is not None:
         raise Refused("a rebase is already in progress in this repository",
@@ -56,30 +55,37 @@ def prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest) -> tuple
                       hints=["ellm-release patch add SHA...   # adopt the release branch's commits"])
     # The planning scans only read, so they run in git processes of their own while the checks
     # decide whether to refuse; their results are used only once every check has passed (a scan
-    # that fails because a check is about to refuse is never looked at).
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    # that fails because a check is about to refuse is never looked at). The checks' own queries
+    # are asked at once too, and their answers looked at in the order below, so that of two
+    # problems the same one is reported as when they ran one after the other.
+    with ThreadPoolExecutor(max_workers=8) as pool:
         return _prepare(repo, manifest, request, pool)
 
 
-def _prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest,
+def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest,
              pool: ThreadPoolExecutor) -> tuple[ReplayState, Plan]:
     carried = [sha for p in manifest.carried_patches for sha in p.commits]
+    branch = manifest.branch(request.version)
+    status = None if request.dry_run else pool.submit(gitrepo.uncommitted, repo)
+    taken = pool.submit(gitrepo.branch_exists, repo, branch)
+    missing_scan = pool.submit(gitrepo.missing_commits, repo, carried)
+    merges_scan = pool.submit(gitrepo.merge_commits, repo, carried)
     files_scan = pool.submit(gitrepo.files_by_commit, repo, carried)
     ids_scan = pool.submit(gitrepo.patch_ids, repo, carried)
-    extras_scan = pool.submit(_old_branch_extras, repo, manifest)
+    old_branch = pool.submit(_old_branch_heads, repo, manifest)
+    extras_scan = pool.submit(_old_branch_extras, repo, manifest, old_branch)
     gitrepo.require_remote(repo, manifest.upstream_remote)
     if request.push:
         gitrepo.require_remote(repo, manifest.fork_remote)
-    if not request.dry_run:
-        gitrepo.require_clean(repo)
+    if status is not None:
+        gitrepo.require_clean(repo, status.result())
     choice = resolve_base(repo, request.version, manifest.upstream_remote, request.base_override)
     upstream_scan = pool.submit(_upstream_ids, repo, manifest.base, choice.sha, files_scan)
     merged_scan = pool.submit(pr_merges.merged_by_pr, repo, manifest, choice.sha)
     refuse_base_holding_patches(repo, choice, manifest.base, carried, manifest.upstream_remote)
     _require_regular_readme(repo, choice.sha)
     require_regular_inside(manifest.path.parent, manifest.path, "the manifest")
-    branch = manifest.branch(request.version)
-    if gitrepo.branch_exists(repo, branch):
+    if taken.result():
         raise Refused(f"the branch {branch} already exists",
                       hints=[f"delete it first if it is a failed attempt: git branch -D {branch}",
                              "or continue a stopped rebase: ellm-release continue"])
@@ -87,14 +93,14 @@ def _prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest,
         raise Refused(f"the fork ({manifest.fork_remote}) already has a branch {branch}; --push never overwrites it",
                       hints=[f"look at it first: git fetch {manifest.fork_remote} {branch}",
                              "or rebase without --push"])
-    missing = gitrepo.missing_commits(repo, carried)
+    missing = missing_scan.result()
     if missing:
         raise Refused(f"{len(missing)} manifest commit(s) are not in {repo.working_dir}: "
                       + ", ".join(m[:12] for m in missing),
                       hints=[f"git fetch {manifest.fork_remote}   # the old branch holds them"])
-    _refuse_merge_commits(repo, manifest, carried)
+    _refuse_merge_commits(repo, manifest, merges_scan.result())
 
-    _require_local_branch_has_the_forks(repo, manifest)
+    _require_local_branch_has_the_forks(repo, manifest, old_branch.result())
     readme_extra, unlisted = extras_scan.result()
     if unlisted and not request.drop_unlisted:
         _refuse_unlisted(repo, manifest, request, unlisted)
@@ -122,7 +128,7 @@ def _prepare(repo: git.Repo, manifest: Manifest, request: RebaseRequest,
     return state, plan
 
 
-def _upstream_ids(repo: git.Repo, old_base: str, new_base: str, files_scan: Future[dict[str, list[str]]]) -> set[str]:
+def _upstream_ids(repo: Repo, old_base: str, new_base: str, files_scan: Future[dict[str, list[str]]]) -> set[str]:
     """Patch-ids of upstream's changes to the files the patches touch, since the old base."""
     touched = sorted({f for shas in files_scan.result().values() for f in shas if f != gitrepo.README})
     return gitrepo.upstream_patch_ids(repo, old_base, new_base, touched) if touched else set()
@@ -140,10 +146,9 @@ def _refuse_readme_only_patches(manifest: Manifest, files: dict[str, list[str]])
                              "fork README should show in a patch's description"])
 
 
-def _refuse_merge_commits(repo: git.Repo, manifest: Manifest, carried: list[str]) -> None:
+def _refuse_merge_commits(repo: Repo, manifest: Manifest, merges: list[str]) -> None:
     """`git cherry-pick` of a merge needs a mainline and replays a whole branch as one commit: the
     manifest names the commits of a patch one by one instead."""
-    merges = gitrepo.merge_commits(repo, carried)
     if not merges:
         return
     owners = manifest.patch_of_commit()
@@ -154,18 +159,25 @@ def _refuse_merge_commits(repo: git.Repo, manifest: Manifest, carried: list[str]
                          "or squash the merged work into one commit and list that"])
 
 
-def _require_regular_readme(repo: git.Repo, base: str) -> None:
+def _require_regular_readme(repo: Repo, base: str) -> None:
     from release.readme import render as readme
 
     readme.require_regular_readme(repo, base)
 
 
-def _old_branch_extras(repo: git.Repo, manifest: Manifest) -> tuple[list[str], list[str]]:
+def _old_branch_heads(repo: Repo, manifest: Manifest) -> tuple[str | None, str | None]:
+    """The current release branch here and the fork's remote-tracking one (None where absent)."""
+    old_branch = manifest.branch()
+    return (gitrepo.rev(repo, f"refs/heads/{old_branch}"),
+            gitrepo.rev(repo, f"refs/remotes/{manifest.fork_remote}/{old_branch}"))
+
+
+def _old_branch_extras(repo: Repo, manifest: Manifest,
+                       heads: Future[tuple[str | None, str | None]]) -> tuple[list[str], list[str]]:
     """Commits on the current release branch that no patch names: README-only ones (never
     replayed, the README is generated) and the others (left behind, so they are reported)."""
-    old_branch = manifest.branch()
-    head = (gitrepo.rev(repo, f"refs/heads/{old_branch}")
-            or gitrepo.rev(repo, f"refs/remotes/{manifest.fork_remote}/{old_branch}"))
+    local, remote = heads.result()
+    head = local or remote
     if head is None or not gitrepo.has_commit(repo, manifest.base):
         return [], []
     listed = manifest.patch_of_commit()
@@ -175,12 +187,12 @@ def _old_branch_extras(repo: git.Repo, manifest: Manifest) -> tuple[list[str], l
     return readme_only, [sha for sha in extra if sha not in readme_only]
 
 
-def _require_local_branch_has_the_forks(repo: git.Repo, manifest: Manifest) -> None:
+def _require_local_branch_has_the_forks(repo: Repo, manifest: Manifest,
+                                        heads: tuple[str | None, str | None]) -> None:
     """A colleague's fix pushed to the fork's release branch must not be left behind unseen."""
     old_branch = manifest.branch()
-    local = gitrepo.rev(repo, f"refs/heads/{old_branch}")
-    remote = gitrepo.rev(repo, f"refs/remotes/{manifest.fork_remote}/{old_branch}")
-    if local is None or remote is None or gitrepo.is_ancestor(repo, remote, local):
+    local, remote = heads
+    if local is None or remote is None or local == remote or gitrepo.is_ancestor(repo, remote, local):
         return
     lacking = repo.git.log("--reverse", "--format=%h %s", f"{local}..{remote}").splitlines()
     raise Refused(f"{manifest.fork_remote}/{old_branch} has {len(lacking)} commit(s) that the local {old_branch} "
@@ -189,7 +201,7 @@ def _require_local_branch_has_the_forks(repo: git.Repo, manifest: Manifest) -> N
                          f"pull --ff-only {manifest.fork_remote} {old_branch}   # then rebase again"])
 
 
-def _refuse_unlisted(repo: git.Repo, manifest: Manifest, request: RebaseRequest, unlisted: list[str]) -> None:
+def _refuse_unlisted(repo: Repo, manifest: Manifest, request: RebaseRequest, unlisted: list[str]) -> None:
     """Code on the release branch that no patch names is never left out without a decision."""
     shorts = [sha[:12] for sha in unlisted]
     listed = [f"{sha[:12]} {gitrepo.subject(repo, sha)}" for sha in unlisted]

@@ -3,8 +3,6 @@ objects; the repository's refs, HEAD, index, working tree and config stay exactl
 
 from __future__ import annotations
 
-import git
-
 from release.manifest.model import Manifest
 from release.progress import Say
 from release.rebase.finish import build_summary
@@ -13,9 +11,10 @@ from release.rebase.pick import describe, pick_one, record
 from release.rebase.state import ReplayState
 from release.rebase.summary import ConflictInfo, RebaseSummary, SummaryState
 from release.repo import dryrun_area, gitrepo
+from release.repo.gitrepo import Repo
 
 
-def dry_run(repo: git.Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
+def dry_run(repo: Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
     """The whole replay in a throw-away worktree; the repository's refs, HEAD, index, working tree
     and config stay exactly as they were."""
     # git keeps recorded resolutions in the repository's shared rr-cache: the rehearsal reuses them

@@ -10,8 +10,6 @@ import dataclasses
 import shlex
 from contextlib import suppress
 
-import git
-
 from release.errors import ConflictStop, Refused
 from release.manifest.model import Manifest
 from release.progress import Say
@@ -39,10 +37,11 @@ from release.rebase.state import (
 )
 from release.rebase.summary import Outcome, RebaseSummary
 from release.repo import gitrepo
+from release.repo.gitrepo import GitCommandError, Repo
 from release.repo.safe_write import write_bytes_inside
 
 
-def made_by_replay(repo: git.Repo, state: ReplayState, tip: str) -> list[str]:
+def made_by_replay(repo: Repo, state: ReplayState, tip: str) -> list[str]:
     """The commits on base..tip that this replay did not make (none: the branch is the replay's own).
     The replay makes cherry-picks of its plan's commits (`git cherry-pick -x` names the source,
     also in a conflict resolved by hand with `git commit`) and its README commit."""
@@ -60,7 +59,7 @@ def made_by_replay(repo: git.Repo, state: ReplayState, tip: str) -> list[str]:
     return foreign
 
 
-def resume(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
+def resume(repo: Repo, manifest: Manifest, say: Say) -> RebaseSummary:
     """`continue`: finish the conflicting pick with the maintainer's resolution, or pick up a run
     that was killed, then go on with the rest of the plan."""
     state = require_state(repo)
@@ -106,13 +105,13 @@ def resume(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
     return pick_remaining(repo, manifest, state, say)
 
 
-def _empty_after_conflict(repo: git.Repo) -> bool:
+def _empty_after_conflict(repo: Repo) -> bool:
     """A pick in progress with nothing staged whose message lists conflicts: resolved to nothing,
     never an empty pick."""
     return not repo.git.diff("--cached", "--name-only").strip() and bool(conflicts_in_message(repo))
 
 
-def _recover_branch_and_picks(repo: git.Repo, state: ReplayState, say: Say) -> None:
+def _recover_branch_and_picks(repo: Repo, state: ReplayState, say: Say) -> None:
     """Before continue or skip, after a stop or a kill: make sure the branch exists and is checked
     out (redoing a checkout a kill cut short) and, when git was picking, record the commits it made
     and keep the pick it stopped on."""
@@ -128,7 +127,7 @@ def _recover_branch_and_picks(repo: git.Repo, state: ReplayState, say: Say) -> N
         advance_over_made_commits(repo, state, say)
 
 
-def _redo_start(repo: git.Repo, state: ReplayState, say: Say) -> None:
+def _redo_start(repo: Repo, state: ReplayState, say: Say) -> None:
     """Create and check out the branch at the base, after a run killed before or during that
     checkout. Files such a checkout leaves are each either as at the start or as in the base;
     anything else is someone's own work, and is refused, not touched."""
@@ -153,7 +152,7 @@ def _redo_start(repo: git.Repo, state: ReplayState, say: Say) -> None:
                       "replay's", hints=["ellm-release abort   # keeps that branch and ends the replay"])
 
 
-def _require_on_branch(repo: git.Repo, state: ReplayState) -> None:
+def _require_on_branch(repo: Repo, state: ReplayState) -> None:
     if gitrepo.current_branch(repo) == state.branch:
         return
     if not gitrepo.branch_exists(repo, state.branch):
@@ -168,13 +167,13 @@ def _require_on_branch(repo: git.Repo, state: ReplayState) -> None:
 
 # The paths the replay wrote (and may reset) versus the user's, and the checks that keep the user's.
 
-def _later_paths(repo: git.Repo, state: ReplayState, start: int) -> set[str]:
+def _later_paths(repo: Repo, state: ReplayState, start: int) -> set[str]:
     """Files the rest of the replay writes: the plan's commits from `start` on, and the README."""
     shas = [s.commit for s in state.plan_steps[start:]]
     return {f for files in gitrepo.files_by_commit(repo, shas).values() for f in files} | {gitrepo.README}
 
 
-def _tool_paths(repo: git.Repo, state: ReplayState, now: user_work.Changes) -> set[str]:
+def _tool_paths(repo: Repo, state: ReplayState, now: user_work.Changes) -> set[str]:
     """The changed paths this replay wrote. After a stop: what the stopped pick changed. After a
     kill: what changed since the picks began, in files the rest of the replay writes."""
     if not state.head_before_pick:
@@ -191,7 +190,7 @@ def _tool_paths(repo: git.Repo, state: ReplayState, now: user_work.Changes) -> s
     return (mine & set(now.every)) | set(now.unmerged)
 
 
-def _guard_user_work(repo: git.Repo, state: ReplayState, command: str, *, later_from: int,
+def _guard_user_work(repo: Repo, state: ReplayState, command: str, *, later_from: int,
                      staged_is_resolution: bool = False) -> set[str]:
     """Refuse, before any change, what would lose or trip over the user's uncommitted edits;
     returns the replay's own changed paths."""
@@ -207,7 +206,7 @@ def _guard_user_work(repo: git.Repo, state: ReplayState, command: str, *, later_
     return tool
 
 
-def _settle_stopped_pick(repo: git.Repo, state: ReplayState, step: Step) -> list[str]:
+def _settle_stopped_pick(repo: Repo, state: ReplayState, step: Step) -> list[str]:
     """After a conflict stop: the commits that now carry `step`, made by `git cherry-pick
     --continue` here or by the maintainer's own commits. A pick whose state was lost, or that was
     resolved to nothing, is refused: only git at pick time may call a commit empty (upstreamed)."""
@@ -243,7 +242,7 @@ def _settle_stopped_pick(repo: git.Repo, state: ReplayState, step: Step) -> list
     return [repo.head.commit.hexsha]
 
 
-def _hand_commits(repo: git.Repo, state: ReplayState, step: Step) -> list[str]:
+def _hand_commits(repo: Repo, state: ReplayState, step: Step) -> list[str]:
     """The maintainer's own commits since the stop, all of them for `step`, or a refusal that says
     why they cannot be mapped."""
     head = repo.head.commit.hexsha
@@ -273,7 +272,7 @@ def _record_made(state: ReplayState, step: Step, outcome: Outcome, news: list[st
     add_note(state, step.patch_id, note)
 
 
-def _settle_killed_pick(repo: git.Repo, state: ReplayState, step: Step) -> Outcome | None:
+def _settle_killed_pick(repo: Repo, state: ReplayState, step: Step) -> Outcome | None:
     """After a kill while git picked: the commit is made (CLEAN), or nothing is (None: pick it
     again, after putting back only what the half-done pick wrote)."""
     if repo.head.commit.hexsha != state.head_before_pick:
@@ -287,7 +286,7 @@ def _settle_killed_pick(repo: git.Repo, state: ReplayState, step: Step) -> Outco
     return None
 
 
-def skip(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
+def skip(repo: Repo, manifest: Manifest, say: Say) -> RebaseSummary:
     state = require_state(repo)
     if state.position < len(state.steps) and state.phase != ReplayPhase.FINISHING:
         # a run killed while git picked: the commit to leave out is the one git stopped at, not
@@ -313,7 +312,7 @@ def skip(repo: git.Repo, manifest: Manifest, say: Say) -> RebaseSummary:
     return pick_remaining(repo, manifest, state, say)
 
 
-def abort(repo: git.Repo, manifest: Manifest, say: Say) -> str:
+def abort(repo: Repo, manifest: Manifest, say: Say) -> str:
     """Go back to where the rebase started: branch deleted, HEAD and config restored, the manifest's
     owned fields put back. Only what the replay changed is undone: the user's uncommitted edits
     come along to the starting branch (or the abort refuses, naming them, before any change)."""
@@ -370,14 +369,14 @@ def _manifest_after_abort(manifest: Manifest, state: ReplayState) -> str | None:
 
 
 
-def _local_config(repo: git.Repo, name: str) -> str | None:
+def _local_config(repo: Repo, name: str) -> str | None:
     try:
         return repo.git.config("--local", "--get", name)
-    except git.GitCommandError:  # exit 1: not set
+    except GitCommandError:  # exit 1: not set
         return None
 
 
-def _restore_rerere(repo: git.Repo, before: dict[str, str | None]) -> None:
+def _restore_rerere(repo: Repo, before: dict[str, str | None]) -> None:
     """Put the repository's rerere settings back exactly, leaving no empty [rerere] section behind."""
     for key, value in before.items():
         if value is not None:
@@ -386,7 +385,7 @@ def _restore_rerere(repo: git.Repo, before: dict[str, str | None]) -> None:
             repo.git.config("--local", "--unset-all", f"rerere.{key}")
     try:
         repo.git.config("--local", "--get-regexp", r"^rerere\.")
-    except git.GitCommandError:  # nothing left in the section: drop its header too
-        with suppress(git.GitCommandError):
+    except GitCommandError:  # nothing left in the section: drop its header too
+        with suppress(GitCommandError):
             repo.git.config("--local", "--remove-section", "rerere")
 

@@ -15,13 +15,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import git
-
 from release.errors import Refused
 from release.rebase.plan import Step
 from release.rebase.summary import Outcome
 from release.records import read_json, schema_of, write_json
 from release.repo import gitrepo
+from release.repo.gitrepo import Repo
 from release.repo.repolock import state_path
 
 # The layout of rebase.json. Raise it when a field is renamed, removed or changes meaning; a file
@@ -74,7 +73,7 @@ class ReplayState:
         return [Step(s["patch_id"], s["commit"]) for s in self.steps]
 
 
-def load_state(repo: git.Repo) -> ReplayState | None:
+def load_state(repo: Repo) -> ReplayState | None:
     """The state of the rebase in progress, None when there is none; refused when it cannot be
     read as this version's layout."""
     path = state_path(repo)
@@ -99,7 +98,7 @@ def load_state(repo: git.Repo) -> ReplayState | None:
     return ReplayState(**{**data, "phase": ReplayPhase(data.get("phase", ReplayPhase.PICKING))})
 
 
-def _other_version_hint(repo: git.Repo, path: Path) -> str:
+def _other_version_hint(repo: Repo, path: Path) -> str:
     return (f"finish the rebase with the version that started it (ellm-release continue | skip | abort), then "
             f"rebase again with this one; or give it up: {_move_aside(path)}, then `{gitrepo.git_c(repo)} status`")
 
@@ -170,11 +169,11 @@ def _split_top(text: str, separator: str) -> list[str]:
     return [*parts, text[start:]]
 
 
-def save_state(repo: git.Repo, state: ReplayState) -> None:
+def save_state(repo: Repo, state: ReplayState) -> None:
     write_json(state_path(repo), dataclasses.asdict(state))
 
 
-def clear_state(repo: git.Repo) -> None:
+def clear_state(repo: Repo) -> None:
     state_path(repo).unlink(missing_ok=True)
 
 
@@ -183,12 +182,12 @@ def add_note(state: ReplayState, patch_id: str, note: str) -> None:
     state.notes[patch_id] = f"{previous}; {note}" if previous else note
 
 
-def resume_hints(repo: git.Repo) -> list[str]:
+def resume_hints(repo: Repo) -> list[str]:
     return [f"look at `{gitrepo.git_c(repo)} status`; then ellm-release continue, or ellm-release abort "
             "to start over"]
 
 
-def require_state(repo: git.Repo) -> ReplayState:
+def require_state(repo: Repo) -> ReplayState:
     """The state of the stopped rebase that continue and skip go on from, or a refusal."""
     state = load_state(repo)
     if state is None:
@@ -202,7 +201,7 @@ def require_state(repo: git.Repo) -> ReplayState:
     return state
 
 
-def require_its_worktree(repo: git.Repo, state: ReplayState) -> None:
+def require_its_worktree(repo: Repo, state: ReplayState) -> None:
     """The state is shared by the clone's worktrees; the replay itself runs in one of them."""
     if state.worktree and Path(state.worktree).resolve() != Path(repo.working_dir).resolve():
         raise Refused(f"the rebase to {state.version} in progress runs in the worktree {state.worktree}, "

@@ -1,10 +1,10 @@
 """The git gateway: the only place that runs git (with `githistory`, `gitworktree` and `gitwrite`,
 its parts by reason to change). The rest of the tool asks named questions here and never spawns
-git itself, so how git is asked (a GitPython call, one batched process) can change in one place.
+git itself, so how git is asked (how many processes, which ones) can change in one place.
 
 This part opens repositories, turns git's failures into sentences, refuses unsafe states, and
-answers questions about refs and commits. The handle is GitPython's `Repo`; outside the gateway
-only its `working_dir` is read.
+answers questions about refs and commits. The handle is `gitproc.Repo`, which runs git as plain
+processes; outside the gateway only its `working_dir` is read.
 """
 
 from __future__ import annotations
@@ -17,30 +17,28 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import git
-
 from release.errors import Failed, Refused
+from release.repo.gitproc import GitCommandError, NotARepository, Remote, Repo
 
 README = "README.md"
 
-Repo = git.Repo
-# What a git command that failed raises: GitPython's error, or a checked subprocess's.
-GIT_ERRORS = (git.GitCommandError, subprocess.CalledProcessError)
+# What a git command that failed raises: the runner's error, or a checked subprocess's.
+GIT_ERRORS = (GitCommandError, subprocess.CalledProcessError)
 
 
-def open_repo(path: Path) -> git.Repo:
+def open_repo(path: Path) -> Repo:
     try:
-        return git.Repo(path)
-    except (git.NoSuchPathError, git.InvalidGitRepositoryError):
+        return Repo(path)
+    except NotARepository:
         raise Refused(
             f"{path} is not a git working copy of the fork",
             hints=["clone the fork there (see skypilot/README.md) or point --repo at it"],
         ) from None
 
 
-def failure_reason(exc: git.GitCommandError) -> str:
+def failure_reason(exc: GitCommandError) -> str:
     """What git said when it failed, in one line: its first `fatal:`/`error:` line (the lines after
-    it are generic advice), without GitPython's `stderr: '...'` wrapping."""
+    it are generic advice), without the `stderr: '...'` wrapping some callers' errors carry."""
     text = str(exc.stderr or "").strip()
     if text.startswith("stderr: '") and text.endswith("'"):
         text = text[len("stderr: '"):-1]
@@ -51,7 +49,7 @@ def failure_reason(exc: git.GitCommandError) -> str:
 REJECTED = re.compile(r"^\s*! \[(?:remote )?rejected\].*\((?P<why>[^)]*)\)\s*$")
 
 
-def push_refusal(exc: git.GitCommandError) -> str:
+def push_refusal(exc: GitCommandError) -> str:
     """Why a push was refused, in git's and the hook's own words: the server's `remote:` lines (a
     pre-receive hook's reason), the `! [remote rejected] ... (reason)` line, or what a local
     pre-push hook printed; the generic "failed to push some refs" line only when there is nothing
@@ -69,43 +67,44 @@ def push_refusal(exc: git.GitCommandError) -> str:
     return " ".join(parts) or failure_reason(exc)
 
 
-def as_repo(repo: git.Repo | str | Path) -> git.Repo:
-    return repo if isinstance(repo, git.Repo) else git.Repo(repo)
+def as_repo(repo: Repo | str | Path) -> Repo:
+    return repo if isinstance(repo, Repo) else Repo(repo)
 
 
-def try_open(path: Path) -> git.Repo | None:
+def try_open(path: Path) -> Repo | None:
     """The repository at `path`, or None when there is none (the caller refuses later, itself)."""
     try:
-        return git.Repo(path)
-    except (git.NoSuchPathError, git.InvalidGitRepositoryError):
+        return Repo(path)
+    except NotARepository:
         return None
 
 
 def unexpected_failure(exc: BaseException) -> str | None:
     """For a git command the tool did not expect to fail: which one and what git said; None when
     `exc` is no git failure."""
-    if not isinstance(exc, git.GitCommandError):
+    if not isinstance(exc, GitCommandError):
         return None
     command = " ".join(str(a) for a in exc.command[:3]) if isinstance(exc.command, list) else str(exc.command)
     return f"`{command}` failed (exit {exc.status}): {failure_reason(exc) or 'no message'}"
 
 
-def git_dir(repo: git.Repo) -> Path:
-    # GitPython already knows it (a linked worktree's own git dir included): no process needed
+def git_dir(repo: Repo) -> Path:
+    # read from the files git keeps when the repository is opened (a linked worktree's own git dir
+    # included): no process needed
     return Path(repo.git_dir).resolve()
 
 
-def common_dir(repo: git.Repo) -> Path:
+def common_dir(repo: Repo) -> Path:
     """The git dir all worktrees of the clone share (where refs, objects and rr-cache live)."""
     return Path(repo.common_dir).resolve()
 
 
-def git_c(repo: git.Repo) -> str:
+def git_c(repo: Repo) -> str:
     """`git -C <working copy>` for a hint, quoted for a shell (paths may hold spaces)."""
     return f"git -C {shlex.quote(str(repo.working_dir))}"
 
 
-def require_remote(repo: git.Repo, name: str) -> git.Remote:
+def require_remote(repo: Repo, name: str) -> Remote:
     if name not in [r.name for r in repo.remotes]:
         raise Refused(f"the remote {name!r} is not configured in {repo.working_dir}",
                       hints=[f"git -C {shlex.quote(str(repo.working_dir))} remote add {name} <url>"])
@@ -124,7 +123,7 @@ GIT_OPERATIONS = (
 )
 
 
-def require_no_git_operation(repo: git.Repo) -> None:
+def require_no_git_operation(repo: Repo) -> None:
     """Refuse while git's own rebase, merge, cherry-pick, revert or bisect is unfinished: moving HEAD
     under it would leave git's plan pointing at the new branch (a later `git rebase --continue`
     would rewrite the branch the maintainer started from)."""
@@ -135,38 +134,44 @@ def require_no_git_operation(repo: git.Repo) -> None:
                           hints=[f"{git_c(repo)} status   # where it stands", f"then: {finish}"])
 
 
-def require_clean(repo: git.Repo) -> None:
+def uncommitted(repo: Repo) -> str:
+    """`git status --porcelain`: one line per staged, unstaged or untracked change."""
+    return str(repo.git.status("--porcelain", "--untracked-files=normal"))
+
+
+def require_clean(repo: Repo, status: str | None = None) -> None:
     """Refuse when there are staged, unstaged or untracked changes: a replay would mix them in;
-    also while one of git's own multi-step commands is unfinished."""
+    also while one of git's own multi-step commands is unfinished. `status` is `uncommitted`'s
+    answer when the caller asked for it already."""
     require_no_git_operation(repo)
-    dirty = repo.git.status("--porcelain", "--untracked-files=normal")
+    dirty = uncommitted(repo) if status is None else status
     if dirty.strip():
         files = [line[3:] for line in dirty.splitlines()][:5]
         raise Refused(f"the working copy {repo.working_dir} has uncommitted changes ({', '.join(files)})",
                       hints=["commit or stash them first"])
 
 
-def rev(repo: git.Repo, ref: str) -> str | None:
+def rev(repo: Repo, ref: str) -> str | None:
     """Full SHA of a commit-ish, or None when it does not exist."""
     try:
         return repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")
-    except git.GitCommandError:
+    except GitCommandError:
         return None
 
 
-def has_commit(repo: git.Repo, sha: str) -> bool:
+def has_commit(repo: Repo, sha: str) -> bool:
     return rev(repo, sha) is not None
 
 
-def is_ancestor(repo: git.Repo, old: str, new: str) -> bool:
+def is_ancestor(repo: Repo, old: str, new: str) -> bool:
     try:
         repo.git.merge_base("--is-ancestor", old, new)
         return True
-    except git.GitCommandError:
+    except GitCommandError:
         return False
 
 
-def missing_commits(repo: git.Repo, shas: Iterable[str]) -> list[str]:
+def missing_commits(repo: Repo, shas: Iterable[str]) -> list[str]:
     """The SHAs that do not name a commit here, checked in one git process."""
     wanted = list(shas)
     if not wanted:
@@ -177,7 +182,7 @@ def missing_commits(repo: git.Repo, shas: Iterable[str]) -> list[str]:
     return [sha for sha, answer in zip(wanted, answers, strict=True) if not answer.endswith(" commit")]
 
 
-def require_commits(repo: git.Repo, shas: Iterable[str], fetch_from: str) -> None:
+def require_commits(repo: Repo, shas: Iterable[str], fetch_from: str) -> None:
     """Refuse, before anything changes, when a commit the manifest names is not in this clone."""
     missing = missing_commits(repo, shas)
     if missing:
@@ -186,7 +191,7 @@ def require_commits(repo: git.Repo, shas: Iterable[str], fetch_from: str) -> Non
                       hints=[f"git -C {shlex.quote(str(repo.working_dir))} fetch {fetch_from}"])
 
 
-def merge_commits(repo: git.Repo, shas: Iterable[str]) -> list[str]:
+def merge_commits(repo: Repo, shas: Iterable[str]) -> list[str]:
     """The commits among `shas` that have more than one parent (one git process)."""
     wanted = list(shas)
     if not wanted:
@@ -196,18 +201,15 @@ def merge_commits(repo: git.Repo, shas: Iterable[str]) -> list[str]:
     return [sha for sha in wanted if sha in merges]
 
 
-def branch_exists(repo: git.Repo, name: str) -> bool:
+def branch_exists(repo: Repo, name: str) -> bool:
     return rev(repo, f"refs/heads/{name}") is not None
 
 
-def current_branch(repo: git.Repo) -> str | None:
-    try:
-        return repo.git.symbolic_ref("--quiet", "--short", "HEAD")
-    except git.GitCommandError:
-        return None
+def current_branch(repo: Repo) -> str | None:
+    return repo.head.branch
 
 
-def files_touched(repo: git.Repo, shas: Iterable[str]) -> dict[str, tuple[str, ...]]:
+def files_touched(repo: Repo, shas: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """The paths each commit changes against its first parent (all of them for a root commit; none
     for a merge), README.md included, for many commits in one git process. Renames count as a
     delete and an add, and paths come as git stores them (-z: never C-quoted)."""
@@ -230,11 +232,11 @@ def files_touched(repo: git.Repo, shas: Iterable[str]) -> dict[str, tuple[str, .
 
 
 # The replay's own names for `files_touched`, until it calls that.
-def changed_files(repo: git.Repo, sha: str) -> list[str]:
+def changed_files(repo: Repo, sha: str) -> list[str]:
     return list(files_touched(repo, [sha])[sha])
 
 
-def files_by_commit(repo: git.Repo, shas: Iterable[str]) -> dict[str, list[str]]:
+def files_by_commit(repo: Repo, shas: Iterable[str]) -> dict[str, list[str]]:
     return {sha: list(files) for sha, files in files_touched(repo, shas).items()}
 
 
@@ -242,22 +244,22 @@ def only_readme(files: Sequence[str]) -> bool:
     return bool(files) and all(f == README for f in files)
 
 
-def commits_between(repo: git.Repo, base: str, head: str) -> list[str]:
+def commits_between(repo: Repo, base: str, head: str) -> list[str]:
     """First-parent commits in base..head, oldest first."""
     out = repo.git.rev_list("--reverse", "--first-parent", f"{base}..{head}")
     return [line for line in out.splitlines() if line]
 
 
-def subject(repo: git.Repo, sha: str) -> str:
+def subject(repo: Repo, sha: str) -> str:
     return repo.git.log("-1", "--format=%s", sha)
 
 
-def head_sha(repo: git.Repo) -> str:
-    # GitPython reads the ref files itself: no git process
+def head_sha(repo: Repo) -> str:
+    # read from HEAD and the ref files: no git process (a replay asks after every pick)
     return repo.head.commit.hexsha
 
 
-def patch_ids(repo: git.Repo, shas: Iterable[str]) -> dict[str, str]:
+def patch_ids(repo: Repo, shas: Iterable[str]) -> dict[str, str]:
     """Stable patch-id per commit (commits with an empty diff get none)."""
     shas = list(shas)
     if not shas:
@@ -274,13 +276,13 @@ def patch_ids(repo: git.Repo, shas: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def upstream_patch_ids(repo: git.Repo, old_base: str, new_base: str, paths: Iterable[str] = ()) -> set[str]:
+def upstream_patch_ids(repo: Repo, old_base: str, new_base: str, paths: Iterable[str] = ()) -> set[str]:
     """Patch-ids of what upstream added between the old base and the new one. Limiting the log to
     the files our patches touch keeps this fast on a long upstream history; a commit that changes
     other files as well can then still match on the part that concerns us, which is what we want."""
     try:
         since = repo.git.merge_base(old_base, new_base)
-    except git.GitCommandError:
+    except GitCommandError:
         since = None
     revs = f"{since}..{new_base}" if since else new_base
     log = subprocess.run(
@@ -292,32 +294,32 @@ def upstream_patch_ids(repo: git.Repo, old_base: str, new_base: str, paths: Iter
     return {line.split()[0] for line in ids.stdout.decode().splitlines() if line}
 
 
-def enable_rerere(repo: git.Repo) -> None:
+def enable_rerere(repo: Repo) -> None:
     """Record conflict resolutions and reuse them on the next attempt (`git config`, so that the rest
     of the file is left byte for byte as it was)."""
     repo.git.config("--local", "rerere.enabled", "true")
     repo.git.config("--local", "rerere.autoupdate", "true")
 
 
-def unmerged_files(repo: git.Repo) -> list[str]:
+def unmerged_files(repo: Repo) -> list[str]:
     out = repo.git.diff("--name-only", "--diff-filter=U")
     return sorted({line for line in out.splitlines() if line})
 
 
-def ls_remote(repo: git.Repo, remote: str, *args: str) -> str:
+def ls_remote(repo: Repo, remote: str, *args: str) -> str:
     """`git ls-remote [OPTIONS] REMOTE [PATTERNS]` against the remote itself; a remote that cannot be
     reached is an outside failure, said in one sentence (errors are redacted when printed)."""
     options = [a for a in args if a.startswith("-")]
     patterns = [a for a in args if not a.startswith("-")]
     try:
         return str(repo.git.ls_remote(*options, remote, *patterns))
-    except git.GitCommandError as exc:
+    except GitCommandError as exc:
         raise Failed(f"cannot ask the remote {remote!r} ({' '.join(args)}): "
                      f"{failure_reason(exc) or f'git exit {exc.status}'}",
                      hints=[f"check the remote and your access: {git_c(repo)} remote -v"]) from None
 
 
-def remote_branch_exists(repo: git.Repo, remote: str, branch: str) -> bool:
+def remote_branch_exists(repo: Repo, remote: str, branch: str) -> bool:
     """Ask the remote itself (not a possibly stale remote-tracking ref) whether it has the branch."""
     return bool(ls_remote(repo, remote, "--heads", f"refs/heads/{branch}").strip())
 
@@ -325,7 +327,7 @@ def remote_branch_exists(repo: git.Repo, remote: str, branch: str) -> bool:
 PICKED_FROM = re.compile(r"\(cherry picked from commit ([0-9a-f]{40})\)")
 
 
-def picked_sources(repo: git.Repo, since: str, tip: str = "HEAD") -> list[tuple[str, str | None]]:
+def picked_sources(repo: Repo, since: str, tip: str = "HEAD") -> list[tuple[str, str | None]]:
     """(new commit, the commit it was cherry-picked from) for since..tip, oldest first, read from
     the `(cherry picked from commit ...)` line `cherry-pick -x` writes."""
     out = repo.git.log("--reverse", "--first-parent", "--format=%H%x00%B%x1e", f"{since}..{tip}")
@@ -340,13 +342,13 @@ def picked_sources(repo: git.Repo, since: str, tip: str = "HEAD") -> list[tuple[
     return pairs
 
 
-def drop_sequencer(repo: git.Repo) -> None:
+def drop_sequencer(repo: Repo) -> None:
     """Forget git's multi-commit cherry-pick plan but keep the current pick (CHERRY_PICK_HEAD, index,
     worktree): `cherry-pick --continue/--skip/--abort` then act on that one commit only."""
     shutil.rmtree(git_dir(repo) / "sequencer", ignore_errors=True)
 
 
-def cherry_pick_head(repo: git.Repo) -> str | None:
+def cherry_pick_head(repo: Repo) -> str | None:
     path = git_dir(repo) / "CHERRY_PICK_HEAD"
     try:
         return path.read_text(encoding="utf-8").strip() or None
@@ -354,11 +356,11 @@ def cherry_pick_head(repo: git.Repo) -> str | None:
         return None
 
 
-def cherry_pick_in_progress(repo: git.Repo) -> bool:
+def cherry_pick_in_progress(repo: Repo) -> bool:
     return (git_dir(repo) / "CHERRY_PICK_HEAD").exists()
 
 
-def range_diff(repo: git.Repo, old: list[str], new: list[str]) -> str:
+def range_diff(repo: Repo, old: list[str], new: list[str]) -> str:
     """`git range-diff` of a patch's old commits against its new ones."""
     if not old or not new:
         return ""
@@ -368,13 +370,13 @@ def range_diff(repo: git.Repo, old: list[str], new: list[str]) -> str:
         # a high creation factor pairs each old commit with its new one even when the diff changed a
         # lot, so the output shows the change inside the patch instead of "removed" + "added"
         return repo.git.range_diff("--no-color", "--creation-factor=100", old_range, new_range)
-    except git.GitCommandError:
+    except GitCommandError:
         return ""
 
 
 def config_env(settings: dict[str, str]) -> dict[str, str]:
     """Environment that gives git commands these settings on top of the configuration files
-    (`git -c` for every command of a GitPython `Git`), appended to any the caller already has."""
+    (`git -c` for every command of a `Repo`'s `git`), appended to any the caller already has."""
     start = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
     env = {"GIT_CONFIG_COUNT": str(start + len(settings))}
     for i, (key, value) in enumerate(settings.items(), start):
@@ -383,7 +385,7 @@ def config_env(settings: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def _blobs_at(repo: git.Repo, ref: str, paths: list[str]) -> dict[str, str | None]:
+def _blobs_at(repo: Repo, ref: str, paths: list[str]) -> dict[str, str | None]:
     """The blob each path has in `ref` (None where it has none), in one git process."""
     if not paths:
         return {}
@@ -393,7 +395,7 @@ def _blobs_at(repo: git.Repo, ref: str, paths: list[str]) -> dict[str, str | Non
     return {p: (a.split()[0] if a.endswith(" blob") else None) for p, a in zip(paths, answers, strict=True)}
 
 
-def _worktree_blobs(repo: git.Repo, paths: list[str]) -> dict[str, str | None]:
+def _worktree_blobs(repo: Repo, paths: list[str]) -> dict[str, str | None]:
     """The blob id each working-copy file would have (None where there is no regular file)."""
     root = Path(repo.working_dir)
     present = [p for p in paths if (root / p).is_file() and not (root / p).is_symlink()]
@@ -405,7 +407,7 @@ def _worktree_blobs(repo: git.Repo, paths: list[str]) -> dict[str, str | None]:
     return out
 
 
-def changed_paths(repo: git.Repo) -> list[str]:
+def changed_paths(repo: Repo) -> list[str]:
     """Staged, unstaged and untracked paths (untracked folders expanded), from `git status`."""
     out = repo.git.status("--porcelain=v1", "-z", "--untracked-files=all")
     fields = out.split("\0")
@@ -421,7 +423,7 @@ def changed_paths(repo: git.Repo) -> list[str]:
     return paths
 
 
-def not_in_between(repo: git.Repo, paths: list[str], refs: list[str]) -> list[str]:
+def not_in_between(repo: Repo, paths: list[str], refs: list[str]) -> list[str]:
     """The paths whose working-copy file matches none of `refs`: what a git command killed while
     moving the working copy from one of them to another cannot have written, so it is someone's own
     work. A missing file is never counted: its content is in git either way."""
@@ -433,7 +435,7 @@ def not_in_between(repo: git.Repo, paths: list[str], refs: list[str]) -> list[st
     return [p for p in differ if wt[p] is not None and not any(_half_written(repo, p, blobs[p]) for blobs in at)]
 
 
-def _half_written(repo: git.Repo, path: str, blob: str | None) -> bool:
+def _half_written(repo: Repo, path: str, blob: str | None) -> bool:
     file = Path(repo.working_dir) / path
     if blob is None or not file.is_file() or file.is_symlink():
         return False
@@ -442,7 +444,7 @@ def _half_written(repo: git.Repo, path: str, blob: str | None) -> bool:
     return len(data) < len(done.stdout) and done.stdout.startswith(data)
 
 
-def remove_untracked_copies(repo: git.Repo, *refs: str) -> list[str]:
+def remove_untracked_copies(repo: Repo, *refs: str) -> list[str]:
     """Remove untracked files that are exact copies of the file at the same path in one of `refs`,
     or the start of one: what a checkout or a cherry-pick of those commits killed before it wrote
     the index leaves behind (their content is in git, so nothing can be lost). Returns the paths."""

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
-
+from release.repo.gitproc import GitCommandError, NotARepository
 from release.repo.gitrepo import Repo, common_dir
 
 
@@ -110,7 +109,7 @@ def worktree_paths(repo: Repo) -> list[Path]:
     """Every worktree of the clone (the main one first); [] when git cannot list them."""
     try:
         listing = repo.git.worktree("list", "--porcelain")
-    except git.GitCommandError:
+    except GitCommandError:
         return []
     return [Path(line.removeprefix("worktree ")) for line in listing.splitlines() if line.startswith("worktree ")]
 
@@ -118,8 +117,8 @@ def worktree_paths(repo: Repo) -> list[Path]:
 def private_git_dir(path: str | Path) -> Path | None:
     """The git dir of the worktree at `path` (a linked worktree's own one), or None."""
     try:
-        return Path(git.Repo(path).git_dir).resolve()
-    except (git.NoSuchPathError, git.InvalidGitRepositoryError, OSError):
+        return Path(Repo(path).git_dir).resolve()
+    except (NotARepository, OSError):
         return None
 
 
@@ -127,7 +126,7 @@ def config_value(repo: Repo, name: str) -> str | None:
     """A setting as git reads it (every config file), or None when it is not set."""
     try:
         return str(repo.git.config("--get", name))
-    except git.GitCommandError:  # exit 1: not set
+    except GitCommandError:  # exit 1: not set
         return None
 
 
@@ -135,7 +134,7 @@ def shared_clone(repo: Repo, where: Path) -> Repo:
     """A clone at `where` that borrows the repository's objects (`--shared`: nothing copied, and
     nothing registered in the repository), with nothing checked out yet."""
     repo.git.clone("--shared", "--no-checkout", "--quiet", str(common_dir(repo)), str(where))
-    return git.Repo(where)
+    return Repo(where)
 
 
 def set_local_config(repo: Repo, name: str, value: str) -> None:

@@ -8,9 +8,8 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping, Sequence
 
-import git
-
 from release.errors import Failed
+from release.repo.gitproc import GitCommandError
 from release.repo.gitrepo import Repo, config_env, failure_reason, push_refusal
 
 
@@ -42,7 +41,7 @@ def fast_forward(repo: Repo, target: str) -> bool:
     working copy are in the way."""
     try:
         repo.git.merge("--ff-only", "--quiet", target)
-    except git.GitCommandError:
+    except GitCommandError:
         return False
     return True
 
@@ -63,7 +62,7 @@ def push(repo: Repo, remote: str, refspec: str) -> None:
 def _talk(repo: Repo, verb: str, remote: str, *args: str) -> None:
     try:
         getattr(repo.git, verb)(*args)
-    except git.GitCommandError as exc:
+    except GitCommandError as exc:
         reason = push_refusal(exc) if verb == "push" else failure_reason(exc)
         where = "from" if verb == "fetch" else "to"
         raise Failed(f"git {verb} {where} {remote} failed: {reason or f'exit {exc.status}'}",
@@ -81,7 +80,7 @@ def cherry_pick(repo: Repo, *shas: str) -> bool:
     an empty pick, a resolution it reused), with the pick left for the caller to look at."""
     try:
         repo.git.cherry_pick("-x", "--allow-empty-message", *shas)
-    except git.GitCommandError:
+    except GitCommandError:
         return False
     return True
 

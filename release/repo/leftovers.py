@@ -117,8 +117,8 @@ def live_git_processes(pgid: int, folders: Sequence[Path] = ()) -> list[int]:
         # comm may contain spaces and parentheses: the fields after it start at the last ")"
         comm = stat[stat.find("(") + 1:stat.rfind(")")]
         fields = stat[stat.rfind(")") + 2:].split()
-        # pid (comm) state ppid pgrp: a zombie holds no file, and our own children (GitPython's
-        # long-lived `git cat-file`) are not the dead run's
+        # pid (comm) state ppid pgrp: a zombie holds no file, and our own children are not the
+        # dead run's
         if not comm.startswith("git") or len(fields) < 3 or fields[0] in ("Z", "X") \
                 or int(fields[1]) == os.getpid():
             continue

@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
-import git as gitpython
 import pytest
 from support.git import git
 
 from release.demo.sandbox import World
+from release.repo.gitrepo import open_repo
 from release.repo.repolock import repo_lock
 
 
@@ -44,6 +44,6 @@ def lock_held() -> Iterator[Callable[[World], Any]]:
     """Hold the repository lock of a world, as a concurrent run would."""
     with ExitStack() as stack:
         def hold(world: World) -> None:
-            stack.enter_context(repo_lock(gitpython.Repo(world.fork)))
+            stack.enter_context(repo_lock(open_repo(world.fork)))
 
         yield hold

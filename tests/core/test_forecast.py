@@ -7,13 +7,13 @@ import signal
 import subprocess
 import time
 
-import git as gitpython
 from repo_checks import snapshot
 from support.cli import child_env
 from support.git import commit_files, git
 from support.worlds import Cli, world_argv
 
 from release.demo.sandbox import KUBERNETES_PY, World
+from release.repo.gitrepo import open_repo
 from release.repo.repolock import repo_lock
 
 
@@ -81,7 +81,7 @@ def test_an_unknown_ref_is_refused_in_one_sentence(world: World, cli: Cli) -> No
 
 
 def test_refused_while_another_run_works_on_the_repository(world: World, cli: Cli) -> None:
-    with repo_lock(gitpython.Repo(world.fork), "rebase"):
+    with repo_lock(open_repo(world.fork), "rebase"):
         result = cli(world, "forecast")
     assert result.code == 2
     assert "another ellm-release run" in result.err

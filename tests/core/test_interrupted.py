@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import git as gitpython
 import pytest
 from repo_checks import picked_from, record_a_resolution, snapshot, state_file
 from support.cli import child_env
@@ -25,6 +24,7 @@ from release.demo.sandbox import World
 from release.manifest.model import load_manifest
 from release.rebase import replay
 from release.repo import gitrepo
+from release.repo.gitrepo import open_repo
 
 TARGET = "ellm-0.13.0"
 
@@ -154,7 +154,7 @@ def test_killed_before_the_branch_was_created_continues(clean_world: World, cli:
     """The state is saved before the first change; a run killed right after that (no branch yet,
     no pick started) must start the branch and replay everything on `continue`."""
     world = clean_world
-    repo = gitpython.Repo(world.fork)
+    repo = open_repo(world.fork)
     manifest = load_manifest(world.manifest_path)
     state, _ = replay.prepare(repo, manifest, replay.RebaseRequest("0.13.0"))
     replay.save_state(repo, state)  # what start() does first; the kill comes right after

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import git as gitpython
 import pytest
 from repo_checks import snapshot
 from support.git import commit_files, git
 from support.worlds import Cli
 
 from release.demo.sandbox import World
+from release.repo.gitrepo import open_repo
 from release.repo.repolock import repo_lock, writing
 
 TARGET = "ellm-0.13.0"
@@ -56,7 +56,7 @@ def test_the_replay_goes_on_only_in_its_own_worktree(world: World, cli: Cli, com
 
 def test_the_lock_is_shared_by_the_worktrees(world: World, cli: Cli) -> None:
     other = second_worktree(world)
-    with repo_lock(gitpython.Repo(world.fork), "rebase"):
+    with repo_lock(open_repo(world.fork), "rebase"):
         refused = cli(other, "rebase", "0.13.0")
     assert refused.code == 2, refused.text
     assert "another ellm-release run" in refused.err
@@ -90,7 +90,7 @@ def test_readme_check_during_a_stop_says_the_rebase_is_in_progress(world: World,
 
 def test_the_guard_is_one_context_manager(world: World) -> None:
     """What the other writing commands (patch ...) use: the lock, and the refusal during a rebase."""
-    repo = gitpython.Repo(world.fork)
+    repo = open_repo(world.fork)
     with writing(repo, "patch add"):
         assert (Path(repo.common_dir) / "ellm-release" / "run.json").exists()
     assert not (Path(repo.common_dir) / "ellm-release" / "run.json").exists()

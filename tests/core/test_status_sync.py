@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import shutil
 
-import git as gitpython
 import pytest
 from repo_checks import snapshot
 from support.git import commit_files, git
 from support.worlds import Cli
 
 from release.demo.sandbox import PatchSpec, World
+from release.repo.gitproc import GitCommandError
 
 
 def checkout_old_branch(world: World) -> None:
@@ -218,7 +218,7 @@ def test_a_remote_that_fails_is_an_outside_failure_in_one_sentence(world: World,
 def test_a_git_failure_the_tool_did_not_foresee_is_an_internal_error(world: World, cli: Cli,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object) -> None:
-        raise gitpython.GitCommandError(["git", "log", "--format=%H"], 128, b"fatal: bad object HEAD")
+        raise GitCommandError(["git", "log", "--format=%H"], 128, "fatal: bad object HEAD")
 
     monkeypatch.setattr("release.rebase.drift.status", broken)
 

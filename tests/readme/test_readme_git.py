@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import git as gitpython
 import pytest
 from readme_fork import TITLE_ALPHA, TITLE_GONE, TITLE_MULTI, UPSTREAM_README, Fork
 from support.git import commit_files, git
@@ -19,11 +18,11 @@ from release.readme.render import (
     split_readme,
     write_readme_commit,
 )
-from release.repo.gitrepo import files_touched, only_readme
+from release.repo.gitrepo import files_touched, only_readme, open_repo
 
 
 def test_upstream_readme_is_read_as_exact_bytes(fork: Fork) -> None:
-    repo = gitpython.Repo(fork.path)
+    repo = open_repo(fork.path)
     assert read_upstream_readme(repo, fork.base) == UPSTREAM_README
 
 
@@ -31,12 +30,12 @@ def test_base_without_readme_gives_an_empty_upstream_part(fork: Fork) -> None:
     git(fork.path, "checkout", "-q", "--orphan", "bare")
     git(fork.path, "rm", "-q", "-r", "--cached", ".")
     bare = commit_files(fork.path, {"only.txt": b"x\n"}, "no readme")
-    repo = gitpython.Repo(fork.path)
+    repo = open_repo(fork.path)
     assert read_upstream_readme(repo, bare) == b""
 
 
 def test_files_each_commit_touches_come_from_one_question(fork: Fork) -> None:
-    repo = gitpython.Repo(fork.path)
+    repo = open_repo(fork.path)
     files = files_touched(repo, [fork.alpha, fork.multi2, fork.readme_only, fork.alpha])
     assert list(files) == [fork.alpha, fork.multi2, fork.readme_only]  # asked twice, answered once
     assert files[fork.alpha] == ("docs/alpha.md", "sky/a.py")
@@ -50,11 +49,11 @@ def test_files_each_commit_touches_come_from_one_question(fork: Fork) -> None:
 
 def test_files_touched_names_unusual_paths_as_they_are(fork: Fork) -> None:
     odd = commit_files(fork.path, {"docs/naïve café.md": b"x\n", "tab\there.txt": b"y\n"}, "odd names")
-    assert files_touched(gitpython.Repo(fork.path), [odd])[odd] == ("docs/naïve café.md", "tab\there.txt")
+    assert files_touched(open_repo(fork.path), [odd])[odd] == ("docs/naïve café.md", "tab\there.txt")
 
 
 def test_rows_follow_the_manifest_and_skip_retired_patches(fork: Fork) -> None:
-    rows = patch_rows(gitpython.Repo(fork.path), load_manifest(fork.manifest))
+    rows = patch_rows(open_repo(fork.path), load_manifest(fork.manifest))
     assert [row.patch.id for row in rows] == ["alpha", "multi"]
     assert rows[0].files == ("docs/alpha.md", "sky/a.py")
     assert rows[1].commits == (fork.multi1, fork.multi2)
@@ -63,7 +62,7 @@ def test_rows_follow_the_manifest_and_skip_retired_patches(fork: Fork) -> None:
 
 
 def test_explicit_new_commits_override_the_manifest(fork: Fork) -> None:
-    repo = gitpython.Repo(fork.path)
+    repo = open_repo(fork.path)
     rows = patch_rows(repo, load_manifest(fork.manifest), {"multi": [fork.multi2[:10]]})
     assert rows[1].commits == (fork.multi2,)  # short SHAs are resolved to full ones
     assert rows[1].files == ("sky/c.py",)
@@ -72,7 +71,7 @@ def test_explicit_new_commits_override_the_manifest(fork: Fork) -> None:
 
 def test_unknown_commit_is_a_clear_error(fork: Fork) -> None:
     with pytest.raises(ReleaseError, match="commit of patch 'multi' 1234567"):
-        patch_rows(gitpython.Repo(fork.path), load_manifest(fork.manifest), {"multi": ["1234567" * 5 + "12345"]})
+        patch_rows(open_repo(fork.path), load_manifest(fork.manifest), {"multi": ["1234567" * 5 + "12345"]})
 
 
 def test_generated_readme_has_rows_and_the_exact_upstream(fork: Fork) -> None:

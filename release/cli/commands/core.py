@@ -178,8 +178,8 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_m
                               f"git -C {shlex.quote(str(opts.repo))} push {manifest.fork_remote} {done.branch}")
             return
         state, plan = replay.prepare(repo, manifest, request)
-        opts.say(f"{len(state.steps)} commit(s) to replay onto {state.base_ref} ({state.base[:12]}); "
-                 f"{len(plan.upstreamed)} already upstream")
+        opts.progress(f"{len(state.steps)} commit(s) to replay onto {state.base_ref} ({state.base[:12]}); "
+                      f"{len(plan.upstreamed)} already upstream")
         for line in pr_merges.announce(state.merged_upstream, drop=drop_merged):
             opts.progress(line)
         try:
