@@ -1,9 +1,9 @@
 """Pure deploy logic shared by the `skypilot_deploy` Ansible role and `ellm-release deploy`.
 
 The role's filter plugin imports this module inside Ansible's own Python, which may not have the
-rest of ellm-release's dependencies. So this module uses only the standard library and
-`release.manifest.versions` (whose one dependency, `packaging`, ansible-core requires too). Never import
-ruamel, click or docker here.
+rest of ellm-release's dependencies. So this module uses only the standard library, release.records
+(standard library only) and `release.manifest.versions` (whose one dependency, `packaging`,
+ansible-core requires too). Never import ruamel, click or docker here.
 """
 
 from __future__ import annotations

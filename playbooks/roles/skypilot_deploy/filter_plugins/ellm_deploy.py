@@ -1,6 +1,8 @@
-"""Jinja filters for the skypilot_deploy role: thin wrappers over `release.deploy.logic`.
+"""Jinja filters for the skypilot_deploy role: thin wrappers over `release.deploy.logic` (the
+decisions), `release.deploy.resolve` (the release resolved from the manifest), `release.records` (the
+state directory) and `release.images.record` (the image record's one reader).
 
-Decision: the logic lives once, in release/deploy/logic.py, where it is unit-tested, and this plugin
+Decision: the logic lives once, in those modules, where it is unit-tested, and this plugin
 imports it from the installed ellm-release package, like any Python dependency of a plugin. The
 Python that runs Ansible must have it (`pip install -e .[deploy]` does both); without it every
 filter fails with one sentence saying so, instead of Ansible's "no filter named ellm_...".
