@@ -143,3 +143,13 @@ def test_the_role_resolves_through_ansible_as_the_cli_does(tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(out.read_text()) == _as_the_cli_reads_it(load_manifest(manifest), "dev")
     assert Path(f"{out}.state").read_text() == str(records.state_dir(manifest))
+
+
+def test_what_the_role_imports_needs_nothing_but_the_standard_library_and_packaging() -> None:
+    """The filters run inside Ansible's Python, which may lack ellm-release's other dependencies."""
+    blocked = ("ruamel", "click", "requests", "docker", "yaml", "git", "rich", "jinja2", "werkzeug")
+    script = ("import sys\n"
+              f"for name in {blocked!r}:\n    sys.modules[name] = None\n"
+              "import release.deploy.logic, release.deploy.resolve, release.images.record, release.records\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert proc.returncode == 0, proc.stderr
