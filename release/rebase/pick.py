@@ -9,11 +9,8 @@ the sequence is handled the same way.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import shlex
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
 from typing import Any
 
 from release.errors import ConflictStop, Failed
@@ -31,7 +28,6 @@ from release.repo.gitrepo import GitCommandError, Repo
 
 def start(repo: Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
     """Create the branch at the base and replay the plan."""
-    _preload(LATER_MODULES)
     state.rerere_before = _read_rerere(repo)
     save_state(repo, state)  # saved before the first change, so abort always knows the way back
     # the config writes touch .git/config only: they run while the checkout writes the tree
@@ -41,20 +37,6 @@ def start(repo: Repo, manifest: Manifest, state: ReplayState, say: Say) -> Rebas
         rerere.result()
     say(f"created {state.branch} at {state.base_ref} ({state.base[:12]})")
     return pick_remaining(repo, manifest, state, say)
-
-
-# What the end of a replay needs (the README's template engine, the summary table): imported on the
-# other core while git checks out and picks, instead of after it.
-LATER_MODULES = ("jinja2", "rich.console", "rich.table", "rich.text")
-
-
-def _preload(modules: tuple[str, ...]) -> None:
-    def load() -> None:
-        for name in modules:
-            with suppress(Exception):  # a failing import fails again where it is used, and is reported there
-                importlib.import_module(name)
-
-    threading.Thread(target=load, name="preload", daemon=True).start()
 
 
 def _read_rerere(repo: Repo) -> dict[str, str | None]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import shlex
+import threading
+from contextlib import suppress
 from pathlib import Path
 
 import click
@@ -187,6 +190,7 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_m
                 # a rehearsal leaves the last real run's summary alone: `--json` prints its own
                 summary = replay.dry_run(repo, manifest, state, opts.progress)
             else:
+                _preload_in_background(END_OF_RUN_MODULES)
                 summary = replay.start(repo, manifest, state, opts.progress)
         except replay.ConflictStopWithSummary as exc:
             _conflict_exit(opts, exc)
@@ -199,6 +203,20 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_m
                            f"({conflict.commit[:12]}; files: {', '.join(conflict.files)})",
                            hints=[f"ellm-release rebase {version}   # stops there for you to resolve it, "
                                   "then ellm-release continue"])
+
+
+# What the end of a replay needs (the README's template engine, the summary table): imported on the
+# other core while git checks out and picks, instead of after it.
+END_OF_RUN_MODULES = ("jinja2", "rich.console", "rich.table", "rich.text")
+
+
+def _preload_in_background(modules: tuple[str, ...]) -> None:
+    def load() -> None:
+        for name in modules:
+            with suppress(Exception):  # a failing import fails again where it is used, and is reported there
+                importlib.import_module(name)
+
+    threading.Thread(target=load, name="preload", daemon=True).start()
 
 
 def _already_rebased(opts: Options, manifest: Manifest, report: drift.StatusReport) -> None:
