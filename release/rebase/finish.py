@@ -21,8 +21,8 @@ from release.rebase.plan import new_commits_by_patch, new_statuses, summarize_pa
 from release.rebase.state import ReplayPhase, ReplayState, clear_state, save_state
 from release.rebase.summary import CommitResult, ConflictInfo, DroppedCommit, Outcome, RebaseSummary, SummaryState
 from release.records import read_json, state_dir, write_json
-from release.repo import gitrepo
-from release.repo.gitrepo import GitCommandError, Repo
+from release.repo import gitrepo, gitwrite
+from release.repo.gitrepo import Repo
 
 
 def finish(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
@@ -52,18 +52,16 @@ def finish(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
         write_manifest_text(manifest.path, text)
         say(f"updated {manifest.path}")
     if state.push:
-        try:
-            repo.git.push("--quiet", manifest.fork_remote, f"refs/heads/{state.branch}:refs/heads/{state.branch}")
-        except GitCommandError as exc:
+        reason = gitwrite.push_branch(repo, manifest.fork_remote, state.branch)
+        if reason is not None:
             save_summary(manifest, summary)
             clear_state(repo)
-            reason = gitrepo.push_refusal(exc)
             raise Failed(
                 f"{state.branch} is complete here, but the push to {manifest.fork_remote} failed"
                 + (f": {reason}" if reason else ""),
                 hints=[f"{gitrepo.git_c(repo)} push {manifest.fork_remote} {state.branch}   # once it can go"],
                 data=summary.to_dict(),  # the rebase itself is done: --json still carries its summary
-            ) from None
+            )
         summary = dataclasses.replace(summary, pushed=True)
         say(f"pushed {state.branch} to {manifest.fork_remote}")
     save_summary(manifest, summary)
@@ -112,7 +110,7 @@ def build_summary(repo: Repo, manifest: Manifest, state: ReplayState, status: Su
             pending = Outcome.CONFLICT if (conflict and index == state.position) else Outcome.PENDING
             results[step.commit] = CommitResult(step.commit, None, pending)
     new = [sha for r in results.values() for sha in r.news]
-    files = gitrepo.files_by_commit(repo, new)
+    files = gitrepo.files_touched(repo, new)
     changed = _changed_patches(repo, manifest, results) if status is not SummaryState.CONFLICT else {}
     rows = summarize_patches(manifest, results, files, changed, state.notes)
     rows = tuple(dataclasses.replace(r, merged_upstream=state.merged_upstream.get(r.id, "")) for r in rows)

@@ -22,31 +22,23 @@ from release.rebase.forensics import explain_files
 from release.rebase.plan import Step
 from release.rebase.state import ReplayPhase, ReplayState, add_note, resume_hints, save_state
 from release.rebase.summary import ConflictInfo, Outcome, RebaseSummary, SummaryState
-from release.repo import gitrepo
-from release.repo.gitrepo import GitCommandError, Repo
+from release.repo import gitrepo, gitworktree, gitwrite
+from release.repo.gitrepo import Repo
 
 
 def start(repo: Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
     """Create the branch at the base and replay the plan."""
-    state.rerere_before = _read_rerere(repo)
+    state.rerere_before = gitworktree.local_settings(repo, "rerere", ("enabled", "autoupdate"))
     save_state(repo, state)  # saved before the first change, so abort always knows the way back
     # the config writes touch .git/config only: they run while the checkout writes the tree
     with ThreadPoolExecutor(max_workers=1) as pool:
-        rerere = pool.submit(gitrepo.enable_rerere, repo)
-        repo.git.checkout("--quiet", "-b", state.branch, state.base)
+        rerere = pool.submit(gitwrite.enable_rerere, repo)
+        gitwrite.create_branch_at(repo, state.branch, state.base)
         rerere.result()
     say(f"created {state.branch} at {state.base_ref} ({state.base[:12]})")
     return pick_remaining(repo, manifest, state, say)
 
 
-def _read_rerere(repo: Repo) -> dict[str, str | None]:
-    keys = ("enabled", "autoupdate")
-    try:  # both settings in one git process; exit 1 when neither is set
-        out = repo.git.config("--local", "--get-regexp", r"^rerere\.(enabled|autoupdate)$")
-    except GitCommandError:
-        out = ""
-    found = dict(line.partition(" ")[::2] for line in out.splitlines())
-    return {key: found.get(f"rerere.{key}") for key in keys}
 
 
 def pick_remaining(repo: Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
@@ -55,7 +47,7 @@ def pick_remaining(repo: Repo, manifest: Manifest, state: ReplayState, say: Say)
     anywhere in the sequence is handled the same way."""
     steps = state.plan_steps
     while state.position < len(steps):
-        state.head_before_pick = repo.head.commit.hexsha
+        state.head_before_pick = gitrepo.head_sha(repo)
         state.phase = ReplayPhase.PICKING
         # what is changed now is the user's: after a kill, only what is new since is the pick's
         state.dirty_before = sorted(user_work.changes(repo).every)
@@ -67,7 +59,7 @@ def pick_remaining(repo: Repo, manifest: Manifest, state: ReplayState, say: Say)
                 raise Failed(f"git cherry-pick of {steps[state.position].commit[:12]} succeeded but made no commit",
                              hints=resume_hints(repo))
             continue
-        gitrepo.drop_sequencer(repo)  # from here on git holds just the one stopped pick
+        gitwrite.drop_sequencer(repo)  # from here on git holds just the one stopped pick
         step = steps[state.position]
         outcome, note = classify_stop(repo, step.commit)
         if outcome is None:
@@ -87,16 +79,12 @@ def describe(result: dict[str, Any]) -> str:
 def cherry_pick_sequence(repo: Repo, shas: list[str]) -> bool:
     """One `git cherry-pick -x` of `shas`: True when git picked every commit; False when it stopped
     (a conflict or an empty pick), with that pick in progress."""
-    try:
-        repo.git.cherry_pick("-x", "--allow-empty-message", *shas)
-        return True
-    except GitCommandError:
-        return False
+    return gitwrite.cherry_pick(repo, *shas)
 
 
 def advance_over_made_commits(repo: Repo, state: ReplayState, say: Say) -> int:
     """Advance over the plan's commits that git has made since `head_before_pick`."""
-    if repo.head.commit.hexsha == state.head_before_pick:
+    if gitrepo.head_sha(repo) == state.head_before_pick:
         return 0
     steps = state.plan_steps
     made = gitrepo.picked_sources(repo, state.head_before_pick)
@@ -117,7 +105,7 @@ def advance_over_made_commits(repo: Repo, state: ReplayState, say: Say) -> int:
     state.head_before_pick = made[-1][0]
     if gitrepo.cherry_pick_head(repo) == made[-1][1]:
         # killed while git ran the post-commit hook: the pick is done, only its marker is left
-        repo.git.cherry_pick("--quit")
+        gitwrite.cherry_pick_quit(repo)
     save_state(repo, state)
     return len(made)
 
@@ -138,22 +126,22 @@ def classify_stop(repo: Repo, sha: str) -> tuple[Outcome | None, str]:
     if not gitrepo.cherry_pick_in_progress(repo):
         raise Failed(f"git cherry-pick of {sha[:12]} failed without a conflict; see `git status`",
                      hints=resume_hints(repo))
-    staged = repo.git.diff("--cached", "--name-only").strip()
+    staged = gitworktree.has_staged_changes(repo)
     if not staged and conflicts_in_message(repo):
         # git stopped on a conflict and a recorded resolution took everything out: that is a
         # maintainer's call to make again, not an empty pick
         return None, ""
     if not staged:
         # the change is already in the base: the pick came out empty
-        repo.git.cherry_pick("--skip")
+        gitwrite.cherry_pick_skip(repo)
         return Outcome.UPSTREAMED, ""
     # rerere replayed a recorded resolution and staged it: finish the pick with the reused resolution
-    repo.git.cherry_pick("--continue", env={"GIT_EDITOR": "true"})
+    gitwrite.cherry_pick_continue(repo)
     return Outcome.CHANGED, f"{sha[:7]} conflicted; a recorded resolution (git rerere) was reused"
 
 
 def record(repo: Repo, state: ReplayState, step: Step, outcome: Outcome, note: str = "") -> None:
-    new = None if outcome in (Outcome.UPSTREAMED, Outcome.SKIPPED) else repo.head.commit.hexsha
+    new = None if outcome in (Outcome.UPSTREAMED, Outcome.SKIPPED) else gitrepo.head_sha(repo)
     state.results[step.commit] = {"new": new, "outcome": outcome.value}
     if outcome == Outcome.UPSTREAMED and not note:
         note = f"{step.commit[:7]} came out empty: upstream already has it"

@@ -16,7 +16,7 @@ from release.rebase.plan import Plan, make_plan
 from release.rebase.state import ReplayState, add_note, load_state
 from release.rebase.summary import Outcome
 from release.rebase.upstream import refuse_base_holding_patches, resolve_base
-from release.repo import gitrepo
+from release.repo import githistory, gitrepo
 from release.repo.gitrepo import Repo
 from release.repo.safe_write import require_regular_inside
 
@@ -70,7 +70,7 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest,
     taken = pool.submit(gitrepo.branch_exists, repo, branch)
     missing_scan = pool.submit(gitrepo.missing_commits, repo, carried)
     merges_scan = pool.submit(gitrepo.merge_commits, repo, carried)
-    files_scan = pool.submit(gitrepo.files_by_commit, repo, carried)
+    files_scan = pool.submit(gitrepo.files_touched, repo, carried)
     ids_scan = pool.submit(gitrepo.patch_ids, repo, carried)
     old_branch = pool.submit(_old_branch_heads, repo, manifest)
     extras_scan = pool.submit(_old_branch_extras, repo, manifest, old_branch)
@@ -108,7 +108,7 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest,
     files = files_scan.result()
     _refuse_readme_only_patches(manifest, files)
     plan = make_plan(manifest, files, ids_scan.result(), upstream_scan.result())
-    head = repo.head.commit.hexsha
+    head = gitrepo.head_sha(repo)
     state = ReplayState(
         version=request.version, branch=branch, base=choice.sha, base_ref=choice.ref,
         previous_version=manifest.version, previous_base=manifest.base,
@@ -128,13 +128,13 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest,
     return state, plan
 
 
-def _upstream_ids(repo: Repo, old_base: str, new_base: str, files_scan: Future[dict[str, list[str]]]) -> set[str]:
+def _upstream_ids(repo: Repo, old_base: str, new_base: str, files_scan: Future[dict[str, tuple[str, ...]]]) -> set[str]:
     """Patch-ids of upstream's changes to the files the patches touch, since the old base."""
     touched = sorted({f for shas in files_scan.result().values() for f in shas if f != gitrepo.README})
     return gitrepo.upstream_patch_ids(repo, old_base, new_base, touched) if touched else set()
 
 
-def _refuse_readme_only_patches(manifest: Manifest, files: dict[str, list[str]]) -> None:
+def _refuse_readme_only_patches(manifest: Manifest, files: dict[str, tuple[str, ...]]) -> None:
     """A patch that only changes README.md has nothing to replay (the README is generated): taking
     it for upstreamed, as an empty pick would be, would be wrong; it is the manifest to fix."""
     only = [p for p in manifest.carried_patches if p.commits and all(gitrepo.only_readme(files.get(c, []))
@@ -182,7 +182,7 @@ def _old_branch_extras(repo: Repo, manifest: Manifest,
         return [], []
     listed = manifest.patch_of_commit()
     extra = [sha for sha in gitrepo.commits_between(repo, manifest.base, head) if sha not in listed]
-    files = gitrepo.files_by_commit(repo, extra)
+    files = gitrepo.files_touched(repo, extra)
     readme_only = [sha for sha in extra if gitrepo.only_readme(files.get(sha, []))]
     return readme_only, [sha for sha in extra if sha not in readme_only]
 
@@ -194,7 +194,7 @@ def _require_local_branch_has_the_forks(repo: Repo, manifest: Manifest,
     local, remote = heads
     if local is None or remote is None or local == remote or gitrepo.is_ancestor(repo, remote, local):
         return
-    lacking = repo.git.log("--reverse", "--format=%h %s", f"{local}..{remote}").splitlines()
+    lacking = githistory.one_line_log(repo, f"{local}..{remote}")
     raise Refused(f"{manifest.fork_remote}/{old_branch} has {len(lacking)} commit(s) that the local {old_branch} "
                   "lacks: " + "; ".join(lacking[:5]) + (" ..." if len(lacking) > 5 else ""),
                   hints=[f"{gitrepo.git_c(repo)} checkout {old_branch} && {gitrepo.git_c(repo)} "

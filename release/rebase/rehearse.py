@@ -10,7 +10,7 @@ from release.rebase.forensics import explain_files
 from release.rebase.pick import describe, pick_one, record
 from release.rebase.state import ReplayState
 from release.rebase.summary import ConflictInfo, RebaseSummary, SummaryState
-from release.repo import dryrun_area, gitrepo
+from release.repo import dryrun_area, gitrepo, gitwrite
 from release.repo.gitrepo import Repo
 
 
@@ -21,7 +21,7 @@ def dry_run(repo: Repo, manifest: Manifest, state: ReplayState, say: Say) -> Reb
     # as the real run would (rerere on, as `start` turns it on), and whatever it records is undone;
     # a rehearsal that is killed leaves its area to the next run, which removes it
     with dryrun_area.rehearsal_worktree(repo, state.base) as wt:
-        wt.git.update_environment(**gitrepo.config_env({"rerere.enabled": "true", "rerere.autoupdate": "true"}))
+        gitwrite.with_settings(wt, {"rerere.enabled": "true", "rerere.autoupdate": "true"})
         say(f"dry run: replaying on {state.base_ref} ({state.base[:12]}) in a throw-away clone")
         conflict: ConflictInfo | None = None
         for position, step in enumerate(state.plan_steps):
@@ -35,7 +35,7 @@ def dry_run(repo: Repo, manifest: Manifest, state: ReplayState, say: Say) -> Reb
                                          "then ellm-release continue",),
                                         explain_files(wt, state.previous_base, state.base,
                                                       gitrepo.unmerged_files(wt), manifest.upstream_repo))
-                wt.git.cherry_pick("--abort")
+                gitwrite.cherry_pick_abort(wt)
                 break
             record(wt, state, step, outcome, note)
             say(f"  {step.patch_id}: {step.commit[:7]} -> {describe(state.results[step.commit])}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-from contextlib import suppress
 
 from release.errors import ConflictStop, Refused
 from release.manifest.model import Manifest
@@ -36,8 +35,8 @@ from release.rebase.state import (
     save_state,
 )
 from release.rebase.summary import Outcome, RebaseSummary
-from release.repo import gitrepo
-from release.repo.gitrepo import GitCommandError, Repo
+from release.repo import githistory, gitrepo, gitworktree, gitwrite
+from release.repo.gitrepo import Repo
 from release.repo.safe_write import write_bytes_inside
 
 
@@ -80,7 +79,7 @@ def resume(repo: Repo, manifest: Manifest, say: Say) -> RebaseSummary:
         raise ConflictStop(f"these files still have conflicts: {', '.join(unmerged)}",
                            hints=[f"resolve them, `{gitrepo.git_c(repo)} add` them, then run continue again"])
     if (state.phase == ReplayPhase.PICKING and gitrepo.cherry_pick_in_progress(repo)
-            and repo.head.commit.hexsha == state.head_before_pick and not _empty_after_conflict(repo)):
+            and gitrepo.head_sha(repo) == state.head_before_pick and not _empty_after_conflict(repo)):
         # git stopped on this pick after the run was killed: an empty pick, or a conflict that a
         # recorded resolution settled; classify it as an uninterrupted run does
         _guard_user_work(repo, state, "continue", later_from=state.position + 1, staged_is_resolution=True)
@@ -108,7 +107,7 @@ def resume(repo: Repo, manifest: Manifest, say: Say) -> RebaseSummary:
 def _empty_after_conflict(repo: Repo) -> bool:
     """A pick in progress with nothing staged whose message lists conflicts: resolved to nothing,
     never an empty pick."""
-    return not repo.git.diff("--cached", "--name-only").strip() and bool(conflicts_in_message(repo))
+    return not gitworktree.has_staged_changes(repo) and bool(conflicts_in_message(repo))
 
 
 def _recover_branch_and_picks(repo: Repo, state: ReplayState, say: Say) -> None:
@@ -123,7 +122,7 @@ def _recover_branch_and_picks(repo: Repo, state: ReplayState, say: Say) -> None:
         # killed before the first pick began: the branch still sits on the base
         state.head_before_pick = state.base
     if state.phase == ReplayPhase.PICKING:
-        gitrepo.drop_sequencer(repo)
+        gitwrite.drop_sequencer(repo)
         advance_over_made_commits(repo, state, say)
 
 
@@ -139,14 +138,14 @@ def _redo_start(repo: Repo, state: ReplayState, say: Say) -> None:
         raise Refused("the working copy has changes the interrupted rebase did not make: " + ", ".join(foreign[:5]),
                       hints=["commit or stash them, then run the command again"])
     if dirty:
-        repo.git.reset("--hard", "--quiet")
+        gitwrite.reset_hard(repo)
         gitrepo.remove_untracked_copies(repo, state.base)
         say(f"put back {len(dirty)} file(s) an interrupted checkout of {state.base_ref} had left half-way")
     tip = gitrepo.rev(repo, f"refs/heads/{state.branch}")
     if tip is None:
-        repo.git.checkout("--quiet", "-b", state.branch, state.base)
+        gitwrite.create_branch_at(repo, state.branch, state.base)
     elif tip == state.base:
-        repo.git.checkout("--quiet", state.branch)
+        gitwrite.switch_to(repo, state.branch)
     else:
         raise Refused(f"{state.branch} exists and does not sit on the base {state.base[:12]}; it is not this "
                       "replay's", hints=["ellm-release abort   # keeps that branch and ends the replay"])
@@ -170,7 +169,7 @@ def _require_on_branch(repo: Repo, state: ReplayState) -> None:
 def _later_paths(repo: Repo, state: ReplayState, start: int) -> set[str]:
     """Files the rest of the replay writes: the plan's commits from `start` on, and the README."""
     shas = [s.commit for s in state.plan_steps[start:]]
-    return {f for files in gitrepo.files_by_commit(repo, shas).values() for f in files} | {gitrepo.README}
+    return {f for files in gitrepo.files_touched(repo, shas).values() for f in files} | {gitrepo.README}
 
 
 def _tool_paths(repo: Repo, state: ReplayState, now: user_work.Changes) -> set[str]:
@@ -184,7 +183,7 @@ def _tool_paths(repo: Repo, state: ReplayState, now: user_work.Changes) -> set[s
         return set()
     if state.phase == ReplayPhase.CONFLICT:
         step = state.plan_steps[state.position]
-        mine = set(state.pick_paths) | set(gitrepo.changed_files(repo, step.commit))
+        mine = set(state.pick_paths) | set(gitrepo.files_touched(repo, [step.commit])[step.commit])
     else:
         mine = (set(now.every) - set(state.dirty_before)) & _later_paths(repo, state, state.position)
     return (mine & set(now.every)) | set(now.unmerged)
@@ -211,13 +210,13 @@ def _settle_stopped_pick(repo: Repo, state: ReplayState, step: Step) -> list[str
     --continue` here or by the maintainer's own commits. A pick whose state was lost, or that was
     resolved to nothing, is refused: only git at pick time may call a commit empty (upstreamed)."""
     where = shlex.quote(str(repo.working_dir))
-    if repo.head.commit.hexsha != state.head_before_pick:
+    if gitrepo.head_sha(repo) != state.head_before_pick:
         news = _hand_commits(repo, state, step)
         if gitrepo.cherry_pick_in_progress(repo):
-            if repo.git.diff("--cached", "--name-only").strip():
+            if gitworktree.has_staged_changes(repo):
                 raise Refused(f"commits were made on {state.branch} during the stop, and more changes are staged "
                               "for the same pick", hints=[f"git -C {where} commit   # then ellm-release continue"])
-            repo.git.cherry_pick("--quit")
+            gitwrite.cherry_pick_quit(repo)
         _guard_user_work(repo, state, "continue", later_from=state.position + 1)
         return news
     picking = gitrepo.cherry_pick_head(repo)
@@ -231,21 +230,21 @@ def _settle_stopped_pick(repo: Repo, state: ReplayState, step: Step) -> list[str
     if picking != step.commit:
         raise Refused(f"git is picking {picking[:12]}, not the stopped {step.commit[:12]} ({step.patch_id})",
                       hints=[f"git -C {where} cherry-pick --abort   # then: {again}"])
-    if not repo.git.diff("--cached", "--name-only").strip():
+    if not gitworktree.has_staged_changes(repo):
         raise Refused(f"the resolution of {step.commit[:12]} ({step.patch_id}) leaves nothing of it: what is staged "
                       f"is {state.branch} as it was; continue never takes that as upstreamed",
                       hints=["ellm-release skip   # leave it out on purpose (recorded as skipped)",
                              f"or stage the resolution you meant (git -C {where} add ...), "
                              "then: ellm-release continue"])
     _guard_user_work(repo, state, "continue", later_from=state.position + 1, staged_is_resolution=True)
-    repo.git.cherry_pick("--continue", env={"GIT_EDITOR": "true"})
-    return [repo.head.commit.hexsha]
+    gitwrite.cherry_pick_continue(repo)
+    return [gitrepo.head_sha(repo)]
 
 
 def _hand_commits(repo: Repo, state: ReplayState, step: Step) -> list[str]:
     """The maintainer's own commits since the stop, all of them for `step`, or a refusal that says
     why they cannot be mapped."""
-    head = repo.head.commit.hexsha
+    head = gitrepo.head_sha(repo)
     where = shlex.quote(str(repo.working_dir))
     if not gitrepo.is_ancestor(repo, state.head_before_pick, head):
         raise Refused(f"{state.branch} no longer holds {state.head_before_pick[:12]}, where the stopped pick began: "
@@ -275,11 +274,11 @@ def _record_made(state: ReplayState, step: Step, outcome: Outcome, news: list[st
 def _settle_killed_pick(repo: Repo, state: ReplayState, step: Step) -> Outcome | None:
     """After a kill while git picked: the commit is made (CLEAN), or nothing is (None: pick it
     again, after putting back only what the half-done pick wrote)."""
-    if repo.head.commit.hexsha != state.head_before_pick:
+    if gitrepo.head_sha(repo) != state.head_before_pick:
         # the pick already made the commit; a run killed while git ran its post-commit hook leaves
         # CHERRY_PICK_HEAD behind as well
         if gitrepo.cherry_pick_in_progress(repo):
-            repo.git.cherry_pick("--quit")
+            gitwrite.cherry_pick_quit(repo)
         return Outcome.CLEAN
     tool = _guard_user_work(repo, state, "continue", later_from=state.position)
     user_work.restore(repo, tool, user_work.changes(repo))
@@ -295,8 +294,8 @@ def skip(repo: Repo, manifest: Manifest, say: Say) -> RebaseSummary:
     if state.position >= len(state.steps) or state.phase == ReplayPhase.FINISHING:
         raise Refused("nothing to skip: every commit has been picked", hints=["ellm-release continue"])
     step = state.plan_steps[state.position]
-    if repo.head.commit.hexsha != (state.head_before_pick or state.base):
-        made = repo.git.rev_list("--reverse", f"{state.head_before_pick or state.base}..HEAD").split()
+    if gitrepo.head_sha(repo) != (state.head_before_pick or state.base):
+        made = githistory.commits_in(repo, f"{state.head_before_pick or state.base}..HEAD")
         raise Refused(f"{len(made)} commit(s) were made on {state.branch} during the stop "
                       f"({', '.join(sha[:12] for sha in made[:5])}); skip would throw them away",
                       hints=["ellm-release continue   # they become the commits of " + step.patch_id,
@@ -304,7 +303,7 @@ def skip(repo: Repo, manifest: Manifest, say: Say) -> RebaseSummary:
                              f"{(state.head_before_pick or state.base)[:12]}   # or drop them yourself, then skip"])
     tool = _guard_user_work(repo, state, "skip", later_from=state.position + 1)
     if gitrepo.cherry_pick_in_progress(repo):
-        repo.git.cherry_pick("--quit")
+        gitwrite.cherry_pick_quit(repo)
     user_work.restore(repo, tool, user_work.changes(repo))  # the pick's changes only; the user's stay
     record(repo, state, step, Outcome.SKIPPED, f"{step.commit[:7]} skipped by a maintainer")
     say(f"  {step.patch_id}: {step.commit[:7]} -> skipped")
@@ -329,11 +328,11 @@ def abort(repo: Repo, manifest: Manifest, say: Say) -> str:
     tool = _tool_paths(repo, state, now)
     user_work.refuse_checkout_loss(repo, now.without(tool), back_to, "abort")
     manifest_text = _manifest_after_abort(manifest, state)
-    gitrepo.drop_sequencer(repo)
+    gitwrite.drop_sequencer(repo)
     if gitrepo.cherry_pick_in_progress(repo):
-        repo.git.cherry_pick("--quit")  # --abort would move HEAD; the pick's paths are put back below
+        gitwrite.cherry_pick_quit(repo)  # --abort would move HEAD; the pick's paths are put back below
     user_work.restore(repo, tool, now)
-    repo.git.checkout("--quiet", back_to)  # carries the user's edits along
+    gitwrite.switch_to(repo, back_to)  # carries the user's edits along
     tip = gitrepo.rev(repo, f"refs/heads/{state.branch}")
     foreign = made_by_replay(repo, state, tip) if tip else []
     if tip and foreign:
@@ -342,8 +341,8 @@ def abort(repo: Repo, manifest: Manifest, say: Say) -> str:
             f"({', '.join(sha[:12] for sha in foreign[:5])}); delete it by hand once they are safe: "
             f"{gitrepo.git_c(repo)} branch -D {state.branch}")
     elif tip:
-        repo.git.branch("-D", state.branch)
-    _restore_rerere(repo, state.rerere_before)
+        gitwrite.delete_branch(repo, state.branch)
+    gitwrite.restore_settings(repo, "rerere", state.rerere_before)
     if manifest_text is not None:
         write_bytes_inside(manifest.path.parent, manifest.path, manifest_text.encode("utf-8"), "the manifest")
         say(f"restored the fields this rebase had written in {manifest.path}")
@@ -360,32 +359,9 @@ def _manifest_after_abort(manifest: Manifest, state: ReplayState) -> str | None:
         return None  # the rebase never wrote it: what differs is the user's
     if current == state.manifest_written:
         return state.manifest_before  # byte for byte, CRLF included
-    merged, clean = user_work.three_way(current, state.manifest_written, state.manifest_before)
+    merged, clean = gitworktree.three_way(current, state.manifest_written, state.manifest_before)
     if not clean:
         raise Refused(f"{manifest.path} was edited after this rebase rewrote it, on the lines the rebase changed: "
                       "abort cannot put the old values back without losing that edit",
                       hints=["undo the edit (make it again after the abort), then: ellm-release abort"])
     return merged
-
-
-
-def _local_config(repo: Repo, name: str) -> str | None:
-    try:
-        return repo.git.config("--local", "--get", name)
-    except GitCommandError:  # exit 1: not set
-        return None
-
-
-def _restore_rerere(repo: Repo, before: dict[str, str | None]) -> None:
-    """Put the repository's rerere settings back exactly, leaving no empty [rerere] section behind."""
-    for key, value in before.items():
-        if value is not None:
-            repo.git.config("--local", f"rerere.{key}", value)
-        elif _local_config(repo, f"rerere.{key}") is not None:
-            repo.git.config("--local", "--unset-all", f"rerere.{key}")
-    try:
-        repo.git.config("--local", "--get-regexp", r"^rerere\.")
-    except GitCommandError:  # nothing left in the section: drop its header too
-        with suppress(GitCommandError):
-            repo.git.config("--local", "--remove-section", "rerere")
-

@@ -113,7 +113,3 @@ def refuse_checkout_loss(repo: Repo, user: Changes, target: str, command: str) -
                       hints=[f"git -C {shlex.quote(str(repo.working_dir))} stash push --include-untracked -- {quoted}"
                              f"   # then ellm-release {command}, then git stash pop"])
 
-
-def three_way(current: str, base: str, other: str) -> tuple[str, bool]:
-    """The change base -> other applied to current; (text, no conflicts)."""
-    return gitworktree.three_way(current, base, other)

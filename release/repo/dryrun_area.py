@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from release.repo import gitworktree
+from release.repo import gitworktree, gitwrite
 from release.repo.gitrepo import Repo, common_dir, git_dir
 
 PREFIX = "dry-run-"
@@ -35,9 +35,9 @@ def rehearsal_worktree(repo: Repo, ref: str) -> Iterator[Repo]:
     try:
         rehearsal = gitworktree.shared_clone(repo, where)
         # the repository's own settings (identity, merge and rerere options), and its hooks
-        gitworktree.set_local_config(rehearsal, "include.path", str(common / "config"))
+        gitwrite.set_local_config(rehearsal, "include.path", str(common / "config"))
         if gitworktree.config_value(repo, "core.hooksPath") is None:
-            gitworktree.set_local_config(rehearsal, "core.hooksPath", str(common / "hooks"))
+            gitwrite.set_local_config(rehearsal, "core.hooksPath", str(common / "hooks"))
         if (common / "rr-cache").is_dir():
             shutil.copytree(common / "rr-cache", git_dir(rehearsal) / "rr-cache", symlinks=True)
         gitworktree.checkout_detached(rehearsal, ref)

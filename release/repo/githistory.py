@@ -82,6 +82,16 @@ def full_ref_name(repo: Repo, ref: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def commits_in(repo: Repo, revs: str) -> list[str]:
+    """Every commit in `revs` (e.g. `A..HEAD`), oldest first."""
+    return _git(repo, "rev-list", "--reverse", revs).split()
+
+
+def one_line_log(repo: Repo, revs: str) -> list[str]:
+    """"<abbreviated SHA> <subject>" for each commit in `revs`, oldest first: for a message."""
+    return [line for line in _git(repo, "log", "--reverse", "--format=%h %s", revs).splitlines() if line]
+
+
 def range_subjects(repo: Repo, revs: str, *, oldest_first: bool = True) -> list[tuple[str, str]]:
     """(SHA, subject) of every commit in `revs`."""
     order = ["--reverse"] if oldest_first else []

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -231,15 +230,6 @@ def files_touched(repo: Repo, shas: Iterable[str]) -> dict[str, tuple[str, ...]]
     return {sha: tuple(paths) for sha, paths in result.items()}
 
 
-# The replay's own names for `files_touched`, until it calls that.
-def changed_files(repo: Repo, sha: str) -> list[str]:
-    return list(files_touched(repo, [sha])[sha])
-
-
-def files_by_commit(repo: Repo, shas: Iterable[str]) -> dict[str, list[str]]:
-    return {sha: list(files) for sha, files in files_touched(repo, shas).items()}
-
-
 def only_readme(files: Sequence[str]) -> bool:
     return bool(files) and all(f == README for f in files)
 
@@ -294,13 +284,6 @@ def upstream_patch_ids(repo: Repo, old_base: str, new_base: str, paths: Iterable
     return {line.split()[0] for line in ids.stdout.decode().splitlines() if line}
 
 
-def enable_rerere(repo: Repo) -> None:
-    """Record conflict resolutions and reuse them on the next attempt (`git config`, so that the rest
-    of the file is left byte for byte as it was)."""
-    repo.git.config("--local", "rerere.enabled", "true")
-    repo.git.config("--local", "rerere.autoupdate", "true")
-
-
 def unmerged_files(repo: Repo) -> list[str]:
     out = repo.git.diff("--name-only", "--diff-filter=U")
     return sorted({line for line in out.splitlines() if line})
@@ -340,12 +323,6 @@ def picked_sources(repo: Repo, since: str, tip: str = "HEAD") -> list[tuple[str,
         found = PICKED_FROM.findall(body)
         pairs.append((sha, found[-1] if found else None))
     return pairs
-
-
-def drop_sequencer(repo: Repo) -> None:
-    """Forget git's multi-commit cherry-pick plan but keep the current pick (CHERRY_PICK_HEAD, index,
-    worktree): `cherry-pick --continue/--skip/--abort` then act on that one commit only."""
-    shutil.rmtree(git_dir(repo) / "sequencer", ignore_errors=True)
 
 
 def cherry_pick_head(repo: Repo) -> str | None:

@@ -4,6 +4,7 @@ the worktrees of a clone, and the throw-away clone a rehearsal picks in.
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import tempfile
@@ -130,15 +131,33 @@ def config_value(repo: Repo, name: str) -> str | None:
         return None
 
 
+def local_config(repo: Repo, name: str) -> str | None:
+    """A setting of the repository's own config file (not the user's or the system's), or None."""
+    try:
+        return str(repo.git.config("--local", "--get", name))
+    except GitCommandError:  # exit 1: not set
+        return None
+
+
+def local_settings(repo: Repo, section: str, keys: Sequence[str] = ()) -> dict[str, str | None]:
+    """`section.KEY` settings of the repository's own config file, from one git process: each of
+    `keys` (None where not set), or every key the section has when `keys` is empty."""
+    wanted = "|".join(re.escape(k) for k in keys) if keys else "[^.]+"
+    try:
+        out = repo.git.config("--local", "--get-regexp", rf"^{re.escape(section)}\.({wanted})$")
+    except GitCommandError:  # exit 1: none set
+        out = ""
+    found = dict(line.partition(" ")[::2] for line in str(out).splitlines())
+    if not keys:
+        return {name.partition(".")[2]: value for name, value in found.items()}
+    return {key: found.get(f"{section}.{key}") for key in keys}
+
+
 def shared_clone(repo: Repo, where: Path) -> Repo:
     """A clone at `where` that borrows the repository's objects (`--shared`: nothing copied, and
     nothing registered in the repository), with nothing checked out yet."""
     repo.git.clone("--shared", "--no-checkout", "--quiet", str(common_dir(repo)), str(where))
     return Repo(where)
-
-
-def set_local_config(repo: Repo, name: str, value: str) -> None:
-    repo.git.config("--local", name, value)
 
 
 def checkout_detached(repo: Repo, ref: str) -> None:

@@ -6,11 +6,14 @@ whether it is safe to run is the caller's.
 from __future__ import annotations
 
 import shlex
+import shutil
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 
 from release.errors import Failed
 from release.repo.gitproc import GitCommandError
-from release.repo.gitrepo import Repo, config_env, failure_reason, push_refusal
+from release.repo.gitrepo import Repo, config_env, failure_reason, git_dir, push_refusal
+from release.repo.gitworktree import local_config, local_settings
 
 
 def commit_file(repo: Repo, path: str, message: str) -> str | None:
@@ -29,6 +32,25 @@ def restore_from_head(repo: Repo, paths: Sequence[str]) -> None:
     lacks go away)."""
     if paths:
         repo.git.restore("--source=HEAD", "--staged", "--worktree", "--", *paths)
+
+
+def create_branch_at(repo: Repo, branch: str, start: str) -> None:
+    """Create `branch` at `start` and check it out."""
+    repo.git.checkout("--quiet", "-b", branch, start)
+
+
+def switch_to(repo: Repo, ref: str) -> None:
+    """Check `ref` out (a branch, or a commit: detached); uncommitted edits are carried along."""
+    repo.git.checkout("--quiet", ref)
+
+
+def reset_hard(repo: Repo) -> None:
+    """Put the index and the working copy back as HEAD has them (untracked files stay)."""
+    repo.git.reset("--hard", "--quiet")
+
+
+def delete_branch(repo: Repo, branch: str) -> None:
+    repo.git.branch("-D", branch)
 
 
 def update_ref(repo: Repo, ref: str, new: str, old: str) -> None:
@@ -59,6 +81,16 @@ def push(repo: Repo, remote: str, refspec: str) -> None:
     _talk(repo, "push", remote, "--quiet", remote, refspec)
 
 
+def push_branch(repo: Repo, remote: str, branch: str) -> str | None:
+    """Push `branch` to the remote's branch of that name (never forced); None when it went, else
+    why it did not, in the server's or the hook's words ("" when they said nothing)."""
+    try:
+        repo.git.push("--quiet", remote, f"refs/heads/{branch}:refs/heads/{branch}")
+    except GitCommandError as exc:
+        return push_refusal(exc)
+    return None
+
+
 def _talk(repo: Repo, verb: str, remote: str, *args: str) -> None:
     try:
         getattr(repo.git, verb)(*args)
@@ -73,6 +105,36 @@ def with_settings(repo: Repo, settings: Mapping[str, str]) -> None:
     """Every later git command on this handle runs with these settings (`git -c`), on top of the
     configuration files, which stay untouched."""
     repo.git.update_environment(**config_env(dict(settings)))
+
+
+def set_local_config(repo: Repo, name: str, value: str) -> None:
+    repo.git.config("--local", name, value)
+
+
+def enable_rerere(repo: Repo) -> None:
+    """Record conflict resolutions and reuse them on the next attempt (`git config`, so that the rest
+    of the file is left byte for byte as it was)."""
+    set_local_config(repo, "rerere.enabled", "true")
+    set_local_config(repo, "rerere.autoupdate", "true")
+
+
+def restore_settings(repo: Repo, section: str, before: Mapping[str, str | None]) -> None:
+    """Put `section.KEY` back as `before` had each (None: not set), leaving no empty section header
+    behind in the repository's config file."""
+    for key, value in before.items():
+        if value is not None:
+            set_local_config(repo, f"{section}.{key}", value)
+        elif local_config(repo, f"{section}.{key}") is not None:
+            repo.git.config("--local", "--unset-all", f"{section}.{key}")
+    if not local_settings(repo, section):
+        with suppress(GitCommandError):  # nothing left in the section: drop its header too (if any)
+            repo.git.config("--local", "--remove-section", section)
+
+
+def drop_sequencer(repo: Repo) -> None:
+    """Forget git's multi-commit cherry-pick plan but keep the current pick (CHERRY_PICK_HEAD, index,
+    worktree): `cherry-pick --continue/--skip/--abort` then act on that one commit only."""
+    shutil.rmtree(git_dir(repo) / "sequencer", ignore_errors=True)
 
 
 def cherry_pick(repo: Repo, *shas: str) -> bool:

@@ -23,7 +23,7 @@ from support.worlds import Cli, world_argv
 from release.demo.sandbox import World
 from release.manifest.model import load_manifest
 from release.rebase import replay
-from release.repo import gitrepo
+from release.repo import gitwrite
 from release.repo.gitrepo import open_repo
 
 TARGET = "ellm-0.13.0"
@@ -255,7 +255,7 @@ def test_killed_right_after_git_reused_a_recorded_resolution(world: World, cli: 
         raise Killed
 
     with monkeypatch.context() as patched:
-        patched.setattr(gitrepo, "drop_sequencer", killed)  # the first thing after git stopped
+        patched.setattr(gitwrite, "drop_sequencer", killed)  # the first thing after git stopped
         with pytest.raises(Killed):
             cli(world, "rebase", "0.13.0")
     assert (world.fork / ".git" / "CHERRY_PICK_HEAD").exists()
