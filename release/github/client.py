@@ -1,7 +1,7 @@
-"""GitHub side of the release loop: the release pull request and the nightly tracking issue.
+"""GitHub side of the release loop: the settings GitHub Actions gives, and a thin PyGithub wrapper
+that opens or updates the release pull request and keeps the nightly tracking issue.
 
-Two halves kept apart: pure builders (titles, bodies, comments and the decision of what to do with
-the tracking issue), testable without a network, and a thin PyGithub wrapper that performs them.
+What it sends is built, without a network, in `pull_request` and `tracking_issue`.
 The token is only ever handed to PyGithub; every message that leaves this module goes through
 `redact()` first, so neither an error nor a log line can carry it.
 """
@@ -11,21 +11,26 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from release.errors import Failed, Refused
-from release.rebase.summary import RebaseSummary, md_text
+from release.github.pull_request import PullAction, PullRequestPlan, PullRequestResult
+from release.github.tracking_issue import (
+    ISSUE_TITLE,
+    NotifyAction,
+    NotifyResult,
+    RunInfo,
+    RunStatus,
+    cancelled_comment,
+    failure_comment,
+    failure_issue_body,
+    plan_notify,
+    success_comment,
+)
 from release.redaction import redact, register_secret
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_LABEL = "nightly-rebase"
-# GitHub refuses bodies (pull requests, issues, comments) longer than this many characters.
-BODY_LIMIT = 65536
-ISSUE_TITLE = "Nightly rebase run is failing"
-# Hidden markers: a later run finds its own PR body / issue by them, and readers never see them.
-PR_MARKER = "<!-- ellm-release:pull-request -->"
-ISSUE_MARKER = "<!-- ellm-release:nightly-tracking -->"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -61,197 +66,6 @@ def check_slug(slug: str | None, what: str = "--repo-slug") -> str:
         raise Refused(f"{what} must look like owner/name, got {slug!r}",
                       hints=["pass --repo-slug owner/name or set GITHUB_REPOSITORY"])
     return slug
-
-
-# --------------------------------------------------------------------------------------------------
-# Pull request: pure part
-
-
-@dataclass(frozen=True)
-class PullRequestPlan:
-    slug: str
-    head: str  # a branch, or owner:branch for a branch in another repository
-    base: str
-    title: str
-    body: str
-    draft: bool = False
-
-    @property
-    def head_filter(self) -> str:
-        """GitHub's `head` query wants owner:branch; a bare branch is in the target repository."""
-        return self.head if ":" in self.head else f"{self.slug.split('/')[0]}:{self.head}"
-
-    def create_request(self, api: str) -> dict[str, Any]:
-        """The request `pr` sends when no pull request is open for this head yet."""
-        return {"method": "POST", "url": f"{api}/repos/{self.slug}/pulls",
-                "json": {"title": self.title, "head": self.head, "base": self.base, "body": self.body,
-                         "draft": self.draft}}
-
-    def lookup_request(self, api: str) -> dict[str, Any]:
-        return {"method": "GET", "url": f"{api}/repos/{self.slug}/pulls",
-                "params": {"state": "open", "head": self.head_filter, "base": self.base}}
-
-
-def pr_title(summary: RebaseSummary | None, version: str) -> str:
-    if summary is not None and summary.state == "conflict":
-        return f"ellm-{version}: rebase onto upstream v{version} (needs a maintainer)"
-    return f"ellm-{version}: rebase the patch stack onto upstream v{version}"
-
-
-def pr_body(report_markdown: str) -> str:
-    footer = "_Written by `ellm-release pr`; running it again updates this text._"
-    return f"{report_markdown.rstrip()}\n\n{PR_MARKER}\n{footer}\n"
-
-
-# Room kept under GitHub's limit: GitHub may count some characters differently from Python.
-BODY_BUDGET = BODY_LIMIT - 1024
-
-
-def fit_pr_body(report: str, *, without_range_diffs: str | None = None, report_url: str | None = None
-                ) -> tuple[str, str | None]:
-    """The pull request body, within GitHub's size limit, and what was left out (None: nothing).
-    First the range-diffs go, with a note that says so and where the full report is; a body still
-    too long is cut at a line, with the same note."""
-    body = pr_body(report)
-    if len(body) <= BODY_BUDGET:
-        return body, None
-    where = f"the full report: {report_url}" if report_url else \
-        "the full report: `ellm-release report` on the release repository, or the run's report artifact"
-    if without_range_diffs is not None:
-        note = (f"> **Shortened:** the range-diffs are left out; with them this description would be {len(body):,} "
-                f"characters, over GitHub's limit of {BODY_LIMIT:,}. See {where}.\n\n")
-        trimmed = pr_body(note + without_range_diffs)
-        if len(trimmed) <= BODY_BUDGET:
-            return trimmed, "range-diffs"
-        report = without_range_diffs
-    note = (f"> **Shortened:** this description is cut to fit GitHub's limit of {BODY_LIMIT:,} characters "
-            f"(it would be {len(body):,}). See {where}.\n\n")
-    room = BODY_BUDGET - len(pr_body(note)) - len("\n…\n")
-    cut = report[:room].rsplit("\n", 1)[0]
-    return pr_body(note + cut + "\n…\n"), "cut"
-
-
-class PullAction(StrEnum):
-    CREATED = "created"
-    UPDATED = "updated"  # an open pull request got the new title and body
-    UNCHANGED = "unchanged"  # the open pull request already says this
-
-
-@dataclass(frozen=True)
-class PullRequestResult:
-    action: PullAction
-    number: int | None
-    url: str | None
-    request: dict[str, Any] | None = None
-
-
-# --------------------------------------------------------------------------------------------------
-# Tracking issue: pure part
-
-
-class NotifyAction(StrEnum):
-    CREATE = "create"  # first failure: open the issue
-    COMMENT = "comment"  # failing again: add this run to the open issue
-    CLOSE = "close"  # green again: comment and close
-    NONE = "none"  # green, and nothing was open
-
-
-class RunStatus(StrEnum):
-    """How the nightly run ended, as GitHub Actions says it (`job.status`)."""
-
-    SUCCESS = "success"
-    FAILURE = "failure"
-    CANCELLED = "cancelled"
-
-
-NOTIFY_STATUSES = tuple(status.value for status in RunStatus)
-
-
-def plan_notify(status: str, open_issue: int | None) -> NotifyAction:
-    """Only success is green. A cancelled run proves nothing either way: it never closes the issue
-    (it notes itself on an open one) and never opens one."""
-    if status == RunStatus.FAILURE:
-        return NotifyAction.COMMENT if open_issue is not None else NotifyAction.CREATE
-    if status == RunStatus.SUCCESS:
-        return NotifyAction.CLOSE if open_issue is not None else NotifyAction.NONE
-    if status == RunStatus.CANCELLED:
-        return NotifyAction.COMMENT if open_issue is not None else NotifyAction.NONE
-    raise Refused(f"--status must be one of {', '.join(NOTIFY_STATUSES)}, got {status!r}")
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """What the nightly run tells about itself."""
-
-    status: str
-    step: str | None = None
-    run_url: str | None = None
-    summary: RebaseSummary | None = None
-
-
-def _conflict_lines(summary: RebaseSummary | None) -> list[str]:
-    """A replay conflict is a normal stop that waits for a person, so it is said that way."""
-    if summary is None or summary.conflict is None:
-        return []
-    c = summary.conflict
-    lines = ["", f"**Needs a maintainer:** the replay onto upstream {summary.version} stopped on a conflict.", "",
-             f"- Patch: `{c.patch_id}` ({md_text(c.patch_title)})",
-             f"- Commit: `{c.commit[:12]}` {md_text(c.subject)}",
-             "- Conflicting files: " + (", ".join(f"`{f}`" for f in c.files) or "none recorded")]
-    if c.forensics:
-        from release.rebase.forensics import render_markdown as forensics_markdown
-
-        lines += ["", "Why: the upstream changes to the conflicting lines", "", *forensics_markdown(c.forensics)]
-    if c.next_commands:
-        lines += ["", "To resolve it locally:", "", "```", *c.next_commands, "```"]
-    return lines
-
-
-def _run_lines(run: RunInfo) -> list[str]:
-    lines = []
-    if run.run_url:
-        lines.append(f"- Run: {run.run_url}")
-    if run.step:
-        lines.append(f"- Failing step: `{run.step}`")
-    if run.summary is not None:
-        s = run.summary
-        lines.append(f"- Rebase: `{s.branch}` on `{s.base_ref}` ({s.state})")
-    return lines
-
-
-def failure_issue_body(run: RunInfo, label: str) -> str:
-    lines = [ISSUE_MARKER,
-             "The scheduled nightly release run failed. Later failures are added here as comments; "
-             "the next green run closes this issue.", "", *_run_lines(run), *_conflict_lines(run.summary),
-             "", f"_Managed by `ellm-release notify` through the `{label}` label._"]
-    return "\n".join(lines) + "\n"
-
-
-def failure_comment(run: RunInfo) -> str:
-    lines = ["The nightly run failed again.", "", *_run_lines(run), *_conflict_lines(run.summary)]
-    return "\n".join(lines) + "\n"
-
-
-def cancelled_comment(run: RunInfo) -> str:
-    lines = ["The nightly run was cancelled, so it is not green; this issue stays open.", "", *_run_lines(run)]
-    return "\n".join(lines) + "\n"
-
-
-def success_comment(run: RunInfo) -> str:
-    lines = ["The nightly run is green again; closing.", "", *_run_lines(run)]
-    return "\n".join(lines) + "\n"
-
-
-@dataclass(frozen=True)
-class NotifyResult:
-    action: NotifyAction
-    issue: int | None
-    url: str | None
-    requests: tuple[dict[str, Any], ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """What `notify --json` reports; the requests it sent stay out (their bodies are long)."""
-        return {"action": self.action, "issue": self.issue, "url": self.url}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -447,25 +261,3 @@ class GitHubClient:
                    repeatable=False)
         self._call(f"close issue #{issue.number}", lambda: issue.edit(state="closed", state_reason="completed"))
         return NotifyResult(action, issue.number, issue.html_url)
-
-
-def notify_requests(run: RunInfo, slug: str, label: str, api: str, title: str = ISSUE_TITLE
-                    ) -> tuple[dict[str, Any], ...]:
-    """What `notify --dry-run` shows: the lookup, then each possible write for this status."""
-    base = f"{api}/repos/{slug}/issues"
-    lookup = {"method": "GET", "url": base, "params": {"state": "open", "labels": label}}
-    if run.status == RunStatus.FAILURE:
-        return (lookup,
-                {"when": "no issue is open", "method": "POST", "url": base,
-                 "json": {"title": title, "body": failure_issue_body(run, label), "labels": [label]}},
-                {"when": "an issue is open", "method": "POST", "url": f"{base}/{{number}}/comments",
-                 "json": {"body": failure_comment(run)}})
-    if run.status == RunStatus.CANCELLED:
-        return (lookup,
-                {"when": "an issue is open", "method": "POST", "url": f"{base}/{{number}}/comments",
-                 "json": {"body": cancelled_comment(run)}})
-    return (lookup,
-            {"when": "an issue is open", "method": "POST", "url": f"{base}/{{number}}/comments",
-             "json": {"body": success_comment(run)}},
-            {"when": "an issue is open", "method": "PATCH", "url": f"{base}/{{number}}",
-             "json": {"state": "closed", "state_reason": "completed"}})

@@ -14,6 +14,7 @@ from release_layout import sample_summary, save_summary
 from support.cli import run_cli
 
 from release.github import client as gh
+from release.github import pull_request, tracking_issue
 from release.rebase.summary import PatchResult, md_text, render_markdown
 
 
@@ -122,13 +123,13 @@ def _huge_summary():
 
 def test_a_body_over_githubs_limit_leaves_out_the_range_diffs_and_says_so(workspace, github):
     summary = _huge_summary()
-    assert len(render_markdown(summary)) > gh.BODY_LIMIT
+    assert len(render_markdown(summary)) > pull_request.BODY_LIMIT
     save_summary(workspace["state"], summary)
     run = pr(workspace, github, "--report-url", "https://ci.example/runs/42")
     assert run.code == 0, run.text
     [post] = github.writes()
     body = post.body["body"]
-    assert len(body) <= gh.BODY_LIMIT and "line 17 of a long range-diff" not in body
+    assert len(body) <= pull_request.BODY_LIMIT and "line 17 of a long range-diff" not in body
     assert "range-diffs are left out" in body and "https://ci.example/runs/42" in body
     assert "amd-gpu-detection" in body and "range-diff left out here" in body
     assert "leaves out the range-diffs" in run.text
@@ -160,7 +161,7 @@ def test_a_hand_written_body_over_the_limit_is_cut_and_says_so(workspace, github
     run = pr(workspace, github, "--body-file", str(body_file))
     assert run.code == 0, run.text
     sent = github.writes()[0].body["body"]
-    assert len(sent) <= gh.BODY_LIMIT and "cut to fit GitHub's limit" in sent and sent.count("\nline ") > 1000
+    assert len(sent) <= pull_request.BODY_LIMIT and "cut to fit GitHub's limit" in sent and sent.count("\nline ") > 1000
 
 
 @pytest.mark.parametrize("title", ["Fix [/] thing | with a pipe", "[k8s] <script>alert(1)</script> *bold*",
@@ -196,8 +197,8 @@ def test_a_cancelled_run_with_no_open_issue_opens_none(workspace, github):
 def test_an_issue_title_with_markdown_is_escaped_in_the_conflict_lines():
     summary = sample_summary(conflict=True)
     conflict = dataclasses.replace(summary.conflict, patch_title="AMD | [x] <b>", subject="Fix `a` *b*")
-    body = gh.failure_issue_body(gh.RunInfo("failure", summary=dataclasses.replace(summary, conflict=conflict)),
-                                 "nightly-rebase")
+    run = tracking_issue.RunInfo("failure", summary=dataclasses.replace(summary, conflict=conflict))
+    body = tracking_issue.failure_issue_body(run, "nightly-rebase")
     assert "AMD \\| \\[x\\] \\<b\\>" in body and "Fix \\`a\\` \\*b\\*" in body
 
 

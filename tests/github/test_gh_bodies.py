@@ -8,25 +8,26 @@ from support.cli import run_cli
 
 from release.errors import Refused
 from release.github import client as gh
+from release.github import pull_request, tracking_issue
 from release.redaction import redact, register_secret
 
 
 @pytest.mark.parametrize(("status", "open_issue", "action"), [
-    ("failure", None, gh.NotifyAction.CREATE),
-    ("failure", 7, gh.NotifyAction.COMMENT),
-    ("success", 7, gh.NotifyAction.CLOSE),
-    ("success", None, gh.NotifyAction.NONE),
+    ("failure", None, tracking_issue.NotifyAction.CREATE),
+    ("failure", 7, tracking_issue.NotifyAction.COMMENT),
+    ("success", 7, tracking_issue.NotifyAction.CLOSE),
+    ("success", None, tracking_issue.NotifyAction.NONE),
     # a cancelled run is not green: it never closes the issue and never opens one
-    ("cancelled", 7, gh.NotifyAction.COMMENT),
-    ("cancelled", None, gh.NotifyAction.NONE),
+    ("cancelled", 7, tracking_issue.NotifyAction.COMMENT),
+    ("cancelled", None, tracking_issue.NotifyAction.NONE),
 ])
 def test_plan_notify(status, open_issue, action):
-    assert gh.plan_notify(status, open_issue) is action
+    assert tracking_issue.plan_notify(status, open_issue) is action
 
 
 def test_plan_notify_rejects_other_statuses():
     with pytest.raises(Refused):
-        gh.plan_notify("skipped", None)
+        tracking_issue.plan_notify("skipped", None)
 
 
 def test_redact():
@@ -60,20 +61,20 @@ def test_bad_slugs(slug):
 
 
 def test_head_filter():
-    plan = gh.PullRequestPlan("Org/repo", "release/1.0.0", "main", "t", "b")
+    plan = pull_request.PullRequestPlan("Org/repo", "release/1.0.0", "main", "t", "b")
     assert plan.head_filter == "Org:release/1.0.0"
-    assert gh.PullRequestPlan("Org/repo", "me:branch", "main", "t", "b").head_filter == "me:branch"
+    assert pull_request.PullRequestPlan("Org/repo", "me:branch", "main", "t", "b").head_filter == "me:branch"
 
 
 def test_titles_and_bodies():
     clean, conflict = sample_summary(), sample_summary(conflict=True)
-    assert "needs a maintainer" in gh.pr_title(conflict, "0.13.0")
-    assert gh.pr_title(clean, "0.13.0").startswith("ellm-0.13.0")
-    run = gh.RunInfo(status="failure", step="rebase", run_url="https://ci/run/1", summary=conflict)
-    body = gh.failure_issue_body(run, "nightly-rebase")
-    assert body.startswith(gh.ISSUE_MARKER) and "Needs a maintainer" in body and "`rebase`" in body
-    assert "Needs a maintainer" not in gh.failure_comment(gh.RunInfo("failure", summary=clean))
-    assert "green again" in gh.success_comment(gh.RunInfo("success"))
+    assert "needs a maintainer" in pull_request.pr_title(conflict, "0.13.0")
+    assert pull_request.pr_title(clean, "0.13.0").startswith("ellm-0.13.0")
+    run = tracking_issue.RunInfo(status="failure", step="rebase", run_url="https://ci/run/1", summary=conflict)
+    body = tracking_issue.failure_issue_body(run, "nightly-rebase")
+    assert body.startswith(tracking_issue.ISSUE_MARKER) and "Needs a maintainer" in body and "`rebase`" in body
+    assert "Needs a maintainer" not in tracking_issue.failure_comment(tracking_issue.RunInfo("failure", summary=clean))
+    assert "green again" in tracking_issue.success_comment(tracking_issue.RunInfo("success"))
 
 
 @pytest.mark.parametrize("command", ["upstream", "report", "pr", "notify"])

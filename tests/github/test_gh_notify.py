@@ -6,7 +6,7 @@ from fake_github import SLUG, TOKEN, FakeGitHub
 from release_layout import sample_summary, save_summary
 from support.cli import run_cli
 
-from release.github.client import ISSUE_MARKER
+from release.github.tracking_issue import ISSUE_MARKER
 
 RUN_ENV = {"GITHUB_SERVER_URL": "https://github.example", "GITHUB_REPOSITORY": SLUG, "GITHUB_RUN_ID": "4242"}
 RUN_URL = f"https://github.example/{SLUG}/actions/runs/4242"

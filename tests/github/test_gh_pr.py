@@ -6,7 +6,7 @@ from fake_github import SLUG, TOKEN, FakeGitHub
 from release_layout import sample_summary, save_summary
 from support.cli import run_cli
 
-from release.github.client import PR_MARKER
+from release.github.pull_request import PR_MARKER
 from release.rebase.summary import render_markdown
 
 

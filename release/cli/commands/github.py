@@ -18,6 +18,7 @@ from release.cli.output import Options, pass_options
 from release.cli.tables import rebase_table
 from release.errors import Refused
 from release.github import client as gh
+from release.github import pull_request, tracking_issue
 from release.rebase.summary import RebaseSummary, render_markdown
 from release.records import read_json, state_dir
 
@@ -265,27 +266,28 @@ def pr_cmd(opts: Options, into: str, repo_slug: str | None, head: str | None, ba
     else:
         assert summary is not None
         full, shorter = render_markdown(summary), render_markdown(summary, range_diffs=False)
-    body, left_out = gh.fit_pr_body(full, without_range_diffs=shorter, report_url=report_url or gh.run_url_from_env())
+    body, left_out = pull_request.fit_pr_body(full, without_range_diffs=shorter,
+                                              report_url=report_url or gh.run_url_from_env())
     if left_out:
-        opts.say(f"note: the report is over GitHub's {gh.BODY_LIMIT:,} characters; the pull request body "
+        opts.say(f"note: the report is over GitHub's {pull_request.BODY_LIMIT:,} characters; the pull request body "
                  + ("leaves out the range-diffs" if left_out == "range-diffs" else "is cut") + " and says so",
                  style="yellow")
-    plan = gh.PullRequestPlan(slug=gh.check_slug(slug), head=head, base=base,
-                              title=title or gh.pr_title(summary, version), body=body, draft=draft)
+    plan = pull_request.PullRequestPlan(slug=gh.check_slug(slug), head=head, base=base,
+                              title=title or pull_request.pr_title(summary, version), body=body, draft=draft)
     api = gh.api_url(github_url)
     if opts.dry_run:
         _pr_dry_run(opts, plan, api)
         return
     client = gh.GitHubClient(plan.slug, require_token(opts), api)
     result = client.create_or_update_pull(plan)
-    verb = {gh.PullAction.CREATED: "opened", gh.PullAction.UPDATED: "updated the body of",
-            gh.PullAction.UNCHANGED: "nothing to change in"}[result.action]
+    verb = {pull_request.PullAction.CREATED: "opened", pull_request.PullAction.UPDATED: "updated the body of",
+            pull_request.PullAction.UNCHANGED: "nothing to change in"}[result.action]
     _plain(opts, f"{verb} pull request #{result.number}: {result.url}")
     opts.emit({"action": result.action, "number": result.number, "url": result.url, "repo": plan.slug,
                "head": plan.head, "base": plan.base, "body_left_out": left_out})
 
 
-def _pr_dry_run(opts: Options, plan: gh.PullRequestPlan, api: str) -> None:
+def _pr_dry_run(opts: Options, plan: pull_request.PullRequestPlan, api: str) -> None:
     lookup, create = plan.lookup_request(api), plan.create_request(api)
     _plain(opts, f"dry run: would look for an open pull request: GET {lookup['url']} {lookup['params']}")
     _plain(opts, f"if none is open, it would send: POST {create['url']}")
@@ -307,12 +309,12 @@ def _pr_dry_run(opts: Options, plan: gh.PullRequestPlan, api: str) -> None:
 @click.command("notify")
 @click.option("--issue", "use_issue", is_flag=True, default=True,
               help="Report through one tracking issue (the only channel for now; on by default).")
-@click.option("--status", type=click.Choice(list(gh.NOTIFY_STATUSES)), required=True,
+@click.option("--status", type=click.Choice(list(tracking_issue.NOTIFY_STATUSES)), required=True,
               help="How the run ended; only success is green (cancelled never closes the issue).")
 @click.option("--step", metavar="NAME", help="The step or job that failed.")
 @click.option("--run-url", metavar="URL", help="Link to the run. Default: built from the Actions environment.")
 @click.option("--label", default=gh.DEFAULT_LABEL, show_default=True, help="Label that marks the tracking issue.")
-@click.option("--title", default=gh.ISSUE_TITLE, show_default=True, help="Title of a newly opened issue.")
+@click.option("--title", default=tracking_issue.ISSUE_TITLE, show_default=True, help="Title of a newly opened issue.")
 @click.option("--repo-slug", metavar="OWNER/NAME", help="Repository for the issue. Default: $GITHUB_REPOSITORY.")
 @summary_option
 @github_url_option
@@ -327,11 +329,11 @@ def notify_cmd(opts: Options, use_issue: bool, status: str, step: str | None, ru
     GITHUB_REPOSITORY and GITHUB_RUN_ID.
     """
     slug = gh.check_slug(repo_slug or os.environ.get("GITHUB_REPOSITORY"))
-    run = gh.RunInfo(status=status, step=step, run_url=run_url or gh.run_url_from_env(),
+    run = tracking_issue.RunInfo(status=status, step=step, run_url=run_url or gh.run_url_from_env(),
                      summary=load_summary(opts, summary_file, required=False))
     api = gh.api_url(github_url)
     if opts.dry_run:
-        requests = gh.notify_requests(run, slug, label, api, title)
+        requests = tracking_issue.notify_requests(run, slug, label, api, title)
         _plain(opts, f"dry run: would look for an open issue labelled {label!r} in {slug}, then:")
         for req in requests[1:]:
             _plain(opts, f"  ({req['when']}) {req['method']} {req['url']}")
@@ -342,15 +344,16 @@ def notify_cmd(opts: Options, use_issue: bool, status: str, step: str | None, ru
     result = client.notify(run, label, title)
     _say_notify(opts, result, label)
     opts.emit({**result.to_dict(), "repo": slug, "label": label,
-               "needs_maintainer": bool(run.summary and run.summary.conflict and status == gh.RunStatus.FAILURE)})
+               "needs_maintainer": bool(run.summary and run.summary.conflict
+                                        and status == tracking_issue.RunStatus.FAILURE)})
 
 
-def _say_notify(opts: Options, result: gh.NotifyResult, label: str) -> None:
+def _say_notify(opts: Options, result: tracking_issue.NotifyResult, label: str) -> None:
     messages = {
-        gh.NotifyAction.CREATE: f"opened tracking issue #{result.issue}: {result.url}",
-        gh.NotifyAction.COMMENT: f"commented on tracking issue #{result.issue}: {result.url}",
-        gh.NotifyAction.CLOSE: f"closed tracking issue #{result.issue}: {result.url}",
-        gh.NotifyAction.NONE: f"no open issue labelled {label!r}, and nothing to report: nothing to do",
+        tracking_issue.NotifyAction.CREATE: f"opened tracking issue #{result.issue}: {result.url}",
+        tracking_issue.NotifyAction.COMMENT: f"commented on tracking issue #{result.issue}: {result.url}",
+        tracking_issue.NotifyAction.CLOSE: f"closed tracking issue #{result.issue}: {result.url}",
+        tracking_issue.NotifyAction.NONE: f"no open issue labelled {label!r}, and nothing to report: nothing to do",
     }
     _plain(opts, messages[result.action])
 
