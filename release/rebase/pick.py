@@ -155,7 +155,8 @@ def stop_on_conflict(repo: Repo, manifest: Manifest, state: ReplayState, step: S
     state.pick_paths = sorted((now.every - set(state.dirty_before)) | now.unmerged)
     save_state(repo, state)
     patch = manifest.patch(step.patch_id)
-    files = tuple(gitrepo.unmerged_files(repo) or conflicts_in_message(repo))
+    # the status just read names the unmerged paths (git's seven unmerged states): no second query
+    files = tuple(sorted(now.unmerged) or conflicts_in_message(repo))
     where = shlex.quote(str(repo.working_dir))
     info = ConflictInfo(
         patch_id=patch.id, patch_title=patch.title, commit=step.commit,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from release.errors import Refused
 from release.manifest.model import Manifest
@@ -67,13 +68,12 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest,
     carried = [sha for p in manifest.carried_patches for sha in p.commits]
     branch = manifest.branch(request.version)
     status = None if request.dry_run else pool.submit(gitrepo.uncommitted, repo)
-    taken = pool.submit(gitrepo.branch_exists, repo, branch)
     missing_scan = pool.submit(gitrepo.missing_commits, repo, carried)
     merges_scan = pool.submit(gitrepo.merge_commits, repo, carried)
     files_scan = pool.submit(gitrepo.files_touched, repo, carried)
     ids_scan = pool.submit(gitrepo.patch_ids, repo, carried)
-    old_branch = pool.submit(_old_branch_heads, repo, manifest)
-    extras_scan = pool.submit(_old_branch_extras, repo, manifest, old_branch)
+    branches = pool.submit(_branches, repo, manifest, branch)
+    extras_scan = pool.submit(_old_branch_extras, repo, manifest, branches)
     gitrepo.require_remote(repo, manifest.upstream_remote)
     if request.push:
         gitrepo.require_remote(repo, manifest.fork_remote)
@@ -85,7 +85,7 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest,
     refuse_base_holding_patches(repo, choice, manifest.base, carried, manifest.upstream_remote)
     _require_regular_readme(repo, choice.sha)
     require_regular_inside(manifest.path.parent, manifest.path, "the manifest")
-    if taken.result():
+    if branches.result().new_exists:
         raise Refused(f"the branch {branch} already exists",
                       hints=[f"delete it first if it is a failed attempt: git branch -D {branch}",
                              "or continue a stopped rebase: ellm-release continue"])
@@ -100,7 +100,7 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest,
                       hints=[f"git fetch {manifest.fork_remote}   # the old branch holds them"])
     _refuse_merge_commits(repo, manifest, merges_scan.result())
 
-    _require_local_branch_has_the_forks(repo, manifest, old_branch.result())
+    _require_local_branch_has_the_forks(repo, manifest, branches.result())
     readme_extra, unlisted = extras_scan.result()
     if unlisted and not request.drop_unlisted:
         _refuse_unlisted(repo, manifest, request, unlisted)
@@ -165,20 +165,28 @@ def _require_regular_readme(repo: Repo, base: str) -> None:
     readme.require_regular_readme(repo, base)
 
 
-def _old_branch_heads(repo: Repo, manifest: Manifest) -> tuple[str | None, str | None]:
-    """The current release branch here and the fork's remote-tracking one (None where absent)."""
+class Branches(NamedTuple):
+    old_local: str | None  # the current release branch here (None: not here)
+    old_remote: str | None  # and the fork's remote-tracking one
+    has_base: bool  # whether the manifest's base is a commit here
+    new_exists: bool  # whether the branch the rebase makes is here already
+
+
+def _branches(repo: Repo, manifest: Manifest, new_branch: str) -> Branches:
+    """What prepare asks about branches and the base, in one git process."""
     old_branch = manifest.branch()
-    return (gitrepo.rev(repo, f"refs/heads/{old_branch}"),
-            gitrepo.rev(repo, f"refs/remotes/{manifest.fork_remote}/{old_branch}"))
+    local, remote = f"refs/heads/{old_branch}", f"refs/remotes/{manifest.fork_remote}/{old_branch}"
+    new = f"refs/heads/{new_branch}"
+    found = githistory.commit_shas(repo, [local, remote, manifest.base, new])
+    return Branches(found[local], found[remote], found[manifest.base] is not None, found[new] is not None)
 
 
-def _old_branch_extras(repo: Repo, manifest: Manifest,
-                       heads: Future[tuple[str | None, str | None]]) -> tuple[list[str], list[str]]:
+def _old_branch_extras(repo: Repo, manifest: Manifest, branches: Future[Branches]) -> tuple[list[str], list[str]]:
     """Commits on the current release branch that no patch names: README-only ones (never
     replayed, the README is generated) and the others (left behind, so they are reported)."""
-    local, remote = heads.result()
-    head = local or remote
-    if head is None or not gitrepo.has_commit(repo, manifest.base):
+    known = branches.result()
+    head = known.old_local or known.old_remote
+    if head is None or not known.has_base:
         return [], []
     listed = manifest.patch_of_commit()
     extra = [sha for sha in gitrepo.commits_between(repo, manifest.base, head) if sha not in listed]
@@ -187,11 +195,10 @@ def _old_branch_extras(repo: Repo, manifest: Manifest,
     return readme_only, [sha for sha in extra if sha not in readme_only]
 
 
-def _require_local_branch_has_the_forks(repo: Repo, manifest: Manifest,
-                                        heads: tuple[str | None, str | None]) -> None:
+def _require_local_branch_has_the_forks(repo: Repo, manifest: Manifest, branches: Branches) -> None:
     """A colleague's fix pushed to the fork's release branch must not be left behind unseen."""
     old_branch = manifest.branch()
-    local, remote = heads
+    local, remote = branches.old_local, branches.old_remote
     if local is None or remote is None or local == remote or gitrepo.is_ancestor(repo, remote, local):
         return
     lacking = githistory.one_line_log(repo, f"{local}..{remote}")
