@@ -208,19 +208,49 @@ class FileAt:
 
 def file_at(repo: Repo, commit: str, path: str) -> FileAt | None:
     """A file as a commit holds it, or None when the commit has no such file. A `commit` that
-    names no commit raises `NotACommit`."""
-    done = subprocess.run(["git", "ls-tree", "-z", f"{commit}^{{commit}}", "--", path], cwd=repo.working_dir,
-                          capture_output=True, check=False)
-    if done.returncode != 0:
-        raise NotACommit(commit)
-    entry = done.stdout.split(b"\0", 1)[0]
-    if not entry:
-        return None
-    mode, kind, sha = entry.split(b"\t", 1)[0].split()
-    if kind != b"blob":
-        return None
-    blob = read_blobs(repo, [sha.decode()])[0]
-    return FileAt(mode.decode(), blob or b"")
+    names no commit raises `NotACommit`. One `git cat-file --batch` process answers every step:
+    the commit, each tree on the way down, and the blob."""
+    with subprocess.Popen(["git", "cat-file", "--batch"], cwd=repo.working_dir, stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin, stdout = proc.stdin, proc.stdout
+
+        def ask(name: str) -> tuple[bytes, bytes] | None:
+            stdin.write(name.encode() + b"\n")
+            stdin.flush()
+            header = stdout.readline().split()
+            if len(header) != 3:  # "NAME missing" (or ambiguous)
+                return None
+            data = stdout.read(int(header[2]) + 1)[:-1]  # the object, then a newline
+            return header[1], data
+
+        try:
+            found = ask(f"{commit}^{{commit}}")
+            if found is None:
+                raise NotACommit(commit)
+            tree = found[1].split(b"\n", 1)[0].removeprefix(b"tree ").decode()
+            entry: tuple[str, str] | None = ("40000", tree)
+            for name in path.split("/"):
+                listing = ask(entry[1]) if entry is not None and entry[0] == "40000" else None
+                entry = _tree_entry(listing[1], name) if listing is not None else None
+            if entry is None or entry[0] == "40000":
+                return None
+            blob = ask(entry[1])
+            return FileAt(entry[0], blob[1]) if blob is not None and blob[0] == b"blob" else None
+        finally:
+            stdin.close()
+
+
+def _tree_entry(tree: bytes, name: str) -> tuple[str, str] | None:
+    """(mode, SHA) of `name` in a raw tree object ("MODE NAME\\0" and 20 bytes of SHA per entry)."""
+    wanted, at = name.encode(), 0
+    while at < len(tree):
+        end = tree.index(b"\0", at)
+        mode, _, entry = tree[at:end].partition(b" ")
+        if entry == wanted:
+            return mode.decode(), tree[end + 1:end + 21].hex()
+        at = end + 21
+    return None
 
 
 class NotACommit(LookupError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -18,6 +19,7 @@ from release.readme.render import (
     split_readme,
     write_readme_commit,
 )
+from release.repo import githistory
 from release.repo.gitrepo import files_touched, only_readme, open_repo
 
 
@@ -45,6 +47,26 @@ def test_files_each_commit_touches_come_from_one_question(fork: Fork) -> None:
     assert not only_readme(files[fork.multi2])
     assert not only_readme(())
     assert files_touched(repo, []) == {}
+
+
+def test_file_at_reads_files_links_and_folders_of_a_commit(fork: Fork) -> None:
+    nested = commit_files(fork.path, {"docs/deep/notes.md": b"no newline at the end", "tool.sh": b"#!/bin/sh\n"},
+                          "nested")
+    os.symlink("docs/deep/notes.md", fork.path / "link.md")
+    git(fork.path, "add", "link.md")
+    git(fork.path, "commit", "-q", "-m", "a link")
+    repo = open_repo(fork.path)
+    found = githistory.file_at(repo, nested, "docs/deep/notes.md")
+    assert found is not None and found.data == b"no newline at the end" and found.mode == "100644"
+    link = githistory.file_at(repo, "HEAD", "link.md")
+    assert link is not None and link.mode == "120000" and link.data == b"docs/deep/notes.md"
+    assert githistory.file_at(repo, nested, "docs/deep") is None  # a folder is no file
+    assert githistory.file_at(repo, nested, "docs/missing.md") is None
+    assert githistory.file_at(repo, fork.base, "docs/deep/notes.md") is None  # not there yet
+    tree = git(fork.path, "rev-parse", f"{nested}^{{tree}}")
+    for not_a_commit in ("no-such-ref", tree):
+        with pytest.raises(githistory.NotACommit):
+            githistory.file_at(repo, not_a_commit, "README.md")
 
 
 def test_files_touched_names_unusual_paths_as_they_are(fork: Fork) -> None:
