@@ -73,14 +73,17 @@ def test_dry_run_builds_nothing(tmp_path: Path, docker_env: DockerDaemon, regist
     assert tag_digest(registry.url, repo_name, f"v{VERSION}-dev") is None
 
 
-@pytest.mark.parametrize("spoil", ["modified", "untracked", "staged"])
+@pytest.mark.parametrize(("spoil", "named"), [("modified", "payload.txt"), ("untracked", "stray.txt"),
+                                             ("staged", "new.txt"), ("renamed", "moved.txt")])
 def test_build_refuses_a_dirty_tree(tmp_path: Path, docker_env: DockerDaemon, registry: LocalRegistry,
-                                    repo_name: str, spoil: str) -> None:
+                                    repo_name: str, spoil: str, named: str) -> None:
     fork, manifest, _ = _setup(tmp_path, registry, repo_name)
     if spoil == "modified":
         (fork / "payload.txt").write_text("changed\n")
     elif spoil == "untracked":
         (fork / "stray.txt").write_text("x\n")
+    elif spoil == "renamed":
+        git(fork, "mv", "payload.txt", "moved.txt")
     else:
         (fork / "new.txt").write_text("x\n")
         git(fork, "add", "new.txt")
@@ -88,7 +91,7 @@ def test_build_refuses_a_dirty_tree(tmp_path: Path, docker_env: DockerDaemon, re
     out = run_cli("build", "--push", manifest=manifest, repo=fork)
 
     assert out.code == 2
-    assert "uncommitted changes" in out.text
+    assert "uncommitted changes" in out.text and named in out.text  # the path itself, named
     assert tag_digest(registry.url, repo_name, f"v{VERSION}-dev") is None
 
 
