@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None, *, command: click.Command | None = None,
     args = sys.argv[1:] if argv is None else list(argv)
     if argv is None:  # a real process: `ellm-release rebase | head -3` must not stop the replay
         pipes.install()
-    opts = Options(collect=True)
+    opts = Options()
     ending = _run(args, opts, command or cli, prog_name)
     if (opts.json or _asks_for(args, "--json")) and not _shows_help(args, top_level=command in (None, cli)):
         result = {**opts.result, **ending.data} if isinstance(opts.result, dict) and ending.data else (

@@ -48,10 +48,8 @@ class Options:
     dry_run: bool = False
     json: bool = False
     verbose: int = 0
-    # Set by the command line's main(): the JSON result is kept and printed once, by main(), as one
-    # document that also says how the command ended. Without it (a command invoked on its own, as
-    # some tests do) emit() prints at once.
-    collect: bool = False
+    # The JSON result, kept for main() to print once, as one document that also says how the
+    # command ended.
     result: Any = None
     _consoles: dict[bool, Console] = field(default_factory=dict, repr=False)
 
@@ -83,10 +81,7 @@ class Options:
             return
         if not isinstance(data, dict | list):
             data = data.to_dict()
-        if self.collect:
-            self.result = {**self.result, **data} if isinstance(self.result, dict) and isinstance(data, dict) else data
-        else:
-            write_json(data)
+        self.result = {**self.result, **data} if isinstance(self.result, dict) and isinstance(data, dict) else data
 
 
 P = ParamSpec("P")

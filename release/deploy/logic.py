@@ -99,15 +99,6 @@ def version_problem(chart_version: str, image_tag: str, *, allow_dev: bool,
             + "; set skypilot_version (or skypilot_chart_version and skypilot_image_tag) to one release")
 
 
-def check_versions(chart_version: str, image_tag: str, *, allow_dev: bool,
-                   stable_pattern: str = "v{version}", dev_pattern: str = "v{version}-dev",
-                   chart_pattern: str = DEFAULT_CHART_PATTERN) -> None:
-    problem = version_problem(chart_version, image_tag, allow_dev=allow_dev,
-                              stable_pattern=stable_pattern, dev_pattern=dev_pattern, chart_pattern=chart_pattern)
-    if problem:
-        raise DeployError(problem)
-
-
 # --- image digest ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

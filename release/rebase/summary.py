@@ -60,10 +60,6 @@ class PatchResult:
     merged_upstream: str = ""  # "merged upstream as <sha> (PR #N)", found by the pull request number
 
     @property
-    def old_commits(self) -> tuple[str, ...]:
-        return tuple(c.old for c in self.commits)
-
-    @property
     def new_commits(self) -> tuple[str, ...]:
         return tuple(sha for c in self.commits for sha in c.news)
 
