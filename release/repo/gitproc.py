@@ -61,10 +61,12 @@ class Git:
         if strip_newline_in_stdout and out.endswith(b"\n"):
             out = out[:-1]
         if stdout_as_string:
-            out = out.decode("utf-8", "replace")
+            # paths that are not UTF-8 survive the trip: handed back to git (or to the file system)
+            # they name the same file
+            out = out.decode("utf-8", "surrogateescape")
         if done.returncode != 0:
             raise GitCommandError(command, done.returncode, done.stderr.decode("utf-8", "replace"),
-                                  done.stdout.decode("utf-8", "replace"))
+                                  done.stdout.decode("utf-8", "surrogateescape"))
         return out
 
     def _command(self, name: str, *args: object, **options: Any) -> Any:
