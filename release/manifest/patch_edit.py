@@ -13,19 +13,10 @@ from dataclasses import dataclass
 
 import yaml
 
-from release.manifest.model import PatchStatus
+from release.manifest.model import Patch
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULT_KEY_ORDER = ("id", "title", "status", "commits", "description")
-
-
-@dataclass(frozen=True)
-class NewPatch:
-    id: str
-    title: str
-    description: str
-    commits: tuple[str, ...]
-    status: PatchStatus = PatchStatus.CARRY
 
 
 @dataclass(frozen=True)
@@ -137,7 +128,7 @@ def _scalar(value: str) -> str:
     return value if plain_ok and value == value.strip() else json.dumps(value, ensure_ascii=False)
 
 
-def render_patch(patch: NewPatch, prefix: str, key_order: tuple[str, ...], commit_prefix: str,
+def render_patch(patch: Patch, prefix: str, key_order: tuple[str, ...], commit_prefix: str,
                  newline: str = "\n") -> str:
     """A patch item as block YAML, its keys in the order the file's first patch uses."""
     indent = " " * len(prefix)
@@ -154,7 +145,7 @@ def render_patch(patch: NewPatch, prefix: str, key_order: tuple[str, ...], commi
     return prefix + lines[0] + newline + "".join(indent + line + newline for line in lines[1:])
 
 
-def insert_patch(text: str, index: int, patch: NewPatch) -> str | None:
+def insert_patch(text: str, index: int, patch: Patch) -> str | None:
     """The text with `patch` as the index-th patch (len(patches) appends), or None (unhandled shape)."""
     layout = _layout(text)
     if layout is None:

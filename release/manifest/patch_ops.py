@@ -15,8 +15,8 @@ from typing import Any
 
 from release.errors import Refused
 from release.manifest.manifest_edit import edit_manifest_text
-from release.manifest.model import Manifest, manifest_from_text, write_manifest_text
-from release.manifest.patch_edit import NewPatch, insert_patch, reorder_patches
+from release.manifest.model import Manifest, Patch, manifest_from_text, write_manifest_text
+from release.manifest.patch_edit import insert_patch, reorder_patches
 from release.repo import githistory, gitrepo
 
 ID_MAX = 60
@@ -174,8 +174,8 @@ def adopt(repo: gitrepo.Repo, manifest: Manifest, names: Sequence[str], into: st
         current = manifest
         for sha in shas:
             pid = slug(subjects[sha], {p.id for p in current.patches}, sha)
-            new_patch = NewPatch(pid, subjects[sha] or f"Commit {sha[:12]}",
-                                 _description(sha, subjects[sha], said[sha][1]), (sha,))
+            new_patch = Patch(pid, subjects[sha] or f"Commit {sha[:12]}",
+                              _description(sha, subjects[sha], said[sha][1]), (sha,))
             index = insertion_index(_patch_positions(current, positions), positions[sha])
             new_text = insert_patch(text, index, new_patch)
             text = new_text if new_text is not None else _round_trip(text, lambda doc, i=index, p=new_patch:
@@ -248,7 +248,7 @@ def _set_commits(doc: object, patch_id: str, commits: list[str]) -> None:
             node["commits"] = commits
 
 
-def _insert(doc: object, index: int, patch: NewPatch) -> None:
+def _insert(doc: object, index: int, patch: Patch) -> None:
     from ruamel.yaml.scalarstring import LiteralScalarString
 
     item = {"id": patch.id, "title": patch.title, "status": str(patch.status), "commits": list(patch.commits),
