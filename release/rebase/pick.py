@@ -22,7 +22,7 @@ from release.rebase.forensics import explain_files
 from release.rebase.plan import Step
 from release.rebase.state import ReplayPhase, ReplayState, add_note, resume_hints, save_state
 from release.rebase.summary import ConflictInfo, Outcome, RebaseSummary, SummaryState
-from release.repo import gitrepo, gitworktree, gitwrite
+from release.repo import gitrepo, gitworktree, gitwrite, memorypick
 from release.repo.gitrepo import Repo
 
 
@@ -30,29 +30,47 @@ def start(repo: Repo, manifest: Manifest, state: ReplayState, say: Say) -> Rebas
     """Create the branch at the base and replay the plan."""
     state.rerere_before = gitworktree.local_settings(repo, "rerere", ("enabled", "autoupdate"))
     save_state(repo, state)  # saved before the first change, so abort always knows the way back
-    # the config writes touch .git/config only: they run while the checkout writes the tree
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    # The config writes touch .git/config only, and the commits built as objects touch no file of
+    # the working copy: both run while the checkout writes the tree.
+    with ThreadPoolExecutor(max_workers=2) as pool:
         rerere = pool.submit(gitwrite.enable_rerere, repo)
+        built = pool.submit(memorypick.pick_in_memory, repo, state.base, [s.commit for s in state.plan_steps])
         gitwrite.create_branch_at(repo, state.branch, state.base)
         rerere.result()
+        prebuilt = built.result()
     say(f"created {state.branch} at {state.base_ref} ({state.base[:12]})")
-    return pick_remaining(repo, manifest, state, say)
+    return pick_remaining(repo, manifest, state, say, prebuilt)
 
 
-
-
-def pick_remaining(repo: Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
-    """Pick the rest of the plan, then finish. All remaining commits go to one `git cherry-pick`;
-    what it made is read back from the branch (`advance_over_made_commits`), so a stop or a kill
-    anywhere in the sequence is handled the same way."""
+def pick_remaining(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
+                   prebuilt: memorypick.MemoryPicks | None = None) -> RebaseSummary:
+    """Pick the rest of the plan, then finish. The commits are first built as objects (as far as
+    that gives exactly what git would make) and the branch fast-forwarded over them; the rest go
+    to one `git cherry-pick`, whose results are read back from the branch
+    (`advance_over_made_commits`), so a stop or a kill anywhere is handled the same way."""
     steps = state.plan_steps
     while state.position < len(steps):
         state.head_before_pick = gitrepo.head_sha(repo)
         state.phase = ReplayPhase.PICKING
+        remaining = [s.commit for s in steps[state.position:]]
+        if prebuilt is None or prebuilt.onto != state.head_before_pick:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                building = pool.submit(memorypick.pick_in_memory, repo, state.head_before_pick, remaining)
+                changes = user_work.changes(repo)
+                prebuilt = building.result()
+        else:
+            changes = user_work.changes(repo)
         # what is changed now is the user's: after a kill, only what is new since is the pick's
-        state.dirty_before = sorted(user_work.changes(repo).every)
+        state.dirty_before = sorted(changes.every)
         save_state(repo, state)
-        finished = cherry_pick_sequence(repo, [s.commit for s in steps[state.position:]])
+        made, prebuilt = _land(repo, state, prebuilt, say), None
+        if state.position == len(steps):
+            break
+        if made:
+            state.head_before_pick = gitrepo.head_sha(repo)
+            save_state(repo, state)
+            remaining = [s.commit for s in steps[state.position:]]
+        finished = cherry_pick_sequence(repo, remaining)
         made = advance_over_made_commits(repo, state, say)
         if finished:
             if state.position < len(steps) and not made:
@@ -69,6 +87,23 @@ def pick_remaining(repo: Repo, manifest: Manifest, state: ReplayState, say: Say)
         state.position += 1
     save_state(repo, state)
     return finish(repo, manifest, state, say)
+
+
+def _land(repo: Repo, state: ReplayState, built: memorypick.MemoryPicks, say: Say) -> int:
+    """Fast-forward the branch over the commits built as objects and record them as picked; 0 when
+    none was built, or files in the working copy are in the way (git then picks them itself and
+    says what is in the way)."""
+    steps = state.plan_steps[state.position:]
+    made = [pair for pair, step in zip(built.made, steps, strict=False) if pair[0] == step.commit]
+    if not made or len(made) != len(built.made) or not gitwrite.fast_forward(repo, made[-1][1]):
+        return 0
+    for source, new in made:
+        state.results[source] = {"new": new, "outcome": Outcome.CLEAN.value}
+        step = state.plan_steps[state.position]
+        say(f"  {step.patch_id}: {step.commit[:7]} -> {describe(state.results[step.commit])}")
+        state.position += 1
+    save_state(repo, state)
+    return len(made)
 
 
 def describe(result: dict[str, Any]) -> str:

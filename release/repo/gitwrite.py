@@ -62,7 +62,7 @@ def fast_forward(repo: Repo, target: str) -> bool:
     """Fast-forward the checked-out branch to `target`; False (nothing changed) when files in the
     working copy are in the way."""
     try:
-        repo.git.merge("--ff-only", "--quiet", target)
+        repo.git.merge("--ff-only", "--quiet", "--no-stat", target)
     except GitCommandError:
         return False
     return True

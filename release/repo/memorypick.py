@@ -1,0 +1,243 @@
+"""Part of the git gateway: cherry-picks made as objects, without the index or the working copy.
+
+`git cherry-pick` rewrites the index and the changed files once per commit, which is most of its
+time on a large tree. Here the same commits are built as objects only:
+
+- A commit whose changed paths the target still has exactly as the commit's parent had them
+  (nothing upstream touched them) is applied as a tree edit: the 3-way merge git would do takes
+  the commit's side at every one of those paths, so the result is that edit.
+- Any other commit is merged by `git merge-tree --write-tree` (git's own merge, the one
+  cherry-pick runs) against a commit made for the purpose: the target's tree with the picked
+  commit's parent as its parent, so that parent is the merge base.
+- The message is the one `cherry-pick -x` writes (release.repo.pickmessage); the author is kept
+  and the committer is the user's, as git does.
+
+It stops at the first commit it cannot make exactly as git would (a conflict, an empty result, a
+merge, a signature or hook git would run, a message rule not modelled) and says why; the caller
+moves the branch to what was made and leaves the rest to `git cherry-pick` itself. Nothing here
+changes a ref, the index or a file of the working copy: until the caller moves a branch, the new
+objects are unreachable.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from release.repo.gitobjects import Entry, ObjectStore, commit_body
+from release.repo.gitproc import GitCommandError
+from release.repo.gitrepo import Repo, common_dir
+from release.repo.pickmessage import cherry_picked_message
+
+# Hooks git runs around a pick (or around the fast-forward that lands the built commits): with any
+# of them installed, git itself picks, so they run as the user expects.
+HOOKS = ("prepare-commit-msg", "post-commit", "post-merge")
+
+Path_ = tuple[bytes, ...]  # a path in a tree, as its names
+
+
+@dataclass(frozen=True)
+class MemoryPicks:
+    """What was built: (source commit, new commit) in order, onto `onto`; `stopped` says why the
+    rest is left to git ("" when every commit was made)."""
+
+    onto: str
+    made: tuple[tuple[str, str], ...]
+    stopped: str = ""
+
+    @property
+    def head(self) -> str:
+        return self.made[-1][1] if self.made else self.onto
+
+
+@dataclass(frozen=True)
+class _Change:
+    path: Path_
+    before: Entry | None  # in the picked commit's parent
+    after: Entry | None  # in the picked commit
+
+
+def pick_in_memory(repo: Repo, onto: str, shas: Sequence[str]) -> MemoryPicks:
+    """Build the commits `git cherry-pick -x` would make of `shas` onto `onto`, as far as that is
+    certain; see the module's description."""
+    try:
+        settings = _config(repo)
+        why = _not_modelled(repo, settings)
+        if why:
+            return MemoryPicks(onto, (), why)
+        committer = repo.git.var("GIT_COMMITTER_IDENT").encode("utf-8", "surrogateescape")
+        fsync = any(key in settings for key in ("core.fsync", "core.fsyncobjectfiles"))
+        with ObjectStore(repo, fsync=fsync) as store:
+            return _pick_all(repo, store, onto, list(shas), committer)
+    except (OSError, LookupError, ValueError, GitCommandError, subprocess.SubprocessError) as exc:
+        return MemoryPicks(onto, (), f"objects could not be read or written ({exc})")
+
+
+def _config(repo: Repo) -> dict[str, str]:
+    out = repo.git.run(["config", "--list", "-z"])
+    pairs = (entry.partition("\n") for entry in out.split("\0") if entry)
+    return {key.lower(): value for key, _, value in pairs}
+
+
+def _not_modelled(repo: Repo, settings: dict[str, str]) -> str:
+    """Why git must make these commits itself ("" when they can be built here)."""
+    if settings.get("extensions.objectformat", "sha1").lower() != "sha1":
+        return "the repository does not use SHA-1 object names"
+    if os.environ.get("GIT_OBJECT_DIRECTORY") or settings.get("core.sharedrepository"):
+        return "objects go to another folder or with shared permissions"
+    if settings.get("commit.gpgsign", "false").lower() in ("true", "yes", "on", "1"):
+        return "commits are signed"
+    if settings.get("i18n.commitencoding", "utf-8").lower() not in ("utf-8", "utf8"):
+        return "commit messages use another encoding"
+    if any(key in settings for key in ("commit.cleanup", "core.commentchar", "core.commentstring")) \
+            or any(key.startswith("trailer.") for key in settings):
+        return "commit messages are cleaned up by configured rules"
+    hooks = Path(settings["core.hookspath"]).expanduser() if "core.hookspath" in settings else common_dir(repo) / "hooks"
+    if not hooks.is_absolute():
+        hooks = Path(repo.working_dir) / hooks
+    installed = [name for name in HOOKS if os.access(hooks / name, os.X_OK)]
+    if installed:
+        return f"the {', '.join(installed)} hook(s) must run"
+    return ""
+
+
+def _pick_all(repo: Repo, store: ObjectStore, onto: str, shas: list[str], committer: bytes) -> MemoryPicks:
+    head, tree = onto, store.commit(onto).tree
+    made: list[tuple[str, str]] = []
+    changes = changes_of(repo, shas)
+    for sha in shas:
+        picked = _pick_one(repo, store, tree, sha, changes.get(sha, []), committer)
+        if isinstance(picked, str):
+            return MemoryPicks(onto, tuple(made), f"{sha[:12]}: {picked}")
+        new_tree, author, message = picked
+        head = store.write(b"commit", commit_body(new_tree, [head], author, committer, message))
+        tree = new_tree
+        made.append((sha, head))
+    return MemoryPicks(onto, tuple(made))
+
+
+def _pick_one(repo: Repo, store: ObjectStore, tree: str, sha: str, changes: list[_Change],
+              committer: bytes) -> tuple[str, bytes, bytes] | str:
+    """(new tree, author, message) of picking `sha` onto `tree`, or why git must pick it."""
+    source = store.commit(sha)
+    if len(source.parents) != 1:
+        return "a merge or a root commit"
+    if source.values(b"encoding"):
+        return "its message is in another encoding"
+    message = cherry_picked_message(source.message, sha)
+    if message is None:
+        return "its message needs git's own clean-up"
+    parent = source.parents[0]
+    if not changes:
+        return "an empty commit"
+    if all(_untouched(store, tree, change) for change in changes):
+        new_tree = _apply(store, tree, changes)
+    else:
+        new_tree = _merge(repo, store, tree, parent, sha, committer)
+        if new_tree is None:
+            return "a conflict"
+    if new_tree is None or new_tree == tree:
+        return "its change is already there (an empty pick)"
+    return new_tree, source.values(b"author")[0], message
+
+
+def changes_of(repo: Repo, shas: Sequence[str]) -> dict[str, list[_Change]]:
+    """What each commit changes against its parent, from one `git diff-tree`: down to the first
+    path where either side is no folder (a folder added or removed whole is one change)."""
+    out = repo.git.run(["diff-tree", "--stdin", "-r", "-t", "-z", "--raw", "--no-renames", "--no-abbrev"],
+                       stdin="".join(f"{sha}\n" for sha in shas), stdout_as_string=False,
+                       strip_newline_in_stdout=False)
+    found: dict[str, list[_Change]] = {}
+    fields = out.split(b"\0")
+    current: list[_Change] = []
+    index = 0
+    while index < len(fields):
+        field = fields[index]
+        if field.startswith(b":"):  # ":<mode> <mode> <sha> <sha> <status>" then the path
+            old_mode, new_mode, old_sha, new_sha, _ = field[1:].split(b" ")
+            current.append(_Change(tuple(fields[index + 1].split(b"/")), _entry(old_mode, old_sha),
+                                   _entry(new_mode, new_sha)))
+            index += 2
+            continue
+        if field:  # the commit the entries after it belong to
+            current = found.setdefault(field.decode("ascii").strip(), [])
+        index += 1
+    return {sha: _outermost(changes) for sha, changes in found.items()}
+
+
+def _entry(mode: bytes, sha: bytes) -> Entry | None:
+    """diff-tree prints modes with six digits; a tree stores them without leading zeros."""
+    number = int(mode, 8)
+    return None if number == 0 else Entry(b"%o" % number, sha.decode("ascii"))
+
+
+def _outermost(changes: list[_Change]) -> list[_Change]:
+    """Without the folders changed on both sides (their files are listed) and without what lies
+    in a folder that was added, removed or turned into a file (that folder is the change)."""
+    whole: set[Path_] = set()
+    kept: list[_Change] = []
+    by_path: dict[Path_, _Change] = {}
+    for change in changes:  # a file turned into a folder comes as two entries for one path
+        seen = by_path.get(change.path)
+        by_path[change.path] = _Change(change.path, (seen or change).before or change.before,
+                                       change.after or (seen.after if seen else None))
+    for path in sorted(by_path, key=len):
+        change = by_path[path]
+        if any(path[:n] in whole for n in range(1, len(path))):
+            continue
+        both_folders = change.before is not None and change.after is not None \
+            and change.before.is_tree and change.after.is_tree
+        if both_folders:
+            continue
+        if (change.before is not None and change.before.is_tree) or (change.after is not None and change.after.is_tree):
+            whole.add(path)
+        kept.append(change)
+    return kept
+
+
+def _untouched(store: ObjectStore, tree: str, change: _Change) -> bool:
+    """Whether `tree` has the changed path as the commit's parent had it (the same entry, or
+    none), under the same folders: then git's merge takes the commit's side there."""
+    entries = store.tree(tree).entries
+    for name in change.path[:-1]:
+        folder = entries.get(name)
+        if folder is None or not folder.is_tree:
+            return False
+        entries = store.tree(folder.sha).entries
+    now = entries.get(change.path[-1])
+    if change.before is None:
+        return now is None
+    return change.before.same_as(now)
+
+
+def _apply(store: ObjectStore, tree: str, changes: list[_Change]) -> str | None:
+    """`tree` with every change made; None when nothing is left in it."""
+    current = store.tree(tree)
+    direct: dict[bytes, Entry | None] = {}
+    nested: dict[bytes, list[_Change]] = {}
+    for change in changes:
+        name = change.path[0]
+        if len(change.path) > 1:
+            nested.setdefault(name, []).append(_Change(change.path[1:], change.before, change.after))
+        else:
+            direct[name] = change.after
+    for name, inner in nested.items():
+        folder = current.entries[name]
+        sub = _apply(store, folder.sha, inner)
+        direct[name] = None if sub is None else Entry(folder.mode, sub)  # git keeps no empty folders
+    new = current.changed(direct)
+    return store.write_tree(new) if new.entries else None
+
+
+def _merge(repo: Repo, store: ObjectStore, tree: str, parent: str, sha: str, committer: bytes) -> str | None:
+    """git's merge of `sha` onto `tree` with `sha`'s parent as the base; None on a conflict."""
+    base_holder = store.write(b"commit", commit_body(tree, [parent], committer, committer,
+                                                     b"ellm-release: the tree a replayed commit is merged onto\n"))
+    done = subprocess.run(["git", "merge-tree", "--write-tree", base_holder, sha], cwd=repo.working_dir,
+                          capture_output=True, stdin=subprocess.DEVNULL, check=False)
+    if done.returncode != 0:  # 1: conflicts; anything else: a git without merge-tree --write-tree
+        return None
+    return done.stdout.split(b"\n", 1)[0].decode("ascii").strip()

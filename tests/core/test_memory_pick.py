@@ -1,0 +1,231 @@
+"""Commits built as objects (release.repo.memorypick) must be the commits `git cherry-pick -x` makes:
+the same tree, author and message on the same chain, stopping where git would stop (a conflict,
+an empty pick) or earlier. Each case runs the real git sequencer beside it and compares."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+from support.git import commit_files, git, init_repo
+
+from release.repo import memorypick
+from release.repo.gitproc import Repo
+from release.repo.pickmessage import cherry_picked_message
+
+
+def _commit_parts(repo: Path, sha: str) -> tuple[str, str, str]:
+    """(tree, author line, message) of a commit: what a pick must reproduce."""
+    raw = git(repo, "cat-file", "commit", sha) + "\n"
+    header, _, message = raw.partition("\n\n")
+    author = next(line for line in header.splitlines() if line.startswith("author "))
+    return git(repo, "rev-parse", f"{sha}^{{tree}}"), author, message
+
+
+def _git_picks(repo: Path, onto: str, shas: list[str], where: Path) -> tuple[list[str], bool]:
+    """Commits git's own cherry-pick makes of `shas` onto `onto`, one pick at a time, up to the
+    first it stops on; and whether it stopped."""
+    git(repo, "worktree", "add", "-q", "--detach", str(where), onto)
+    made = []
+    for sha in shas:
+        done = subprocess.run(["git", "cherry-pick", "-x", "--allow-empty-message", sha], cwd=where,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            return made, True
+        made.append(git(where, "rev-parse", "HEAD"))
+    return made, False
+
+
+def assert_same_as_git(repo: Path, onto: str, shas: list[str], where: Path) -> memorypick.MemoryPicks:
+    built = memorypick.pick_in_memory(Repo(repo), onto, shas)
+    made_by_git, git_stopped = _git_picks(repo, onto, shas, where)
+    ours = [new for _, new in built.made]
+    assert [source for source, _ in built.made] == shas[:len(ours)]
+    assert len(ours) <= len(made_by_git), "built past where git stopped"
+    if not built.stopped:
+        assert len(ours) == len(shas) and not git_stopped
+    if built.stopped.endswith(("a conflict", "(an empty pick)")):
+        assert git_stopped and len(made_by_git) == len(ours), "stopped where git went on"
+    for index, new in enumerate(ours):
+        assert _commit_parts(repo, new) == _commit_parts(where, made_by_git[index]), f"pick {index} differs"
+        parent = git(repo, "rev-parse", f"{new}^")
+        assert parent == (ours[index - 1] if index else onto)
+    git(repo, "fsck", "--no-dangling")  # every object written here is well-formed
+    return built
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    path = init_repo(tmp_path / "repo")
+    commit_files(path, {"sky/a.py": "a = 1\nb = 2\nc = 3\nd = 4\ne = 5\nf = 6\n", "sky/b.py": "b\n",
+                        "sky/old/x.py": "x\n", "sky/old/y.py": "y\n", "docs/readme.md": "docs\n"}, "base")
+    return path
+
+
+def _fork(repo: Path, changes: list[tuple[dict[str, str | None], str]]) -> list[str]:
+    git(repo, "checkout", "-q", "-b", "fork", "master")
+    return [commit_files(repo, files, message) for files, message in changes]
+
+
+def _upstream(repo: Path, files: dict[str, str | None]) -> str:
+    git(repo, "checkout", "-q", "master")
+    return commit_files(repo, files, "upstream moves on") if files else git(repo, "rev-parse", "HEAD")
+
+
+def test_untouched_paths_are_applied_as_git_applies_them(repo: Path, tmp_path: Path) -> None:
+    picks = _fork(repo, [({"sky/new/z.py": "z\n"}, "Add a folder"),
+                         ({"sky/b.py": "b changed\n", "docs/readme.md": None}, "Change one, delete one"),
+                         ({"sky/old/x.py": None, "sky/old/y.py": None}, "Delete a whole folder"),
+                         ({"sky/old": "now a file\n"}, "A file where the folder was")])
+    onto = _upstream(repo, {"other.txt": "upstream\n"})
+    built = assert_same_as_git(repo, onto, picks, tmp_path / "git")
+    assert len(built.made) == 4 and not built.stopped
+
+
+def test_modes_and_links_are_kept(repo: Path, tmp_path: Path) -> None:
+    git(repo, "checkout", "-q", "-b", "fork", "master")
+    os.chmod(repo / "sky/b.py", 0o755)
+    (repo / "link").symlink_to("sky/b.py")
+    git(repo, "add", "sky/b.py", "link")
+    git(repo, "commit", "-q", "-m", "Executable and a link")
+    pick = git(repo, "rev-parse", "HEAD")
+    onto = _upstream(repo, {"other.txt": "upstream\n"})
+    assert len(assert_same_as_git(repo, onto, [pick], tmp_path / "git").made) == 1
+
+
+def test_a_file_upstream_also_changed_is_merged_by_git(repo: Path, tmp_path: Path) -> None:
+    picks = _fork(repo, [({"sky/a.py": "a = 1\nb = 2\nc = 3\nd = 4\ne = 5\nf = 'fork'\n"}, "Fork line")])
+    onto = _upstream(repo, {"sky/a.py": "a = 'upstream'\nb = 2\nc = 3\nd = 4\ne = 5\nf = 6\n"})
+    built = assert_same_as_git(repo, onto, picks, tmp_path / "git")
+    assert len(built.made) == 1
+    tree = git(repo, "rev-parse", f"{built.head}^{{tree}}")
+    assert "a = 'upstream'" in git(repo, "cat-file", "-p", f"{tree}:sky/a.py")
+    assert "f = 'fork'" in git(repo, "cat-file", "-p", f"{tree}:sky/a.py")
+
+
+def test_a_folder_renamed_upstream_takes_the_forks_new_file_along(repo: Path, tmp_path: Path) -> None:
+    picks = _fork(repo, [({"sky/old/new.py": "new\n"}, "Add to the old folder")])
+    onto = _upstream(repo, {"sky/old/x.py": None, "sky/old/y.py": None, "sky/moved/x.py": "x\n", "sky/moved/y.py": "y\n"})
+    built = assert_same_as_git(repo, onto, picks, tmp_path / "git")
+    if built.made:  # git moved the new file with its folder, and so did the merge here
+        assert _commit_parts(repo, built.head)[0] == _commit_parts(tmp_path / "git", "HEAD")[0]
+
+
+def test_a_folder_the_fork_renames_while_upstream_adds_to_it(repo: Path, tmp_path: Path) -> None:
+    picks = _fork(repo, [({"sky/old/x.py": None, "sky/old/y.py": None, "sky/new/x.py": "x\n", "sky/new/y.py": "y\n"},
+                          "Rename the folder")])
+    onto = _upstream(repo, {"sky/old/added.py": "upstream added\n"})
+    assert_same_as_git(repo, onto, picks, tmp_path / "git")
+
+
+def test_a_conflict_stops_at_that_commit_with_the_ones_before_made(repo: Path, tmp_path: Path) -> None:
+    picks = _fork(repo, [({"sky/b.py": "fork b\n"}, "First"), ({"sky/a.py": "fork\n"}, "Conflicts"),
+                         ({"docs/readme.md": "after\n"}, "After")])
+    onto = _upstream(repo, {"sky/a.py": "upstream\n"})
+    built = assert_same_as_git(repo, onto, picks, tmp_path / "git")
+    assert [source for source, _ in built.made] == picks[:1]
+    assert built.stopped == f"{picks[1][:12]}: a conflict"
+
+
+def test_a_change_upstream_already_has_is_left_to_git(repo: Path, tmp_path: Path) -> None:
+    picks = _fork(repo, [({"sky/b.py": "same\n"}, "Fix b")])
+    onto = _upstream(repo, {"sky/b.py": "same\n"})
+    built = assert_same_as_git(repo, onto, picks, tmp_path / "git")
+    assert not built.made and "empty pick" in built.stopped
+
+
+def test_merges_empty_commits_and_hooks_are_left_to_git(repo: Path) -> None:
+    git(repo, "checkout", "-q", "-b", "fork", "master")
+    empty = commit_files(repo, {}, "Nothing")
+    onto = git(repo, "rev-parse", "master")
+    assert memorypick.pick_in_memory(Repo(repo), onto, [empty]).stopped.endswith("an empty commit")
+    git(repo, "checkout", "-q", "-b", "side", "master")
+    commit_files(repo, {"side.txt": "side\n"}, "Side")
+    git(repo, "checkout", "-q", "fork")
+    git(repo, "merge", "-q", "--no-ff", "-m", "Merge side", "side")
+    merge = git(repo, "rev-parse", "HEAD")
+    assert memorypick.pick_in_memory(Repo(repo), onto, [merge]).stopped.endswith("a merge or a root commit")
+    hook = repo / ".git/hooks/post-commit"
+    hook.write_text("#!/bin/sh\nexit 0\n")
+    hook.chmod(0o755)
+    commit = commit_files(repo, {"z.txt": "z\n"}, "Plain")
+    built = memorypick.pick_in_memory(Repo(repo), onto, [commit])
+    assert not built.made and "post-commit" in built.stopped
+
+
+def test_signed_commits_are_left_to_git(repo: Path) -> None:
+    git(repo, "config", "commit.gpgsign", "true")
+    built = memorypick.pick_in_memory(Repo(repo), git(repo, "rev-parse", "HEAD"), [git(repo, "rev-parse", "HEAD")])
+    assert not built.made and built.stopped == "commits are signed"
+
+
+MESSAGES = [b"Subject", b"Subject\n\nBody.\n", b"Subject\n\nSigned-off-by: A <a@b>\n", b"Subject\n\nKey: v\n  more\n",
+            b"Subject\n\nTwo words: x\n", b"  \n\nSubject  \n\n\n\nbody\t\n\n", b"", b"Fixes: x\n",
+            b"Subject\n\nSigned-off-by: A\nnot a trailer\nnot again\n", "Sujet accentu\u00e9\n".encode()]
+
+
+@pytest.mark.parametrize("message", MESSAGES, ids=range(len(MESSAGES)))
+def test_messages_are_the_ones_git_writes(repo: Path, tmp_path: Path, message: bytes) -> None:
+    git(repo, "checkout", "-q", "-b", "fork", "master")
+    (repo / "sky/b.py").write_text("changed\n")
+    git(repo, "add", "sky/b.py")
+    subprocess.run(["git", "commit", "-q", "--allow-empty-message", "--cleanup=verbatim", "-F", "-"], cwd=repo,
+                   input=message, check=True, env={**os.environ, "GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@b"})
+    pick = git(repo, "rev-parse", "HEAD")
+    onto = _upstream(repo, {"other.txt": "upstream\n"})
+    assert len(assert_same_as_git(repo, onto, [pick], tmp_path / "git").made) == 1
+
+
+def test_messages_git_cleans_by_rules_not_modelled_are_left_to_git() -> None:
+    assert cherry_picked_message(b"Subject\n\n# a comment line\n", "0" * 40) is None
+    assert cherry_picked_message(b"Subject\r\n", "0" * 40) is None
+    assert cherry_picked_message(b"Subject\n\nConflicts:\n\tfile\n", "0" * 40) is None
+
+
+def _random_stack(repo: Path, rnd: random.Random) -> tuple[str, list[str]]:
+    """A fork of random commits and an upstream of random changes, over a few folders."""
+    names = ["a/x.py", "a/y.py", "a/b/z.py", "c/w.py", "c/d/v.py", "top.py"]
+    lines = [f"line {i}\n" for i in range(8)]
+
+    def change(current: dict[str, str | None]) -> dict[str, str | None]:
+        files: dict[str, str | None] = {}
+        for _ in range(rnd.randint(1, 3)):
+            name = rnd.choice(names + [f"new/{rnd.randint(0, 3)}.py"])
+            exists = current.get(name) is not None
+            roll = rnd.random()
+            if exists and roll < 0.2:
+                files[name] = None
+            else:
+                body = list((current.get(name) or "".join(lines)).splitlines(keepends=True))
+                body[rnd.randrange(len(body))] = f"changed {rnd.randint(0, 99)}\n"
+                files[name] = "".join(body)
+            current.update(files)
+        return files
+
+    tree: dict[str, str | None] = {name: "".join(lines) for name in names}
+    commit_files(repo, dict(tree), "base")
+    git(repo, "checkout", "-q", "-b", "fork")
+    fork_tree = dict(tree)
+    picks = [commit_files(repo, _existing(repo, change(fork_tree)), f"Fork change {i}\n\nSigned-off-by: F <f@x>")
+             for i in range(rnd.randint(1, 5))]
+    git(repo, "checkout", "-q", "master")
+    upstream_tree = dict(tree)
+    for i in range(rnd.randint(0, 3)):
+        commit_files(repo, _existing(repo, change(upstream_tree)), f"Upstream {i}")
+    return git(repo, "rev-parse", "HEAD"), picks
+
+
+def _existing(repo: Path, files: dict[str, str | None]) -> dict[str, str | None]:
+    """Deletions only of files the working copy has (a random change may delete twice)."""
+    return {name: body for name, body in files.items() if body is not None or (repo / name).exists()}
+
+
+@pytest.mark.parametrize("seed", range(int(os.environ.get("SEEDS", "12"))))
+def test_random_stacks_match_git(tmp_path: Path, seed: int) -> None:
+    rnd = random.Random(seed)
+    repo = init_repo(tmp_path / "repo")
+    onto, picks = _random_stack(repo, rnd)
+    assert_same_as_git(repo, onto, picks, tmp_path / "git")
