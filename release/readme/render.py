@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 from release.errors import Refused
 from release.images.record import read_image_record
 from release.manifest.model import Manifest, Patch
+from release.readme.upstream_readme import not_a_commit, read_upstream_readme
 from release.records import state_dir
 from release.redaction import strip_url_credentials
 from release.repo import githistory, gitworktree, gitwrite
@@ -31,7 +32,6 @@ MARK_END = "<!-- ellm-release:fork-block:end -->"
 TEMPLATE = "fork_readme.md.j2"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 SHORT = 7  # fixed length, so the output does not depend on how many objects a clone happens to hold
-SYMLINK_MODE = "120000"  # how git lists a symbolic link in a tree
 COMMIT_MESSAGE = "[ellm-release] Regenerate fork README for {version}"
 
 _Text = TypeVar("_Text", str, bytes)
@@ -173,35 +173,6 @@ def unified_diff(old: bytes, new: bytes, *, old_name: str = "README.md (current)
 # --- reading git ------------------------------------------------------------------------------------
 
 
-def read_upstream_readme(repo: Repo, base: str) -> bytes:
-    """README.md at the base commit, exact bytes."""
-    try:
-        found = githistory.file_at(repo, base, README)
-    except githistory.NotACommit:
-        raise _not_a_commit(repo, "the upstream base", base) from None
-    if found is None:
-        return b""
-    if found.mode == SYMLINK_MODE:
-        # the blob holds the link's target, not a README; writing README.md over it would go through
-        # the link in the working copy, wherever it points
-        target = found.data.decode("utf-8", "replace")
-        raise Refused(f"README.md at {base[:12]} is a symbolic link (to {target}); the fork README is written "
-                      "only as a regular file, so it cannot be generated on this base",
-                      hints=["ask upstream for a regular README.md, or give the fork branch a base whose "
-                             "README.md is a file"])
-    return found.data
-
-
-def require_regular_readme(repo: Repo, commit: str) -> None:
-    """Refuse (before any change) a base whose README.md is a symbolic link."""
-    read_upstream_readme(repo, commit)
-
-
-def _not_a_commit(repo: Repo, what: str, ref: str) -> Refused:
-    return Refused(f"{what} {ref} is not a commit in {repo.working_dir}",
-                   hints=["fetch the fork and upstream, or fix patches/manifest.yaml"])
-
-
 def patch_rows(repo: Repo, manifest: Manifest,
                commits_by_patch: Mapping[str, Sequence[str]] | None = None) -> list[PatchRow]:
     """One row per carried patch, in manifest order.
@@ -217,7 +188,7 @@ def patch_rows(repo: Repo, manifest: Manifest,
     for patch in manifest.carried_patches:
         missing = next((ref for ref in refs[patch.id] if found[ref] is None), None)
         if missing is not None:
-            raise _not_a_commit(repo, f"commit of patch {patch.id!r}", missing)
+            raise not_a_commit(repo, f"commit of patch {patch.id!r}", missing)
         rows.append(PatchRow(patch=patch, commits=tuple(found[ref] or "" for ref in refs[patch.id]), files=()))
     files = files_touched(repo, [sha for row in rows for sha in row.commits])
     # README.md is generated, never part of a patch

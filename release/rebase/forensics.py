@@ -9,7 +9,6 @@ the regions and rendering are pure; `explain_files` reads git.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -54,6 +53,8 @@ def from_dicts(items: Sequence[Mapping[str, Any]]) -> tuple[FileForensics, ...]:
 
 
 def _changes(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int, int, int]]:
+    import difflib  # only a conflict's report needs it
+
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     return [(i1, i2, j1, j2) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
 

@@ -26,24 +26,32 @@ from release.repo import gitrepo, gitworktree, gitwrite, memorypick
 from release.repo.gitrepo import Repo
 
 
-def start(repo: Repo, manifest: Manifest, state: ReplayState, say: Say) -> RebaseSummary:
-    """Create the branch at the base and replay the plan."""
-    state.rerere_before = gitworktree.local_settings(repo, "rerere", ("enabled", "autoupdate"))
+def start(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
+          built_ahead: memorypick.MemoryPicks | None = None) -> RebaseSummary:
+    """Create the branch and replay the plan. The branch is created at the last of the commits
+    prepare built while it checked (as far as they are the plan's first steps), so one checkout
+    writes all their files; the rest are picked from there."""
+    ahead = _matching_start(state, built_ahead)
+    state.start_at = ahead[-1][1] if ahead else state.base
+    # prepare refused any uncommitted change or untracked file a moment ago: none is the user's
+    state.dirty_before = []
     save_state(repo, state)  # saved before the first change, so abort always knows the way back
-    # The config writes touch .git/config only, and the commits built as objects touch no file of
-    # the working copy: both run while the checkout writes the tree.
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    # the config writes touch .git/config only: they run while the checkout writes the tree
+    with ThreadPoolExecutor(max_workers=1) as pool:
         rerere = pool.submit(gitwrite.enable_rerere, repo)
-        built = pool.submit(memorypick.pick_in_memory, repo, state.base, [s.commit for s in state.plan_steps])
-        gitwrite.create_branch_at(repo, state.branch, state.base)
+        gitwrite.create_branch_at(repo, state.branch, state.start_at)
         rerere.result()
-        prebuilt = built.result()
     say(f"created {state.branch} at {state.base_ref} ({state.base[:12]})")
-    return pick_remaining(repo, manifest, state, say, prebuilt)
+    state.head_before_pick = state.base
+    _record_built(state, ahead, say)
+    save_state(repo, state)
+    # when the plan matched what was built, the builder stopped where it had to: git goes on from there
+    used_all = built_ahead is not None and len(ahead) == len(built_ahead.made)
+    return pick_remaining(repo, manifest, state, say, build_first=not used_all)
 
 
-def pick_remaining(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
-                   prebuilt: memorypick.MemoryPicks | None = None) -> RebaseSummary:
+def pick_remaining(repo: Repo, manifest: Manifest, state: ReplayState, say: Say, *,
+                   build_first: bool = True) -> RebaseSummary:
     """Pick the rest of the plan, then finish. The commits are first built as objects (as far as
     that gives exactly what git would make) and the branch fast-forwarded over them; the rest go
     to one `git cherry-pick`, whose results are read back from the branch
@@ -52,25 +60,12 @@ def pick_remaining(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
     while state.position < len(steps):
         state.head_before_pick = gitrepo.head_sha(repo)
         state.phase = ReplayPhase.PICKING
-        remaining = [s.commit for s in steps[state.position:]]
-        if prebuilt is None or prebuilt.onto != state.head_before_pick:
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                building = pool.submit(memorypick.pick_in_memory, repo, state.head_before_pick, remaining)
-                changes = user_work.changes(repo)
-                prebuilt = building.result()
-        else:
-            changes = user_work.changes(repo)
-        # what is changed now is the user's: after a kill, only what is new since is the pick's
-        state.dirty_before = sorted(changes.every)
-        save_state(repo, state)
-        made, prebuilt = _land(repo, state, prebuilt, say), None
+        if not (build_first and _built_first(repo, state, say)):
+            save_state(repo, state)
+        build_first = True
         if state.position == len(steps):
             break
-        if made:
-            state.head_before_pick = gitrepo.head_sha(repo)
-            save_state(repo, state)
-            remaining = [s.commit for s in steps[state.position:]]
-        finished = cherry_pick_sequence(repo, remaining)
+        finished = cherry_pick_sequence(repo, [s.commit for s in steps[state.position:]])
         made = advance_over_made_commits(repo, state, say)
         if finished:
             if state.position < len(steps) and not made:
@@ -79,6 +74,9 @@ def pick_remaining(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
             continue
         gitwrite.drop_sequencer(repo)  # from here on git holds just the one stopped pick
         step = steps[state.position]
+        now = user_work.changes(repo)  # its unmerged paths tell a conflict from the other stops
+        if now.unmerged:
+            return stop_on_conflict(repo, manifest, state, step, now)
         outcome, note = classify_stop(repo, step.commit)
         if outcome is None:
             return stop_on_conflict(repo, manifest, state, step)
@@ -89,21 +87,45 @@ def pick_remaining(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
     return finish(repo, manifest, state, say)
 
 
-def _land(repo: Repo, state: ReplayState, built: memorypick.MemoryPicks, say: Say) -> int:
-    """Fast-forward the branch over the commits built as objects and record them as picked; 0 when
-    none was built, or files in the working copy are in the way (git then picks them itself and
-    says what is in the way)."""
-    steps = state.plan_steps[state.position:]
-    made = [pair for pair, step in zip(built.made, steps, strict=False) if pair[0] == step.commit]
-    if not made or len(made) != len(built.made) or not gitwrite.fast_forward(repo, made[-1][1]):
-        return 0
+def _built_first(repo: Repo, state: ReplayState, say: Say) -> bool:
+    """Build the rest of the plan as objects from HEAD and fast-forward the branch over what was
+    built; False when nothing was (git then picks, and says what is in its way). The working copy's
+    changes (the user's, from here on) are read while the commits are built, and saved before the
+    branch moves."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        building = pool.submit(memorypick.pick_in_memory, repo, state.head_before_pick,
+                               [s.commit for s in state.plan_steps[state.position:]])
+        state.dirty_before = sorted(user_work.changes(repo).every)
+        made = _matching_start(state, building.result())
+    save_state(repo, state)
+    if not made or not gitwrite.advance_to(repo, made[-1][1]):
+        return False
+    _record_built(state, made, say)
+    save_state(repo, state)
+    return True
+
+
+def _matching_start(state: ReplayState, built: memorypick.MemoryPicks | None) -> list[tuple[str, str]]:
+    """The built commits that are the plan's next steps, from where the replay stands."""
+    if built is None or built.onto != (state.head_before_pick or state.base):
+        return []
+    made = []
+    for pair, step in zip(built.made, state.plan_steps[state.position:], strict=False):
+        if pair[0] != step.commit:
+            break
+        made.append(pair)
+    return made
+
+
+def _record_built(state: ReplayState, made: list[tuple[str, str]], say: Say) -> None:
+    """Record commits the branch now holds as clean picks (the caller saves the state)."""
     for source, new in made:
         state.results[source] = {"new": new, "outcome": Outcome.CLEAN.value}
         step = state.plan_steps[state.position]
         say(f"  {step.patch_id}: {step.commit[:7]} -> {describe(state.results[step.commit])}")
         state.position += 1
-    save_state(repo, state)
-    return len(made)
+    if made:
+        state.head_before_pick = made[-1][1]
 
 
 def describe(result: dict[str, Any]) -> str:
@@ -184,9 +206,12 @@ def record(repo: Repo, state: ReplayState, step: Step, outcome: Outcome, note: s
         add_note(state, step.patch_id, note)
 
 
-def stop_on_conflict(repo: Repo, manifest: Manifest, state: ReplayState, step: Step) -> RebaseSummary:
+def stop_on_conflict(repo: Repo, manifest: Manifest, state: ReplayState, step: Step,
+                     now: user_work.Changes | None = None) -> RebaseSummary:
+    """Record the stop and raise it with its summary; `now`: the working copy's changes, when
+    just read."""
     state.phase = ReplayPhase.CONFLICT
-    now = user_work.changes(repo)
+    now = now or user_work.changes(repo)
     state.pick_paths = sorted((now.every - set(state.dirty_before)) | now.unmerged)
     save_state(repo, state)
     patch = manifest.patch(step.patch_id)

@@ -16,8 +16,8 @@ from release.rebase import drift, pr_merges
 from release.rebase.plan import Plan, make_plan
 from release.rebase.state import ReplayState, add_note, load_state
 from release.rebase.summary import Outcome
-from release.rebase.upstream import refuse_base_holding_patches, resolve_base
-from release.repo import githistory, gitrepo
+from release.rebase.upstream import BaseChoice, refuse_base_holding_patches, resolve_base
+from release.repo import githistory, gitrepo, gitworktree, memorypick
 from release.repo.gitrepo import Repo
 from release.repo.safe_write import require_regular_inside
 
@@ -45,7 +45,13 @@ def already_rebased(repo: Repo, manifest: Manifest, version: str) -> drift.Statu
     return report if report.in_sync else None
 
 
-def prepare(repo: Repo, manifest: Manifest, request: RebaseRequest) -> tuple[ReplayState, Plan]:
+class Prepared(NamedTuple):
+    state: ReplayState
+    plan: Plan
+    built_ahead: memorypick.MemoryPicks | None  # the plan's commits built as objects, as far as that went
+
+
+def prepare(repo: Repo, manifest: Manifest, request: RebaseRequest) -> Prepared:
     """Every refusal happens here, before anything changes."""
     if load_state(repo) is not None:
         raise Refused("a rebase is already in progress in this repository",
@@ -63,8 +69,7 @@ def prepare(repo: Repo, manifest: Manifest, request: RebaseRequest) -> tuple[Rep
         return _prepare(repo, manifest, request, pool)
 
 
-def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest,
-             pool: ThreadPoolExecutor) -> tuple[ReplayState, Plan]:
+def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: ThreadPoolExecutor) -> Prepared:
     carried = [sha for p in manifest.carried_patches for sha in p.commits]
     branch = manifest.branch(request.version)
     status = None if request.dry_run else pool.submit(gitrepo.uncommitted, repo)
@@ -74,12 +79,17 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest,
     ids_scan = pool.submit(gitrepo.patch_ids, repo, carried)
     branches = pool.submit(_branches, repo, manifest, branch)
     extras_scan = pool.submit(_old_branch_extras, repo, manifest, branches)
+    base = pool.submit(resolve_base, repo, request.version, manifest.upstream_remote, request.base_override)
+    rerere = pool.submit(gitworktree.local_settings, repo, "rerere", ("enabled", "autoupdate"))
+    # the commits are built as objects while the checks run: nothing else changes, and a refusal
+    # leaves only unreachable objects, which git prunes in time
+    ahead = None if request.dry_run else pool.submit(_build_ahead, repo, base, carried)
     gitrepo.require_remote(repo, manifest.upstream_remote)
     if request.push:
         gitrepo.require_remote(repo, manifest.fork_remote)
     if status is not None:
         gitrepo.require_clean(repo, status.result())
-    choice = resolve_base(repo, request.version, manifest.upstream_remote, request.base_override)
+    choice = base.result()
     upstream_scan = pool.submit(_upstream_ids, repo, manifest.base, choice.sha, files_scan)
     merged_scan = pool.submit(pr_merges.merged_by_pr, repo, manifest, choice.sha)
     refuse_base_holding_patches(repo, choice, manifest.base, carried, manifest.upstream_remote)
@@ -118,14 +128,26 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest,
         readme_only=[*plan.readme_only, *(sha for sha in readme_extra if sha not in plan.readme_only)],
         push=request.push, manifest_path=str(manifest.path), unlisted=unlisted,
         manifest_before=manifest.path.read_bytes().decode("utf-8"), worktree=str(repo.working_dir),
+        rerere_before=rerere.result(),
     )
+
     owners = manifest.patch_of_commit()
     for sha, why in plan.upstreamed.items():
         state.results[sha] = {"new": None, "outcome": Outcome.UPSTREAMED.value, "why": why}
         add_note(state, owners[sha].id, f"{sha[:7]} not picked: {why} (same patch-id)")
     pr_merges.apply(state, {p.id: p.commits for p in manifest.carried_patches},
                     merged_scan.result(), drop=request.drop_merged)
-    return state, plan
+    return Prepared(state, plan, ahead.result() if ahead is not None else None)
+
+
+def _build_ahead(repo: Repo, base: Future[BaseChoice], carried: list[str]) -> memorypick.MemoryPicks | None:
+    """The carried commits built onto the base in manifest order, as the plan will most often
+    have them (the replay uses what matches the plan's start, and builds the rest itself)."""
+    try:
+        onto = base.result().sha
+    except Refused:
+        return None  # refused by the checks, in their order
+    return memorypick.pick_in_memory(repo, onto, carried)
 
 
 def _upstream_ids(repo: Repo, old_base: str, new_base: str, files_scan: Future[dict[str, tuple[str, ...]]]) -> set[str]:
@@ -160,9 +182,9 @@ def _refuse_merge_commits(repo: Repo, manifest: Manifest, merges: list[str]) -> 
 
 
 def _require_regular_readme(repo: Repo, base: str) -> None:
-    from release.readme import render as readme
+    from release.readme.upstream_readme import require_regular_readme
 
-    readme.require_regular_readme(repo, base)
+    require_regular_readme(repo, base)
 
 
 class Branches(NamedTuple):

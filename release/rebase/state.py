@@ -66,6 +66,7 @@ class ReplayState:
     dirty_before: list[str] = field(default_factory=list)  # paths the user had changed when the picks began
     pick_paths: list[str] = field(default_factory=list)  # paths the stopped pick wrote: the tool's to reset
     manifest_written: str = ""  # the manifest text finish wrote: abort undoes only that
+    start_at: str = ""  # the commit the branch was created at: the base, or the last commit built ahead on it
     schema: int = SCHEMA
 
     @property

@@ -15,6 +15,11 @@ from release.repo.gitproc import GitCommandError
 from release.repo.gitrepo import Repo, config_env, failure_reason, git_dir, push_refusal
 from release.repo.gitworktree import local_config, local_settings
 
+# git runs its automatic maintenance (`git maintenance run --auto`, or `gc --auto` before 2.29) after a
+# commit or a merge, which costs as much as the command again; the tool's own commits leave it to the
+# next plain git command.
+WITHOUT_MAINTENANCE = ("-c", "maintenance.auto=false", "-c", "gc.auto=0")
+
 
 def commit_file(repo: Repo, path: str, message: str) -> str | None:
     """Stage `path` and commit it alone; the new commit's SHA, or None when the index already had
@@ -23,7 +28,7 @@ def commit_file(repo: Repo, path: str, message: str) -> str | None:
     repo.git.add("--", path)
     if not repo.git.diff("--cached", "--name-only", "--", path).strip():
         return None
-    repo.git.commit("--no-verify", "-m", message, "--", path)
+    repo.git.run([*WITHOUT_MAINTENANCE, "commit", "--no-verify", "-m", message, "--", path])
     return repo.head.commit.hexsha
 
 
@@ -62,7 +67,18 @@ def fast_forward(repo: Repo, target: str) -> bool:
     """Fast-forward the checked-out branch to `target`; False (nothing changed) when files in the
     working copy are in the way."""
     try:
-        repo.git.merge("--ff-only", "--quiet", "--no-stat", target)
+        repo.git.merge("--ff-only", "--quiet", target)
+    except GitCommandError:
+        return False
+    return True
+
+
+def advance_to(repo: Repo, target: str) -> bool:
+    """Fast-forward the checked-out branch to `target`, a descendant of HEAD made for it; False
+    (nothing changed) when files in the working copy are in the way. Without git's automatic
+    maintenance (WITHOUT_MAINTENANCE)."""
+    try:
+        repo.git.run([*WITHOUT_MAINTENANCE, "merge", "--ff-only", "--quiet", "--no-stat", target])
     except GitCommandError:
         return False
     return True

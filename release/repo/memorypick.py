@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,14 +65,18 @@ def pick_in_memory(repo: Repo, onto: str, shas: Sequence[str]) -> MemoryPicks:
     """Build the commits `git cherry-pick -x` would make of `shas` onto `onto`, as far as that is
     certain; see the module's description."""
     try:
-        settings = _config(repo)
-        why = _not_modelled(repo, settings)
-        if why:
-            return MemoryPicks(onto, (), why)
-        committer = repo.git.var("GIT_COMMITTER_IDENT").encode("utf-8", "surrogateescape")
-        fsync = any(key in settings for key in ("core.fsync", "core.fsyncobjectfiles"))
-        with ObjectStore(repo, fsync=fsync) as store:
-            return _pick_all(repo, store, onto, list(shas), committer)
+        with ThreadPoolExecutor(max_workers=3) as pool:  # three questions to git at once
+            config = pool.submit(_config, repo)
+            ident = pool.submit(repo.git.var, "GIT_COMMITTER_IDENT")
+            changes = pool.submit(changes_of, repo, shas)
+            settings = config.result()
+            why = _not_modelled(repo, settings)
+            if why:
+                return MemoryPicks(onto, (), why)
+            committer = ident.result().encode("utf-8", "surrogateescape")
+            fsync = any(key in settings for key in ("core.fsync", "core.fsyncobjectfiles"))
+            with ObjectStore(repo, fsync=fsync) as store:
+                return _pick_all(repo, store, onto, list(shas), committer, changes.result())
     except (OSError, LookupError, ValueError, GitCommandError, subprocess.SubprocessError) as exc:
         return MemoryPicks(onto, (), f"objects could not be read or written ({exc})")
 
@@ -95,7 +100,9 @@ def _not_modelled(repo: Repo, settings: dict[str, str]) -> str:
     if any(key in settings for key in ("commit.cleanup", "core.commentchar", "core.commentstring")) \
             or any(key.startswith("trailer.") for key in settings):
         return "commit messages are cleaned up by configured rules"
-    hooks = Path(settings["core.hookspath"]).expanduser() if "core.hookspath" in settings else common_dir(repo) / "hooks"
+    hooks = common_dir(repo) / "hooks"
+    if "core.hookspath" in settings:
+        hooks = Path(settings["core.hookspath"]).expanduser()
     if not hooks.is_absolute():
         hooks = Path(repo.working_dir) / hooks
     installed = [name for name in HOOKS if os.access(hooks / name, os.X_OK)]
@@ -104,10 +111,10 @@ def _not_modelled(repo: Repo, settings: dict[str, str]) -> str:
     return ""
 
 
-def _pick_all(repo: Repo, store: ObjectStore, onto: str, shas: list[str], committer: bytes) -> MemoryPicks:
+def _pick_all(repo: Repo, store: ObjectStore, onto: str, shas: list[str], committer: bytes,
+              changes: dict[str, list[_Change]]) -> MemoryPicks:
     head, tree = onto, store.commit(onto).tree
     made: list[tuple[str, str]] = []
-    changes = changes_of(repo, shas)
     for sha in shas:
         picked = _pick_one(repo, store, tree, sha, changes.get(sha, []), committer)
         if isinstance(picked, str):

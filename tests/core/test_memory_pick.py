@@ -108,7 +108,8 @@ def test_a_file_upstream_also_changed_is_merged_by_git(repo: Path, tmp_path: Pat
 
 def test_a_folder_renamed_upstream_takes_the_forks_new_file_along(repo: Path, tmp_path: Path) -> None:
     picks = _fork(repo, [({"sky/old/new.py": "new\n"}, "Add to the old folder")])
-    onto = _upstream(repo, {"sky/old/x.py": None, "sky/old/y.py": None, "sky/moved/x.py": "x\n", "sky/moved/y.py": "y\n"})
+    onto = _upstream(repo, {"sky/old/x.py": None, "sky/old/y.py": None,
+                            "sky/moved/x.py": "x\n", "sky/moved/y.py": "y\n"})
     built = assert_same_as_git(repo, onto, picks, tmp_path / "git")
     if built.made:  # git moved the new file with its folder, and so did the merge here
         assert _commit_parts(repo, built.head)[0] == _commit_parts(tmp_path / "git", "HEAD")[0]
@@ -193,7 +194,7 @@ def _random_stack(repo: Path, rnd: random.Random) -> tuple[str, list[str]]:
     def change(current: dict[str, str | None]) -> dict[str, str | None]:
         files: dict[str, str | None] = {}
         for _ in range(rnd.randint(1, 3)):
-            name = rnd.choice(names + [f"new/{rnd.randint(0, 3)}.py"])
+            name = rnd.choice([*names, f"new/{rnd.randint(0, 3)}.py"])
             exists = current.get(name) is not None
             roll = rnd.random()
             if exists and roll < 0.2:

@@ -4,26 +4,45 @@ from __future__ import annotations
 
 import importlib
 import shlex
+import sys
 import threading
 from contextlib import suppress
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import click
 
 from release.cli.examples import examples
 from release.cli.output import Options, pass_options
-from release.cli.tables import rebase_table
 from release.errors import CheckFailed, ConflictStop, Refused
 from release.manifest.model import Manifest, load_manifest
-from release.rebase import drift, pr_merges, replay
+from release.rebase import drift, pr_merges, prepare
 from release.rebase import sync as sync_mod
+from release.rebase.state import load_state
 from release.rebase.summary import RebaseSummary
 from release.rebase.sync import SyncAction
 from release.repo import gitrepo, leftovers
 from release.repo.repolock import repo_lock, writing
 
+if TYPE_CHECKING:
+    from release.rebase import replay
+
+# What the end of a replay needs (the summary table, the README's template engine): imported on the
+# other core while git checks the branch out, instead of after the picks.
+END_OF_RUN_MODULES = ("release.cli.tables", "rich.console", "rich.table", "rich.text", "jinja2",
+                      "release.readme.render")
+
+
+def _replay() -> ModuleType:
+    from release.rebase import replay
+
+    return replay
+
 
 def _emit_summary(opts: Options, summary: RebaseSummary) -> None:
+    from release.cli.tables import rebase_table
+
     opts.say(rebase_table(summary))
     for patch in summary.patches:
         if patch.note:
@@ -85,7 +104,7 @@ def status(opts: Options) -> None:
     commit, `patch sort` for the order). Exits 0 when everything agrees, 1 when there is drift."""
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
-    state = replay.load_state(repo)
+    state = load_state(repo)
     in_progress = (f"a rebase to {state.version} is in progress ({state.phase}); "
                    "ellm-release continue | skip | abort") if state else None
     report = drift.status(repo, manifest, in_progress)
@@ -169,10 +188,10 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_m
     differs from ours; it is still replayed unless --drop-merged is given."""
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
-    request = replay.RebaseRequest(version, base_ref, push and not opts.dry_run, opts.dry_run, drop_merged,
+    request = prepare.RebaseRequest(version, base_ref, push and not opts.dry_run, opts.dry_run, drop_merged,
                                    drop_unlisted=drop_unlisted)
     with repo_lock(repo, "rebase"):
-        done = replay.already_rebased(repo, manifest, version)
+        done = prepare.already_rebased(repo, manifest, version)
         if done is not None:
             _already_rebased(opts, manifest, done)
             if push and not gitrepo.remote_branch_exists(repo, manifest.fork_remote, done.branch):
@@ -180,18 +199,19 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_m
                 opts.progress(f"note: {manifest.fork_remote} has no {done.branch} yet: "
                               f"git -C {shlex.quote(str(opts.repo))} push {manifest.fork_remote} {done.branch}")
             return
-        state, plan = replay.prepare(repo, manifest, request)
+        state, plan, built_ahead = prepare.prepare(repo, manifest, request)
         opts.progress(f"{len(state.steps)} commit(s) to replay onto {state.base_ref} ({state.base[:12]}); "
                       f"{len(plan.upstreamed)} already upstream")
         for line in pr_merges.announce(state.merged_upstream, drop=drop_merged):
             opts.progress(line)
+        replay = _replay()
+        _preload_in_background(END_OF_RUN_MODULES)
         try:
             if opts.dry_run:
                 # a rehearsal leaves the last real run's summary alone: `--json` prints its own
                 summary = replay.dry_run(repo, manifest, state, opts.progress)
             else:
-                _preload_in_background(END_OF_RUN_MODULES)
-                summary = replay.start(repo, manifest, state, opts.progress)
+                summary = replay.start(repo, manifest, state, opts.progress, built_ahead)
         except replay.ConflictStopWithSummary as exc:
             _conflict_exit(opts, exc)
             return
@@ -205,17 +225,15 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_m
                                   "then ellm-release continue"])
 
 
-# What the end of a replay needs (the README's template engine, the summary table): imported on the
-# other core while git checks out and picks, instead of after it.
-END_OF_RUN_MODULES = ("jinja2", "rich.console", "rich.table", "rich.text")
-
-
 def _preload_in_background(modules: tuple[str, ...]) -> None:
     def load() -> None:
         for name in modules:
             with suppress(Exception):  # a failing import fails again where it is used, and is reported there
                 importlib.import_module(name)
 
+    # Python hands the interpreter from one thread to another every 5 ms by default: the thread that
+    # waits for git would lose that much at every answer while this one imports
+    sys.setswitchinterval(0.0005)
     threading.Thread(target=load, name="preload", daemon=True).start()
 
 
@@ -232,7 +250,7 @@ def _already_rebased(opts: Options, manifest: Manifest, report: drift.StatusRepo
 @pass_options
 def continue_(opts: Options) -> None:
     """Go on after a conflict has been resolved and staged (or after an interrupted run)."""
-    _resume(opts, replay.resume, "continue")
+    _resume(opts, _replay().resume, "continue")
 
 
 @examples("ellm-release skip")
@@ -241,7 +259,7 @@ def continue_(opts: Options) -> None:
 def skip(opts: Options) -> None:
     """Leave out the conflicting commit and go on; it is recorded as skipped in the summary and
     the manifest (a patch whose every commit is skipped becomes `dropped`)."""
-    _resume(opts, replay.skip, "skip")
+    _resume(opts, _replay().skip, "skip")
 
 
 def _resume(opts: Options, action: object, command: str) -> None:
@@ -250,7 +268,7 @@ def _resume(opts: Options, action: object, command: str) -> None:
     with repo_lock(repo, command):
         try:
             summary = action(repo, manifest, opts.progress)  # type: ignore[operator]
-        except replay.ConflictStopWithSummary as exc:
+        except _replay().ConflictStopWithSummary as exc:
             _conflict_exit(opts, exc)
             return
     _emit_summary(opts, summary)
@@ -264,7 +282,7 @@ def abort(opts: Options) -> None:
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
     with repo_lock(repo, "abort"):
-        branch = replay.abort(repo, manifest, opts.progress)
+        branch = _replay().abort(repo, manifest, opts.progress)
     opts.emit({"aborted": branch})
 
 
