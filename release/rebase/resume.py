@@ -133,22 +133,27 @@ def _redo_start(repo: Repo, state: ReplayState, say: Say) -> None:
     dirty = gitrepo.changed_paths(repo)
     if gitrepo.current_branch(repo) == state.branch and not dirty:
         return
-    foreign = gitrepo.not_in_between(repo, dirty, [state.original_head, state.base])
+    foreign = gitrepo.not_in_between(repo, dirty, _checkout_ends(state))
     if foreign:
         raise Refused("the working copy has changes the interrupted rebase did not make: " + ", ".join(foreign[:5]),
                       hints=["commit or stash them, then run the command again"])
     if dirty:
         gitwrite.reset_hard(repo)
-        gitrepo.remove_untracked_copies(repo, state.base)
+        gitrepo.remove_untracked_copies(repo, *_checkout_ends(state)[1:])
         say(f"put back {len(dirty)} file(s) an interrupted checkout of {state.base_ref} had left half-way")
     tip = gitrepo.rev(repo, f"refs/heads/{state.branch}")
     if tip is None:
-        gitwrite.create_branch_at(repo, state.branch, state.base)
-    elif tip == state.base:
+        gitwrite.create_branch_at(repo, state.branch, state.base)  # the picks are made again from there
+    elif tip in (state.base, state.start_at):
         gitwrite.switch_to(repo, state.branch)
     else:
         raise Refused(f"{state.branch} exists and does not sit on the base {state.base[:12]}; it is not this "
                       "replay's", hints=["ellm-release abort   # keeps that branch and ends the replay"])
+
+
+def _checkout_ends(state: ReplayState) -> list[str]:
+    """The commits a checkout `start` began goes from and to: what a file it left half-way holds."""
+    return [state.original_head, state.base, *([state.start_at] if state.start_at not in ("", state.base) else [])]
 
 
 def _require_on_branch(repo: Repo, state: ReplayState) -> None:
@@ -178,7 +183,7 @@ def _tool_paths(repo: Repo, state: ReplayState, now: user_work.Changes) -> set[s
     if not state.head_before_pick:
         # killed in `start`, before the first pick: what a half-done checkout of the base wrote
         dirty = sorted(now.every)
-        return set(dirty) - set(gitrepo.not_in_between(repo, dirty, [state.original_head, state.base]))
+        return set(dirty) - set(gitrepo.not_in_between(repo, dirty, _checkout_ends(state)))
     if gitrepo.current_branch(repo) != state.branch:
         return set()
     if state.phase == ReplayPhase.CONFLICT:

@@ -4,9 +4,8 @@ with every patch exactly once, or the repository is back exactly as it was.
 
 The kill points are counted in git invocations: a `git` first on PATH counts them and, at the
 chosen one, lets the real git start and signals the test a few milliseconds later, so that kills
-land inside a git command (its index.lock, HEAD.lock or ref lock still on disk: the checkout of the
-base, the building of the picked commits as objects, the fast-forward over them, the README commit)
-and between two. Which call is
+land inside a git command (its index.lock, HEAD.lock or ref lock still on disk: the one checkout
+that writes the base with the commits built on it, the README commit) and between two. Which call is
 which comes from a probe run, so the points follow the code when it changes.
 """
 
@@ -64,12 +63,9 @@ def kill_points(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[int, int
     assert start_rebase(world, folder).wait(timeout=120) == 0
     calls = (world.root / "git-calls").read_text(encoding="utf-8").splitlines()
     checkout = next(i for i, c in enumerate(calls, 1) if c.startswith("checkout --quiet -b"))
-    pick = next(i for i, c in enumerate(calls, 1) if c.startswith(("merge --ff-only", "cherry-pick")))
-    points = [(checkout // 2, 0)]  # in the checks before any change
-    points += [(checkout - 1, 0), *((checkout, d) for d in (0, 10))]  # the checkout of the base
-    points += [(n, 3) for n in range(checkout + 1, pick)]  # the commits built as objects meanwhile
-    points += [(pick, d) for d in (0, 5, 15, 60, 150)]  # inside the fast-forward over them
-    points += [(n, 0) for n in range(pick + 1, len(calls) + 1, 2)]  # the README commit, the manifest
+    points = [(checkout // 2, 0), (checkout // 2 + 1, 2)]  # in the checks (and the commits built meanwhile)
+    points += [(checkout - 1, 0), *((checkout, d) for d in (0, 5, 10, 20, 40))]  # the checkout of it all
+    points += [(n, 0) for n in range(checkout + 1, len(calls) + 1, 2)]  # the README commit, the manifest
     points += [(len(calls), 5)]
     return points
 
