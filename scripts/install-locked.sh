@@ -14,4 +14,6 @@ pip=("$python" -m pip install --disable-pip-version-check -q)
 # The package itself, editable, with nothing left to resolve: its dependencies and build backend
 # (setuptools) came from the lock above. `compat` puts the checkout on the path with a plain .pth
 # line; the default mode installs an import hook that every start of the tool pays about 0.01 s for.
-"${pip[@]}" --no-deps --no-build-isolation --config-settings editable_mode=compat -e .
+# (setuptools warns that this mode is transitional; the locked setuptools has it, and the warning is
+# silenced so that a newcomer's setup does not look broken.)
+PYTHONWARNINGS=ignore "${pip[@]}" --no-deps --no-build-isolation --config-settings editable_mode=compat -e .

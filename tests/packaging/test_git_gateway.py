@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "release"
-GATEWAY = {f"repo/{name}.py" for name in ("gitproc", "gitrepo", "githistory", "gitworktree", "gitwrite")}
+GATEWAY = {f"repo/{name}.py" for name in ("gitproc", "gitrepo", "githistory", "gitworktree", "gitwrite",
+                                           "gitobjects", "memorypick")}
 # The demo builds its sandbox worlds with git the way a person would; it is no part of the product
 # (the wheel can leave it out) and nothing in the product imports it.
 OUTSIDE_THE_PRODUCT = ("demo/",)

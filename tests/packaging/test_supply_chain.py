@@ -87,7 +87,7 @@ def test_setup_and_ci_install_only_from_the_locks() -> None:
     assert "scripts/install-locked.sh dev" in setup
     install = (ROOT / "scripts" / "install-locked.sh").read_text(encoding="utf-8")
     assert '--require-hashes -r "requirements/$lock.txt"' in install
-    assert "--no-deps --no-build-isolation -e ." in install
+    assert "--no-deps --no-build-isolation --config-settings editable_mode=compat -e ." in install
     for workflow in WORKFLOWS:
         for line in _run_lines(workflow.read_text(encoding="utf-8")):
             if re.search(r"\bpip install\b", line):
