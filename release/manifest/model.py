@@ -206,9 +206,11 @@ class ManifestUpdate:
     statuses: Mapping[str, PatchStatus] = field(default_factory=dict)
 
 
-def write_manifest_text(path: Path, text: str) -> None:
-    """Validate, then replace the file in one rename (a reader or a kill never sees half of it)."""
-    manifest_from_text(path, text)  # never write a manifest that would not load
+def write_manifest_text(path: Path, text: str, *, validated: bool = False) -> None:
+    """Validate (unless `validated`: the text came from `updated_text`, which did), then replace the
+    file in one rename (a reader or a kill never sees half of it)."""
+    if not validated:
+        manifest_from_text(path, text)  # never write a manifest that would not load
     write_bytes_inside(path.parent, path, text.encode("utf-8"), "the manifest")
 
 

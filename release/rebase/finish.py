@@ -49,7 +49,7 @@ def finish(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
         ))
         state.manifest_written = text  # saved before the write, so abort knows what is the tool's
         save_state(repo, state)
-        write_manifest_text(manifest.path, text)
+        write_manifest_text(manifest.path, text, validated=True)
         say(f"updated {manifest.path}")
     if state.push:
         reason = gitwrite.push_branch(repo, manifest.fork_remote, state.branch)
@@ -71,9 +71,17 @@ def finish(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
 
 def original_manifest(manifest: Manifest, state: ReplayState) -> Manifest:
     """The manifest as it was when the rebase started (the file may have been rewritten since)."""
-    if not state.manifest_before:
+    if not state.manifest_before or _still_reads(manifest.path, state.manifest_before):
         return manifest
     return manifest_from_text(manifest.path, state.manifest_before)
+
+
+def _still_reads(path: Path, text: str) -> bool:
+    """Whether the file holds `text` as it was when the rebase started (then the loaded manifest is it)."""
+    try:
+        return path.read_bytes() == text.encode("utf-8")
+    except OSError:
+        return False
 
 
 def _commit_results(state: ReplayState) -> dict[str, CommitResult]:

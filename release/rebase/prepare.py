@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from release.errors import Refused
 from release.manifest.model import Manifest
-from release.rebase import drift, pr_merges
+from release.rebase import pr_merges
 from release.rebase.plan import Plan, make_plan
 from release.rebase.state import ReplayState, add_note, load_state
 from release.rebase.summary import Outcome
@@ -20,6 +20,9 @@ from release.rebase.upstream import BaseChoice, refuse_base_holding_patches, res
 from release.repo import githistory, gitrepo, gitworktree, memorypick
 from release.repo.gitrepo import Repo
 from release.repo.safe_write import require_regular_inside
+
+if TYPE_CHECKING:
+    from release.rebase import drift
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ def already_rebased(repo: Repo, manifest: Manifest, version: str) -> drift.Statu
     """
     if manifest.version != version or load_state(repo) is not None:
         return None
+    from release.rebase import drift  # only a rerun at the same version gets here
+
     report = drift.status(repo, manifest)
     return report if report.in_sync else None
 

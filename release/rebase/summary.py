@@ -7,7 +7,6 @@ pull-request bodies, CI job summaries, and the terminal table the command line d
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -153,6 +152,8 @@ def md_text(text: str) -> str:
 
 def html_text(text: str) -> str:
     """The same inside an HTML element (a <summary>), where Markdown escapes do not apply."""
+    import html  # only the Markdown rendering needs it
+
     return html.escape(" ".join(str(text).split()), quote=False)
 
 

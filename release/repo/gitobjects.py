@@ -10,10 +10,8 @@ up unused is pruned by git's garbage collection like any other.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import os
 import subprocess
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,10 +126,6 @@ def _sort_key(name: bytes, entry: Entry) -> bytes:
     return (name + b"/" if entry.is_tree else name) + b"\0" + name
 
 
-def object_id(kind: bytes, body: bytes) -> str:
-    return hashlib.sha1(kind + b" %d\0" % len(body) + body).hexdigest()
-
-
 class ObjectStore:
     """Reads objects through one `git cat-file --batch` process and writes loose objects into the
     repository's object folder. Use it as a context manager: the reader stops on exit."""
@@ -144,6 +138,9 @@ class ObjectStore:
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL)
         self._trees: dict[str, Tree] = {}
+        import hashlib  # here, on the thread that builds, not on the way to the first git process
+
+        self._sha1 = hashlib.sha1
 
     def __enter__(self) -> ObjectStore:
         return self
@@ -178,13 +175,15 @@ class ObjectStore:
     def write(self, kind: bytes, body: bytes) -> str:
         """Store an object (a no-op when it is there already); its SHA-1."""
         raw = kind + b" %d\0" % len(body) + body
-        sha = hashlib.sha1(raw).hexdigest()
+        sha = self._sha1(raw).hexdigest()
         folder = self.objects / sha[:2]
         target = folder / sha[2:]
         if target.exists():
             return sha
         folder.mkdir(exist_ok=True)
         # written aside and linked into place, as git does: a reader never sees half an object
+        import tempfile
+
         handle, temporary = tempfile.mkstemp(dir=folder, prefix="tmp_obj_")
         try:
             with os.fdopen(handle, "wb") as out:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,6 +165,8 @@ def checkout_detached(repo: Repo, ref: str) -> None:
 
 def three_way(current: str, base: str, other: str) -> tuple[str, bool]:
     """`git merge-file`: the change base -> other applied to current; (text, no conflicts)."""
+    import tempfile  # only a three-way merge of one file needs it
+
     with tempfile.TemporaryDirectory(prefix="ellm-merge-") as tmp:
         paths = []
         for name, text in (("current", current), ("base", base), ("other", other)):

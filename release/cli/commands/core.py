@@ -17,16 +17,14 @@ from release.cli.examples import examples
 from release.cli.output import Options, pass_options
 from release.errors import CheckFailed, ConflictStop, Refused
 from release.manifest.model import Manifest, load_manifest
-from release.rebase import drift, pr_merges, prepare
-from release.rebase import sync as sync_mod
+from release.rebase import pr_merges, prepare
 from release.rebase.state import load_state
 from release.rebase.summary import RebaseSummary
-from release.rebase.sync import SyncAction
-from release.repo import gitrepo, leftovers
+from release.repo import gitrepo
 from release.repo.repolock import repo_lock, writing
 
 if TYPE_CHECKING:
-    from release.rebase import replay
+    from release.rebase import drift, replay
 
 # What the end of a replay needs (the summary table, the README's template engine): imported on the
 # other core while git checks the branch out, instead of after the picks.
@@ -43,7 +41,7 @@ def _replay() -> ModuleType:
 def _emit_summary(opts: Options, summary: RebaseSummary) -> None:
     from release.cli.tables import rebase_table
 
-    opts.say(rebase_table(summary))
+    opts.say(rebase_table(summary, opts.console.width))
     for patch in summary.patches:
         if patch.note:
             opts.say(f"{patch.id}: {patch.note}", style="dim")
@@ -107,6 +105,9 @@ def status(opts: Options) -> None:
     state = load_state(repo)
     in_progress = (f"a rebase to {state.version} is in progress ({state.phase}); "
                    "ellm-release continue | skip | abort") if state else None
+    from release.rebase import drift
+    from release.repo import leftovers
+
     report = drift.status(repo, manifest, in_progress)
     killed = leftovers.pending(repo)
     if killed:
@@ -138,7 +139,10 @@ def sync(opts: Options) -> None:
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
     with writing(repo, "sync"):
-        result = sync_mod.sync(repo, manifest, dry_run=opts.dry_run)
+        from release.rebase.sync import SyncAction
+        from release.rebase.sync import sync as sync_fork
+
+        result = sync_fork(repo, manifest, dry_run=opts.dry_run)
     opts.emit(result)
     if result.action is SyncAction.UP_TO_DATE:
         opts.say(f"{manifest.fork_remote}/{result.branch} is up to date with {manifest.upstream_remote} "
