@@ -103,35 +103,39 @@ def culprits(commits: Sequence[tuple[str, str]], exclude: set[str], upstream_rep
 # ------------------------------------------------------------------------------------------------ git
 
 
-def explain_files(repo: Repo, old_base: str, new_base: str, files: Sequence[str], upstream_repo: str,
+def explain_files(repo: Repo, old_base: str, new_base: str, files: Sequence[str], upstream_repo: str, *,
+                  tip: str = "HEAD", stages: Mapping[str, Mapping[int, str]] | None = None,
                   ) -> tuple[FileForensics, ...]:
     """Forensics for each conflicted file of the pick git stopped on in `repo`. Never fails the
-    stop it explains: a file it cannot read gets a note instead."""
+    stop it explains: a file it cannot read gets a note instead. `tip` and `stages` (path -> stage
+    -> blob) explain a conflict foreseen before git stops on it: the branch it will stop on, and
+    the blobs the index will hold."""
     from release.repo import githistory
     from release.repo.gitrepo import GIT_ERRORS
 
     # the explanation is an extra: whatever git says, the stop itself must still be reported
     unreadable = (*GIT_ERRORS, ValueError, IndexError)
     since = githistory.merge_base(repo, old_base, new_base)
-    revs = f"{since}..HEAD" if since else "HEAD"
+    revs = f"{since}..{tip}" if since else tip
     try:
-        own = githistory.reachable(repo, "HEAD", not_from=new_base)  # this replay's picks, not upstream's
+        own = githistory.reachable(repo, tip, not_from=new_base)  # this replay's picks, not upstream's
     except GIT_ERRORS:
         own = set()
     out = []
     for path in files:
         try:
-            out.append(_explain_file(repo, revs, path, own, upstream_repo))
+            out.append(_explain_file(repo, revs, path, own, upstream_repo, None if stages is None else stages[path]))
         except unreadable as exc:
             said = str(getattr(exc, "stderr", "") or exc).strip().splitlines()
             out.append(FileForensics(path, (), (), f"could not be traced: {said[-1] if said else type(exc).__name__}"))
     return tuple(out)
 
 
-def _explain_file(repo: Repo, revs: str, path: str, own: set[str], upstream_repo: str) -> FileForensics:
+def _explain_file(repo: Repo, revs: str, path: str, own: set[str], upstream_repo: str,
+                  known_stages: Mapping[int, str] | None) -> FileForensics:
     from release.repo import githistory, gitworktree
 
-    stages = gitworktree.conflict_stages(repo, path)
+    stages = gitworktree.conflict_stages(repo, path) if known_stages is None else known_stages
     if 2 not in stages:
         found = githistory.commits_changing(repo, revs, path, deleting=True)
         return FileForensics(path, (), tuple(culprits(found, own, upstream_repo)), "deleted upstream")

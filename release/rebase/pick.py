@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from release.errors import ConflictStop, Failed
@@ -18,7 +19,7 @@ from release.manifest.model import Manifest
 from release.progress import Say
 from release.rebase import user_work
 from release.rebase.finish import build_summary, finish, save_summary
-from release.rebase.forensics import explain_files
+from release.rebase.forensics import FileForensics, explain_files
 from release.rebase.plan import Step
 from release.rebase.state import ReplayPhase, ReplayState, add_note, resume_hints, save_state
 from release.rebase.summary import ConflictInfo, Outcome, RebaseSummary, SummaryState
@@ -36,22 +37,45 @@ def start(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
     # prepare refused any uncommitted change or untracked file a moment ago: none is the user's
     state.dirty_before = []
     save_state(repo, state)  # saved before the first change, so abort always knows the way back
-    # the config writes touch .git/config only: they run while the checkout writes the tree
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        rerere = pool.submit(gitwrite.enable_rerere, repo)
-        gitwrite.create_branch_at(repo, state.branch, state.start_at)
-        rerere.result()
-    say(f"created {state.branch} at {state.base_ref} ({state.base[:12]})")
-    state.head_before_pick = state.base
-    _record_built(state, ahead, say)
-    save_state(repo, state)
     # when the plan matched what was built, the builder stopped where it had to: git goes on from there
     used_all = built_ahead is not None and len(ahead) == len(built_ahead.made)
-    return pick_remaining(repo, manifest, state, say, build_first=not used_all)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        # the config writes touch .git/config only, and a foreseen conflict's forensics only read
+        # history: both run while the checkout writes the tree
+        rerere = pool.submit(gitwrite.enable_rerere, repo)
+        foreseen = _explain_ahead(pool, repo, manifest, state, len(ahead), built_ahead) if used_all else None
+        gitwrite.create_branch_at(repo, state.branch, state.start_at)
+        rerere.result()
+        say(f"created {state.branch} at {state.base_ref} ({state.base[:12]})")
+        state.head_before_pick = state.base
+        _record_built(state, ahead, say)
+        save_state(repo, state)
+        return pick_remaining(repo, manifest, state, say, build_first=not used_all, foreseen=foreseen)
+
+
+@dataclass(frozen=True)
+class ForeseenConflict:
+    """A conflict the builder met before git picks the commit: its files, and their forensics
+    already on the way while git checks the branch out and picks up to it."""
+
+    commit: str
+    files: tuple[str, ...]
+    forensics: Future[tuple[FileForensics, ...]]
+
+
+def _explain_ahead(pool: ThreadPoolExecutor, repo: Repo, manifest: Manifest, state: ReplayState, position: int,
+                   built: memorypick.MemoryPicks | None) -> ForeseenConflict | None:
+    """The forensics of the conflict the builder stopped on, begun now; `position`: the step it is."""
+    if built is None or not built.conflicts or position >= len(state.steps):
+        return None
+    files = tuple(sorted(built.conflicts))
+    return ForeseenConflict(state.plan_steps[position].commit, files,
+                            pool.submit(explain_files, repo, state.previous_base, state.base, files,
+                                        manifest.upstream_repo, tip=built.head, stages=built.conflicts))
 
 
 def pick_remaining(repo: Repo, manifest: Manifest, state: ReplayState, say: Say, *,
-                   build_first: bool = True) -> RebaseSummary:
+                   build_first: bool = True, foreseen: ForeseenConflict | None = None) -> RebaseSummary:
     """Pick the rest of the plan, then finish. The commits are first built as objects (as far as
     that gives exactly what git would make) and the branch fast-forwarded over them; the rest go
     to one `git cherry-pick`, whose results are read back from the branch
@@ -76,7 +100,7 @@ def pick_remaining(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
         step = steps[state.position]
         now = user_work.changes(repo)  # its unmerged paths tell a conflict from the other stops
         if now.unmerged:
-            return stop_on_conflict(repo, manifest, state, step, now)
+            return stop_on_conflict(repo, manifest, state, step, now, foreseen)
         outcome, note = classify_stop(repo, step.commit)
         if outcome is None:
             return stop_on_conflict(repo, manifest, state, step)
@@ -207,9 +231,9 @@ def record(repo: Repo, state: ReplayState, step: Step, outcome: Outcome, note: s
 
 
 def stop_on_conflict(repo: Repo, manifest: Manifest, state: ReplayState, step: Step,
-                     now: user_work.Changes | None = None) -> RebaseSummary:
+                     now: user_work.Changes | None = None, foreseen: ForeseenConflict | None = None) -> RebaseSummary:
     """Record the stop and raise it with its summary; `now`: the working copy's changes, when
-    just read."""
+    just read; `foreseen`: forensics begun before git stopped, used when git stopped as foreseen."""
     state.phase = ReplayPhase.CONFLICT
     now = now or user_work.changes(repo)
     state.pick_paths = sorted((now.every - set(state.dirty_before)) | now.unmerged)
@@ -231,8 +255,11 @@ def stop_on_conflict(repo: Repo, manifest: Manifest, state: ReplayState, step: S
     )
     # the forensics read upstream's history while the summary reads the branch
     with ThreadPoolExecutor(max_workers=1) as pool:
-        forensics = pool.submit(explain_files, repo, state.previous_base, state.base, files,
-                                manifest.upstream_repo)
+        if foreseen is not None and foreseen.commit == step.commit and foreseen.files == files:
+            forensics = foreseen.forensics
+        else:
+            forensics = pool.submit(explain_files, repo, state.previous_base, state.base, files,
+                                    manifest.upstream_repo)
         summary = build_summary(repo, manifest, state, SummaryState.CONFLICT, conflict=info)
         info = dataclasses.replace(info, forensics=forensics.result())
         summary = dataclasses.replace(summary, conflict=info)

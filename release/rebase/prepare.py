@@ -70,13 +70,18 @@ def prepare(repo: Repo, manifest: Manifest, request: RebaseRequest) -> Prepared:
     # that fails because a check is about to refuse is never looked at). The checks' own queries
     # are asked at once too, and their answers looked at in the order below, so that of two
     # problems the same one is reported as when they ran one after the other.
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=12) as pool:  # one thread per question: none waits behind another
         return _prepare(repo, manifest, request, pool)
 
 
 def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: ThreadPoolExecutor) -> Prepared:
     carried = [sha for p in manifest.carried_patches for sha in p.commits]
     branch = manifest.branch(request.version)
+    # the base first, and the commits built on it: the longest of these queries, so started first
+    base = pool.submit(resolve_base, repo, request.version, manifest.upstream_remote, request.base_override)
+    # the commits are built as objects while the checks run: nothing else changes, and a refusal
+    # leaves only unreachable objects, which git prunes in time
+    ahead = None if request.dry_run else pool.submit(_build_ahead, repo, base, carried)
     status = None if request.dry_run else pool.submit(gitrepo.uncommitted, repo)
     missing_scan = pool.submit(gitrepo.missing_commits, repo, carried)
     merges_scan = pool.submit(gitrepo.merge_commits, repo, carried)
@@ -84,19 +89,15 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threa
     ids_scan = pool.submit(gitrepo.patch_ids, repo, carried)
     branches = pool.submit(_branches, repo, manifest, branch)
     extras_scan = pool.submit(_old_branch_extras, repo, manifest, branches)
-    base = pool.submit(resolve_base, repo, request.version, manifest.upstream_remote, request.base_override)
     rerere = pool.submit(gitworktree.local_settings, repo, "rerere", ("enabled", "autoupdate"))
-    # the commits are built as objects while the checks run: nothing else changes, and a refusal
-    # leaves only unreachable objects, which git prunes in time
-    ahead = None if request.dry_run else pool.submit(_build_ahead, repo, base, carried)
+    upstream_scan = pool.submit(_upstream_ids, repo, manifest.base, base, files_scan)
+    merged_scan = pool.submit(_merged_upstream, repo, manifest, base)
     gitrepo.require_remote(repo, manifest.upstream_remote)
     if request.push:
         gitrepo.require_remote(repo, manifest.fork_remote)
     if status is not None:
         gitrepo.require_clean(repo, status.result())
     choice = base.result()
-    upstream_scan = pool.submit(_upstream_ids, repo, manifest.base, choice.sha, files_scan)
-    merged_scan = pool.submit(pr_merges.merged_by_pr, repo, manifest, choice.sha)
     refuse_base_holding_patches(repo, choice, manifest.base, carried, manifest.upstream_remote)
     _require_regular_readme(repo, choice.sha)
     require_regular_inside(manifest.path.parent, manifest.path, "the manifest")
@@ -145,20 +146,36 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threa
     return Prepared(state, plan, ahead.result() if ahead is not None else None)
 
 
+# The planning scans below start as soon as the base is known; a base that is refused leaves them
+# nothing to do (the refusal itself is reported by the checks, in their order).
+
 def _build_ahead(repo: Repo, base: Future[BaseChoice], carried: list[str]) -> memorypick.MemoryPicks | None:
     """The carried commits built onto the base in manifest order, as the plan will most often
     have them (the replay uses what matches the plan's start, and builds the rest itself)."""
     try:
         onto = base.result().sha
     except Refused:
-        return None  # refused by the checks, in their order
+        return None
     return memorypick.pick_in_memory(repo, onto, carried)
 
 
-def _upstream_ids(repo: Repo, old_base: str, new_base: str, files_scan: Future[dict[str, tuple[str, ...]]]) -> set[str]:
+def _upstream_ids(repo: Repo, old_base: str, base: Future[BaseChoice],
+                  files_scan: Future[dict[str, tuple[str, ...]]]) -> set[str]:
     """Patch-ids of upstream's changes to the files the patches touch, since the old base."""
+    try:
+        new_base = base.result().sha
+    except Refused:
+        return set()
     touched = sorted({f for shas in files_scan.result().values() for f in shas if f != gitrepo.README})
     return gitrepo.upstream_patch_ids(repo, old_base, new_base, touched) if touched else set()
+
+
+def _merged_upstream(repo: Repo, manifest: Manifest, base: Future[BaseChoice]) -> dict[str, pr_merges.MergedUpstream]:
+    try:
+        new_base = base.result().sha
+    except Refused:
+        return {}
+    return pr_merges.merged_by_pr(repo, manifest, new_base)
 
 
 def _refuse_readme_only_patches(manifest: Manifest, files: dict[str, tuple[str, ...]]) -> None:

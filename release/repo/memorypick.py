@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from release.repo.gitobjects import Entry, ObjectStore, commit_body
@@ -48,6 +48,9 @@ class MemoryPicks:
     onto: str
     made: tuple[tuple[str, str], ...]
     stopped: str = ""
+    # when it stopped on a conflict: path -> stage (1 base, 2 ours, 3 theirs) -> blob, as git's
+    # merge left them (what the index will hold when `git cherry-pick` stops on the same commit)
+    conflicts: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
 
     @property
     def head(self) -> str:
@@ -117,6 +120,8 @@ def _pick_all(repo: Repo, store: ObjectStore, onto: str, shas: list[str], commit
     made: list[tuple[str, str]] = []
     for sha in shas:
         picked = _pick_one(repo, store, tree, sha, changes.get(sha, []), committer)
+        if isinstance(picked, _Conflict):
+            return MemoryPicks(onto, tuple(made), f"{sha[:12]}: a conflict", picked.stages)
         if isinstance(picked, str):
             return MemoryPicks(onto, tuple(made), f"{sha[:12]}: {picked}")
         new_tree, author, message = picked
@@ -126,9 +131,14 @@ def _pick_all(repo: Repo, store: ObjectStore, onto: str, shas: list[str], commit
     return MemoryPicks(onto, tuple(made))
 
 
+@dataclass(frozen=True)
+class _Conflict:
+    stages: Mapping[str, Mapping[int, str]]
+
+
 def _pick_one(repo: Repo, store: ObjectStore, tree: str, sha: str, changes: list[_Change],
-              committer: bytes) -> tuple[str, bytes, bytes] | str:
-    """(new tree, author, message) of picking `sha` onto `tree`, or why git must pick it."""
+              committer: bytes) -> tuple[str, bytes, bytes] | _Conflict | str:
+    """(new tree, author, message) of picking `sha` onto `tree`; its conflict; or why git must pick it."""
     source = store.commit(sha)
     if len(source.parents) != 1:
         return "a merge or a root commit"
@@ -140,12 +150,13 @@ def _pick_one(repo: Repo, store: ObjectStore, tree: str, sha: str, changes: list
     parent = source.parents[0]
     if not changes:
         return "an empty commit"
+    new_tree: str | _Conflict | None
     if all(_untouched(store, tree, change) for change in changes):
         new_tree = _apply(store, tree, changes)
     else:
         new_tree = _merge(repo, store, tree, parent, sha, committer)
-        if new_tree is None:
-            return "a conflict"
+    if isinstance(new_tree, _Conflict):
+        return new_tree
     if new_tree is None or new_tree == tree:
         return "its change is already there (an empty pick)"
     return new_tree, source.values(b"author")[0], message
@@ -239,12 +250,23 @@ def _apply(store: ObjectStore, tree: str, changes: list[_Change]) -> str | None:
     return store.write_tree(new) if new.entries else None
 
 
-def _merge(repo: Repo, store: ObjectStore, tree: str, parent: str, sha: str, committer: bytes) -> str | None:
-    """git's merge of `sha` onto `tree` with `sha`'s parent as the base; None on a conflict."""
+def _merge(repo: Repo, store: ObjectStore, tree: str, parent: str, sha: str, committer: bytes) -> str | _Conflict:
+    """git's merge of `sha` onto `tree` with `sha`'s parent as the base: the new tree, or the
+    conflict's stages."""
     base_holder = store.write(b"commit", commit_body(tree, [parent], committer, committer,
                                                      b"ellm-release: the tree a replayed commit is merged onto\n"))
-    done = subprocess.run(["git", "merge-tree", "--write-tree", base_holder, sha], cwd=repo.working_dir,
+    done = subprocess.run(["git", "merge-tree", "--write-tree", "-z", base_holder, sha], cwd=repo.working_dir,
                           capture_output=True, stdin=subprocess.DEVNULL, check=False)
-    if done.returncode != 0:  # 1: conflicts; anything else: a git without merge-tree --write-tree
-        return None
-    return done.stdout.split(b"\n", 1)[0].decode("ascii").strip()
+    fields = done.stdout.split(b"\0")
+    if done.returncode == 0:
+        return fields[0].decode("ascii")
+    # 1: conflicts, listed after the tree as "<mode> <blob> <stage>\t<path>" up to an empty field;
+    # anything else: a git without merge-tree --write-tree, which leaves nothing foreseen
+    stages: dict[str, dict[int, str]] = {}
+    for entry in fields[1:] if done.returncode == 1 else []:
+        if not entry:
+            break
+        info, _, path = entry.partition(b"\t")
+        _mode, blob, stage = info.split(b" ")
+        stages.setdefault(path.decode("utf-8", "surrogateescape"), {})[int(stage)] = blob.decode("ascii")
+    return _Conflict(stages)

@@ -129,6 +129,14 @@ def test_a_conflict_stops_at_that_commit_with_the_ones_before_made(repo: Path, t
     built = assert_same_as_git(repo, onto, picks, tmp_path / "git")
     assert [source for source, _ in built.made] == picks[:1]
     assert built.stopped == f"{picks[1][:12]}: a conflict"
+    # the conflict as foreseen is the one git's index holds once its pick stops there
+    unmerged = git(tmp_path / "git", "ls-files", "--unmerged", "-z").split("\0")
+    held: dict[str, dict[int, str]] = {}
+    for entry in filter(None, unmerged):
+        info, _, path = entry.partition("\t")
+        _mode, blob, stage = info.split()
+        held.setdefault(path, {})[int(stage)] = blob
+    assert built.conflicts == held
 
 
 def test_a_change_upstream_already_has_is_left_to_git(repo: Path, tmp_path: Path) -> None:

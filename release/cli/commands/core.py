@@ -192,6 +192,10 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_m
     differs from ours; it is still replayed unless --drop-merged is given."""
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
+    # Python hands the interpreter from one thread to another every 5 ms by default: while the picks
+    # are built on one thread, the threads that wait for git's answers to the checks would lose that
+    # much at every answer
+    sys.setswitchinterval(0.0005)
     request = prepare.RebaseRequest(version, base_ref, push and not opts.dry_run, opts.dry_run, drop_merged,
                                    drop_unlisted=drop_unlisted)
     with repo_lock(repo, "rebase"):
@@ -235,9 +239,6 @@ def _preload_in_background(modules: tuple[str, ...]) -> None:
             with suppress(Exception):  # a failing import fails again where it is used, and is reported there
                 importlib.import_module(name)
 
-    # Python hands the interpreter from one thread to another every 5 ms by default: the thread that
-    # waits for git would lose that much at every answer while this one imports
-    sys.setswitchinterval(0.0005)
     threading.Thread(target=load, name="preload", daemon=True).start()
 
 
