@@ -1,9 +1,11 @@
-"""Pick: create the branch at the base and cherry-pick the plan's commits, recording each outcome;
-stop on a conflict with a summary of where the replay stands.
+"""Pick: create the branch with the plan's commits cherry-picked onto the base, recording each
+outcome; stop on a conflict with a summary of where the replay stands.
 
-All remaining commits go to one `git cherry-pick`, which is much faster than one process per
-commit; what it made is then read back from the branch itself, so a stop or a kill anywhere in
-the sequence is handled the same way.
+The commits are built as objects first (release.repo.memorypick: exactly the commits `git
+cherry-pick -x` makes, as far as that is certain), and the branch is created at, or fast-forwarded
+to, the last one built. From the first commit that was not built, the rest go to one `git
+cherry-pick`; what it made is then read back from the branch itself, so a stop or a kill anywhere
+in the sequence is handled the same way.
 """
 
 from __future__ import annotations
