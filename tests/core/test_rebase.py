@@ -616,3 +616,41 @@ def test_a_damaged_summary_record_is_named_not_a_traceback(world: World, cli: Cl
     assert result.code == 2
     assert f"{record} is not a readable record" in result.err
     assert "Traceback" not in result.text
+
+
+# ---------------------------------------------------------------------------- built picks vs git's
+
+
+def _picks_as_made(world: World) -> list[tuple[str, str, str]]:
+    """(tree, author, message) of each commit on the new branch past the base; the source a
+    message names is given by its place in the manifest, and the author without the time (two
+    worlds are built a moment apart)."""
+    places = {sha: f"commit #{n}" for n, sha in enumerate(sha for p in world.patches for sha in p.commits)}
+    out = []
+    for sha in git(world.fork, "rev-list", "--reverse", f"v0.13.0..{TARGET}").split():
+        raw = git(world.fork, "cat-file", "commit", sha)
+        header, _, message = raw.partition("\n\n")
+        author = next(line for line in header.splitlines() if line.startswith("author ")).rsplit(" ", 2)[0]
+        for source, place in places.items():
+            message = message.replace(source, place)
+        out.append((git(world.fork, "rev-parse", f"{sha}^{{tree}}"), author, message))
+    return out
+
+
+def test_built_picks_are_the_commits_git_itself_makes(make_world: WorldFactory, cli: Cli) -> None:
+    # the same replay twice: once built as objects, once by git alone (a post-commit hook makes
+    # the tool leave every pick to git, so the hook runs as the user expects)
+    built, by_git = make_world(conflict=False), make_world(conflict=False)
+    hook = by_git.fork / ".git" / "hooks" / "post-commit"
+    ran = by_git.root / "hook-ran"
+    hook.write_text(f"#!/bin/sh\necho x >> '{ran}'\n", encoding="utf-8")
+    hook.chmod(0o755)
+    assert cli(built, "rebase", "0.13.0").code == 0
+    assert cli(by_git, "rebase", "0.13.0").code == 0
+    made = int(git(by_git.fork, "rev-list", "--count", f"v0.13.0..{TARGET}"))  # the picks and the README commit
+    assert len(ran.read_text(encoding="utf-8").splitlines()) == made
+    ours, git_made = _picks_as_made(built), _picks_as_made(by_git)
+    # the picks alike; the README commits differ only by the new SHAs their table lists
+    assert ours[:-1] == git_made[:-1]
+    assert ours[-1][2] == git_made[-1][2] == "[ellm-release] Regenerate fork README for 0.13.0"
+    git(built.fork, "fsck", "--no-dangling")
