@@ -50,8 +50,7 @@ def start(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
         rerere.result()
         say(f"created {state.branch} at {state.base_ref} ({state.base[:12]})")
         state.head_before_pick = state.base
-        _record_built(state, ahead, say)
-        save_state(repo, state)
+        _record_built(state, ahead, say)  # saved as pick_remaining begins
         return pick_remaining(repo, manifest, state, say, build_first=not used_all, foreseen=foreseen)
 
 

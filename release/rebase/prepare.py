@@ -153,10 +153,9 @@ def _build_ahead(repo: Repo, base: Future[BaseChoice], carried: list[str]) -> me
     """The carried commits built onto the base in manifest order, as the plan will most often
     have them (the replay uses what matches the plan's start, and builds the rest itself)."""
     try:
-        onto = base.result().sha
+        return memorypick.pick_in_memory(repo, lambda: base.result().sha, carried)
     except Refused:
         return None
-    return memorypick.pick_in_memory(repo, onto, carried)
 
 
 def _upstream_ids(repo: Repo, old_base: str, base: Future[BaseChoice],

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,14 +64,16 @@ class _Change:
     after: Entry | None  # in the picked commit
 
 
-def pick_in_memory(repo: Repo, onto: str, shas: Sequence[str]) -> MemoryPicks:
+def pick_in_memory(repo: Repo, onto: str | Callable[[], str], shas: Sequence[str]) -> MemoryPicks:
     """Build the commits `git cherry-pick -x` would make of `shas` onto `onto`, as far as that is
-    certain; see the module's description."""
+    certain; see the module's description. `onto` may be a function that waits for the commit: the
+    questions that do not need it are asked first."""
     try:
         with ThreadPoolExecutor(max_workers=3) as pool:  # three questions to git at once
             config = pool.submit(_config, repo)
             ident = pool.submit(repo.git.var, "GIT_COMMITTER_IDENT")
             changes = pool.submit(changes_of, repo, shas)
+            onto = onto if isinstance(onto, str) else onto()
             settings = config.result()
             why = _not_modelled(repo, settings)
             if why:
@@ -81,7 +83,7 @@ def pick_in_memory(repo: Repo, onto: str, shas: Sequence[str]) -> MemoryPicks:
             with ObjectStore(repo, fsync=fsync) as store:
                 return _pick_all(repo, store, onto, list(shas), committer, changes.result())
     except (OSError, LookupError, ValueError, GitCommandError, subprocess.SubprocessError) as exc:
-        return MemoryPicks(onto, (), f"objects could not be read or written ({exc})")
+        return MemoryPicks(onto if isinstance(onto, str) else "", (), f"objects could not be read or written ({exc})")
 
 
 def _config(repo: Repo) -> dict[str, str]:
