@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from release.repo.gitobjects import Entry, ObjectStore, commit_body
+from release.repo.gitobjects import CommitObject, Entry, ObjectStore, commit_body
 from release.repo.gitproc import GitCommandError
 from release.repo.gitrepo import Repo, common_dir
 from release.repo.pickmessage import cherry_picked_message
@@ -120,8 +120,8 @@ def _pick_all(repo: Repo, store: ObjectStore, onto: str, shas: list[str], commit
               changes: dict[str, list[_Change]]) -> MemoryPicks:
     head, tree = onto, store.commit(onto).tree
     made: list[tuple[str, str]] = []
-    for sha in shas:
-        picked = _pick_one(repo, store, tree, sha, changes.get(sha, []), committer)
+    for sha, source in zip(shas, store.commits(shas), strict=True):
+        picked = _pick_one(repo, store, tree, sha, source, changes.get(sha, []), committer)
         if isinstance(picked, _Conflict):
             return MemoryPicks(onto, tuple(made), f"{sha[:12]}: a conflict", picked.stages)
         if isinstance(picked, str):
@@ -138,10 +138,10 @@ class _Conflict:
     stages: Mapping[str, Mapping[int, str]]
 
 
-def _pick_one(repo: Repo, store: ObjectStore, tree: str, sha: str, changes: list[_Change],
+def _pick_one(repo: Repo, store: ObjectStore, tree: str, sha: str, source: CommitObject, changes: list[_Change],
               committer: bytes) -> tuple[str, bytes, bytes] | _Conflict | str:
-    """(new tree, author, message) of picking `sha` onto `tree`; its conflict; or why git must pick it."""
-    source = store.commit(sha)
+    """(new tree, author, message) of picking `sha` (read as `source`) onto `tree`; its conflict; or
+    why git must pick it."""
     if len(source.parents) != 1:
         return "a merge or a root commit"
     if source.values(b"encoding"):

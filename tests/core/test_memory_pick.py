@@ -238,3 +238,19 @@ def test_random_stacks_match_git(tmp_path: Path, seed: int) -> None:
     repo = init_repo(tmp_path / "repo")
     onto, picks = _random_stack(repo, rnd)
     assert_same_as_git(repo, onto, picks, tmp_path / "git")
+
+
+def test_objects_are_read_in_order_across_batches(repo: Path, tmp_path: Path) -> None:
+    from release.repo.gitobjects import ObjectStore
+
+    folder = tmp_path / "blobs"
+    folder.mkdir()
+    paths = []
+    for n in range(1234):  # more than two batches
+        path = folder / f"{n}.txt"
+        path.write_text(f"blob {n}\n" * (n % 7 + 1))
+        paths.append(str(path))
+    shas = git(repo, "hash-object", "-w", "--stdin-paths", input_text="\n".join(paths) + "\n").split()
+    with ObjectStore(Repo(repo)) as store:
+        bodies = store.read_many(shas, b"blob")
+    assert bodies == [Path(p).read_bytes() for p in paths]
