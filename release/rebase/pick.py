@@ -244,8 +244,7 @@ def stop_on_conflict(repo: Repo, manifest: Manifest, state: ReplayState, step: S
     files = tuple(sorted(now.unmerged) or conflicts_in_message(repo))
     where = shlex.quote(str(repo.working_dir))
     info = ConflictInfo(
-        patch_id=patch.id, patch_title=patch.title, commit=step.commit,
-        subject=gitrepo.subject(repo, step.commit), files=files,
+        patch_id=patch.id, patch_title=patch.title, commit=step.commit, subject="", files=files,
         next_commands=(
             f"# resolve the conflicts in {' '.join(files)}, then:",
             f"git -C {where} add {' '.join(shlex.quote(f) for f in files)}",
@@ -254,15 +253,17 @@ def stop_on_conflict(repo: Repo, manifest: Manifest, state: ReplayState, step: S
             "# or give up and go back:    ellm-release abort",
         ),
     )
-    # the forensics read upstream's history while the summary reads the branch
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    # the forensics read upstream's history, and the commit's subject is read, while the summary
+    # reads the branch
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        subject = pool.submit(gitrepo.subject, repo, step.commit)
         if foreseen is not None and foreseen.commit == step.commit and foreseen.files == files:
             forensics = foreseen.forensics
         else:
             forensics = pool.submit(explain_files, repo, state.previous_base, state.base, files,
                                     manifest.upstream_repo)
         summary = build_summary(repo, manifest, state, SummaryState.CONFLICT, conflict=info)
-        info = dataclasses.replace(info, forensics=forensics.result())
+        info = dataclasses.replace(info, subject=subject.result(), forensics=forensics.result())
         summary = dataclasses.replace(summary, conflict=info)
     save_summary(manifest, summary)
     raise ConflictStopWithSummary(summary)

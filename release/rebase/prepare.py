@@ -90,6 +90,7 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threa
     branches = pool.submit(_branches, repo, manifest, branch)
     extras_scan = pool.submit(_old_branch_extras, repo, manifest, branches)
     rerere = pool.submit(gitworktree.local_settings, repo, "rerere", ("enabled", "autoupdate"))
+    readme_at_base = pool.submit(_require_regular_readme, repo, base)
     upstream_scan = pool.submit(_upstream_ids, repo, manifest.base, base, files_scan)
     merged_scan = pool.submit(_merged_upstream, repo, manifest, base)
     gitrepo.require_remote(repo, manifest.upstream_remote)
@@ -99,7 +100,7 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threa
         gitrepo.require_clean(repo, status.result())
     choice = base.result()
     refuse_base_holding_patches(repo, choice, manifest.base, carried, manifest.upstream_remote)
-    _require_regular_readme(repo, choice.sha)
+    readme_at_base.result()
     require_regular_inside(manifest.path.parent, manifest.path, "the manifest")
     if branches.result().new_exists:
         raise Refused(f"the branch {branch} already exists",
@@ -202,10 +203,16 @@ def _refuse_merge_commits(repo: Repo, manifest: Manifest, merges: list[str]) -> 
                          "or squash the merged work into one commit and list that"])
 
 
-def _require_regular_readme(repo: Repo, base: str) -> None:
+def _require_regular_readme(repo: Repo, base: Future[BaseChoice]) -> None:
+    """Refused when the base's README.md is a link (asked as soon as the base is known; a base that
+    is refused itself is reported by the checks, in their order)."""
     from release.readme.upstream_readme import require_regular_readme
 
-    require_regular_readme(repo, base)
+    try:
+        sha = base.result().sha
+    except Refused:
+        return
+    require_regular_readme(repo, sha)
 
 
 class Branches(NamedTuple):

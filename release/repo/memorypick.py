@@ -80,7 +80,7 @@ def pick_in_memory(repo: Repo, onto: str | Callable[[], str], shas: Sequence[str
                 return MemoryPicks(onto, (), why)
             committer = ident.result().encode("utf-8", "surrogateescape")
             fsync = any(key in settings for key in ("core.fsync", "core.fsyncobjectfiles"))
-            with ObjectStore(repo, fsync=fsync) as store:
+            with ObjectStore(repo, fsync=fsync, compression=_loose_compression(settings)) as store:
                 return _pick_all(repo, store, onto, list(shas), committer, changes.result())
     except (OSError, LookupError, ValueError, GitCommandError, subprocess.SubprocessError) as exc:
         return MemoryPicks(onto if isinstance(onto, str) else "", (), f"objects could not be read or written ({exc})")
@@ -90,6 +90,16 @@ def _config(repo: Repo) -> dict[str, str]:
     out = repo.git.run(["config", "--list", "-z"])
     pairs = (entry.partition("\n") for entry in out.split("\0") if entry)
     return {key.lower(): value for key, _, value in pairs}
+
+
+def _loose_compression(settings: dict[str, str]) -> int:
+    """The zlib level git writes loose objects with: core.looseCompression, else core.compression,
+    else 1 (-1 is zlib's own default)."""
+    for key in ("core.loosecompression", "core.compression"):
+        if key in settings:
+            level = int(settings[key])  # ValueError: git would refuse the setting too
+            return level if -1 <= level <= 9 else 1
+    return 1
 
 
 def _not_modelled(repo: Repo, settings: dict[str, str]) -> str:
