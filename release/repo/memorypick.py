@@ -167,6 +167,8 @@ def _pick_one(repo: Repo, store: ObjectStore, tree: str, sha: str, source: Commi
         new_tree = _apply(store, tree, changes)
     else:
         new_tree = _merge(repo, store, tree, parent, sha, committer)
+        if new_tree is None:
+            return "upstream changed its files too, and this git merges only in a working copy (2.38 or later can)"
     if isinstance(new_tree, _Conflict):
         return new_tree
     if new_tree is None or new_tree == tree:
@@ -262,9 +264,10 @@ def _apply(store: ObjectStore, tree: str, changes: list[_Change]) -> str | None:
     return store.write_tree(new) if new.entries else None
 
 
-def _merge(repo: Repo, store: ObjectStore, tree: str, parent: str, sha: str, committer: bytes) -> str | _Conflict:
-    """git's merge of `sha` onto `tree` with `sha`'s parent as the base: the new tree, or the
-    conflict's stages."""
+def _merge(repo: Repo, store: ObjectStore, tree: str, parent: str, sha: str, committer: bytes,
+           ) -> str | _Conflict | None:
+    """git's merge of `sha` onto `tree` with `sha`'s parent as the base: the new tree, the
+    conflict's stages, or None from a git without `merge-tree --write-tree`."""
     base_holder = store.write(b"commit", commit_body(tree, [parent], committer, committer,
                                                      b"ellm-release: the tree a replayed commit is merged onto\n"))
     done = subprocess.run(["git", "merge-tree", "--write-tree", "-z", base_holder, sha], cwd=repo.working_dir,
@@ -272,10 +275,11 @@ def _merge(repo: Repo, store: ObjectStore, tree: str, parent: str, sha: str, com
     fields = done.stdout.split(b"\0")
     if done.returncode == 0:
         return fields[0].decode("ascii")
-    # 1: conflicts, listed after the tree as "<mode> <blob> <stage>\t<path>" up to an empty field;
-    # anything else: a git without merge-tree --write-tree, which leaves nothing foreseen
+    if done.returncode != 1:
+        return None
+    # the conflicts, listed after the tree as "<mode> <blob> <stage>\t<path>" up to an empty field
     stages: dict[str, dict[int, str]] = {}
-    for entry in fields[1:] if done.returncode == 1 else []:
+    for entry in fields[1:]:
         if not entry:
             break
         info, _, path = entry.partition(b"\t")

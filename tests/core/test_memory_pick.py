@@ -254,3 +254,21 @@ def test_objects_are_read_in_order_across_batches(repo: Path, tmp_path: Path) ->
     with ObjectStore(Repo(repo)) as store:
         bodies = store.read_many(shas, b"blob")
     assert bodies == [Path(p).read_bytes() for p in paths]
+
+
+def test_a_git_without_merge_tree_leaves_the_merges_to_cherry_pick(repo: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    picks = _fork(repo, [({"sky/b.py": "fork b\n"}, "Untouched upstream"),
+                         ({"sky/a.py": "a = 1\nb = 2\nc = 3\nd = 4\ne = 5\nf = 'fork'\n"}, "Needs a merge")])
+    onto = _upstream(repo, {"sky/a.py": "a = 'upstream'\nb = 2\nc = 3\nd = 4\ne = 5\nf = 6\n"})
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    real = shutil.which("git")
+    (shim / "git").write_text(f'#!/bin/sh\n[ "$1" = merge-tree ] && exit 129\nexec "{real}" "$@"\n')
+    (shim / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
+    built = memorypick.pick_in_memory(Repo(repo), onto, picks)
+    assert [source for source, _ in built.made] == picks[:1]
+    assert "2.38 or later" in built.stopped and not built.conflicts
