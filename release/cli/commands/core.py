@@ -26,10 +26,11 @@ from release.repo.repolock import repo_lock, writing
 if TYPE_CHECKING:
     from release.rebase import drift, replay
 
-# What the end of a replay needs (the summary table, the README's template engine): imported on the
-# other core while git checks the branch out, instead of after the picks.
-END_OF_RUN_MODULES = ("release.cli.tables", "rich.console", "rich.table", "rich.text", "jinja2",
-                      "release.readme.render")
+# What the end of a replay needs (the summary table; the README's template engine, unless the replay
+# is foreseen to stop on a conflict first): imported on the other core while git checks the branch
+# out, instead of after the picks.
+TABLE_MODULES = ("release.cli.tables", "rich.console", "rich.text")
+README_MODULES = ("jinja2", "release.readme.render")
 
 
 def _replay() -> ModuleType:
@@ -213,7 +214,8 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_m
         for line in pr_merges.announce(state.merged_upstream, drop=drop_merged):
             opts.progress(line)
         replay = _replay()
-        _preload_in_background(END_OF_RUN_MODULES)
+        stops_early = built_ahead is not None and bool(built_ahead.conflicts)
+        _preload_in_background(TABLE_MODULES if stops_early else (*TABLE_MODULES, *README_MODULES))
         try:
             if opts.dry_run:
                 # a rehearsal leaves the last real run's summary alone: `--json` prints its own
