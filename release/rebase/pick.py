@@ -85,7 +85,9 @@ def pick_remaining(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
     while state.position < len(steps):
         state.head_before_pick = gitrepo.head_sha(repo)
         state.phase = ReplayPhase.PICKING
-        if not (build_first and _built_first(repo, state, say)):
+        if build_first:
+            _build_first(repo, state, say)  # saves the state either way
+        else:
             save_state(repo, state)
         build_first = True
         if state.position == len(steps):
@@ -112,22 +114,20 @@ def pick_remaining(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
     return finish(repo, manifest, state, say)
 
 
-def _built_first(repo: Repo, state: ReplayState, say: Say) -> bool:
+def _build_first(repo: Repo, state: ReplayState, say: Say) -> None:
     """Build the rest of the plan as objects from HEAD and fast-forward the branch over what was
-    built; False when nothing was (git then picks, and says what is in its way). The working copy's
-    changes (the user's, from here on) are read while the commits are built, and saved before the
-    branch moves."""
+    built; when nothing was, or files are in the way, git picks it all and says what is in its way.
+    The working copy's changes (the user's, from here on) are read while the commits are built, and
+    saved before the branch moves."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         building = pool.submit(memorypick.pick_in_memory, repo, state.head_before_pick,
                                [s.commit for s in state.plan_steps[state.position:]])
         state.dirty_before = sorted(user_work.changes(repo).every)
         made = _matching_start(state, building.result())
     save_state(repo, state)
-    if not made or not gitwrite.advance_to(repo, made[-1][1]):
-        return False
-    _record_built(state, made, say)
-    save_state(repo, state)
-    return True
+    if made and gitwrite.fast_forward(repo, made[-1][1]):
+        _record_built(state, made, say)
+        save_state(repo, state)
 
 
 def _matching_start(state: ReplayState, built: memorypick.MemoryPicks | None) -> list[tuple[str, str]]:

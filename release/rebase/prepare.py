@@ -150,6 +150,14 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threa
 # The planning scans below start as soon as the base is known; a base that is refused leaves them
 # nothing to do (the refusal itself is reported by the checks, in their order).
 
+def _base_sha(base: Future[BaseChoice]) -> str | None:
+    """The base's commit, None when the base is refused."""
+    try:
+        return base.result().sha
+    except Refused:
+        return None
+
+
 def _build_ahead(repo: Repo, base: Future[BaseChoice], carried: list[str]) -> memorypick.MemoryPicks | None:
     """The carried commits built onto the base in manifest order, as the plan will most often
     have them (the replay uses what matches the plan's start, and builds the rest itself)."""
@@ -162,20 +170,14 @@ def _build_ahead(repo: Repo, base: Future[BaseChoice], carried: list[str]) -> me
 def _upstream_ids(repo: Repo, old_base: str, base: Future[BaseChoice],
                   files_scan: Future[dict[str, tuple[str, ...]]]) -> set[str]:
     """Patch-ids of upstream's changes to the files the patches touch, since the old base."""
-    try:
-        new_base = base.result().sha
-    except Refused:
-        return set()
+    new_base = _base_sha(base)
     touched = sorted({f for shas in files_scan.result().values() for f in shas if f != gitrepo.README})
-    return gitrepo.upstream_patch_ids(repo, old_base, new_base, touched) if touched else set()
+    return gitrepo.upstream_patch_ids(repo, old_base, new_base, touched) if touched and new_base else set()
 
 
 def _merged_upstream(repo: Repo, manifest: Manifest, base: Future[BaseChoice]) -> dict[str, pr_merges.MergedUpstream]:
-    try:
-        new_base = base.result().sha
-    except Refused:
-        return {}
-    return pr_merges.merged_by_pr(repo, manifest, new_base)
+    new_base = _base_sha(base)
+    return pr_merges.merged_by_pr(repo, manifest, new_base) if new_base else {}
 
 
 def _refuse_readme_only_patches(manifest: Manifest, files: dict[str, tuple[str, ...]]) -> None:
@@ -208,11 +210,9 @@ def _require_regular_readme(repo: Repo, base: Future[BaseChoice]) -> None:
     is refused itself is reported by the checks, in their order)."""
     from release.readme.upstream_readme import require_regular_readme
 
-    try:
-        sha = base.result().sha
-    except Refused:
-        return
-    require_regular_readme(repo, sha)
+    sha = _base_sha(base)
+    if sha is not None:
+        require_regular_readme(repo, sha)
 
 
 class Branches(NamedTuple):

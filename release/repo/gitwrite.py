@@ -16,8 +16,8 @@ from release.repo.gitrepo import Repo, config_env, failure_reason, git_dir, push
 from release.repo.gitworktree import local_config, local_settings
 
 # git runs its automatic maintenance (`git maintenance run --auto`, or `gc --auto` before 2.29) after a
-# commit or a merge, which costs as much as the command again; the tool's own commits leave it to the
-# next plain git command.
+# commit or a merge, which costs as much as the command again; the tool's own commits and
+# fast-forwards leave it to the next plain git command.
 WITHOUT_MAINTENANCE = ("-c", "maintenance.auto=false", "-c", "gc.auto=0")
 
 
@@ -65,18 +65,7 @@ def update_ref(repo: Repo, ref: str, new: str, old: str) -> None:
 
 def fast_forward(repo: Repo, target: str) -> bool:
     """Fast-forward the checked-out branch to `target`; False (nothing changed) when files in the
-    working copy are in the way."""
-    try:
-        repo.git.merge("--ff-only", "--quiet", target)
-    except GitCommandError:
-        return False
-    return True
-
-
-def advance_to(repo: Repo, target: str) -> bool:
-    """Fast-forward the checked-out branch to `target`, a descendant of HEAD made for it; False
-    (nothing changed) when files in the working copy are in the way. Without git's automatic
-    maintenance (WITHOUT_MAINTENANCE)."""
+    working copy are in the way. Without git's automatic maintenance (WITHOUT_MAINTENANCE)."""
     try:
         repo.git.run([*WITHOUT_MAINTENANCE, "merge", "--ff-only", "--quiet", "--no-stat", target])
     except GitCommandError:
