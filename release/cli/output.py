@@ -2,12 +2,16 @@
 carries exactly one JSON document a CI step can parse, whatever the outcome.
 
 Text is printed as text: Rich markup is off, so a commit subject such as `Fix [/] thing` or
-`[k8s] Fix ...` prints as it is. Styling is asked for explicitly (`style=`, or a `rich.text.Text`)."""
+`[k8s] Fix ...` prints as it is. Styling is asked for explicitly (`style=`, `Styled`, or a
+`rich.text.Text`). Where styles would not show (a pipe, a file, a CI log: no terminal, and no
+colour forced by FORCE_COLOR or TTY_COMPATIBLE) text and `Styled` text are written as they are,
+without loading Rich."""
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,12 +27,58 @@ if TYPE_CHECKING:  # Rich is imported when something is printed, not when `--hel
     from rich.console import Console
 
 
+def styles_show(stream: Any) -> bool:
+    """Whether Rich would style what goes to `stream`: its own rule, TTY_COMPATIBLE first, then
+    FORCE_COLOR, then whether the stream is a terminal."""
+    compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        return compatible == "1"
+    forced = os.environ.get("FORCE_COLOR")
+    if forced is not None:
+        return forced != ""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a stream already closed
+        return False
+
+
+# the control characters Rich leaves out of printed text (bell, backspace, vertical tab, form feed,
+# carriage return): left out of plain text too, so a subject prints the same either way
+_LEFT_OUT = dict.fromkeys((7, 8, 11, 12, 13))
+
+
+class Styled:
+    """Text in pieces, each with a Rich style ("" for none): printed plain where styles do not show,
+    as Rich text on a terminal (Rich asks `__rich__`)."""
+
+    def __init__(self) -> None:
+        self.pieces: list[tuple[str, str]] = []
+
+    def append(self, text: str, style: str = "") -> None:
+        self.pieces.append((text, style))
+
+    @property
+    def plain(self) -> str:
+        return "".join(text for text, _ in self.pieces)
+
+    def __rich__(self) -> Any:
+        from rich.text import Text
+
+        text = Text(no_wrap=True, overflow="ignore")
+        for piece, style in self.pieces:
+            text.append(piece, style=style or None)
+        return text
+
+
 def _console(stderr: bool) -> Console:
     from rich.console import Console
 
     # logs and CI captures are not terminals: give tables room instead of Rich's 80-column default
     stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, highlight=False, markup=False, width=None if stream.isatty() else 150)
+    return Console(stderr=stderr, highlight=False, markup=False, width=None if stream.isatty() else PLAIN_WIDTH)
+
+
+PLAIN_WIDTH = 150  # logs and CI captures are not terminals: room for tables, not Rich's 80 columns
 
 
 class JsonReady(Protocol):
@@ -60,11 +110,27 @@ class Options:
             self._consoles[self.json] = _console(stderr=self.json)
         return self._consoles[self.json]
 
+    @property
+    def stream(self) -> Any:
+        """Where human text goes: stderr under --json, else stdout."""
+        return sys.stderr if self.json else sys.stdout
+
+    @property
+    def width(self) -> int:
+        """The width tables are drawn to: the terminal's, else room for a log."""
+        return self.console.width if styles_show(self.stream) else PLAIN_WIDTH
+
     def say(self, *args: Any, **kwargs: Any) -> None:
         """Progress and human-readable results (moved to stderr under --json). Strings are plain
         text, never markup (a subject such as `[k8s] Fix` prints as it is): no caller needs to say
         markup=False, and none can turn markup on. Pass style= to colour a whole line."""
         kwargs.pop("markup", None)
+        if set(kwargs) <= {"style"} and all(isinstance(a, str | Styled) for a in args) \
+                and not styles_show(self.stream):
+            text = " ".join(a if isinstance(a, str) else a.plain for a in args)
+            self.stream.write(redact(text).translate(_LEFT_OUT) + "\n")
+            self.stream.flush()
+            return
         self.console.print(*(redact(a) if isinstance(a, str) else a for a in args), **kwargs)
 
     def progress(self, text: str) -> None:

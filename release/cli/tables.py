@@ -3,25 +3,20 @@ areas hand over plain data (and plain text, never Rich markup)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from release.cli.output import Styled
 from release.rebase.summary import Outcome, RebaseSummary
-
-if TYPE_CHECKING:  # Rich is imported when a table is drawn, not when the command starts
-    from rich.text import Text
 
 OUTCOME_STYLES = {Outcome.CLEAN: "green", Outcome.CHANGED: "yellow", Outcome.CONFLICT: "red bold",
                   Outcome.UPSTREAMED: "cyan", Outcome.SKIPPED: "magenta", Outcome.DROPPED: "dim",
                   Outcome.PENDING: "dim"}
 
 
-def rebase_table(summary: RebaseSummary, width: int = 150) -> Text:
+def rebase_table(summary: RebaseSummary, width: int = 150) -> Styled:
     """The rebase summary as a table no wider than `width`: each patch's outcome, old and new SHAs,
     files. Drawn here as one styled text rather than by Rich's table layout, which takes a few
     hundredths of a second for the forty rows of a large replay (the end of every rebase waits
-    for it); long cells wrap, nothing is cut."""
-    from rich.text import Text
-
+    for it), and which a log, where no colour shows, need not load at all; long cells wrap,
+    nothing is cut."""
     rows = [[[str(i)], [p.id], [p.outcome.value, *p.merged_upstream.splitlines()],
              [" ".join(_short(c.old) for c in p.commits)],
              [" ".join(_short(sha) for c in p.commits for sha in c.news) or "-"],
@@ -29,7 +24,7 @@ def rebase_table(summary: RebaseSummary, width: int = 150) -> Text:
     columns = zip([[heading] for heading in HEADER], *rows, strict=True)
     natural = [max(len(line) for cell in column for line in cell) for column in columns]
     widths = _fit(natural, width - 3 * len(HEADER) - 1)
-    table = Text(no_wrap=True, overflow="ignore")
+    table = Styled()
     inner = sum(widths) + 3 * len(widths) - 1
     table.append(f"{summary.branch} on {summary.base_ref} ({summary.state})".center(inner + 2).rstrip() + "\n",
                  style="italic")
@@ -68,7 +63,7 @@ def _rule(left: str, fill: str, joint: str, right: str, widths: list[int]) -> st
     return left + joint.join(fill * (w + 2) for w in widths) + right + "\n"
 
 
-def _append_row(table: Text, cells: list[list[str]], widths: list[int], bar: str, first_line: dict[int, str],
+def _append_row(table: Styled, cells: list[list[str]], widths: list[int], bar: str, first_line: dict[int, str],
                 later_lines: dict[int, str] | None = None) -> None:
     """One row, its cells wrapped to their columns; `first_line` and `later_lines` style a column's
     first line and the lines under it."""

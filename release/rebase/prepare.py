@@ -18,7 +18,7 @@ from release.rebase.state import ReplayState, add_note, load_state
 from release.rebase.summary import Outcome
 from release.rebase.upstream import BaseChoice, refuse_base_holding_patches, resolve_base
 from release.repo import githistory, gitrepo, gitworktree, memorypick
-from release.repo.gitrepo import Repo
+from release.repo.gitrepo import Repo, Started
 from release.repo.safe_write import require_regular_inside
 
 if TYPE_CHECKING:
@@ -56,8 +56,9 @@ class Prepared(NamedTuple):
     built_ahead: memorypick.MemoryPicks | None  # the plan's commits built as objects, as far as that went
 
 
-def prepare(repo: Repo, manifest: Manifest, request: RebaseRequest) -> Prepared:
-    """Every refusal happens here, before anything changes."""
+def prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, uncommitted: Started | None = None) -> Prepared:
+    """Every refusal happens here, before anything changes. `uncommitted`: the working copy's
+    status, when the caller started asking for it already (`gitrepo.start_uncommitted`)."""
     if load_state(repo) is not None:
         raise Refused("a rebase is already in progress in this repository",
                       hints=["ellm-release continue   # after resolving the conflict",
@@ -71,10 +72,11 @@ def prepare(repo: Repo, manifest: Manifest, request: RebaseRequest) -> Prepared:
     # are asked at once too, and their answers looked at in the order below, so that of two
     # problems the same one is reported as when they ran one after the other.
     with ThreadPoolExecutor(max_workers=12) as pool:  # one thread per question: none waits behind another
-        return _prepare(repo, manifest, request, pool)
+        return _prepare(repo, manifest, request, pool, uncommitted)
 
 
-def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: ThreadPoolExecutor) -> Prepared:
+def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: ThreadPoolExecutor,
+             uncommitted: Started | None) -> Prepared:
     carried = [sha for p in manifest.carried_patches for sha in p.commits]
     branch = manifest.branch(request.version)
     # the base first, and the commits built on it: the longest of these queries, so started first
@@ -82,7 +84,7 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threa
     # the commits are built as objects while the checks run: nothing else changes, and a refusal
     # leaves only unreachable objects, which git prunes in time
     ahead = None if request.dry_run else pool.submit(_build_ahead, repo, base, carried)
-    status = None if request.dry_run else pool.submit(gitrepo.uncommitted, repo)
+    status = None if request.dry_run else uncommitted or pool.submit(gitrepo.uncommitted, repo)
     missing_scan = pool.submit(gitrepo.missing_commits, repo, carried)
     merges_scan = pool.submit(gitrepo.merge_commits, repo, carried)
     files_scan = pool.submit(gitrepo.files_touched, repo, carried)

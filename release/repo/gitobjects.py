@@ -10,20 +10,21 @@ up unused is pruned by git's garbage collection like any other.
 from __future__ import annotations
 
 import bisect
+import itertools
 import os
+import re
 import subprocess
 import zlib
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
-from pathlib import Path
+from typing import NamedTuple
 
 from release.repo.gitrepo import Repo, common_dir
 
-TREE_MODE = 0o40000
 
-
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One entry of a tree: its mode as git stored it (`100644`, `40000`...) and its object."""
 
     mode: bytes
@@ -31,10 +32,17 @@ class Entry:
 
     @property
     def is_tree(self) -> bool:
-        return int(self.mode, 8) == TREE_MODE
+        return _is_tree_mode(self.mode)
 
     def same_as(self, other: Entry | None) -> bool:
         return other is not None and other.sha == self.sha and int(other.mode, 8) == int(self.mode, 8)
+
+
+_TREE_MODES = (b"40000", b"040000")  # git writes the first; some old tools wrote the second
+
+
+def _is_tree_mode(mode: bytes) -> bool:
+    return mode in _TREE_MODES
 
 
 @dataclass(frozen=True)
@@ -75,70 +83,91 @@ def commit_body(tree: str, parents: list[str], author: bytes, committer: bytes, 
     return b"\n".join(lines) + b"\n\n" + message
 
 
+# one tree entry: "<mode> <name>\0" and the object's 20 bytes
+_TREE_ENTRY = re.compile(rb"([0-7]+) ([^\0]*)\0(.{20})", re.DOTALL)
+
+
 class Tree:
     """A tree's entries by name, kept in git's order with each entry's bytes, so that a tree with a
-    few entries changed is written without sorting or encoding the rest again."""
+    few entries changed is written without sorting or encoding the rest again. An entry is decoded
+    only when asked for: a large folder is read for the few names a pick touches."""
 
-    def __init__(self, entries: dict[bytes, Entry], order: list[bytes], raw: dict[bytes, bytes]):
-        # order: the entries' sort keys in git's order; raw: sort key -> the entry's bytes
-        self.entries, self._order, self._raw = entries, order, raw
+    def __init__(self, found: dict[bytes, tuple[bytes, bytes]], order: list[bytes], raw: dict[bytes, bytes]):
+        # found: name -> (mode, 20-byte object name); order: the sort keys in git's order;
+        # raw: sort key -> the entry's bytes
+        self._found, self._order, self._raw = found, order, raw
 
     @classmethod
     def parse(cls, body: bytes) -> Tree:
         """From a tree body (`<mode> <name>\\0<20-byte SHA-1>` entries, already in git's order)."""
-        entries: dict[bytes, Entry] = {}
+        found: dict[bytes, tuple[bytes, bytes]] = {}
         order: list[bytes] = []
         raw: dict[bytes, bytes] = {}
-        offset = 0
-        while offset < len(body):
-            space = body.index(b" ", offset)
-            nul = body.index(b"\0", space)
-            name, end = body[space + 1:nul], nul + 21
-            entry = Entry(body[offset:space], body[nul + 1:end].hex())
-            entries[name] = entry
-            key = _sort_key(name, entry)
+        size = 0
+        for match in _TREE_ENTRY.finditer(body):
+            mode, name, sha = match.groups()
+            found[name] = (mode, sha)
+            key = name + (b"/\0" if mode in _TREE_MODES else b"\0") + name  # as _sort_key, inlined: 2,000 names
             order.append(key)
-            raw[key] = body[offset:end]
-            offset = end
-        return cls(entries, order, raw)
+            raw[key] = entry = match[0]
+            size += len(entry)
+        if size != len(body):  # the entries found do not make up the whole: something between them
+            raise ValueError("a tree object that is not a list of entries")
+        return cls(found, order, raw)
+
+    def get(self, name: bytes) -> Entry | None:
+        entry = self._found.get(name)
+        return None if entry is None else Entry(entry[0], entry[1].hex())
+
+    def __len__(self) -> int:
+        return len(self._found)
 
     def body(self) -> bytes:
         return b"".join(map(self._raw.__getitem__, self._order))
 
     def changed(self, changes: dict[bytes, Entry | None]) -> Tree:
         """A copy with these entries set (None: removed)."""
-        entries, order, raw = dict(self.entries), list(self._order), dict(self._raw)
+        found, order, raw = dict(self._found), list(self._order), dict(self._raw)
         for name, entry in changes.items():
-            old = entries.pop(name, None)
+            old = found.pop(name, None)
             if old is not None:
-                key = _sort_key(name, old)
+                key = _sort_key(name, old[0])
                 del order[bisect.bisect_left(order, key)]
                 del raw[key]
             if entry is not None:
-                key = _sort_key(name, entry)
-                entries[name] = entry
+                sha = bytes.fromhex(entry.sha)
+                key = _sort_key(name, entry.mode)
+                found[name] = (entry.mode, sha)
                 bisect.insort(order, key)
-                raw[key] = entry.mode + b" " + name + b"\0" + bytes.fromhex(entry.sha)
-        return Tree(entries, order, raw)
+                raw[key] = entry.mode + b" " + name + b"\0" + sha
+        return Tree(found, order, raw)
 
 
-def _sort_key(name: bytes, entry: Entry) -> bytes:
+def _sort_key(name: bytes, mode: bytes) -> bytes:
     # git sorts a folder as if its name ended in "/"; the NUL (never in a name) keeps the name apart
-    return (name + b"/" if entry.is_tree else name) + b"\0" + name
+    return name + (b"/\0" if _is_tree_mode(mode) else b"\0") + name
 
 
 class ObjectStore:
     """Reads objects through one `git cat-file --batch` process and writes loose objects into the
-    repository's object folder. Use it as a context manager: the reader stops on exit."""
+    repository's object folder. Use it as a context manager: on exit every object written is on
+    disk (or the first write that failed raises) and the reader stops.
+
+    `write` names the object at once and leaves compressing and storing it to a writer thread
+    (zlib and the file system let go of Python's lock), so the next commit is built meanwhile.
+    `flush` waits for the writer: before git is asked to read what was written."""
 
     def __init__(self, repo: Repo, *, fsync: bool = False, compression: int = 1):
-        self.objects = common_dir(repo) / "objects"
+        self.objects = str(common_dir(repo) / "objects")
         self.fsync = fsync
         self.compression = compression  # git's own default for loose objects (core.looseCompression)
         self._reader = subprocess.Popen(["git", "cat-file", "--batch"], cwd=repo.working_dir,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL)
         self._trees: dict[str, Tree] = {}
+        self._writer = ThreadPoolExecutor(max_workers=1)
+        self._pending: list[Future[None]] = []
+        self._asked: set[str] = set()
         import hashlib  # here, on the thread that builds, not on the way to the first git process
 
         self._sha1 = hashlib.sha1
@@ -147,9 +176,19 @@ class ObjectStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._reader.stdin is not None
-        self._reader.stdin.close()
-        self._reader.wait()
+        try:
+            self.flush()
+        finally:
+            self._writer.shutdown(wait=True)
+            assert self._reader.stdin is not None
+            self._reader.stdin.close()
+            self._reader.wait()
+
+    def flush(self) -> None:
+        """Wait until every object written so far is on disk; the first failure raises."""
+        pending, self._pending = self._pending, []
+        for stored in pending:
+            stored.result()
 
     def read(self, sha: str, kind: bytes) -> bytes:
         """The body of object `sha`; LookupError when it is missing or of another type."""
@@ -188,25 +227,30 @@ class ObjectStore:
         return self._trees[sha]
 
     def write(self, kind: bytes, body: bytes) -> str:
-        """Store an object (a no-op when it is there already); its SHA-1."""
+        """Store an object (a no-op when it is there already); its SHA-1. It is on disk once
+        `flush` (or the end of the `with` block) returns."""
         raw = kind + b" %d\0" % len(body) + body
         sha = self._sha1(raw).hexdigest()
-        folder = self.objects / sha[:2]
-        target = folder / sha[2:]
-        if target.exists():
-            return sha
-        folder.mkdir(exist_ok=True)
-        # written aside and linked into place, as git does: a reader never sees half an object
-        import tempfile
+        if sha not in self._asked:
+            self._asked.add(sha)
+            self._pending.append(self._writer.submit(self._store, sha, raw))
+        return sha
 
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix="tmp_obj_")
+    def _store(self, sha: str, raw: bytes) -> None:
+        folder = f"{self.objects}/{sha[:2]}"
+        target = f"{folder}/{sha[2:]}"
+        if os.path.exists(target):
+            return
+        os.makedirs(folder, exist_ok=True)
+        data = zlib.compress(raw, self.compression)
+        # written aside and linked into place, as git does: a reader never sees half an object
+        handle, temporary = _create_temporary(folder)
         try:
             with os.fdopen(handle, "wb") as out:
-                out.write(zlib.compress(raw, self.compression))
+                out.write(data)
                 if self.fsync:
                     out.flush()
                     os.fsync(out.fileno())
-            os.chmod(temporary, 0o444)
             try:
                 os.link(temporary, target)
             except FileExistsError:
@@ -214,10 +258,24 @@ class ObjectStore:
             except OSError:  # a file system without hard links
                 os.replace(temporary, target)
         finally:
-            Path(temporary).unlink(missing_ok=True)
-        return sha
+            with suppress(FileNotFoundError):
+                os.unlink(temporary)
 
     def write_tree(self, tree: Tree) -> str:
         sha = self.write(b"tree", tree.body())
         self._trees[sha] = tree
         return sha
+
+
+_temporary_numbers = itertools.count()
+
+
+def _create_temporary(folder: str) -> tuple[int, str]:
+    """A new file in `folder`, read-only as git keeps objects, under a name no one else uses: this
+    process's id and a number, created exclusively (a name a killed run left behind is passed by)."""
+    while True:
+        path = f"{folder}/tmp_obj_{os.getpid()}_{next(_temporary_numbers)}"
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444), path
+        except FileExistsError:
+            continue

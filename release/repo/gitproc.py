@@ -34,6 +34,44 @@ class NotARepository(Exception):
     """The path is no git working copy (or does not exist)."""
 
 
+def _answer(command: list[str], status: int, stdout: bytes, stderr: bytes, as_string: bool = True,
+            strip_newline: bool = True) -> Any:
+    """What a git process printed, or GitCommandError when it failed."""
+    out: Any = stdout
+    if strip_newline and out.endswith(b"\n"):
+        out = out[:-1]
+    if as_string:
+        # paths that are not UTF-8 survive the trip: handed back to git (or to the file system)
+        # they name the same file
+        out = out.decode("utf-8", "surrogateescape")
+    if status != 0:
+        raise GitCommandError(command, status, stderr.decode("utf-8", "replace"),
+                              stdout.decode("utf-8", "surrogateescape"))
+    return out
+
+
+class Started:
+    """A git process that is running: `result()` waits for it and answers as `Git.run` does (its
+    stdout as text, or GitCommandError). Use it as a context manager so that a process whose
+    answer is not needed after all is still waited for, never left running behind the caller."""
+
+    def __init__(self, command: list[str], process: subprocess.Popen[bytes]):
+        self._command, self._process = command, process
+        self._answer: tuple[bytes, bytes] | None = None
+
+    def result(self) -> str:
+        if self._answer is None:
+            self._answer = self._process.communicate()
+        return str(_answer(self._command, self._process.returncode, *self._answer))
+
+    def __enter__(self) -> Started:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._answer is None:
+            self._answer = self._process.communicate()
+
+
 def _environment(extra: Mapping[str, str]) -> dict[str, str]:
     return {**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **extra}
 
@@ -57,17 +95,15 @@ class Git:
         done = subprocess.run(command, cwd=self._working_dir, input=data,
                               stdin=subprocess.DEVNULL if data is None else None, capture_output=True,
                               env=_environment({**self._env, **(env or {})}), check=False)
-        out: Any = done.stdout
-        if strip_newline_in_stdout and out.endswith(b"\n"):
-            out = out[:-1]
-        if stdout_as_string:
-            # paths that are not UTF-8 survive the trip: handed back to git (or to the file system)
-            # they name the same file
-            out = out.decode("utf-8", "surrogateescape")
-        if done.returncode != 0:
-            raise GitCommandError(command, done.returncode, done.stderr.decode("utf-8", "replace"),
-                                  done.stdout.decode("utf-8", "surrogateescape"))
-        return out
+        return _answer(command, done.returncode, done.stdout, done.stderr, stdout_as_string, strip_newline_in_stdout)
+
+    def start(self, args: list[str]) -> Started:
+        """`git args...` started now and read later (`Started.result`), for a question whose answer
+        is needed only after other work: git answers meanwhile."""
+        command = ["git", *args]
+        process = subprocess.Popen(command, cwd=self._working_dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, env=_environment(self._env))
+        return Started(command, process)
 
     def _command(self, name: str, *args: object, **options: Any) -> Any:
         return self.run([name, *(str(a) for a in args)], **options)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from release.errors import Failed, Refused
-from release.repo.gitproc import GitCommandError, NotARepository, Remote, Repo
+from release.repo.gitproc import GitCommandError, NotARepository, Remote, Repo, Started
 
 README = "README.md"
 
@@ -133,9 +133,18 @@ def require_no_git_operation(repo: Repo) -> None:
                           hints=[f"{git_c(repo)} status   # where it stands", f"then: {finish}"])
 
 
+UNCOMMITTED = ["status", "--porcelain", "--untracked-files=normal"]
+
+
 def uncommitted(repo: Repo) -> str:
     """`git status --porcelain`: one line per staged, unstaged or untracked change."""
-    return str(repo.git.status("--porcelain", "--untracked-files=normal"))
+    return str(repo.git.run(UNCOMMITTED))
+
+
+def start_uncommitted(repo: Repo) -> Started:
+    """`uncommitted`, asked now and read later: git reads every file whose stat data changed, the
+    longest of a rebase's checks, while the caller does other work."""
+    return repo.git.start(UNCOMMITTED)
 
 
 def require_clean(repo: Repo, status: str | None = None) -> None:
@@ -212,9 +221,11 @@ def files_touched(repo: Repo, shas: Iterable[str]) -> dict[str, tuple[str, ...]]
     """The paths each commit changes against its first parent (all of them for a root commit; none
     for a merge), README.md included, for many commits in one git process. Renames count as a
     delete and an add, and paths come as git stores them (-z: never C-quoted)."""
-    wanted = list(dict.fromkeys(shas))
+    asked = list(dict.fromkeys(shas))
+    known = {sha: _FILES_TOUCHED[key] for sha in asked if (key := (repo.common_dir, sha)) in _FILES_TOUCHED}
+    wanted = [sha for sha in asked if sha not in known]
     if not wanted:
-        return {}
+        return known
     done = subprocess.run(["git", "diff-tree", "--stdin", "-r", "--root", "--no-renames", "--name-only", "-z"],
                           cwd=repo.working_dir, input="\n".join(wanted) + "\n", capture_output=True, text=True,
                           check=True)
@@ -227,7 +238,15 @@ def files_touched(repo: Repo, shas: Iterable[str]) -> dict[str, tuple[str, ...]]
             current = result[field]
         elif field and current is not None:
             current.append(field)
-    return {sha: tuple(paths) for sha, paths in result.items()}
+    for sha, paths in result.items():
+        known[sha] = _FILES_TOUCHED[(repo.common_dir, sha)] = tuple(paths)
+    return {sha: known[sha] for sha in asked}
+
+
+# What a commit changes never changes: answers are kept for the run, so that a question asked ahead
+# (while git checks a branch out) is not asked again. Keyed by repository, as a SHA names the same
+# commit in any clone but a clone may lack it.
+_FILES_TOUCHED: dict[tuple[str, str], tuple[str, ...]] = {}
 
 
 def only_readme(files: Sequence[str]) -> bool:

@@ -233,13 +233,13 @@ def _outermost(changes: list[_Change]) -> list[_Change]:
 def _untouched(store: ObjectStore, tree: str, change: _Change) -> bool:
     """Whether `tree` has the changed path as the commit's parent had it (the same entry, or
     none), under the same folders: then git's merge takes the commit's side there."""
-    entries = store.tree(tree).entries
+    current = store.tree(tree)
     for name in change.path[:-1]:
-        folder = entries.get(name)
+        folder = current.get(name)
         if folder is None or not folder.is_tree:
             return False
-        entries = store.tree(folder.sha).entries
-    now = entries.get(change.path[-1])
+        current = store.tree(folder.sha)
+    now = current.get(change.path[-1])
     if change.before is None:
         return now is None
     return change.before.same_as(now)
@@ -257,11 +257,12 @@ def _apply(store: ObjectStore, tree: str, changes: list[_Change]) -> str | None:
         else:
             direct[name] = change.after
     for name, inner in nested.items():
-        folder = current.entries[name]
+        folder = current.get(name)
+        assert folder is not None  # the commit's change lies under it, and the target has it (untouched)
         sub = _apply(store, folder.sha, inner)
         direct[name] = None if sub is None else Entry(folder.mode, sub)  # git keeps no empty folders
     new = current.changed(direct)
-    return store.write_tree(new) if new.entries else None
+    return store.write_tree(new) if len(new) else None
 
 
 def _merge(repo: Repo, store: ObjectStore, tree: str, parent: str, sha: str, committer: bytes,
@@ -270,6 +271,7 @@ def _merge(repo: Repo, store: ObjectStore, tree: str, parent: str, sha: str, com
     conflict's stages, or None from a git without `merge-tree --write-tree`."""
     base_holder = store.write(b"commit", commit_body(tree, [parent], committer, committer,
                                                      b"ellm-release: the tree a replayed commit is merged onto\n"))
+    store.flush()  # git reads that commit and the trees under it
     done = subprocess.run(["git", "merge-tree", "--write-tree", "-z", base_holder, sha], cwd=repo.working_dir,
                           capture_output=True, stdin=subprocess.DEVNULL, check=False)
     fields = done.stdout.split(b"\0")

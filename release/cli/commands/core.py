@@ -6,7 +6,7 @@ import importlib
 import shlex
 import sys
 import threading
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -14,22 +14,24 @@ from typing import TYPE_CHECKING
 import click
 
 from release.cli.examples import examples
-from release.cli.output import Options, pass_options
+from release.cli.output import Options, pass_options, styles_show
 from release.errors import CheckFailed, ConflictStop, Refused
-from release.manifest.model import Manifest, load_manifest
-from release.rebase import pr_merges, prepare
-from release.rebase.state import load_state
-from release.rebase.summary import RebaseSummary
 from release.repo import gitrepo
 from release.repo.repolock import repo_lock, writing
 
 if TYPE_CHECKING:
+    from release.manifest.model import Manifest
     from release.rebase import drift, replay
+    from release.rebase.summary import RebaseSummary
 
-# What the end of a replay needs (the summary table; the README's template engine, unless the replay
-# is foreseen to stop on a conflict first): imported on the other core while git checks the branch
-# out, instead of after the picks.
-TABLE_MODULES = ("release.cli.tables", "rich.console", "rich.text")
+# The manifest's model (with PyYAML) and the replay's modules are imported by the commands that use
+# them: `rebase` starts its longest git question before they load.
+
+# What the end of a replay needs (the summary table, and Rich where styles show; the README's
+# template engine, unless the replay is foreseen to stop on a conflict first): imported on the other
+# core while git checks the branch out, instead of after the picks.
+TABLE_MODULES = ("release.cli.tables",)
+RICH_MODULES = ("rich.console", "rich.text")
 README_MODULES = ("jinja2", "release.readme.render")
 
 
@@ -39,10 +41,16 @@ def _replay() -> ModuleType:
     return replay
 
 
+def load_manifest(path: Path) -> Manifest:
+    from release.manifest.model import load_manifest as load
+
+    return load(path)
+
+
 def _emit_summary(opts: Options, summary: RebaseSummary) -> None:
     from release.cli.tables import rebase_table
 
-    opts.say(rebase_table(summary, opts.console.width))
+    opts.say(rebase_table(summary, opts.width))
     for patch in summary.patches:
         if patch.note:
             opts.say(f"{patch.id}: {patch.note}", style="dim")
@@ -103,6 +111,8 @@ def status(opts: Options) -> None:
     commit, `patch sort` for the order). Exits 0 when everything agrees, 1 when there is drift."""
     manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
+    from release.rebase.state import load_state
+
     state = load_state(repo)
     in_progress = (f"a rebase to {state.version} is in progress ({state.phase}); "
                    "ellm-release continue | skip | abort") if state else None
@@ -191,40 +201,15 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_m
     A patch whose manifest `upstream:` names an upstream pull request that a commit in the range
     carries ("... (#N)") is reported before the replay as merged upstream, even when its diff
     differs from ours; it is still replayed unless --drop-merged is given."""
-    manifest = load_manifest(opts.manifest)
     repo = gitrepo.open_repo(opts.repo)
-    # Python hands the interpreter from one thread to another every 5 ms by default: while the picks
-    # are built on one thread, the threads that wait for git's answers to the checks would lose that
-    # much at every answer
-    sys.setswitchinterval(0.0005)
-    request = prepare.RebaseRequest(version, base_ref, push and not opts.dry_run, opts.dry_run, drop_merged,
-                                   drop_unlisted=drop_unlisted)
-    with repo_lock(repo, "rebase"):
-        done = prepare.already_rebased(repo, manifest, version)
-        if done is not None:
-            _already_rebased(opts, manifest, done)
-            if push and not gitrepo.remote_branch_exists(repo, manifest.fork_remote, done.branch):
-                # a no-op pushes nothing either: say how, instead of leaving the fork without it
-                opts.progress(f"note: {manifest.fork_remote} has no {done.branch} yet: "
-                              f"git -C {shlex.quote(str(opts.repo))} push {manifest.fork_remote} {done.branch}")
-            return
-        state, plan, built_ahead = prepare.prepare(repo, manifest, request)
-        opts.progress(f"{len(state.steps)} commit(s) to replay onto {state.base_ref} ({state.base[:12]}); "
-                      f"{len(plan.upstreamed)} already upstream")
-        for line in pr_merges.announce(state.merged_upstream, drop=drop_merged):
-            opts.progress(line)
-        replay = _replay()
-        stops_early = built_ahead is not None and bool(built_ahead.conflicts)
-        _preload_in_background(TABLE_MODULES if stops_early else (*TABLE_MODULES, *README_MODULES))
-        try:
-            if opts.dry_run:
-                # a rehearsal leaves the last real run's summary alone: `--json` prints its own
-                summary = replay.dry_run(repo, manifest, state, opts.progress)
-            else:
-                summary = replay.start(repo, manifest, state, opts.progress, built_ahead)
-        except replay.ConflictStopWithSummary as exc:
-            _conflict_exit(opts, exc)
-            return
+    # the working copy's status is the longest of the checks (git reads every file whose stat data
+    # changed since the index was written): asked as soon as the lock is held, while the manifest and
+    # the replay's modules load; a dry run works in a clone of its own and asks none
+    with repo_lock(repo, "rebase"), \
+            nullcontext() if opts.dry_run else gitrepo.start_uncommitted(repo) as uncommitted:
+        summary = _replay_to(opts, repo, uncommitted, version, base_ref, push, drop_merged, drop_unlisted)
+    if summary is None:  # already rebased, or stopped on a conflict (reported already)
+        return
     _emit_summary(opts, summary)
     if summary.state == "conflict":  # only a dry run gets here with a conflict
         conflict = summary.conflict
@@ -233,6 +218,46 @@ def rebase(opts: Options, version: str, base_ref: str | None, push: bool, drop_m
                            f"({conflict.commit[:12]}; files: {', '.join(conflict.files)})",
                            hints=[f"ellm-release rebase {version}   # stops there for you to resolve it, "
                                   "then ellm-release continue"])
+
+
+def _replay_to(opts: Options, repo: gitrepo.Repo, uncommitted: gitrepo.Started | None, version: str,
+               base_ref: str | None, push: bool, drop_merged: bool, drop_unlisted: bool) -> RebaseSummary | None:
+    """The replay's summary; None when it was done already or stopped on a conflict (both reported
+    here)."""
+    manifest = load_manifest(opts.manifest)
+    from release.rebase import pr_merges, prepare
+
+    # Python hands the interpreter from one thread to another every 5 ms by default: while the picks
+    # are built on one thread, the threads that wait for git's answers to the checks would lose that
+    # much at every answer
+    sys.setswitchinterval(0.0005)
+    request = prepare.RebaseRequest(version, base_ref, push and not opts.dry_run, opts.dry_run, drop_merged,
+                                    drop_unlisted=drop_unlisted)
+    done = prepare.already_rebased(repo, manifest, version)
+    if done is not None:
+        _already_rebased(opts, manifest, done)
+        if push and not gitrepo.remote_branch_exists(repo, manifest.fork_remote, done.branch):
+            # a no-op pushes nothing either: say how, instead of leaving the fork without it
+            opts.progress(f"note: {manifest.fork_remote} has no {done.branch} yet: "
+                          f"git -C {shlex.quote(str(opts.repo))} push {manifest.fork_remote} {done.branch}")
+        return None
+    state, plan, built_ahead = prepare.prepare(repo, manifest, request, uncommitted)
+    opts.progress(f"{len(state.steps)} commit(s) to replay onto {state.base_ref} ({state.base[:12]}); "
+                  f"{len(plan.upstreamed)} already upstream")
+    for line in pr_merges.announce(state.merged_upstream, drop=drop_merged):
+        opts.progress(line)
+    replay = _replay()
+    stops_early = built_ahead is not None and bool(built_ahead.conflicts)
+    _preload_in_background((*TABLE_MODULES, *(RICH_MODULES if styles_show(opts.stream) else ()),
+                            *(() if stops_early else README_MODULES)))
+    try:
+        if opts.dry_run:
+            # a rehearsal leaves the last real run's summary alone: `--json` prints its own
+            return replay.dry_run(repo, manifest, state, opts.progress)
+        return replay.start(repo, manifest, state, opts.progress, built_ahead)
+    except replay.ConflictStopWithSummary as exc:
+        _conflict_exit(opts, exc)
+        return None
 
 
 def _preload_in_background(modules: tuple[str, ...]) -> None:

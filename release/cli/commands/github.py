@@ -211,7 +211,7 @@ def report_cmd(opts: Options, fmt: str, output: Path | None, step_summary: bool,
     if opts.json:
         opts.emit(summary)
     elif fmt == "table":
-        opts.say(rebase_table(summary, opts.console.width))
+        opts.say(rebase_table(summary, opts.width))
     elif output is None and not step_summary:
         click.echo(text, nl=False)
 
