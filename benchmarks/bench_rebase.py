@@ -184,7 +184,10 @@ def bench_stack(root: Path, args: argparse.Namespace, scenario: str) -> dict[str
     built = time.perf_counter() - t0
     env = {**os.environ, "ELLM_STATE_DIR": str(root / scenario / "state")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed tool runs from compiled bytecode
-    tool_cmd = [sys.executable, "-P", "-m", "release"]  # -P: the cwd holds a folder named release
+    # the command a user runs; the module where the package is not installed (-P: the cwd holds a
+    # folder named release)
+    script = Path(sys.executable).with_name("ellm-release")
+    tool_cmd = [str(script)] if script.is_file() else [sys.executable, "-P", "-m", "release"]
     # git's sequencer in one process; on the fork stack it stops at the conflict with exit 1
     baseline = "git checkout -q -b ellm-0.13.0 v0.13.0 && git cherry-pick -x " + " ".join(stack) + " >/dev/null"
     tool_ok, baseline_ok = ((3,), (1,)) if fork else ((0,), (0,))

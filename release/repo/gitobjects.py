@@ -157,6 +157,7 @@ class ObjectStore:
     (zlib and the file system let go of Python's lock), so the next commit is built meanwhile.
     `flush` waits for the writer: before git is asked to read what was written."""
 
+    # fsync and compression may be set until the first write: git's settings, read meanwhile
     def __init__(self, repo: Repo, *, fsync: bool = False, compression: int = 1):
         self.objects = str(common_dir(repo) / "objects")
         self.fsync = fsync

@@ -69,19 +69,22 @@ def pick_in_memory(repo: Repo, onto: str | Callable[[], str], shas: Sequence[str
     certain; see the module's description. `onto` may be a function that waits for the commit: the
     questions that do not need it are asked first."""
     try:
-        with ThreadPoolExecutor(max_workers=3) as pool:  # three questions to git at once
+        # three questions to git at once, and the commits read meanwhile
+        with ThreadPoolExecutor(max_workers=3) as pool, ObjectStore(repo) as store:
             config = pool.submit(_config, repo)
             ident = pool.submit(repo.git.var, "GIT_COMMITTER_IDENT")
             changes = pool.submit(changes_of, repo, shas)
+            sources = store.commits(shas)
             onto = onto if isinstance(onto, str) else onto()
+            store.tree(store.commit(onto).tree)
             settings = config.result()
             why = _not_modelled(repo, settings)
             if why:
                 return MemoryPicks(onto, (), why)
             committer = ident.result().encode("utf-8", "surrogateescape")
-            fsync = any(key in settings for key in ("core.fsync", "core.fsyncobjectfiles"))
-            with ObjectStore(repo, fsync=fsync, compression=_loose_compression(settings)) as store:
-                return _pick_all(repo, store, onto, list(shas), committer, changes.result())
+            store.fsync = any(key in settings for key in ("core.fsync", "core.fsyncobjectfiles"))
+            store.compression = _loose_compression(settings)
+            return _pick_all(repo, store, onto, list(zip(shas, sources, strict=True)), committer, changes.result())
     except (OSError, LookupError, ValueError, GitCommandError, subprocess.SubprocessError) as exc:
         return MemoryPicks(onto if isinstance(onto, str) else "", (), f"objects could not be read or written ({exc})")
 
@@ -126,11 +129,11 @@ def _not_modelled(repo: Repo, settings: dict[str, str]) -> str:
     return ""
 
 
-def _pick_all(repo: Repo, store: ObjectStore, onto: str, shas: list[str], committer: bytes,
+def _pick_all(repo: Repo, store: ObjectStore, onto: str, sources: list[tuple[str, CommitObject]], committer: bytes,
               changes: dict[str, list[_Change]]) -> MemoryPicks:
     head, tree = onto, store.commit(onto).tree
     made: list[tuple[str, str]] = []
-    for sha, source in zip(shas, store.commits(shas), strict=True):
+    for sha, source in sources:
         picked = _pick_one(repo, store, tree, sha, source, changes.get(sha, []), committer)
         if isinstance(picked, _Conflict):
             return MemoryPicks(onto, tuple(made), f"{sha[:12]}: a conflict", picked.stages)

@@ -234,6 +234,9 @@ def _replay_to(opts: Options, repo: gitrepo.Repo, uncommitted: gitrepo.Started |
     request = prepare.RebaseRequest(version, base_ref, push and not opts.dry_run, opts.dry_run, drop_merged,
                                     drop_unlisted=drop_unlisted)
     done = prepare.already_rebased(repo, manifest, version)
+    if done is None:
+        # the replay's own modules load while prepare waits for git's answers
+        _preload_in_background(("release.rebase.replay",))
     if done is not None:
         _already_rebased(opts, manifest, done)
         if push and not gitrepo.remote_branch_exists(repo, manifest.fork_remote, done.branch):
