@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from release.repo import gitrepo
 from release.repo.gitrepo import Repo
 
 # A field separator git never writes inside a subject line, and one between records; git's format
@@ -53,9 +54,7 @@ def commit_shas(repo: Repo, refs: Sequence[str]) -> dict[str, str | None]:
 def merge_base(repo: Repo, a: str, b: str) -> str | None:
     """The best common ancestor of two commits, or None when they share no history (or one of
     them is unknown)."""
-    done = subprocess.run(["git", "merge-base", a, b], cwd=repo.working_dir, capture_output=True, text=True,
-                          check=False)
-    return done.stdout.strip() or None if done.returncode == 0 else None
+    return gitrepo.merge_base(repo, a, b)
 
 
 def since_range(repo: Repo, old_base: str, new_base: str) -> str:

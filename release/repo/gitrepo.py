@@ -289,10 +289,7 @@ def upstream_patch_ids(repo: Repo, old_base: str, new_base: str, paths: Iterable
     """Patch-ids of what upstream added between the old base and the new one. Limiting the log to
     the files our patches touch keeps this fast on a long upstream history; a commit that changes
     other files as well can then still match on the part that concerns us, which is what we want."""
-    try:
-        since = repo.git.merge_base(old_base, new_base)
-    except GitCommandError:
-        since = None
+    since = merge_base(repo, old_base, new_base)
     revs = f"{since}..{new_base}" if since else new_base
     log = subprocess.run(
         ["git", "log", "-p", "--no-merges", "--no-color", "--format=commit %H", revs, "--", *paths],
@@ -301,6 +298,25 @@ def upstream_patch_ids(repo: Repo, old_base: str, new_base: str, paths: Iterable
     ids = subprocess.run(["git", "patch-id", "--stable"], cwd=repo.working_dir, input=log.stdout,
                          capture_output=True, check=True)
     return {line.split()[0] for line in ids.stdout.decode().splitlines() if line}
+
+
+def merge_base(repo: Repo, a: str, b: str) -> str | None:
+    """The best common ancestor of two commits, or None when they share no history (or one of
+    them is unknown). Found for two full SHAs, it is kept for the run: the planning scans and a
+    conflict's forensics ask the same question, a few hundredths of a second on a long history."""
+    key = (repo.common_dir, a, b)
+    if key in _MERGE_BASES:
+        return _MERGE_BASES[key]
+    done = subprocess.run(["git", "merge-base", a, b], cwd=repo.working_dir, capture_output=True, text=True,
+                          check=False)
+    found = done.stdout.strip() or None if done.returncode == 0 else None
+    if found and _FULL_SHA.fullmatch(a) and _FULL_SHA.fullmatch(b):
+        _MERGE_BASES[key] = found
+    return found
+
+
+_MERGE_BASES: dict[tuple[str, str, str], str] = {}
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
 
 def unmerged_files(repo: Repo) -> list[str]:

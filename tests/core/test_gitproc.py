@@ -100,3 +100,75 @@ def test_a_path_that_is_not_utf8_comes_back_as_the_same_bytes(clone: Path) -> No
     assert os.fsencode(path) == name
     repo.git.add("--", path)  # handed back to git, it names the same file
     assert os.fsencode(repo.git.diff("--cached", "--name-only", "-z").strip("\0")) == name
+
+
+# --- a question started now and read later --------------------------------------------------------
+
+def test_a_started_question_answers_as_run_does(clone: Path) -> None:
+    repo = Repo(clone)
+    (clone / "b.txt").write_text("b\n")
+    with repo.git.start(["status", "--porcelain"]) as started:
+        assert started.result() == repo.git.run(["status", "--porcelain"]) == "?? b.txt"
+    with repo.git.start(["rev-parse", "--verify", "no-such-branch"]) as failed, \
+            pytest.raises(GitCommandError) as raised:
+        failed.result()
+    assert raised.value.status != 0 and "rev-parse" in str(raised.value)
+
+
+def test_a_started_question_left_unread_is_waited_for(clone: Path) -> None:
+    with Repo(clone).git.start(["log", "--oneline"]) as started:
+        pass
+    assert started._process.returncode == 0  # ended, not left running behind the caller
+
+
+# --- answers about commits are kept for the run -------------------------------------------------------
+
+def _count_git(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    seen: list[list[str]] = []
+    real = subprocess.run
+
+    def counting(command: list[str], *args: object, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        seen.append(list(command))
+        return real(command, *args, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(subprocess, "run", counting)
+    return seen
+
+
+def test_files_of_commits_are_asked_once(clone: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from release.repo.gitrepo import files_touched
+
+    first = run(clone, "rev-parse", "HEAD")
+    (clone / "c.txt").write_text("c\n")
+    run(clone, "add", "c.txt")
+    run(clone, "commit", "-q", "-m", "second")
+    second = run(clone, "rev-parse", "HEAD")
+    repo = Repo(clone)
+    seen = _count_git(monkeypatch)
+    assert files_touched(repo, [second]) == {second: ("c.txt",)}
+    # in the order asked, duplicates once, the known one from memory and the other from git
+    assert files_touched(repo, [second, first, second]) == {second: ("c.txt",), first: ("a.txt",)}
+    assert list(files_touched(repo, [first, second])) == [first, second]
+    diff_trees = [c for c in seen if c[:2] == ["git", "diff-tree"]]
+    assert len(diff_trees) == 2
+
+
+def test_a_merge_base_is_kept_only_for_commit_names(clone: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from release.repo.gitrepo import merge_base
+
+    root = run(clone, "rev-parse", "HEAD")
+    run(clone, "checkout", "-q", "-b", "side")
+    (clone / "s.txt").write_text("s\n")
+    run(clone, "add", "s.txt")
+    run(clone, "commit", "-q", "-m", "side")
+    side = run(clone, "rev-parse", "HEAD")
+    repo = Repo(clone)
+    seen = _count_git(monkeypatch)
+    assert merge_base(repo, root, side) == root
+    assert merge_base(repo, root, side) == root
+    assert len([c for c in seen if c[:2] == ["git", "merge-base"]]) == 1
+    # a branch moves: asked by name, git is asked again
+    assert merge_base(repo, "main", "side") == root
+    run(clone, "checkout", "-q", "main")
+    run(clone, "merge", "-q", "--ff-only", "side")
+    assert merge_base(repo, "main", "side") == side
