@@ -11,18 +11,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from release.errors import Refused
-from release.manifest.model import Manifest
-from release.rebase import pr_merges
-from release.rebase.plan import Plan, make_plan
-from release.rebase.state import ReplayState, add_note, load_state
-from release.rebase.summary import Outcome
 from release.rebase.upstream import BaseChoice, refuse_base_holding_patches, resolve_base
 from release.repo import githistory, gitrepo, gitworktree, memorypick
 from release.repo.gitrepo import Repo, Started
 from release.repo.safe_write import require_regular_inside
 
 if TYPE_CHECKING:
-    from release.rebase import drift
+    from release.manifest.model import Manifest
+    from release.rebase import drift, pr_merges
+    from release.rebase.plan import Plan
+    from release.rebase.state import ReplayState
+
+# What the plan and the state are made with (the plan, the state, the summary's outcomes) is imported
+# once git has been asked its questions, while it answers them.
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,11 @@ def already_rebased(repo: Repo, manifest: Manifest, version: str) -> drift.Statu
     finds no drift. A rerun (a nightly after a maintainer pushed a resolved branch) is then a
     no-op instead of a refusal, so the pipeline can go on to build, smoke and promote.
     """
-    if manifest.version != version or load_state(repo) is not None:
+    if manifest.version != version:
+        return None
+    from release.rebase.state import load_state
+
+    if load_state(repo) is not None:
         return None
     from release.rebase import drift  # only a rerun at the same version gets here
 
@@ -59,13 +64,6 @@ class Prepared(NamedTuple):
 def prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, uncommitted: Started | None = None) -> Prepared:
     """Every refusal happens here, before anything changes. `uncommitted`: the working copy's
     status, when the caller started asking for it already (`gitrepo.start_uncommitted`)."""
-    if load_state(repo) is not None:
-        raise Refused("a rebase is already in progress in this repository",
-                      hints=["ellm-release continue   # after resolving the conflict",
-                             "ellm-release abort      # to drop it and go back"])
-    if not manifest.patches:
-        raise Refused(f"the manifest {manifest.path} lists no patches: there is nothing to replay",
-                      hints=["ellm-release patch add SHA...   # adopt the release branch's commits"])
     # The planning scans only read, so they run in git processes of their own while the checks
     # decide whether to refuse; their results are used only once every check has passed (a scan
     # that fails because a check is about to refuse is never looked at). The checks' own queries
@@ -95,6 +93,18 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threa
     readme_at_base = pool.submit(_require_regular_readme, repo, base)
     upstream_scan = pool.submit(_upstream_ids, repo, manifest.base, base, files_scan)
     merged_scan = pool.submit(_merged_upstream, repo, manifest, base)
+    from release.rebase import pr_merges
+    from release.rebase.plan import make_plan
+    from release.rebase.state import ReplayState, add_note, load_state
+    from release.rebase.summary import Outcome
+
+    if load_state(repo) is not None:
+        raise Refused("a rebase is already in progress in this repository",
+                      hints=["ellm-release continue   # after resolving the conflict",
+                             "ellm-release abort      # to drop it and go back"])
+    if not manifest.patches:
+        raise Refused(f"the manifest {manifest.path} lists no patches: there is nothing to replay",
+                      hints=["ellm-release patch add SHA...   # adopt the release branch's commits"])
     gitrepo.require_remote(repo, manifest.upstream_remote)
     if request.push:
         gitrepo.require_remote(repo, manifest.fork_remote)
@@ -178,6 +188,8 @@ def _upstream_ids(repo: Repo, old_base: str, base: Future[BaseChoice],
 
 
 def _merged_upstream(repo: Repo, manifest: Manifest, base: Future[BaseChoice]) -> dict[str, pr_merges.MergedUpstream]:
+    from release.rebase import pr_merges
+
     new_base = _base_sha(base)
     return pr_merges.merged_by_pr(repo, manifest, new_base) if new_base else {}
 

@@ -225,7 +225,7 @@ def _replay_to(opts: Options, repo: gitrepo.Repo, uncommitted: gitrepo.Started |
     """The replay's summary; None when it was done already or stopped on a conflict (both reported
     here)."""
     manifest = load_manifest(opts.manifest)
-    from release.rebase import pr_merges, prepare
+    from release.rebase import prepare
 
     # Python hands the interpreter from one thread to another every 5 ms by default: while the picks
     # are built on one thread, the threads that wait for git's answers to the checks would lose that
@@ -245,6 +245,7 @@ def _replay_to(opts: Options, repo: gitrepo.Repo, uncommitted: gitrepo.Started |
                           f"git -C {shlex.quote(str(opts.repo))} push {manifest.fork_remote} {done.branch}")
         return None
     state, plan, built_ahead = prepare.prepare(repo, manifest, request, uncommitted)
+    from release.rebase import pr_merges
     opts.progress(f"{len(state.steps)} commit(s) to replay onto {state.base_ref} ({state.base[:12]}); "
                   f"{len(plan.upstreamed)} already upstream")
     for line in pr_merges.announce(state.merged_upstream, drop=drop_merged):
