@@ -55,21 +55,37 @@ class Started:
     stdout as text, or GitCommandError). Use it as a context manager so that a process whose
     answer is not needed after all is still waited for, never left running behind the caller."""
 
-    def __init__(self, command: list[str], process: subprocess.Popen[bytes]):
+    def __init__(self, command: list[str], process: subprocess.Popen[bytes], stdin: bytes | None = None):
         self._command, self._process = command, process
         self._answer: tuple[bytes, bytes] | None = None
+        self._stdin = stdin  # what is still to be written when the answer is read
 
     def result(self) -> str:
+        stdout, stderr = self._read()
+        return str(_answer(self._command, self._process.returncode, stdout, stderr))
+
+    def result_bytes(self) -> bytes:
+        """The answer as git printed it, newlines and all."""
+        stdout, stderr = self._read()
+        out: bytes = _answer(self._command, self._process.returncode, stdout, stderr, as_string=False,
+                             strip_newline=False)
+        return out
+
+    def _read(self) -> tuple[bytes, bytes]:
         if self._answer is None:
-            self._answer = self._process.communicate()
-        return str(_answer(self._command, self._process.returncode, *self._answer))
+            self._answer = self._process.communicate(self._stdin)
+        return self._answer
 
     def __enter__(self) -> Started:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._answer is None:
-            self._answer = self._process.communicate()
+        self._read()
+
+
+# one page: what any pipe holds (Linux gives 64 KiB, or one page to a user over its pipe quota);
+# more is written when the answer is read, beside git's output
+_FITS_IN_A_PIPE = 4096
 
 
 def _environment(extra: Mapping[str, str]) -> dict[str, str]:
@@ -97,13 +113,23 @@ class Git:
                               env=_environment({**self._env, **(env or {})}), check=False)
         return _answer(command, done.returncode, done.stdout, done.stderr, stdout_as_string, strip_newline_in_stdout)
 
-    def start(self, args: list[str]) -> Started:
+    def start(self, args: list[str], stdin: bytes | None = None) -> Started:
         """`git args...` started now and read later (`Started.result`), for a question whose answer
-        is needed only after other work: git answers meanwhile."""
+        is needed only after other work: git answers meanwhile. Started in the calling thread, so
+        that it does not wait for a thread of its own to be scheduled."""
         command = ["git", *args]
-        process = subprocess.Popen(command, cwd=self._working_dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, env=_environment(self._env))
-        return Started(command, process)
+        process = subprocess.Popen(command, cwd=self._working_dir,
+                                   stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_environment(self._env))
+        if stdin is not None and len(stdin) <= _FITS_IN_A_PIPE:
+            # written at once: the pipe holds it all, so this never waits for git to read
+            assert process.stdin is not None
+            with suppress(BrokenPipeError):  # git ended early: its answer says why
+                process.stdin.write(stdin)
+                process.stdin.close()
+            process.stdin = None
+            stdin = None
+        return Started(command, process, stdin)
 
     def _command(self, name: str, *args: object, **options: Any) -> Any:
         return self.run([name, *(str(a) for a in args)], **options)

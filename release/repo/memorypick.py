@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,29 +68,31 @@ def pick_in_memory(repo: Repo, onto: str | Callable[[], str], shas: Sequence[str
     certain; see the module's description. `onto` may be a function that waits for the commit: the
     questions that do not need it are asked first."""
     try:
-        # three questions to git at once, and the commits read meanwhile
-        with ThreadPoolExecutor(max_workers=3) as pool, ObjectStore(repo) as store:
-            config = pool.submit(_config, repo)
-            ident = pool.submit(repo.git.var, "GIT_COMMITTER_IDENT")
-            changes = pool.submit(changes_of, repo, shas)
+        # three questions to git at once, started here rather than on threads of their own (which
+        # would wait for the interpreter among the checks' threads), and the commits read meanwhile
+        with repo.git.start(["config", "--list", "-z"]) as config, \
+                repo.git.start(["var", "GIT_COMMITTER_IDENT"]) as ident, \
+                repo.git.start(CHANGES, stdin="".join(f"{sha}\n" for sha in shas).encode("ascii")) as changes, \
+                ObjectStore(repo) as store:
             sources = store.commits(shas)
             onto = onto if isinstance(onto, str) else onto()
             store.tree(store.commit(onto).tree)
-            settings = config.result()
+            settings = _settings(config.result())
             why = _not_modelled(repo, settings)
             if why:
                 return MemoryPicks(onto, (), why)
             committer = ident.result().encode("utf-8", "surrogateescape")
             store.fsync = any(key in settings for key in ("core.fsync", "core.fsyncobjectfiles"))
             store.compression = _loose_compression(settings)
-            return _pick_all(repo, store, onto, list(zip(shas, sources, strict=True)), committer, changes.result())
+            return _pick_all(repo, store, onto, list(zip(shas, sources, strict=True)), committer,
+                             _changes(changes.result_bytes()))
     except (OSError, LookupError, ValueError, GitCommandError, subprocess.SubprocessError) as exc:
         return MemoryPicks(onto if isinstance(onto, str) else "", (), f"objects could not be read or written ({exc})")
 
 
-def _config(repo: Repo) -> dict[str, str]:
-    out = repo.git.run(["config", "--list", "-z"])
-    pairs = (entry.partition("\n") for entry in out.split("\0") if entry)
+def _settings(listed: str) -> dict[str, str]:
+    """`git config --list -z` as a dict (the last value of a key wins, as for git)."""
+    pairs = (entry.partition("\n") for entry in listed.split("\0") if entry)
     return {key.lower(): value for key, _, value in pairs}
 
 
@@ -179,12 +180,13 @@ def _pick_one(repo: Repo, store: ObjectStore, tree: str, sha: str, source: Commi
     return new_tree, source.values(b"author")[0], message
 
 
-def changes_of(repo: Repo, shas: Sequence[str]) -> dict[str, list[_Change]]:
-    """What each commit changes against its parent, from one `git diff-tree`: down to the first
-    path where either side is no folder (a folder added or removed whole is one change)."""
-    out = repo.git.run(["diff-tree", "--stdin", "-r", "-t", "-z", "--raw", "--no-renames", "--no-abbrev"],
-                       stdin="".join(f"{sha}\n" for sha in shas), stdout_as_string=False,
-                       strip_newline_in_stdout=False)
+# what each commit (read from stdin) changes against its parent, folders included
+CHANGES = ["diff-tree", "--stdin", "-r", "-t", "-z", "--raw", "--no-renames", "--no-abbrev"]
+
+
+def _changes(out: bytes) -> dict[str, list[_Change]]:
+    """What each commit changes against its parent (`CHANGES`' output): down to the first path
+    where either side is no folder (a folder added or removed whole is one change)."""
     found: dict[str, list[_Change]] = {}
     fields = out.split(b"\0")
     current: list[_Change] = []
