@@ -9,7 +9,6 @@ removes the area itself; one that is killed leaves only that folder, which the n
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +26,8 @@ def area(repo: Repo, pid: int | None = None) -> Path:
 @contextmanager
 def rehearsal_worktree(repo: Repo, ref: str) -> Iterator[Repo]:
     """A checkout of `ref` (detached) in a clone that shares the repository's objects."""
+    import shutil  # here: the replay's modules load without it (and its compression modules)
+
     common = common_dir(repo)
     folder = area(repo)
     clean(repo, os.getpid())  # a pid is reused only after its old run is gone
@@ -51,5 +52,7 @@ def clean(repo: Repo, pid: int) -> list[str]:
     folder = area(repo, pid)
     if not folder.is_dir():
         return []
+    import shutil
+
     shutil.rmtree(folder, ignore_errors=True)
     return [str(folder)]

@@ -5,8 +5,8 @@ whether it is safe to run is the caller's.
 
 from __future__ import annotations
 
+import os
 import shlex
-import shutil
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 
@@ -139,7 +139,22 @@ def restore_settings(repo: Repo, section: str, before: Mapping[str, str | None])
 def drop_sequencer(repo: Repo) -> None:
     """Forget git's multi-commit cherry-pick plan but keep the current pick (CHERRY_PICK_HEAD, index,
     worktree): `cherry-pick --continue/--skip/--abort` then act on that one commit only."""
-    shutil.rmtree(git_dir(repo) / "sequencer", ignore_errors=True)
+    # a few small files: removed without shutil, whose import (with its compression modules) takes
+    # longer than the removal, on the way to every conflict stop
+    folder = git_dir(repo) / "sequencer"
+    for root, folders, files in os.walk(folder, topdown=False):
+        for name in files:
+            with suppress(OSError):
+                os.unlink(os.path.join(root, name))
+        for name in folders:
+            inner = os.path.join(root, name)
+            with suppress(OSError):
+                if os.path.islink(inner):
+                    os.unlink(inner)
+                else:
+                    os.rmdir(inner)
+    with suppress(OSError):
+        os.rmdir(folder)
 
 
 def cherry_pick(repo: Repo, *shas: str) -> bool:
