@@ -172,3 +172,13 @@ def test_a_merge_base_is_kept_only_for_commit_names(clone: Path, monkeypatch: py
     run(clone, "checkout", "-q", "main")
     run(clone, "merge", "-q", "--ff-only", "side")
     assert merge_base(repo, "main", "side") == side
+
+
+def test_a_started_question_takes_input_larger_than_a_pipe_holds(clone: Path) -> None:
+    repo = Repo(clone)
+    head = run(clone, "rev-parse", "HEAD")
+    names = "".join(f"{head}\n" for _ in range(500)).encode()  # 20 kB: written when the answer is read
+    with repo.git.start(["cat-file", "--batch-check=%(objecttype)"], stdin=names) as started:
+        assert started.result_bytes() == b"commit\n" * 500
+    with repo.git.start(["cat-file", "--batch-check=%(objecttype)"], stdin=b"HEAD\n") as small:
+        assert small.result() == "commit"

@@ -272,3 +272,51 @@ def test_a_git_without_merge_tree_leaves_the_merges_to_cherry_pick(repo: Path, t
     built = memorypick.pick_in_memory(Repo(repo), onto, picks)
     assert [source for source, _ in built.made] == picks[:1]
     assert "2.38 or later" in built.stopped and not built.conflicts
+
+
+def test_a_write_that_fails_leaves_every_pick_to_git(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from release.repo import gitobjects
+
+    picks = _fork(repo, [({"sky/b.py": "fork b\n"}, "One"), ({"sky/new.py": "new\n"}, "Two")])
+    onto = _upstream(repo, {"other.txt": "upstream\n"})
+
+    def full_disk(folder: str) -> tuple[int, str]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(gitobjects, "_create_temporary", full_disk)
+    built = memorypick.pick_in_memory(Repo(repo), onto, picks)
+    # nothing half-written is handed on: the replay creates its branch at the base and git picks all
+    assert built.made == () and "could not be read or written" in built.stopped
+    assert "No space left" in built.stopped
+
+
+def test_objects_are_on_disk_when_the_store_closes(repo: Path) -> None:
+    from release.repo.gitobjects import ObjectStore
+
+    with ObjectStore(Repo(repo)) as store:
+        shas = [store.write(b"blob", f"written {n}\n".encode()) for n in range(50)]
+        assert store.write(b"blob", b"written 0\n") == shas[0]  # asked twice, written once
+    assert git(repo, "cat-file", "-p", shas[49]) == "written 49"
+    assert not list((repo / ".git/objects").glob("*/tmp_obj_*"))  # no temporary file is left
+    assert shas[7] == git(repo, "hash-object", "--stdin", input_text="written 7\n")
+
+
+def test_trees_are_read_and_written_as_git_writes_them(repo: Path) -> None:
+    from release.repo.gitobjects import Entry, ObjectStore, Tree
+
+    tree = git(repo, "rev-parse", "master^{tree}")
+    blob = git(repo, "hash-object", "-w", "--stdin", input_text="new\n")
+    with ObjectStore(Repo(repo)) as store:
+        parsed = store.tree(tree)
+        assert parsed.body() == store.read(tree, b"tree")
+        sky = parsed.get(b"sky")
+        assert sky is not None and sky.is_tree and parsed.get(b"missing") is None
+        # "sky.py" sorts before the folder "sky" (compared as "sky/"), as git sorts them
+        changed = parsed.changed({b"sky.py": Entry(b"100644", blob), b"docs": None})
+        written = store.write_tree(changed)
+    assert git(repo, "ls-tree", "--name-only", written).split() == ["sky.py", "sky"]
+    git(repo, "fsck", "--no-dangling")
+    with pytest.raises(ValueError):
+        Tree.parse(b"100644 broken")
+    # a tree mode with a leading zero, as some old tools wrote it, is still a folder
+    assert Tree.parse(b"040000 old\0" + bytes(20)).get(b"old").is_tree  # type: ignore[union-attr]

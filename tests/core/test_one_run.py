@@ -164,3 +164,32 @@ def test_two_rebases_started_at_once_from_two_worktrees(make_world: object) -> N
         assert "another ellm-release run" in refused or "already" in refused, refused
     assert picked_from(world.fork, f"v0.13.0..{TARGET}") == [sha for p in world.patches for sha in p.commits]
     assert not (world.fork / ".git" / "ellm-release" / "rebase.json").exists()
+
+
+def test_the_status_of_the_working_copy_is_asked_only_under_the_lock(world: World, cli: Cli,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """git's status may rewrite the index's cached data: it must never run beside another run's git."""
+    import json
+    import os
+
+    from release.repo import gitrepo
+    from release.repo.repolock import tool_dir
+
+    holders: list[object] = []
+    real = gitrepo.start_uncommitted
+
+    def asked(repo: gitrepo.Repo) -> gitrepo.Started:
+        run_file = tool_dir(repo) / "run.json"
+        holders.append(json.loads(run_file.read_text())["pid"] if run_file.exists() else None)
+        return real(repo)
+
+    monkeypatch.setattr(gitrepo, "start_uncommitted", asked)
+    with repo_lock(open_repo(world.fork), "someone else"):
+        refused = cli(world, "rebase", "0.13.0")
+    assert refused.code == 2 and "another ellm-release run" in refused.err
+    assert holders == []  # refused at the lock: git was not asked
+
+    (world.fork / "notes.txt").write_text("a maintainer's notes\n")
+    dirty = cli(world, "rebase", "0.13.0")
+    assert dirty.code == 2 and "uncommitted changes (notes.txt)" in dirty.err
+    assert holders == [os.getpid()]  # asked once, while this run held the lock
