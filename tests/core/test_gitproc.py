@@ -135,14 +135,18 @@ def _count_git(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     return seen
 
 
+def _commit_one(clone: Path, name: str) -> str:
+    (clone / name).write_text(f"{name}\n")
+    run(clone, "add", name)
+    run(clone, "commit", "-q", "-m", f"add {name}")
+    return run(clone, "rev-parse", "HEAD")
+
+
 def test_files_of_commits_are_asked_once(clone: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from release.repo.gitrepo import files_touched
 
     first = run(clone, "rev-parse", "HEAD")
-    (clone / "c.txt").write_text("c\n")
-    run(clone, "add", "c.txt")
-    run(clone, "commit", "-q", "-m", "second")
-    second = run(clone, "rev-parse", "HEAD")
+    second = _commit_one(clone, "c.txt")
     repo = Repo(clone)
     seen = _count_git(monkeypatch)
     assert files_touched(repo, [second]) == {second: ("c.txt",)}
@@ -158,10 +162,7 @@ def test_a_merge_base_is_kept_only_for_commit_names(clone: Path, monkeypatch: py
 
     root = run(clone, "rev-parse", "HEAD")
     run(clone, "checkout", "-q", "-b", "side")
-    (clone / "s.txt").write_text("s\n")
-    run(clone, "add", "s.txt")
-    run(clone, "commit", "-q", "-m", "side")
-    side = run(clone, "rev-parse", "HEAD")
+    side = _commit_one(clone, "s.txt")
     repo = Repo(clone)
     seen = _count_git(monkeypatch)
     assert merge_base(repo, root, side) == root
