@@ -13,7 +13,7 @@ import os
 import re
 import shlex
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from release.errors import Failed, Refused
@@ -247,6 +247,13 @@ def files_touched(repo: Repo, shas: Iterable[str]) -> dict[str, tuple[str, ...]]
 # (while git checks a branch out) is not asked again. Keyed by repository, as a SHA names the same
 # commit in any clone but a clone may lack it.
 _FILES_TOUCHED: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
+def remember_files_touched(repo: Repo, files: Mapping[str, tuple[str, ...]]) -> None:
+    """`files_touched`'s answers for commits whose files are known without asking git (commits the
+    tool built itself as tree edits)."""
+    for sha, paths in files.items():
+        _FILES_TOUCHED[(repo.common_dir, sha)] = paths
 
 
 def only_readme(files: Sequence[str]) -> bool:

@@ -26,10 +26,11 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from release.repo.gitobjects import CommitObject, Entry, ObjectStore, commit_body
 from release.repo.gitproc import GitCommandError
-from release.repo.gitrepo import Repo, common_dir
+from release.repo.gitrepo import Repo, common_dir, remember_files_touched
 from release.repo.pickmessage import cherry_picked_message
 
 # Hooks git runs around a pick (or around the fast-forward that lands the built commits): with any
@@ -50,6 +51,8 @@ class MemoryPicks:
     # when it stopped on a conflict: path -> stage (1 base, 2 ours, 3 theirs) -> blob, as git's
     # merge left them (what the index will hold when `git cherry-pick` stops on the same commit)
     conflicts: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+    # new commit -> the files it changes, for the commits made as tree edits (known without git)
+    files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def head(self) -> str:
@@ -84,8 +87,10 @@ def pick_in_memory(repo: Repo, onto: str | Callable[[], str], shas: Sequence[str
             committer = ident.result().encode("utf-8", "surrogateescape")
             store.fsync = any(key in settings for key in ("core.fsync", "core.fsyncobjectfiles"))
             store.compression = _loose_compression(settings)
-            return _pick_all(repo, store, onto, list(zip(shas, sources, strict=True)), committer,
-                             _changes(changes.result_bytes()))
+            built = _pick_all(repo, store, onto, list(zip(shas, sources, strict=True)), committer,
+                              _changes(changes.result_bytes()))
+        remember_files_touched(repo, built.files)  # once every object is on disk
+        return built
     except (OSError, LookupError, ValueError, GitCommandError, subprocess.SubprocessError) as exc:
         return MemoryPicks(onto if isinstance(onto, str) else "", (), f"objects could not be read or written ({exc})")
 
@@ -131,20 +136,24 @@ def _not_modelled(repo: Repo, settings: dict[str, str]) -> str:
 
 
 def _pick_all(repo: Repo, store: ObjectStore, onto: str, sources: list[tuple[str, CommitObject]], committer: bytes,
-              changes: dict[str, list[_Change]]) -> MemoryPicks:
+              diffs: dict[str, _Diff]) -> MemoryPicks:
     head, tree = onto, store.commit(onto).tree
     made: list[tuple[str, str]] = []
+    files: dict[str, tuple[str, ...]] = {}
     for sha, source in sources:
-        picked = _pick_one(repo, store, tree, sha, source, changes.get(sha, []), committer)
+        diff = diffs.get(sha, _Diff([], ()))
+        picked = _pick_one(repo, store, tree, sha, source, diff.changes, committer)
         if isinstance(picked, _Conflict):
-            return MemoryPicks(onto, tuple(made), f"{sha[:12]}: a conflict", picked.stages)
+            return MemoryPicks(onto, tuple(made), f"{sha[:12]}: a conflict", picked.stages, files)
         if isinstance(picked, str):
-            return MemoryPicks(onto, tuple(made), f"{sha[:12]}: {picked}")
-        new_tree, author, message = picked
+            return MemoryPicks(onto, tuple(made), f"{sha[:12]}: {picked}", files=files)
+        new_tree, author, message, edited = picked
         head = store.write(b"commit", commit_body(new_tree, [head], author, committer, message))
+        if edited and diff.files is not None:  # a tree edit changes exactly the commit's own files
+            files[head] = diff.files
         tree = new_tree
         made.append((sha, head))
-    return MemoryPicks(onto, tuple(made))
+    return MemoryPicks(onto, tuple(made), files=files)
 
 
 @dataclass(frozen=True)
@@ -153,9 +162,9 @@ class _Conflict:
 
 
 def _pick_one(repo: Repo, store: ObjectStore, tree: str, sha: str, source: CommitObject, changes: list[_Change],
-              committer: bytes) -> tuple[str, bytes, bytes] | _Conflict | str:
-    """(new tree, author, message) of picking `sha` (read as `source`) onto `tree`; its conflict; or
-    why git must pick it."""
+              committer: bytes) -> tuple[str, bytes, bytes, bool] | _Conflict | str:
+    """(new tree, author, message, whether it was a tree edit) of picking `sha` (read as `source`)
+    onto `tree`; its conflict; or why git must pick it."""
     if len(source.parents) != 1:
         return "a merge or a root commit"
     if source.values(b"encoding"):
@@ -167,7 +176,8 @@ def _pick_one(repo: Repo, store: ObjectStore, tree: str, sha: str, source: Commi
     if not changes:
         return "an empty commit"
     new_tree: str | _Conflict | None
-    if all(_untouched(store, tree, change) for change in changes):
+    edited = all(_untouched(store, tree, change) for change in changes)
+    if edited:
         new_tree = _apply(store, tree, changes)
     else:
         new_tree = _merge(repo, store, tree, parent, sha, committer)
@@ -177,16 +187,21 @@ def _pick_one(repo: Repo, store: ObjectStore, tree: str, sha: str, source: Commi
         return new_tree
     if new_tree is None or new_tree == tree:
         return "its change is already there (an empty pick)"
-    return new_tree, source.values(b"author")[0], message
+    return new_tree, source.values(b"author")[0], message, edited
 
 
 # what each commit (read from stdin) changes against its parent, folders included
 CHANGES = ["diff-tree", "--stdin", "-r", "-t", "-z", "--raw", "--no-renames", "--no-abbrev"]
 
 
-def _changes(out: bytes) -> dict[str, list[_Change]]:
+class _Diff(NamedTuple):
+    changes: list[_Change]  # down to the first path where either side is no folder
+    files: tuple[str, ...] | None  # the files, as `gitrepo.files_touched` names them (None: a name not UTF-8)
+
+
+def _changes(out: bytes) -> dict[str, _Diff]:
     """What each commit changes against its parent (`CHANGES`' output): down to the first path
-    where either side is no folder (a folder added or removed whole is one change)."""
+    where either side is no folder (a folder added or removed whole is one change), and the files."""
     found: dict[str, list[_Change]] = {}
     fields = out.split(b"\0")
     current: list[_Change] = []
@@ -202,7 +217,18 @@ def _changes(out: bytes) -> dict[str, list[_Change]]:
         if field:  # the commit the entries after it belong to
             current = found.setdefault(field.decode("ascii").strip(), [])
         index += 1
-    return {sha: _outermost(changes) for sha, changes in found.items()}
+    return {sha: _Diff(_outermost(changes), _files(changes)) for sha, changes in found.items()}
+
+
+def _files(changes: list[_Change]) -> tuple[str, ...] | None:
+    """The paths where either side is no folder, in git's order, each once: what `git diff-tree -r
+    --name-only` lists."""
+    try:
+        return tuple(dict.fromkeys(b"/".join(c.path).decode("utf-8") for c in changes
+                                   if (c.before is not None and not c.before.is_tree)
+                                   or (c.after is not None and not c.after.is_tree)))
+    except UnicodeDecodeError:
+        return None
 
 
 def _entry(mode: bytes, sha: bytes) -> Entry | None:

@@ -53,6 +53,9 @@ def assert_same_as_git(repo: Path, onto: str, shas: list[str], where: Path) -> m
         assert _commit_parts(repo, new) == _commit_parts(where, made_by_git[index]), f"pick {index} differs"
         parent = git(repo, "rev-parse", f"{new}^")
         assert parent == (ours[index - 1] if index else onto)
+    for new, files in built.files.items():  # the files known without git are the ones git names
+        assert files == tuple(git(repo, "diff-tree", "-r", "--no-commit-id", "--name-only", "--no-renames",
+                                  new).splitlines())
     git(repo, "fsck", "--no-dangling")  # every object written here is well-formed
     return built
 
@@ -320,3 +323,26 @@ def test_trees_are_read_and_written_as_git_writes_them(repo: Path) -> None:
         Tree.parse(b"100644 broken")
     # a tree mode with a leading zero, as some old tools wrote it, is still a folder
     assert Tree.parse(b"040000 old\0" + bytes(20)).get(b"old").is_tree  # type: ignore[union-attr]
+
+
+def test_the_files_of_built_commits_are_known_without_asking_git(repo: Path, monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    from release.repo import gitrepo
+
+    picks = _fork(repo, [({"sky/new/z.py": "z\n", "sky/b.py": None}, "Add a folder, delete a file"),
+                         ({"sky/old/x.py": None, "sky/old/y.py": None}, "Delete a folder"),
+                         ({"sky/old": "now a file\n"}, "A file where the folder was"),
+                         ({"sky/a.py": "a = 1\nb = 2\nc = 3\nd = 4\ne = 5\nf = 'fork'\n"}, "Needs a merge")])
+    onto = _upstream(repo, {"sky/a.py": "a = 'upstream'\nb = 2\nc = 3\nd = 4\ne = 5\nf = 6\n"})
+    built = memorypick.pick_in_memory(Repo(repo), onto, picks)
+    made = [new for _, new in built.made]
+    assert len(made) == 4
+    # the tree edits are known; the merged one is left to git
+    assert set(built.files) == set(made[:3])
+    answers = {new: tuple(git(repo, "diff-tree", "-r", "--no-commit-id", "--name-only", "--no-renames",
+                              new).splitlines()) for new in made}
+    asked: list[object] = []
+    real = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: asked.append(a) or real(*a, **k))
+    assert gitrepo.files_touched(Repo(repo), made) == answers
+    assert len(asked) == 1  # one git process, for the merged commit only
