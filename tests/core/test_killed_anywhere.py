@@ -63,7 +63,8 @@ def kill_points(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[int, int
     assert start_rebase(world, folder).wait(timeout=120) == 0
     calls = (world.root / "git-calls").read_text(encoding="utf-8").splitlines()
     checkout = next(i for i, c in enumerate(calls, 1) if c.startswith("checkout --quiet -b"))
-    points = [(checkout // 2, 0), (checkout // 2 + 1, 2)]  # in the checks (and the commits built meanwhile)
+    points = [(1, 3)]  # in the working copy's status, asked first (it may be writing the index)
+    points += [(checkout // 2, 0), (checkout // 2 + 1, 2)]  # in the checks (and the commits built meanwhile)
     points += [(checkout - 1, 0), *((checkout, d) for d in (0, 5, 10, 20, 40))]  # the checkout of it all
     points += [(n, 0) for n in range(checkout + 1, len(calls) + 1, 2)]  # the README commit, the manifest
     points += [(len(calls), 5)]
