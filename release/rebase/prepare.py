@@ -77,11 +77,12 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threa
              uncommitted: Started | None) -> Prepared:
     carried = [sha for p in manifest.carried_patches for sha in p.commits]
     branch = manifest.branch(request.version)
-    # the base first, and the commits built on it: the longest of these queries, so started first
-    base = pool.submit(resolve_base, repo, request.version, manifest.upstream_remote, request.base_override)
     # the commits are built as objects while the checks run: nothing else changes, and a refusal
-    # leaves only unreachable objects, which git prunes in time
-    ahead = None if request.dry_run else pool.submit(_build_ahead, repo, base, carried)
+    # leaves only unreachable objects, which git prunes in time. The longest of these queries: its
+    # questions to git are asked first, from this thread, then the base, which the build waits for
+    building = None if request.dry_run else memorypick.start_picking(repo, carried)
+    base = pool.submit(resolve_base, repo, request.version, manifest.upstream_remote, request.base_override)
+    ahead = None if building is None else pool.submit(_build_ahead, building, base)
     status = None if request.dry_run else uncommitted or pool.submit(gitrepo.uncommitted, repo)
     missing_scan = pool.submit(gitrepo.missing_commits, repo, carried)
     merges_scan = pool.submit(gitrepo.merge_commits, repo, carried)
@@ -170,11 +171,11 @@ def _base_sha(base: Future[BaseChoice]) -> str | None:
         return None
 
 
-def _build_ahead(repo: Repo, base: Future[BaseChoice], carried: list[str]) -> memorypick.MemoryPicks | None:
+def _build_ahead(building: memorypick.PendingPicks, base: Future[BaseChoice]) -> memorypick.MemoryPicks | None:
     """The carried commits built onto the base in manifest order, as the plan will most often
     have them (the replay uses what matches the plan's start, and builds the rest itself)."""
     try:
-        return memorypick.pick_in_memory(repo, lambda: base.result().sha, carried)
+        return building.build(lambda: base.result().sha)
     except Refused:
         return None
 

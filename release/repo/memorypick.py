@@ -24,12 +24,13 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 from release.repo.gitobjects import CommitObject, Entry, ObjectStore, commit_body
-from release.repo.gitproc import GitCommandError
+from release.repo.gitproc import GitCommandError, Started
 from release.repo.gitrepo import Repo, common_dir, remember_files_touched
 from release.repo.pickmessage import cherry_picked_message
 
@@ -70,29 +71,60 @@ def pick_in_memory(repo: Repo, onto: str | Callable[[], str], shas: Sequence[str
     """Build the commits `git cherry-pick -x` would make of `shas` onto `onto`, as far as that is
     certain; see the module's description. `onto` may be a function that waits for the commit: the
     questions that do not need it are asked first."""
-    try:
-        # three questions to git at once, started here rather than on threads of their own (which
-        # would wait for the interpreter among the checks' threads), and the commits read meanwhile
-        with repo.git.start(["config", "--list", "-z"]) as config, \
-                repo.git.start(["var", "GIT_COMMITTER_IDENT"]) as ident, \
-                repo.git.start(CHANGES, stdin="".join(f"{sha}\n" for sha in shas).encode("ascii")) as changes, \
-                ObjectStore(repo) as store:
-            sources = store.commits(shas)
-            onto = onto if isinstance(onto, str) else onto()
-            store.tree(store.commit(onto).tree)
-            settings = _settings(config.result())
-            why = _not_modelled(repo, settings)
-            if why:
-                return MemoryPicks(onto, (), why)
-            committer = ident.result().encode("utf-8", "surrogateescape")
-            store.fsync = any(key in settings for key in ("core.fsync", "core.fsyncobjectfiles"))
-            store.compression = _loose_compression(settings)
-            built = _pick_all(repo, store, onto, list(zip(shas, sources, strict=True)), committer,
-                              _changes(changes.result_bytes()))
-        remember_files_touched(repo, built.files)  # once every object is on disk
-        return built
-    except (OSError, LookupError, ValueError, GitCommandError, subprocess.SubprocessError) as exc:
-        return MemoryPicks(onto if isinstance(onto, str) else "", (), f"objects could not be read or written ({exc})")
+    return start_picking(repo, shas).build(onto)
+
+
+class PendingPicks:
+    """The builder's questions to git, asked (`start_picking`); `build` makes the commits."""
+
+    def __init__(self, repo: Repo, shas: Sequence[str]):
+        self._repo, self._shas = repo, list(shas)
+        self._failed = ""
+        self._asked: tuple[Started, Started, Started, ObjectStore] | None = None
+        with ExitStack() as started:  # what was started before a failure is waited for
+            try:
+                config = started.enter_context(repo.git.start(["config", "--list", "-z"]))
+                ident = started.enter_context(repo.git.start(["var", "GIT_COMMITTER_IDENT"]))
+                names = "".join(f"{sha}\n" for sha in self._shas).encode("ascii")
+                changes = started.enter_context(repo.git.start(CHANGES, stdin=names))
+                store = started.enter_context(ObjectStore(repo))
+            except (OSError, subprocess.SubprocessError) as exc:
+                self._failed = f"objects could not be read or written ({exc})"
+                return
+            self._asked = (config, ident, changes, store)
+            started.pop_all()  # `build` closes them
+
+    def build(self, onto: str | Callable[[], str]) -> MemoryPicks:
+        """The commits, built onto `onto` (which may be a function that waits for the commit)."""
+        try:
+            if self._asked is None:
+                return MemoryPicks(onto if isinstance(onto, str) else onto(), (), self._failed)
+            config, ident, changes, store = self._asked
+            with config, ident, changes, store:
+                sources = store.commits(self._shas)
+                onto = onto if isinstance(onto, str) else onto()
+                store.tree(store.commit(onto).tree)
+                settings = _settings(config.result())
+                why = _not_modelled(self._repo, settings)
+                if why:
+                    return MemoryPicks(onto, (), why)
+                committer = ident.result().encode("utf-8", "surrogateescape")
+                store.fsync = any(key in settings for key in ("core.fsync", "core.fsyncobjectfiles"))
+                store.compression = _loose_compression(settings)
+                built = _pick_all(self._repo, store, onto, list(zip(self._shas, sources, strict=True)), committer,
+                                  _changes(changes.result_bytes()))
+            remember_files_touched(self._repo, built.files)  # once every object is on disk
+            return built
+        except (OSError, LookupError, ValueError, GitCommandError, subprocess.SubprocessError) as exc:
+            return MemoryPicks(onto if isinstance(onto, str) else "", (),
+                               f"objects could not be read or written ({exc})")
+
+
+def start_picking(repo: Repo, shas: Sequence[str]) -> PendingPicks:
+    """Ask git the builder's questions now, in the calling thread: started before the other work of
+    the caller's threads, they do not queue behind it for the interpreter. `build` then makes the
+    commits (on another thread, once the base is known)."""
+    return PendingPicks(repo, shas)
 
 
 def _settings(listed: str) -> dict[str, str]:
