@@ -346,3 +346,13 @@ def test_the_files_of_built_commits_are_known_without_asking_git(repo: Path, mon
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: asked.append(a) or real(*a, **k))
     assert gitrepo.files_touched(Repo(repo), made) == answers
     assert len(asked) == 1  # one git process, for the merged commit only
+
+
+def test_questions_git_cannot_be_asked_leave_every_pick_to_git(repo: Path, tmp_path: Path) -> None:
+    opened = Repo(repo)
+    onto = git(repo, "rev-parse", "HEAD")
+    repo.rename(tmp_path / "moved")  # the working copy is gone: no git process can start there
+    pending = memorypick.start_picking(opened, [onto])
+    built = pending.build(lambda: onto)
+    assert built.made == () and built.onto == onto
+    assert "could not be read or written" in built.stopped
