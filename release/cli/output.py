@@ -73,7 +73,6 @@ class Styled:
 def _console(stderr: bool) -> Console:
     from rich.console import Console
 
-    # logs and CI captures are not terminals: give tables room instead of Rich's 80-column default
     stream = sys.stderr if stderr else sys.stdout
     return Console(stderr=stderr, highlight=False, markup=False, width=None if stream.isatty() else PLAIN_WIDTH)
 

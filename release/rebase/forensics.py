@@ -110,12 +110,12 @@ def explain_files(repo: Repo, old_base: str, new_base: str, files: Sequence[str]
     stop it explains: a file it cannot read gets a note instead. `tip` and `stages` (path -> stage
     -> blob) explain a conflict foreseen before git stops on it: the branch it will stop on, and
     the blobs the index will hold."""
-    from release.repo import githistory
+    from release.repo import githistory, gitrepo
     from release.repo.gitrepo import GIT_ERRORS
 
     # the explanation is an extra: whatever git says, the stop itself must still be reported
     unreadable = (*GIT_ERRORS, ValueError, IndexError)
-    since = githistory.merge_base(repo, old_base, new_base)
+    since = gitrepo.merge_base(repo, old_base, new_base)
     revs = f"{since}..{tip}" if since else tip
     try:
         own = githistory.reachable(repo, tip, not_from=new_base)  # this replay's picks, not upstream's

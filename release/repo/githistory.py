@@ -51,16 +51,10 @@ def commit_shas(repo: Repo, refs: Sequence[str]) -> dict[str, str | None]:
     return {ref: (a.split()[0] if a.endswith(" commit") else None) for ref, a in zip(wanted, answers, strict=True)}
 
 
-def merge_base(repo: Repo, a: str, b: str) -> str | None:
-    """The best common ancestor of two commits, or None when they share no history (or one of
-    them is unknown)."""
-    return gitrepo.merge_base(repo, a, b)
-
-
 def since_range(repo: Repo, old_base: str, new_base: str) -> str:
     """`merge-base..new_base`, or all of `new_base` when the two share no history: what upstream
     added on the way to the new base, even when the old base sits on another branch."""
-    since = merge_base(repo, old_base, new_base)
+    since = gitrepo.merge_base(repo, old_base, new_base)
     return f"{since}..{new_base}" if since else new_base
 
 

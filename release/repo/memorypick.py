@@ -103,7 +103,8 @@ class PendingPicks:
             with config, ident, changes, store:
                 sources = store.commits(self._shas)
                 onto = onto if isinstance(onto, str) else onto()
-                store.tree(store.commit(onto).tree)
+                start_tree = store.commit(onto).tree
+                store.tree(start_tree)  # decoded while git still answers
                 settings = _settings(config.result())
                 why = _not_modelled(self._repo, settings)
                 if why:
@@ -111,8 +112,8 @@ class PendingPicks:
                 committer = ident.result().encode("utf-8", "surrogateescape")
                 store.fsync = any(key in settings for key in ("core.fsync", "core.fsyncobjectfiles"))
                 store.compression = _loose_compression(settings)
-                built = _pick_all(self._repo, store, onto, list(zip(self._shas, sources, strict=True)), committer,
-                                  _changes(changes.result_bytes()))
+                built = _pick_all(self._repo, store, (onto, start_tree), list(zip(self._shas, sources, strict=True)),
+                                  committer, _changes(changes.result_bytes()))
             remember_files_touched(self._repo, built.files)  # once every object is on disk
             return built
         except (OSError, LookupError, ValueError, GitCommandError, subprocess.SubprocessError) as exc:
@@ -167,9 +168,11 @@ def _not_modelled(repo: Repo, settings: dict[str, str]) -> str:
     return ""
 
 
-def _pick_all(repo: Repo, store: ObjectStore, onto: str, sources: list[tuple[str, CommitObject]], committer: bytes,
-              diffs: dict[str, _Diff]) -> MemoryPicks:
-    head, tree = onto, store.commit(onto).tree
+def _pick_all(repo: Repo, store: ObjectStore, start: tuple[str, str], sources: list[tuple[str, CommitObject]],
+              committer: bytes, diffs: dict[str, _Diff]) -> MemoryPicks:
+    """`sources` picked in order onto `start` (the commit and its tree)."""
+    onto, tree = start
+    head = onto
     made: list[tuple[str, str]] = []
     files: dict[str, tuple[str, ...]] = {}
     for sha, source in sources:

@@ -234,9 +234,6 @@ def _replay_to(opts: Options, repo: gitrepo.Repo, uncommitted: gitrepo.Started |
     request = prepare.RebaseRequest(version, base_ref, push and not opts.dry_run, opts.dry_run, drop_merged,
                                     drop_unlisted=drop_unlisted)
     done = prepare.already_rebased(repo, manifest, version)
-    if done is None:
-        # the replay's own modules load while prepare waits for git's answers
-        _preload_in_background(("release.rebase.replay",))
     if done is not None:
         _already_rebased(opts, manifest, done)
         if push and not gitrepo.remote_branch_exists(repo, manifest.fork_remote, done.branch):
@@ -244,6 +241,7 @@ def _replay_to(opts: Options, repo: gitrepo.Repo, uncommitted: gitrepo.Started |
             opts.progress(f"note: {manifest.fork_remote} has no {done.branch} yet: "
                           f"git -C {shlex.quote(str(opts.repo))} push {manifest.fork_remote} {done.branch}")
         return None
+    _preload_in_background(("release.rebase.replay",))  # loads while prepare waits for git's answers
     state, plan, built_ahead = prepare.prepare(repo, manifest, request, uncommitted)
     from release.rebase import pr_merges
     opts.progress(f"{len(state.steps)} commit(s) to replay onto {state.base_ref} ({state.base[:12]}); "
