@@ -1,3 +1,3 @@
-from release.cli.app import main
+from release.cli.entry import main
 
 main()

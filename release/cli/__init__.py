@@ -1,5 +1,2 @@
-"""The command line: parsing, output, and the commands that call the areas."""
-
-from release.cli.app import main
-
-__all__ = ["main"]
+"""The command line: parsing, output, and the commands that call the areas. The process starts in
+`entry`, which loads `app` (the commands and their runner)."""

@@ -6,30 +6,17 @@ The grouping and the rendering are pure; `upstream_changes` is the only part tha
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from release.manifest.model import Manifest
+from release.rebase.pr_refs import PR_SUFFIX, pr_number, pr_url
 from release.rebase.upstream import resolve_base
 from release.records import read_json, state_dir, write_json
 from release.repo import githistory, gitrepo
 from release.repo.gitrepo import Repo
-
-# upstream squash-merges pull requests with the conventional "Subject (#1234)" suffix
-PR_SUFFIX = re.compile(r"\(#(\d+)\)\s*$")
-
-
-def pr_number(subject: str) -> int | None:
-    """The pull request a commit subject names with a trailing `(#NNNN)`, if any."""
-    found = PR_SUFFIX.search(subject)
-    return int(found.group(1)) if found else None
-
-
-def pr_url(upstream_repo: str, number: int | None) -> str | None:
-    return f"https://github.com/{upstream_repo}/pull/{number}" if number is not None else None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from release.rebase.pr_refs import pr_number, pr_url
+
 if TYPE_CHECKING:
     from release.repo.gitrepo import Repo
 
@@ -89,8 +91,6 @@ def _merge(regions: Sequence[Region]) -> tuple[Region, ...]:
 def culprits(commits: Sequence[tuple[str, str]], exclude: set[str], upstream_repo: str) -> list[Culprit]:
     """(SHA, subject) pairs, newest first as git gives them, without duplicates and without the
     ones in `exclude` (this replay's own picks)."""
-    from release.rebase.changes import pr_number, pr_url
-
     seen: dict[str, Culprit] = {}
     for sha, subject in commits:
         if sha in exclude or sha in seen or not sha:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from release.rebase.pr_refs import pr_number
 from release.rebase.summary import Outcome
 
 if TYPE_CHECKING:
@@ -46,8 +47,6 @@ def pr_of(url: str | None, upstream_repo: str) -> int | None:
 
 def subject_pr(subject: str) -> int | None:
     merged = MERGE_SUBJECT.match(subject)
-    from release.rebase.changes import pr_number  # the upstream-changes report's reading of "(#N)"
-
     return int(merged.group(1)) if merged else pr_number(subject)
 
 

@@ -8,7 +8,8 @@ from support.git import commit_files, git
 from support.worlds import Cli
 
 from release.demo.sandbox import World
-from release.rebase.changes import UpstreamCommit, group_by_patch, pr_number, pr_url
+from release.rebase.changes import UpstreamCommit, group_by_patch
+from release.rebase.pr_refs import pr_number, pr_url
 
 
 def test_lists_only_commits_touching_the_patches_files_grouped_by_patch(make_world, cli: Cli) -> None:
