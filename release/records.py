@@ -18,9 +18,8 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from release.errors import Refused
 
@@ -149,8 +148,7 @@ class InvalidImageReference(ValueError):
         self.part = part
 
 
-@dataclass(frozen=True)
-class ImageRef:
+class ImageRef(NamedTuple):
     """`registry/repository[:tag][@digest]`, with Docker Hub's implicit names made explicit."""
 
     registry: str

@@ -9,9 +9,8 @@ import shlex
 import sys
 import threading
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -114,8 +113,7 @@ def cli(ctx: click.Context, repo: Path, manifest: Path, dry_run: bool, as_json: 
     opts.repo, opts.manifest, opts.dry_run, opts.json, opts.verbose = repo, manifest, dry_run, as_json, verbose
 
 
-@dataclass(frozen=True)
-class Ending:
+class Ending(NamedTuple):
     """How a run ended: the exit code, and for a failure the sentence and hints already printed."""
 
     code: int

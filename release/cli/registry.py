@@ -9,13 +9,12 @@ here for that; a test checks each against the command's own docstring).
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import click
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     name: str  # as typed after ellm-release
     module: str  # the module that defines it, imported when it runs
     attribute: str  # the click command in that module

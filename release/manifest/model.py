@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
 from release.errors import ManifestError
 from release.manifest.manifest_edit import edit_manifest_text
@@ -71,8 +72,7 @@ TOP_KEYS = {*SECTION_KEYS, "patches"}
 CACHE_MODES = ("inline", "registry", "gha", "none")
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One thing wrong with the manifest, located in the file."""
 
     path: str

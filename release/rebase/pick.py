@@ -13,8 +13,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from release.errors import ConflictStop, Failed
 from release.manifest.model import Manifest
@@ -56,8 +55,7 @@ def start(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
         return pick_remaining(repo, manifest, state, say, build_first=not used_all, foreseen=foreseen)
 
 
-@dataclass(frozen=True)
-class ForeseenConflict:
+class ForeseenConflict(NamedTuple):
     """A conflict the builder met before git picks the commit: its files, and their forensics
     already on the way while git checks the branch out and picks up to it."""
 

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from release.manifest.model import Manifest, PatchStatus
 from release.rebase.summary import CommitResult, Outcome, PatchResult
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One commit to pick, in replay order."""
 
     patch_id: str
     commit: str
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     steps: tuple[Step, ...]
     upstreamed: Mapping[str, str]  # old commit -> why it is not picked (already upstream)
     readme_only: tuple[str, ...]  # commits left out because they only touch README.md

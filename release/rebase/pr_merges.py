@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from release.rebase.pr_refs import pr_number
 from release.rebase.summary import Outcome
@@ -25,8 +24,7 @@ PR_URL = re.compile(r"^https?://github\.com/([^/\s]+/[^/\s]+)/pull/(\d+)(?:[/?#]
 MERGE_SUBJECT = re.compile(r"^Merge pull request #(\d+)\b")
 
 
-@dataclass(frozen=True)
-class MergedUpstream:
+class MergedUpstream(NamedTuple):
     patch_id: str
     pr: int
     sha: str

@@ -7,7 +7,6 @@ whether to refuse; their results are used only once every check has passed.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from release.errors import Refused
@@ -26,8 +25,7 @@ if TYPE_CHECKING:
 # once git has been asked its questions, while it answers them.
 
 
-@dataclass(frozen=True)
-class RebaseRequest:
+class RebaseRequest(NamedTuple):
     version: str
     base_override: str | None = None
     push: bool = False

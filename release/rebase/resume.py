@@ -6,7 +6,6 @@ refuses before any change, naming them.
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
 
 from release.errors import ConflictStop, Refused
@@ -203,7 +202,7 @@ def _guard_user_work(repo: Repo, state: ReplayState, command: str, *, later_from
     user = now.without(tool)
     if staged_is_resolution:
         # `git cherry-pick --continue` commits every staged change: part of the resolution
-        user = dataclasses.replace(user, staged=frozenset())
+        user = user._replace(staged=frozenset())
     else:
         user_work.refuse_staged(repo, user, command)
     user_work.refuse_overwrites(repo, user, _later_paths(repo, state, later_from), command)

@@ -8,7 +8,7 @@ candidates or other refs are used only when `--base` names them explicitly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from packaging.version import Version
 
@@ -18,15 +18,13 @@ from release.repo import githistory
 from release.repo.gitrepo import Repo, ls_remote, rev
 
 
-@dataclass(frozen=True)
-class BaseChoice:
+class BaseChoice(NamedTuple):
     sha: str
     ref: str  # what it was resolved from: "v0.13.0", "upstream/releases/0.13.0", or the --base text
     explicit: bool
 
 
-@dataclass(frozen=True)
-class ReleaseTag:
+class ReleaseTag(NamedTuple):
     version: str
     tag: str
     sha: str

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from release.errors import Refused
 from release.repo import gitworktree, gitwrite
@@ -17,8 +17,7 @@ from release.repo.gitrepo import Repo
 UNMERGED = {"DD", "AU", "UD", "UA", "DU", "AA", "UU"}
 
 
-@dataclass(frozen=True)
-class Changes:
+class Changes(NamedTuple):
     """Paths with uncommitted changes, as `git status` sees them."""
 
     staged: frozenset[str] = frozenset()

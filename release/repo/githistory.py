@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from release.repo import gitrepo
 from release.repo.gitrepo import Repo
@@ -97,8 +97,7 @@ def _pair(record: str) -> tuple[str, str]:
     return sha, subject
 
 
-@dataclass(frozen=True)
-class TouchingCommit:
+class TouchingCommit(NamedTuple):
     sha: str
     subject: str
     files: tuple[str, ...]  # the asked-for paths the commit changes
@@ -193,8 +192,7 @@ def read_blobs(repo: Repo, names: Sequence[str]) -> list[bytes | None]:
     return out
 
 
-@dataclass(frozen=True)
-class FileAt:
+class FileAt(NamedTuple):
     mode: str  # "100644", "100755", "120000" (a symbolic link: `data` is its target)
     data: bytes
 

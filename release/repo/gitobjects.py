@@ -18,7 +18,6 @@ import zlib
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from release.repo.gitrepo import Repo, common_dir
@@ -45,8 +44,7 @@ def _is_tree_mode(mode: bytes) -> bool:
     return mode in _TREE_MODES
 
 
-@dataclass(frozen=True)
-class CommitObject:
+class CommitObject(NamedTuple):
     """A commit as stored: its header lines in order, and its message (bytes after the header)."""
 
     headers: tuple[tuple[bytes, bytes], ...]

@@ -8,8 +8,8 @@ import re
 import shlex
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from release.repo.gitproc import GitCommandError, NotARepository
 from release.repo.gitrepo import Repo, common_dir
@@ -61,8 +61,7 @@ def file_matches(repo: Repo, path: str, data: bytes) -> bool:
     return filtered == wanted
 
 
-@dataclass(frozen=True)
-class Checkout:
+class Checkout(NamedTuple):
     branch: str | None  # None on a detached HEAD
     head: str | None  # None before the first commit
     changes: tuple[str, ...]  # staged, unstaged and untracked (not ignored) paths

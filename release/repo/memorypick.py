@@ -25,8 +25,8 @@ import os
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import NamedTuple
 
 from release.repo.gitobjects import CommitObject, Entry, ObjectStore, commit_body
@@ -37,12 +37,12 @@ from release.repo.pickmessage import cherry_picked_message
 # Hooks git runs around a pick (or around the fast-forward that lands the built commits): with any
 # of them installed, git itself picks, so they run as the user expects.
 HOOKS = ("prepare-commit-msg", "post-commit", "post-merge")
+NOTHING: Mapping = MappingProxyType({})  # the default of the mappings below: one, read-only, shared
 
 Path_ = tuple[bytes, ...]  # a path in a tree, as its names
 
 
-@dataclass(frozen=True)
-class MemoryPicks:
+class MemoryPicks(NamedTuple):
     """What was built: (source commit, new commit) in order, onto `onto`; `stopped` says why the
     rest is left to git ("" when every commit was made)."""
 
@@ -51,17 +51,16 @@ class MemoryPicks:
     stopped: str = ""
     # when it stopped on a conflict: path -> stage (1 base, 2 ours, 3 theirs) -> blob, as git's
     # merge left them (what the index will hold when `git cherry-pick` stops on the same commit)
-    conflicts: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+    conflicts: Mapping[str, Mapping[int, str]] = NOTHING
     # new commit -> the files it changes, for the commits made as tree edits (known without git)
-    files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    files: Mapping[str, tuple[str, ...]] = NOTHING
 
     @property
     def head(self) -> str:
         return self.made[-1][1] if self.made else self.onto
 
 
-@dataclass(frozen=True)
-class _Change:
+class _Change(NamedTuple):
     path: Path_
     before: Entry | None  # in the picked commit's parent
     after: Entry | None  # in the picked commit
@@ -191,8 +190,7 @@ def _pick_all(repo: Repo, store: ObjectStore, start: tuple[str, str], sources: l
     return MemoryPicks(onto, tuple(made), files=files)
 
 
-@dataclass(frozen=True)
-class _Conflict:
+class _Conflict(NamedTuple):
     stages: Mapping[str, Mapping[int, str]]
 
 
