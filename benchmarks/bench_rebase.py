@@ -195,7 +195,7 @@ def bench_stack(root: Path, args: argparse.Namespace, scenario: str) -> dict[str
     timed([*tool_cmd, "--repo", str(repo), "--manifest", str(man), "rebase", "0.13.0"], root, env, tool_ok)
     tool_times, baseline_times, status_times = [], [], []
     tool_cpu, baseline_cpu = [], []
-    for n in range(args.trials):  # interleaved, so drift in machine load hits both alike
+    def run_tool(n: int) -> None:
         repo, man = trial_copy(root / scenario, work, manifest, n, "tool")
         tool_times.append(timed([*tool_cmd, "--repo", str(repo), "--manifest", str(man), "rebase", "0.13.0"],
                                 root, env, tool_ok))
@@ -203,9 +203,16 @@ def bench_stack(root: Path, args: argparse.Namespace, scenario: str) -> dict[str
         if not fork:
             status_times.append(timed([*tool_cmd, "--repo", str(repo), "--manifest", str(man), "status"], root,
                                       env))
+
+    def run_baseline(n: int) -> None:
         repo, _ = trial_copy(root / scenario, work, manifest, n, "git")
         baseline_times.append(timed(["bash", "-c", baseline], repo, ok=baseline_ok))
         baseline_cpu.append(CPU_SECONDS[-1])
+
+    for n in range(args.trials):  # interleaved, so drift in machine load hits both alike
+        # and in turns which one goes first, so that neither always runs after the other's writes
+        for run in (run_tool, run_baseline) if n % 2 == 0 else (run_baseline, run_tool):
+            run(n)
     figures: dict[str, object] = {
         "commits": len(stack), "patches": len(sizes), "conflict": fork, "build_seconds": round(built, 2),
         "rebase_seconds": round(statistics.median(tool_times), 3),
