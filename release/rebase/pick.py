@@ -40,14 +40,15 @@ def start(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
     save_state(repo, state)  # saved before the first change, so abort always knows the way back
     # when the plan matched what was built, the builder stopped where it had to: git goes on from there
     used_all = built_ahead is not None and len(ahead) == len(built_ahead.made)
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        # the config writes touch .git/config only, and a foreseen conflict's forensics and the
-        # files of the built commits (for the summary) only read history: all run while the
-        # checkout writes the tree
+    # the checkout, the longest step, starts first; the config writes touch .git/config only, and a
+    # foreseen conflict's forensics and the files of the built commits (for the summary) only read
+    # history: all run while the checkout writes the tree
+    with gitwrite.start_branch_at(repo, state.branch, state.start_at) as checkout, \
+            ThreadPoolExecutor(max_workers=3) as pool:
         rerere = pool.submit(gitwrite.enable_rerere, repo)
         pool.submit(gitrepo.files_touched, repo, [new for _, new in ahead])
         foreseen = _explain_ahead(pool, repo, manifest, state, len(ahead), built_ahead) if used_all else None
-        gitwrite.create_branch_at(repo, state.branch, state.start_at)
+        checkout.result()
         rerere.result()
         say(f"created {state.branch} at {state.base_ref} ({state.base[:12]})")
         state.head_before_pick = state.base

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 
 from release.errors import Failed
-from release.repo.gitproc import GitCommandError
+from release.repo.gitproc import GitCommandError, Started
 from release.repo.gitrepo import Repo, config_env, failure_reason, git_dir, push_refusal
 from release.repo.gitworktree import local_config, local_settings
 
@@ -41,7 +41,13 @@ def restore_from_head(repo: Repo, paths: Sequence[str]) -> None:
 
 def create_branch_at(repo: Repo, branch: str, start: str) -> None:
     """Create `branch` at `start` and check it out."""
-    repo.git.checkout("--quiet", "-b", branch, start)
+    start_branch_at(repo, branch, start).result()
+
+
+def start_branch_at(repo: Repo, branch: str, start: str) -> Started:
+    """`create_branch_at`, started now: `.result()` waits for it (GitCommandError when git refuses),
+    and the caller works beside the checkout meanwhile."""
+    return repo.git.start(["checkout", "--quiet", "-b", branch, start])
 
 
 def switch_to(repo: Repo, ref: str) -> None:
