@@ -146,6 +146,14 @@ def _sort_key(name: bytes, mode: bytes) -> bytes:
     return name + (b"/\0" if _is_tree_mode(mode) else b"\0") + name
 
 
+def _object_name(raw: bytes) -> str:
+    # hashlib (and OpenSSL with it) loads with the first object written, on the thread that builds:
+    # the store is opened on the thread that asks git its first questions, which must not wait for it
+    import hashlib
+
+    return hashlib.sha1(raw).hexdigest()
+
+
 class ObjectStore:
     """Reads objects through one `git cat-file --batch` process and writes loose objects into the
     repository's object folder. Use it as a context manager: on exit every object written is on
@@ -167,9 +175,6 @@ class ObjectStore:
         self._writer = ThreadPoolExecutor(max_workers=1)
         self._pending: list[Future[None]] = []
         self._asked: set[str] = set()
-        import hashlib  # here, on the thread that builds, not on the way to the first git process
-
-        self._sha1 = hashlib.sha1
 
     def __enter__(self) -> ObjectStore:
         return self
@@ -229,7 +234,7 @@ class ObjectStore:
         """Store an object (a no-op when it is there already); its SHA-1. It is on disk once
         `flush` (or the end of the `with` block) returns."""
         raw = kind + b" %d\0" % len(body) + body
-        sha = self._sha1(raw).hexdigest()
+        sha = _object_name(raw)
         if sha not in self._asked:
             self._asked.add(sha)
             self._pending.append(self._writer.submit(self._store, sha, raw))
