@@ -8,7 +8,6 @@ import re
 import shlex
 import sys
 import threading
-import traceback
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -193,7 +192,7 @@ def _run(args: list[str], opts: Options, command: click.Command, prog_name: str)
         # not a bug: the hint points at the path, and -v still shows where it happened
         hints = ["check the path (its folder, permissions, free space), then run the command again"]
         if opts.verbose or _asks_for(args, "-v", "--verbose"):
-            traceback.print_exc()
+            _print_trace()
         return _failed(EXIT_FAILED, message, hints)
     except Exception as exc:  # a bug: one line for the user, the traceback with -v
         git_said = _git_failure(exc)
@@ -240,9 +239,15 @@ def _elsewhere(given: Path, default: str) -> bool:
 def _trace_hint(args: list[str], opts: Options) -> list[str]:
     """Under -v the traceback goes to stderr; otherwise a hint says how to get it."""
     if opts.verbose or _asks_for(args, "-v", "--verbose") or any(a[:2] == "-v" and set(a[1:]) == {"v"} for a in args):
-        traceback.print_exc()
+        _print_trace()
         return ["report it with the trace above"]
     return ["rerun with -v to see the full trace, and report it with that output"]
+
+
+def _print_trace() -> None:
+    import traceback  # only a failure needs it; loaded at every start, it costs about 2 ms
+
+    traceback.print_exc()
 
 
 def _asks_for(args: list[str], *names: str) -> bool:

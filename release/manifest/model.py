@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 from release.errors import ManifestError
-from release.manifest.manifest_edit import edit_manifest_text
 from release.manifest.versions import (
     DEFAULT_CHART_PATTERN,
     chart_version_for,
@@ -216,6 +215,9 @@ def write_manifest_text(path: Path, text: str, *, validated: bool = False) -> No
 
 def updated_text(path: Path, update: ManifestUpdate) -> str:
     """The manifest's text with the owned fields replaced, validated, not written."""
+    # imported here: the editor reads positions with PyYAML, which reading a manifest no longer needs
+    from release.manifest.manifest_edit import edit_manifest_text
+
     original = path.read_bytes().decode("utf-8")  # line endings as they are: CRLF stays CRLF
     text = edit_manifest_text(original, version=update.version, base=update.base, commits=update.commits,
                               statuses=update.statuses)

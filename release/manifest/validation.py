@@ -1,7 +1,8 @@
 """Reading a manifest: YAML parsing and validation, every problem reported with its file and line.
 
-A valid manifest is read with libyaml (fast); only a manifest with a problem is parsed again with
-ruamel.yaml, which knows the line of every node. The round-trip parser is also what the tool's own
+A valid manifest is read fast: by `plain_yaml` when it keeps to the manifest's usual kind of YAML,
+else with libyaml (`libyaml_read`). Only a manifest with a problem is parsed again with ruamel.yaml,
+which knows the line of every node. The round-trip parser is also what the tool's own
 edits go through when the surgical editor leaves a shape alone (`yaml_round_trip`).
 """
 
@@ -11,9 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml as pyyaml
-
 from release.errors import ManifestError
+from release.manifest import plain_yaml
 from release.manifest.model import (
     CACHE_MODES,
     ID_RE,
@@ -114,14 +114,12 @@ class _Checker:
 def parse_manifest(path: str | Path, text: str) -> Manifest:
     """Validate manifest text (for instance a copy saved before a rebase) as if it were at `path`.
 
-    A valid manifest is read with libyaml (C, about twenty times faster than the round-trip parser);
-    only when that finds a problem is the text parsed again with line information, so that every
+    A valid manifest is read by `plain_yaml` when it keeps to the manifest's usual kind of YAML,
+    else with libyaml (C, about twenty times faster than the round-trip parser); only when that
+    finds a problem is the text parsed again with line information, so that every
     problem is reported with its line and YAML 1.2 rules decide."""
     path = Path(path)
-    try:
-        fast = pyyaml.load(text, Loader=_StrictFastLoader)
-    except pyyaml.YAMLError:  # duplicate keys included: the round-trip parser names their lines
-        fast = None
+    fast = _fast_document(text)
     if fast is not None:
         try:
             return _build(path, fast)
@@ -131,7 +129,9 @@ def parse_manifest(path: str | Path, text: str) -> Manifest:
         doc = yaml_round_trip().load(text)
     except _marked_error() as exc:
         if type(exc).__name__ == "DuplicateKeyError":  # the parser stops at the first; name every one
-            duplicates = _duplicate_keys(path, text)
+            from release.manifest.libyaml_read import duplicate_keys
+
+            duplicates = [Problem(str(path), line, "yaml", message) for line, message in duplicate_keys(text)]
             if duplicates:
                 raise ManifestError(duplicates) from None
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -139,50 +139,15 @@ def parse_manifest(path: str | Path, text: str) -> Manifest:
         raise ManifestError([Problem(str(path), line, "yaml", _yaml_problem(exc, text))]) from None
     return _build(path, doc)
 
-class _StrictFastLoader(getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)):  # type: ignore[misc]
-    """libyaml, but a key given twice in one mapping is an error instead of "the last one wins"
-    (a rewrite of such a manifest would then load differently from what the maintainer read)."""
+def _fast_document(text: str) -> Any:
+    """The document as PyYAML's safe loader reads it (None when it cannot, or a key is given
+    twice): without loading PyYAML when the text keeps to `plain_yaml`'s part of YAML."""
+    document = plain_yaml.read(text)
+    if document is not None:
+        return document
+    from release.manifest.libyaml_read import load_strict
 
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                duplicate = key in seen
-            except TypeError:  # an unhashable key: the constructor reports it
-                continue
-            if duplicate:
-                raise pyyaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _duplicate_keys(path: Path, text: str) -> list[Problem]:
-    """Every key given twice in one mapping, from the node tree (composing builds no values, so
-    it goes past the first duplicate), each with the line of its first occurrence."""
-    try:
-        root = pyyaml.compose(text, Loader=pyyaml.SafeLoader)
-    except pyyaml.YAMLError:
-        return []
-    problems: list[Problem] = []
-    pending = [root] if root is not None else []
-    while pending:
-        node = pending.pop()
-        if isinstance(node, pyyaml.MappingNode):
-            first: dict[str, int] = {}
-            for key_node, value_node in node.value:
-                pending.append(value_node)
-                if not isinstance(key_node, pyyaml.ScalarNode):
-                    continue
-                line = key_node.start_mark.line + 1
-                if key_node.value in first:
-                    problems.append(Problem(str(path), line, "yaml", f"duplicate key {key_node.value!r} (first at "
-                                            f"line {first[key_node.value]}): a key may appear only once in a mapping"))
-                else:
-                    first[key_node.value] = line
-        elif isinstance(node, pyyaml.SequenceNode):
-            pending.extend(node.value)
-    return sorted(problems, key=lambda problem: problem.line)
+    return load_strict(text)
 
 
 def _yaml_problem(exc: Exception, text: str) -> str:

@@ -4,9 +4,9 @@ idempotent, so a run killed here finishes on `continue`."""
 from __future__ import annotations
 
 import dataclasses
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from release.background import Threads
 from release.errors import Failed, Refused
 from release.manifest.model import (
     Manifest,
@@ -38,8 +38,8 @@ def finish(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
     # the new statuses follow from the outcomes alone, so the README commit need not wait for the
     # summary's queries (files, patch-ids and range-diffs of commits already made): both run at once
     statuses = new_statuses(manifest, summarize_patches(manifest, results, {}, {}, {}))
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        summary_job = pool.submit(build_summary, repo, manifest, state, SummaryState.COMPLETE)
+    with Threads() as pool:
+        summary_job = pool.start(build_summary, repo, manifest, state, SummaryState.COMPLETE)
         readme_commit = _write_readme(repo, updated_manifest(manifest, state, results, statuses))
         summary = dataclasses.replace(summary_job.result(), readme_commit=readme_commit)
     if update_manifest:

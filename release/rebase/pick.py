@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 
+from release.background import Pending, Threads
 from release.errors import ConflictStop, Failed
 from release.manifest.model import Manifest
 from release.progress import Say
@@ -44,9 +44,9 @@ def start(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
     # foreseen conflict's forensics and the files of the built commits (for the summary) only read
     # history: all run while the checkout writes the tree
     with gitwrite.start_branch_at(repo, state.branch, state.start_at) as checkout, \
-            ThreadPoolExecutor(max_workers=3) as pool:
-        rerere = pool.submit(gitwrite.enable_rerere, repo)
-        pool.submit(gitrepo.files_touched, repo, [new for _, new in ahead])
+            Threads() as pool:
+        rerere = pool.start(gitwrite.enable_rerere, repo)
+        pool.start(gitrepo.files_touched, repo, [new for _, new in ahead])
         foreseen = _explain_ahead(pool, repo, manifest, state, len(ahead), built_ahead) if used_all else None
         checkout.result()
         rerere.result()
@@ -62,18 +62,18 @@ class ForeseenConflict(NamedTuple):
 
     commit: str
     files: tuple[str, ...]
-    forensics: Future[tuple[FileForensics, ...]]
+    forensics: Pending[tuple[FileForensics, ...]]
 
 
-def _explain_ahead(pool: ThreadPoolExecutor, repo: Repo, manifest: Manifest, state: ReplayState, position: int,
+def _explain_ahead(pool: Threads, repo: Repo, manifest: Manifest, state: ReplayState, position: int,
                    built: memorypick.MemoryPicks | None) -> ForeseenConflict | None:
     """The forensics of the conflict the builder stopped on, begun now; `position`: the step it is."""
     if built is None or not built.conflicts or position >= len(state.steps):
         return None
     files = tuple(sorted(built.conflicts))
     return ForeseenConflict(state.plan_steps[position].commit, files,
-                            pool.submit(explain_files, repo, state.previous_base, state.base, files,
-                                        manifest.upstream_repo, tip=built.head, stages=built.conflicts))
+                            pool.start(explain_files, repo, state.previous_base, state.base, files,
+                                       manifest.upstream_repo, tip=built.head, stages=built.conflicts))
 
 
 def pick_remaining(repo: Repo, manifest: Manifest, state: ReplayState, say: Say, *,
@@ -120,9 +120,9 @@ def _build_first(repo: Repo, state: ReplayState, say: Say) -> None:
     built; when nothing was, or files are in the way, git picks it all and says what is in its way.
     The working copy's changes (the user's, from here on) are read while the commits are built, and
     saved before the branch moves."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        building = pool.submit(memorypick.pick_in_memory, repo, state.head_before_pick,
-                               [s.commit for s in state.plan_steps[state.position:]])
+    with Threads() as pool:
+        building = pool.start(memorypick.pick_in_memory, repo, state.head_before_pick,
+                              [s.commit for s in state.plan_steps[state.position:]])
         state.dirty_before = sorted(user_work.changes(repo).every)
         made = _matching_start(state, building.result())
     save_state(repo, state)
@@ -256,13 +256,13 @@ def stop_on_conflict(repo: Repo, manifest: Manifest, state: ReplayState, step: S
     )
     # the forensics read upstream's history, and the commit's subject is read, while the summary
     # reads the branch
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        subject = pool.submit(gitrepo.subject, repo, step.commit)
+    with Threads() as pool:
+        subject = pool.start(gitrepo.subject, repo, step.commit)
         if foreseen is not None and foreseen.commit == step.commit and foreseen.files == files:
             forensics = foreseen.forensics
         else:
-            forensics = pool.submit(explain_files, repo, state.previous_base, state.base, files,
-                                    manifest.upstream_repo)
+            forensics = pool.start(explain_files, repo, state.previous_base, state.base, files,
+                                   manifest.upstream_repo)
         summary = build_summary(repo, manifest, state, SummaryState.CONFLICT, conflict=info)
         info = dataclasses.replace(info, subject=subject.result(), forensics=forensics.result())
         summary = dataclasses.replace(summary, conflict=info)

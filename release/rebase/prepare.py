@@ -6,9 +6,9 @@ whether to refuse; their results are used only once every check has passed.
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, NamedTuple
 
+from release.background import Pending, Threads
 from release.errors import Refused
 from release.rebase.upstream import BaseChoice, refuse_base_holding_patches, resolve_base
 from release.repo import githistory, gitrepo, gitworktree, memorypick
@@ -67,11 +67,11 @@ def prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, uncommitted:
     # that fails because a check is about to refuse is never looked at). The checks' own queries
     # are asked at once too, and their answers looked at in the order below, so that of two
     # problems the same one is reported as when they ran one after the other.
-    with ThreadPoolExecutor(max_workers=12) as pool:  # one thread per question: none waits behind another
+    with Threads() as pool:  # one thread per question: none waits behind another
         return _prepare(repo, manifest, request, pool, uncommitted)
 
 
-def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: ThreadPoolExecutor,
+def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threads,
              uncommitted: Started | None) -> Prepared:
     carried = [sha for p in manifest.carried_patches for sha in p.commits]
     branch = manifest.branch(request.version)
@@ -79,19 +79,19 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threa
     # leaves only unreachable objects, which git prunes in time. The longest of these queries: its
     # questions to git are asked first, from this thread, then the base, which the build waits for
     building = None if request.dry_run else memorypick.start_picking(repo, carried)
-    base = pool.submit(resolve_base, repo, request.version, manifest.upstream_remote, request.base_override)
-    ahead = None if building is None else pool.submit(_build_ahead, building, base)
-    status = None if request.dry_run else uncommitted or pool.submit(gitrepo.uncommitted, repo)
-    missing_scan = pool.submit(gitrepo.missing_commits, repo, carried)
-    merges_scan = pool.submit(gitrepo.merge_commits, repo, carried)
-    files_scan = pool.submit(gitrepo.files_touched, repo, carried)
-    ids_scan = pool.submit(gitrepo.patch_ids, repo, carried)
-    branches = pool.submit(_branches, repo, manifest, branch)
-    extras_scan = pool.submit(_old_branch_extras, repo, manifest, branches)
-    rerere = pool.submit(gitworktree.local_settings, repo, "rerere", ("enabled", "autoupdate"))
-    readme_at_base = pool.submit(_require_regular_readme, repo, base)
-    upstream_scan = pool.submit(_upstream_ids, repo, manifest.base, base, files_scan)
-    merged_scan = pool.submit(_merged_upstream, repo, manifest, base)
+    base = pool.start(resolve_base, repo, request.version, manifest.upstream_remote, request.base_override)
+    ahead = None if building is None else pool.start(_build_ahead, building, base)
+    status = None if request.dry_run else uncommitted or pool.start(gitrepo.uncommitted, repo)
+    missing_scan = pool.start(gitrepo.missing_commits, repo, carried)
+    merges_scan = pool.start(gitrepo.merge_commits, repo, carried)
+    files_scan = pool.start(gitrepo.files_touched, repo, carried)
+    ids_scan = pool.start(gitrepo.patch_ids, repo, carried)
+    branches = pool.start(_branches, repo, manifest, branch)
+    extras_scan = pool.start(_old_branch_extras, repo, manifest, branches)
+    rerere = pool.start(gitworktree.local_settings, repo, "rerere", ("enabled", "autoupdate"))
+    readme_at_base = pool.start(_require_regular_readme, repo, base)
+    upstream_scan = pool.start(_upstream_ids, repo, manifest.base, base, files_scan)
+    merged_scan = pool.start(_merged_upstream, repo, manifest, base)
     from release.rebase import pr_merges
     from release.rebase.plan import make_plan
     from release.rebase.state import ReplayState, add_note, load_state
@@ -161,7 +161,7 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threa
 # The planning scans below start as soon as the base is known; a base that is refused leaves them
 # nothing to do (the refusal itself is reported by the checks, in their order).
 
-def _base_sha(base: Future[BaseChoice]) -> str | None:
+def _base_sha(base: Pending[BaseChoice]) -> str | None:
     """The base's commit, None when the base is refused."""
     try:
         return base.result().sha
@@ -169,7 +169,7 @@ def _base_sha(base: Future[BaseChoice]) -> str | None:
         return None
 
 
-def _build_ahead(building: memorypick.PendingPicks, base: Future[BaseChoice]) -> memorypick.MemoryPicks | None:
+def _build_ahead(building: memorypick.PendingPicks, base: Pending[BaseChoice]) -> memorypick.MemoryPicks | None:
     """The carried commits built onto the base in manifest order, as the plan will most often
     have them (the replay uses what matches the plan's start, and builds the rest itself)."""
     try:
@@ -178,15 +178,15 @@ def _build_ahead(building: memorypick.PendingPicks, base: Future[BaseChoice]) ->
         return None
 
 
-def _upstream_ids(repo: Repo, old_base: str, base: Future[BaseChoice],
-                  files_scan: Future[dict[str, tuple[str, ...]]]) -> set[str]:
+def _upstream_ids(repo: Repo, old_base: str, base: Pending[BaseChoice],
+                  files_scan: Pending[dict[str, tuple[str, ...]]]) -> set[str]:
     """Patch-ids of upstream's changes to the files the patches touch, since the old base."""
     new_base = _base_sha(base)
     touched = sorted({f for shas in files_scan.result().values() for f in shas if f != gitrepo.README})
     return gitrepo.upstream_patch_ids(repo, old_base, new_base, touched) if touched and new_base else set()
 
 
-def _merged_upstream(repo: Repo, manifest: Manifest, base: Future[BaseChoice]) -> dict[str, pr_merges.MergedUpstream]:
+def _merged_upstream(repo: Repo, manifest: Manifest, base: Pending[BaseChoice]) -> dict[str, pr_merges.MergedUpstream]:
     from release.rebase import pr_merges
 
     new_base = _base_sha(base)
@@ -218,7 +218,7 @@ def _refuse_merge_commits(repo: Repo, manifest: Manifest, merges: list[str]) -> 
                          "or squash the merged work into one commit and list that"])
 
 
-def _require_regular_readme(repo: Repo, base: Future[BaseChoice]) -> None:
+def _require_regular_readme(repo: Repo, base: Pending[BaseChoice]) -> None:
     """Refused when the base's README.md is a link (asked as soon as the base is known; a base that
     is refused itself is reported by the checks, in their order)."""
     from release.readme.upstream_readme import require_regular_readme
@@ -244,7 +244,7 @@ def _branches(repo: Repo, manifest: Manifest, new_branch: str) -> Branches:
     return Branches(found[local], found[remote], found[manifest.base] is not None, found[new] is not None)
 
 
-def _old_branch_extras(repo: Repo, manifest: Manifest, branches: Future[Branches]) -> tuple[list[str], list[str]]:
+def _old_branch_extras(repo: Repo, manifest: Manifest, branches: Pending[Branches]) -> tuple[list[str], list[str]]:
     """Commits on the current release branch that no patch names: README-only ones (never
     replayed, the README is generated) and the others (left behind, so they are reported)."""
     known = branches.result()

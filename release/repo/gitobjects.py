@@ -16,10 +16,10 @@ import re
 import subprocess
 import zlib
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from typing import NamedTuple
 
+from release.background import SerialWorker
 from release.repo.gitrepo import Repo, common_dir
 
 
@@ -172,8 +172,7 @@ class ObjectStore:
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL)
         self._trees: dict[str, Tree] = {}
-        self._writer = ThreadPoolExecutor(max_workers=1)
-        self._pending: list[Future[None]] = []
+        self._writer = SerialWorker()
         self._asked: set[str] = set()
 
     def __enter__(self) -> ObjectStore:
@@ -183,16 +182,14 @@ class ObjectStore:
         try:
             self.flush()
         finally:
-            self._writer.shutdown(wait=True)
+            self._writer.stop()
             assert self._reader.stdin is not None
             self._reader.stdin.close()
             self._reader.wait()
 
     def flush(self) -> None:
         """Wait until every object written so far is on disk; the first failure raises."""
-        pending, self._pending = self._pending, []
-        for stored in pending:
-            stored.result()
+        self._writer.wait()
 
     def read(self, sha: str, kind: bytes) -> bytes:
         """The body of object `sha`; LookupError when it is missing or of another type."""
@@ -237,7 +234,7 @@ class ObjectStore:
         sha = _object_name(raw)
         if sha not in self._asked:
             self._asked.add(sha)
-            self._pending.append(self._writer.submit(self._store, sha, raw))
+            self._writer.submit(self._store, sha, raw)
         return sha
 
     def _store(self, sha: str, raw: bytes) -> None:

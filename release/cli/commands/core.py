@@ -28,11 +28,12 @@ if TYPE_CHECKING:
 # them: `rebase` starts its longest git question before they load.
 
 # What the end of a replay needs (the summary table, and Rich where styles show; the README's
-# template engine, unless the replay is foreseen to stop on a conflict first): imported on the other
-# core while git checks the branch out, instead of after the picks.
+# template engine and the manifest's editor, with PyYAML, unless the replay is foreseen to stop on a
+# conflict first): imported on the other core while git checks the branch out, instead of after the
+# picks.
 TABLE_MODULES = ("release.cli.tables",)
 RICH_MODULES = ("rich.console", "rich.text")
-README_MODULES = ("jinja2", "release.readme.render")
+FINISH_MODULES = ("jinja2", "release.readme.render", "release.manifest.manifest_edit")
 
 
 def _replay() -> ModuleType:
@@ -251,7 +252,7 @@ def _replay_to(opts: Options, repo: gitrepo.Repo, uncommitted: gitrepo.Started |
     replay = _replay()
     stops_early = built_ahead is not None and bool(built_ahead.conflicts)
     _preload_in_background((*TABLE_MODULES, *(RICH_MODULES if styles_show(opts.stream) else ()),
-                            *(() if stops_early else README_MODULES)))
+                            *(() if stops_early else FINISH_MODULES)))
     try:
         if opts.dry_run:
             # a rehearsal leaves the last real run's summary alone: `--json` prints its own

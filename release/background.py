@@ -1,0 +1,113 @@
+"""Calls that run on threads of their own while the caller goes on.
+
+The tool needs two things from threads: a question answered later (`Pending`, grouped in
+`Threads`, whose end waits for every call) and writes done one after another (`SerialWorker`).
+`concurrent.futures` does both, but loading it loads `logging` and `traceback` too: about 5 ms
+at the start of every command that asks git questions in parallel, a rebase first of all.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Pending(Generic[T]):
+    """A call running on a thread of its own; `result` waits for it, then returns its value or
+    raises what it raised."""
+
+    __slots__ = ("_error", "_thread", "_value")
+
+    def __init__(self, call: Callable[..., T], *args: Any, **kwargs: Any):
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(call, args, kwargs), daemon=True)
+        self._thread.start()
+
+    def _run(self, call: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        try:
+            self._value = call(*args, **kwargs)
+        except BaseException as exc:  # handed to whoever asks for the result
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+class Threads:
+    """Calls started together; leaving the `with` block waits for every one of them, also when the
+    block raises, so that no git process outlives the step that asked for it."""
+
+    def __init__(self) -> None:
+        self._started: list[Pending[Any]] = []
+
+    def start(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> Pending[T]:
+        pending = Pending(call, *args, **kwargs)
+        self._started.append(pending)
+        return pending
+
+    def __enter__(self) -> Threads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for pending in self._started:
+            pending.wait()
+
+
+class SerialWorker:
+    """Runs the calls given to it one after another, in order, on one thread of its own (started
+    with the first call). `wait` returns once every call given so far is done, and raises the first
+    failure among them; `stop` waits, then ends the thread."""
+
+    def __init__(self) -> None:
+        self._calls: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...]] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._idle = threading.Condition()
+        self._unfinished = 0
+        self._failures: list[BaseException] = []
+
+    def submit(self, call: Callable[..., None], *args: Any) -> None:
+        with self._idle:
+            self._unfinished += 1
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, daemon=True)
+            self._thread.start()
+        self._calls.put((call, args))
+
+    def _work(self) -> None:
+        while (item := self._calls.get()) is not None:
+            call, args = item
+            try:
+                call(*args)
+            except BaseException as exc:  # handed to whoever waits
+                self._failures.append(exc)
+            with self._idle:
+                self._unfinished -= 1
+                if not self._unfinished:
+                    self._idle.notify_all()
+
+    def wait(self) -> None:
+        with self._idle:
+            while self._unfinished:
+                self._idle.wait()
+        if self._failures:
+            first, self._failures = self._failures[0], []
+            raise first
+
+    def stop(self) -> None:
+        try:
+            self.wait()
+        finally:
+            if self._thread is not None:
+                self._calls.put(None)
+                self._thread.join()
+                self._thread = None
