@@ -9,7 +9,8 @@ later. Two stacks, each in its own world:
   fork:      shaped like the real fork: 15 commits in 11 patches, the last commit conflicting with
              an upstream change made between the two releases (the replay stops there)
 
-Then, in one run and on fresh copies of the same working copy, it times:
+Then, in one run and on fresh copies of the same working copy (each with its index refreshed, as a
+maintainer's is), it times:
 
   tool:     ellm-release rebase 0.13.0 (a fresh process, as a user runs it; planning, checkout,
             picks, and on success the README commit, the manifest update and the summary)
@@ -169,6 +170,10 @@ def trial_copy(root: Path, work: Path, manifest: Path, n: int, kind: str) -> tup
     dest = root / f"trial-{kind}-{n}"
     shutil.copytree(work, dest / "skypilot", symlinks=True)
     shutil.copytree(manifest.parent.parent, dest / "release")
+    # a copy's files have new inode numbers and change times, so its index matches none of them and
+    # git would read every file again, on both sides; a maintainer's index is up to date (any
+    # status refreshes it), and so is each copy's before it is timed
+    subprocess.run(["git", "update-index", "-q", "--refresh"], cwd=dest / "skypilot", check=True)
     return dest / "skypilot", dest / "release/patches/manifest.yaml"
 
 

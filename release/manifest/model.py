@@ -85,6 +85,8 @@ class Problem(NamedTuple):
 
 @dataclass(frozen=True)
 class Patch:
+    """One entry of `patches:`, as validated."""
+
     id: str
     title: str
     description: str
@@ -100,6 +102,8 @@ class Patch:
 
 @dataclass(frozen=True)
 class ImageSpec:
+    """The manifest's `image:` section, as validated."""
+
     repository: str
     stable_tag: str
     dev_tag: str
@@ -114,6 +118,8 @@ class ImageSpec:
 
 @dataclass(frozen=True)
 class Manifest:
+    """The whole manifest, validated: every field the tool reads, and the path it was read from."""
+
     path: Path
     upstream_repo: str
     upstream_url: str | None

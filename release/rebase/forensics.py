@@ -33,6 +33,8 @@ class Culprit:
 
 @dataclass(frozen=True)
 class FileForensics:
+    """One conflicting file: the lines in conflict and the upstream commits that changed them."""
+
     file: str
     regions: tuple[Region, ...]  # empty when the whole file is concerned (added, deleted)
     commits: tuple[Culprit, ...]

@@ -57,12 +57,13 @@ def start(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
 
 
 class ForeseenConflict(NamedTuple):
-    """A conflict the builder met before git picks the commit: its files, and their forensics
-    already on the way while git checks the branch out and picks up to it."""
+    """A conflict the builder met before git picks the commit: its files, and their forensics and
+    the commit's subject already on the way while git checks the branch out and picks up to it."""
 
     commit: str
     files: tuple[str, ...]
     forensics: Pending[tuple[FileForensics, ...]]
+    subject: Pending[str]
 
 
 def _explain_ahead(pool: Threads, repo: Repo, manifest: Manifest, state: ReplayState, position: int,
@@ -71,9 +72,11 @@ def _explain_ahead(pool: Threads, repo: Repo, manifest: Manifest, state: ReplayS
     if built is None or not built.conflicts or position >= len(state.steps):
         return None
     files = tuple(sorted(built.conflicts))
-    return ForeseenConflict(state.plan_steps[position].commit, files,
+    commit = state.plan_steps[position].commit
+    return ForeseenConflict(commit, files,
                             pool.start(explain_files, repo, state.previous_base, state.base, files,
-                                       manifest.upstream_repo, tip=built.head, stages=built.conflicts))
+                                       manifest.upstream_repo, tip=built.head, stages=built.conflicts),
+                            pool.start(gitrepo.subject, repo, commit))
 
 
 def pick_remaining(repo: Repo, manifest: Manifest, state: ReplayState, say: Say, *,
@@ -255,14 +258,14 @@ def stop_on_conflict(repo: Repo, manifest: Manifest, state: ReplayState, step: S
         ),
     )
     # the forensics read upstream's history, and the commit's subject is read, while the summary
-    # reads the branch
+    # reads the branch (both begun during the checkout when the builder foresaw this stop)
     with Threads() as pool:
-        subject = pool.start(gitrepo.subject, repo, step.commit)
         if foreseen is not None and foreseen.commit == step.commit and foreseen.files == files:
-            forensics = foreseen.forensics
+            forensics, subject = foreseen.forensics, foreseen.subject
         else:
             forensics = pool.start(explain_files, repo, state.previous_base, state.base, files,
                                    manifest.upstream_repo)
+            subject = pool.start(gitrepo.subject, repo, step.commit)
         summary = build_summary(repo, manifest, state, SummaryState.CONFLICT, conflict=info)
         info = dataclasses.replace(info, subject=subject.result(), forensics=forensics.result())
         summary = dataclasses.replace(summary, conflict=info)

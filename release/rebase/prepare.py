@@ -84,7 +84,7 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threa
     status = None if request.dry_run else uncommitted or pool.start(gitrepo.uncommitted, repo)
     missing_scan = pool.start(gitrepo.missing_commits, repo, carried)
     merges_scan = pool.start(gitrepo.merge_commits, repo, carried)
-    files_scan = pool.start(gitrepo.files_touched, repo, carried)
+    files_scan = pool.start(_files_touched, repo, building, carried)
     ids_scan = pool.start(gitrepo.patch_ids, repo, carried)
     branches = pool.start(_branches, repo, manifest, branch)
     extras_scan = pool.start(_old_branch_extras, repo, manifest, branches)
@@ -178,10 +178,23 @@ def _build_ahead(building: memorypick.PendingPicks, base: Pending[BaseChoice]) -
         return None
 
 
+def _files_touched(repo: Repo, building: memorypick.PendingPicks | None,
+                   carried: list[str]) -> dict[str, tuple[str, ...]]:
+    """The files each carried commit changes: from the builder's question to git when it can tell,
+    which saves a git process and is answered first; else asked."""
+    known = building.files_touched() if building is not None else None
+    if known is None:
+        return gitrepo.files_touched(repo, carried)
+    gitrepo.remember_files_touched(repo, known)
+    return {sha: known[sha] for sha in carried}
+
+
 def _upstream_ids(repo: Repo, old_base: str, base: Pending[BaseChoice],
                   files_scan: Pending[dict[str, tuple[str, ...]]]) -> set[str]:
     """Patch-ids of upstream's changes to the files the patches touch, since the old base."""
     new_base = _base_sha(base)
+    if new_base:  # asked while the files are read; kept for the run, so asked once
+        gitrepo.merge_base(repo, old_base, new_base)
     touched = sorted({f for shas in files_scan.result().values() for f in shas if f != gitrepo.README})
     return gitrepo.upstream_patch_ids(repo, old_base, new_base, touched) if touched and new_base else set()
 

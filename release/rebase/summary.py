@@ -37,6 +37,8 @@ class SummaryState(StrEnum):
 
 @dataclass(frozen=True)
 class CommitResult:
+    """One commit of a patch: its SHA before and after the replay (None when none was made), and how it went."""
+
     old: str
     new: str | None
     outcome: Outcome
@@ -49,6 +51,8 @@ class CommitResult:
 
 @dataclass(frozen=True)
 class PatchResult:
+    """One patch of the manifest after the replay: its commits, the files it changes, and what changed in it."""
+
     id: str
     title: str
     outcome: Outcome
@@ -65,6 +69,8 @@ class PatchResult:
 
 @dataclass(frozen=True)
 class ConflictInfo:
+    """Where a replay stopped: the patch and commit, the conflicting files, and what to run next."""
+
     patch_id: str
     patch_title: str
     commit: str
@@ -84,6 +90,8 @@ class DroppedCommit:
 
 @dataclass(frozen=True)
 class RebaseSummary:
+    """What a rebase did, patch by patch: what `--json`, `report`, the table and the README are made from."""
+
     version: str
     branch: str
     base: str

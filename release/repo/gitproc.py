@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from collections.abc import Mapping
 from contextlib import suppress
 from functools import partial
@@ -53,12 +54,14 @@ def _answer(command: list[str], status: int, stdout: bytes, stderr: bytes, as_st
 class Started:
     """A git process that is running: `result()` waits for it and answers as `Git.run` does (its
     stdout as text, or GitCommandError). Use it as a context manager so that a process whose
-    answer is not needed after all is still waited for, never left running behind the caller."""
+    answer is not needed after all is still waited for, never left running behind the caller.
+    Several threads may read the same answer."""
 
     def __init__(self, command: list[str], process: subprocess.Popen[bytes], stdin: bytes | None = None):
         self._command, self._process = command, process
         self._answer: tuple[bytes, bytes] | None = None
         self._stdin = stdin  # what is still to be written when the answer is read
+        self._reading = threading.Lock()
 
     def result(self) -> str:
         stdout, stderr = self._read()
@@ -72,9 +75,10 @@ class Started:
         return out
 
     def _read(self) -> tuple[bytes, bytes]:
-        if self._answer is None:
-            self._answer = self._process.communicate(self._stdin)
-        return self._answer
+        with self._reading:
+            if self._answer is None:
+                self._answer = self._process.communicate(self._stdin)
+            return self._answer
 
     def __enter__(self) -> Started:
         return self

@@ -281,12 +281,9 @@ def patch_ids(repo: Repo, shas: Iterable[str]) -> dict[str, str]:
     if not shas:
         return {}
     # `git show` of many commits piped into one `git patch-id` keeps this to two processes.
-    show = subprocess.run(["git", "show", "--no-color", "--format=commit %H", *shas], cwd=repo.working_dir,
-                          capture_output=True, check=True)
-    ids = subprocess.run(["git", "patch-id", "--stable"], cwd=repo.working_dir, input=show.stdout,
-                         capture_output=True, check=True)
+    ids = _patch_ids_of(repo, ["git", "show", "--no-color", "--format=commit %H", *shas])
     out: dict[str, str] = {}
-    for line in ids.stdout.decode().splitlines():
+    for line in ids.splitlines():
         pid, sha = line.split()
         out[sha] = pid
     return out
@@ -298,13 +295,25 @@ def upstream_patch_ids(repo: Repo, old_base: str, new_base: str, paths: Iterable
     other files as well can then still match on the part that concerns us, which is what we want."""
     since = merge_base(repo, old_base, new_base)
     revs = f"{since}..{new_base}" if since else new_base
-    log = subprocess.run(
-        ["git", "log", "-p", "--no-merges", "--no-color", "--format=commit %H", revs, "--", *paths],
-        cwd=repo.working_dir, capture_output=True, check=True,
-    )
-    ids = subprocess.run(["git", "patch-id", "--stable"], cwd=repo.working_dir, input=log.stdout,
-                         capture_output=True, check=True)
-    return {line.split()[0] for line in ids.stdout.decode().splitlines() if line}
+    ids = _patch_ids_of(repo, ["git", "log", "-p", "--no-merges", "--no-color", "--format=commit %H", revs,
+                               "--", *paths])
+    return {line.split()[0] for line in ids.splitlines() if line}
+
+
+def _patch_ids_of(repo: Repo, diffs: list[str]) -> str:
+    """`DIFFS | git patch-id --stable`: patch-id reads the diffs while git still writes them, so the
+    ids are ready as the last diff is. A failure of either raises CalledProcessError."""
+    with subprocess.Popen(diffs, cwd=repo.working_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as source:
+        assert source.stdout is not None
+        ids = subprocess.Popen(["git", "patch-id", "--stable"], cwd=repo.working_dir, stdin=source.stdout,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        source.stdout.close()  # patch-id holds the pipe now: if it stops, the writer is told
+        out, said = ids.communicate()
+        _, source_said = source.communicate()
+    for command, process, stderr in ((diffs, source, source_said), (["git", "patch-id"], ids, said)):
+        if process.returncode:
+            raise subprocess.CalledProcessError(process.returncode, command, stderr=stderr)
+    return out.decode()
 
 
 def merge_base(repo: Repo, a: str, b: str) -> str | None:

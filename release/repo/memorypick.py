@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -80,6 +81,8 @@ class PendingPicks:
         self._repo, self._shas = repo, list(shas)
         self._failed = ""
         self._asked: tuple[Started, Started, Started, ObjectStore] | None = None
+        self._diffs: dict[str, _Diff] | None = None
+        self._parsing = threading.Lock()
         with ExitStack() as started:  # what was started before a failure is waited for
             try:
                 config = started.enter_context(repo.git.start(["config", "--list", "-z"]))
@@ -112,12 +115,37 @@ class PendingPicks:
                 store.fsync = any(key in settings for key in ("core.fsync", "core.fsyncobjectfiles"))
                 store.compression = _loose_compression(settings)
                 built = _pick_all(self._repo, store, (onto, start_tree), list(zip(self._shas, sources, strict=True)),
-                                  committer, _changes(changes.result_bytes()))
+                                  committer, self._parsed_changes())
             remember_files_touched(self._repo, built.files)  # once every object is on disk
             return built
         except (OSError, LookupError, ValueError, GitCommandError, subprocess.SubprocessError) as exc:
             return MemoryPicks(onto if isinstance(onto, str) else "", (),
                                f"objects could not be read or written ({exc})")
+
+
+    def files_touched(self) -> dict[str, tuple[str, ...]] | None:
+        """The files each commit to pick changes, as `gitrepo.files_touched` would list them, read
+        from the builder's own question to git (before the commits are built, for the planning
+        scans); None where that question was not asked or cannot tell (a name that is not UTF-8, a
+        commit git printed nothing for: a root commit, or one that changes nothing)."""
+        if self._asked is None:
+            return None
+        try:
+            diffs = self._parsed_changes()
+        except (GitCommandError, OSError, ValueError):
+            return None
+        files = {sha: diffs[sha].files for sha in self._shas if sha in diffs}
+        if len(files) < len(set(self._shas)) or any(paths is None for paths in files.values()):
+            return None
+        return {sha: paths for sha, paths in files.items() if paths is not None}
+
+    def _parsed_changes(self) -> dict[str, _Diff]:
+        """`CHANGES`' answer, parsed once for the builder and the planning scans."""
+        assert self._asked is not None
+        with self._parsing:
+            if self._diffs is None:
+                self._diffs = _changes(self._asked[2].result_bytes())
+            return self._diffs
 
 
 def start_picking(repo: Repo, shas: Sequence[str]) -> PendingPicks:
