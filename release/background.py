@@ -8,8 +8,8 @@ at the start of every command that asks git questions in parallel, a rebase firs
 
 from __future__ import annotations
 
-import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -69,36 +69,45 @@ class SerialWorker:
     failure among them; `stop` waits, then ends the thread."""
 
     def __init__(self) -> None:
-        self._calls: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...]] | None] = queue.SimpleQueue()
+        self._calls: deque[tuple[Callable[..., None], tuple[Any, ...]] | None] = deque()
         self._thread: threading.Thread | None = None
-        self._idle = threading.Condition()
+        self._changed = threading.Condition()  # a call given, or the last one done
         self._unfinished = 0
         self._failures: list[BaseException] = []
 
     def submit(self, call: Callable[..., None], *args: Any) -> None:
-        with self._idle:
-            self._unfinished += 1
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, daemon=True)
-            self._thread.start()
-        self._calls.put((call, args))
+        self._give((call, args))
+
+    def _give(self, item: tuple[Callable[..., None], tuple[Any, ...]] | None) -> None:
+        with self._changed:
+            self._calls.append(item)
+            self._unfinished += item is not None
+            self._changed.notify_all()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, daemon=True)
+                self._thread.start()
 
     def _work(self) -> None:
-        while (item := self._calls.get()) is not None:
+        while True:
+            with self._changed:
+                while not self._calls:
+                    self._changed.wait()
+                item = self._calls.popleft()
+            if item is None:
+                return
             call, args = item
             try:
                 call(*args)
             except BaseException as exc:  # handed to whoever waits
                 self._failures.append(exc)
-            with self._idle:
+            with self._changed:
                 self._unfinished -= 1
-                if not self._unfinished:
-                    self._idle.notify_all()
+                self._changed.notify_all()
 
     def wait(self) -> None:
-        with self._idle:
+        with self._changed:
             while self._unfinished:
-                self._idle.wait()
+                self._changed.wait()
         if self._failures:
             first, self._failures = self._failures[0], []
             raise first
@@ -108,6 +117,6 @@ class SerialWorker:
             self.wait()
         finally:
             if self._thread is not None:
-                self._calls.put(None)
+                self._give(None)
                 self._thread.join()
                 self._thread = None
