@@ -26,6 +26,7 @@ _NOT_A_STRING = (r"[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+"
                  r"|\.(?:[0-9][0-9_]*(?:[eE][-+][0-9]+)?|inf|Inf|INF|nan|NaN|NAN))"
                  r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?")
 _LONGEST_KEY = 128
+_DEEPEST = 80  # columns: each level of nesting indents at least one more
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 # characters that may not start a plain scalar in this subset (YAML's indicators)
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
@@ -45,7 +46,7 @@ def read(text: str) -> dict[str, Any] | None:
         return None
     try:
         return _Reader(text.split("\n")[:-1]).document()
-    except (_Outside, RecursionError):  # nested deeper than Python's stack: PyYAML's loops go on
+    except _Outside:
         return None
 
 
@@ -164,20 +165,27 @@ class _Reader:
             index += 1
         return index
 
+    def _line_at(self, index: int, indent: int) -> tuple[int, str | None]:
+        """The next content line from `index` and its text after column `indent`; None for the
+        text when the block at that column has ended (a line less indented, or the end)."""
+        if indent > _DEEPEST:
+            raise _Outside  # PyYAML's own recursion gives out on nesting this deep
+        index = self._content(index)
+        if index == len(self.lines) or _indent(self.lines[index]) < indent:
+            return index, None
+        if _indent(self.lines[index]) > indent:
+            raise _Outside  # deeper than the block's column with no key or dash to hold it
+        return index, self.lines[index][indent:]
+
     def _mapping(self, index: int, indent: int, first: str | None = None) -> tuple[dict[str, Any], int]:
         """The block mapping whose keys stand at column `indent`; `first`: its first entry when it
         shares a line with a sequence's dash."""
         out: dict[str, Any] = {}
         while True:
             if first is None:
-                index = self._content(index)
-                if index == len(self.lines) or _indent(self.lines[index]) < indent:
-                    break
-                if _indent(self.lines[index]) > indent:
-                    raise _Outside
-                body = self.lines[index][indent:]
-                if _is_entry(body):
-                    break  # the sequence was the value of a key at this column; the caller goes on
+                index, body = self._line_at(index, indent)
+                if body is None or _is_entry(body):
+                    break  # an entry: the sequence was the value of a key at this column; the caller goes on
             else:
                 body, first = first, None
             size = _key_length(body)
@@ -189,13 +197,8 @@ class _Reader:
     def _sequence(self, index: int, indent: int) -> tuple[list[Any], int]:
         out: list[Any] = []
         while True:
-            index = self._content(index)
-            if index == len(self.lines) or _indent(self.lines[index]) < indent:
-                break
-            if _indent(self.lines[index]) > indent:
-                raise _Outside
-            body = self.lines[index][indent:]
-            if not _is_entry(body):
+            index, body = self._line_at(index, indent)
+            if body is None or not _is_entry(body):
                 break
             rest = body[1:]
             item = rest.lstrip(" ")

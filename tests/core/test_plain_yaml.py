@@ -135,6 +135,7 @@ def test_the_subset_reads_like_pyyaml(text: str) -> None:
     ("a.b: c\n", "a key outside the plain key characters"),
     ("", "an empty document"),
     ("a" * 1025 + ": b\n", "a key longer than libyaml reads as a key"),
+    ("".join(" " * depth + "k:\n" for depth in range(400)) + " " * 400 + "k: v\n", "nested deeper than PyYAML goes"),
     ("".join(" " * depth + "k:\n" for depth in range(1000)) + " " * 1000 + "k: v\n", "deeper than Python's stack"),
 ])
 def test_anything_else_goes_to_pyyaml(text: str, why: str) -> None:
