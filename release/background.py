@@ -24,7 +24,9 @@ class Pending(Generic[T]):
 
     def __init__(self, call: Callable[..., T], *args: Any, **kwargs: Any):
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(call, args, kwargs), daemon=True)
+        # not a daemon: a process that ends while the call still runs (a second Ctrl-C) waits for
+        # it, as it waited for an executor's workers, instead of cutting a git write short
+        self._thread = threading.Thread(target=self._run, args=(call, args, kwargs))
         self._thread.start()
 
     def _run(self, call: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -66,7 +68,8 @@ class Threads:
 class SerialWorker:
     """Runs the calls given to it one after another, in order, on one thread of its own (started
     with the first call). `wait` returns once every call given so far is done, and raises the first
-    failure among them; `stop` waits, then ends the thread."""
+    failure among them; `stop` waits, then ends the thread. Calls are given from one thread (the
+    one that also waits and stops); an idle worker never keeps the process from ending."""
 
     def __init__(self) -> None:
         self._calls: deque[tuple[Callable[..., None], tuple[Any, ...]] | None] = deque()
@@ -80,12 +83,13 @@ class SerialWorker:
 
     def _give(self, item: tuple[Callable[..., None], tuple[Any, ...]] | None) -> None:
         with self._changed:
+            if self._thread is None:  # started before the call is counted: a failed start leaves no count
+                thread = threading.Thread(target=self._work, daemon=True)
+                thread.start()
+                self._thread = thread
             self._calls.append(item)
             self._unfinished += item is not None
             self._changed.notify_all()
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, daemon=True)
-                self._thread.start()
 
     def _work(self) -> None:
         while True:
@@ -96,11 +100,14 @@ class SerialWorker:
             if item is None:
                 return
             call, args = item
+            failure = None
             try:
                 call(*args)
             except BaseException as exc:  # handed to whoever waits
-                self._failures.append(exc)
+                failure = exc
             with self._changed:
+                if failure is not None:
+                    self._failures.append(failure)
                 self._unfinished -= 1
                 self._changed.notify_all()
 
@@ -108,9 +115,9 @@ class SerialWorker:
         with self._changed:
             while self._unfinished:
                 self._changed.wait()
-        if self._failures:
-            first, self._failures = self._failures[0], []
-            raise first
+            failures, self._failures = self._failures, []
+        if failures:
+            raise failures[0]
 
     def stop(self) -> None:
         try:

@@ -16,6 +16,7 @@ import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from release.background import Pending
 from release.errors import Failed, Refused
 from release.repo.gitproc import GitCommandError, NotARepository, Remote, Repo, Started
 
@@ -302,17 +303,21 @@ def upstream_patch_ids(repo: Repo, old_base: str, new_base: str, paths: Iterable
 
 def _patch_ids_of(repo: Repo, diffs: list[str]) -> str:
     """`DIFFS | git patch-id --stable`: patch-id reads the diffs while git still writes them, so the
-    ids are ready as the last diff is. A failure of either raises CalledProcessError."""
+    ids are ready as the last diff is. A failure of either raises CalledProcessError, patch-id's
+    first (when it stops, the writer dies of the closed pipe, which says nothing)."""
     with subprocess.Popen(diffs, cwd=repo.working_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as source:
-        assert source.stdout is not None
+        assert source.stdout is not None and source.stderr is not None
+        source_said = Pending(source.stderr.read)  # read meanwhile: a full stderr pipe would stop the writer
         ids = subprocess.Popen(["git", "patch-id", "--stable"], cwd=repo.working_dir, stdin=source.stdout,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         source.stdout.close()  # patch-id holds the pipe now: if it stops, the writer is told
         out, said = ids.communicate()
-        _, source_said = source.communicate()
-    for command, process, stderr in ((diffs, source, source_said), (["git", "patch-id"], ids, said)):
-        if process.returncode:
-            raise subprocess.CalledProcessError(process.returncode, command, stderr=stderr)
+        source.wait()
+        source_stderr = source_said.result()  # before the pipe is closed
+    for command, returncode, stderr in ((["git", "patch-id"], ids.returncode, said),
+                                        (diffs, source.returncode, source_stderr)):
+        if returncode:
+            raise subprocess.CalledProcessError(returncode, command, stderr=stderr)
     return out.decode()
 
 

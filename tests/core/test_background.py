@@ -71,3 +71,17 @@ def test_a_serial_worker_reports_the_first_failure_once_and_goes_on() -> None:
     worker.submit(write, "three")
     worker.stop()
     assert done == ["one", "two", "three"]
+
+
+def test_a_serial_worker_whose_thread_cannot_start_raises_and_never_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
+    worker = SerialWorker()
+
+    def no_thread(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(threading.Thread, "start", no_thread)
+        with pytest.raises(RuntimeError):
+            worker.submit(print, "never")
+    worker.wait()  # nothing was counted: returns at once
+    worker.stop()

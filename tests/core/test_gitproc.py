@@ -5,6 +5,7 @@ its failures as GitCommandError, and keeps path names byte for byte."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -183,3 +184,36 @@ def test_a_started_question_takes_input_larger_than_a_pipe_holds(clone: Path) ->
         assert started.result_bytes() == b"commit\n" * 500
     with repo.git.start(["cat-file", "--batch-check=%(objecttype)"], stdin=b"HEAD\n") as small:
         assert small.result() == "commit"
+
+
+def test_patch_ids_come_through_a_pipe_and_a_failure_names_its_side(clone: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The diffs flow into `git patch-id` as git writes them; when either side fails, the error
+    names that side with what it said, and a writer that says a lot on stderr does not stall."""
+    from release.repo import gitrepo
+
+    repo = Repo(str(clone))
+    head = run(clone, "rev-parse", "HEAD")
+    expected = run(clone, "show", "HEAD").encode()
+    ids = subprocess.run(["git", "patch-id", "--stable"], cwd=clone, input=expected, capture_output=True,
+                         check=True).stdout.decode().split()
+    assert gitrepo.patch_ids(repo, [head]) == {ids[1]: ids[0]}
+
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        gitrepo._patch_ids_of(repo, ["git", "log", "-p", "no-such-revision"])
+    assert failed.value.cmd[:2] == ["git", "log"] and b"no-such-revision" in failed.value.stderr
+
+    noisy = ["sh", "-c", "head -c 200000 /dev/zero | tr '\\0' x >&2; git show HEAD"]
+    assert gitrepo._patch_ids_of(repo, noisy).split() == ids
+
+    # a patch-id that stops: its own message, not the writer's broken pipe
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    real = shutil.which("git")
+    (fake / "git").write_text('#!/bin/sh\nif [ "$1" = patch-id ]; then echo "fatal: broken" >&2; exit 3; fi\n'
+                              f'exec {real} "$@"\n')
+    (fake / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        gitrepo._patch_ids_of(repo, ["git", "log", "-p", "HEAD"])
+    assert failed.value.cmd == ["git", "patch-id"] and failed.value.stderr == b"fatal: broken\n"
