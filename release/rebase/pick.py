@@ -29,17 +29,18 @@ from release.repo.gitrepo import Repo
 
 
 def start(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
-          built_ahead: memorypick.MemoryPicks | None = None) -> RebaseSummary:
+          built_ahead: memorypick.MemoryPicks | None = None,
+          build: Pending[memorypick.MemoryPicks | None] | None = None) -> RebaseSummary:
     """Create the branch and replay the plan. The branch is created at the last of the commits
     prepare built while it checked (as far as they are the plan's first steps), so one checkout
-    writes all their files; the rest are picked from there."""
+    writes all their files; the rest are picked from there. `build`: the builder, when it was
+    still waiting for git's merge of a commit as the checks ended; what it makes beside the
+    checkout is fast-forwarded onto the branch after it."""
     ahead = _matching_start(state, built_ahead)
     state.start_at = ahead[-1][1] if ahead else state.base
     # prepare refused any uncommitted change or untracked file a moment ago: none is the user's
     state.dirty_before = []
     save_state(repo, state)  # saved before the first change, so abort always knows the way back
-    # when the plan matched what was built, the builder stopped where it had to: git goes on from there
-    used_all = built_ahead is not None and len(ahead) == len(built_ahead.made)
     # the checkout, the longest step, starts first; the config writes touch .git/config only, and a
     # foreseen conflict's forensics and the files of the built commits (for the summary) only read
     # history: all run while the checkout writes the tree
@@ -47,12 +48,23 @@ def start(repo: Repo, manifest: Manifest, state: ReplayState, say: Say,
             Threads() as pool:
         rerere = pool.start(gitwrite.enable_rerere, repo)
         pool.start(gitrepo.files_touched, repo, [new for _, new in ahead])
-        foreseen = _explain_ahead(pool, repo, manifest, state, len(ahead), built_ahead) if used_all else None
+        built = build.result() if build is not None else built_ahead
+        made = _matching_start(state, built)  # `ahead`, and what the build made since
+        # when the plan matched what was built, the builder stopped where it had to: git goes on from there
+        used_all = built is not None and len(made) == len(built.made)
+        foreseen = _explain_ahead(pool, repo, manifest, state, len(made), built) if used_all else None
         checkout.result()
         rerere.result()
         say(f"created {state.branch} at {state.base_ref} ({state.base[:12]})")
         state.head_before_pick = state.base
         _record_built(state, ahead, say)  # saved as pick_remaining begins
+        later = made[len(ahead):]
+        if later:
+            save_state(repo, state)
+            if gitwrite.fast_forward(repo, later[-1][1]):
+                _record_built(state, later, say)
+            else:  # files in the way: git picks from here, and says what is in its way
+                used_all, foreseen = False, None
         return pick_remaining(repo, manifest, state, say, build_first=not used_all, foreseen=foreseen)
 
 

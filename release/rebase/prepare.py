@@ -6,6 +6,7 @@ whether to refuse; their results are used only once every check has passed.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, NamedTuple
 
 from release.background import Pending, Threads
@@ -56,7 +57,30 @@ def already_rebased(repo: Repo, manifest: Manifest, version: str) -> drift.Statu
 class Prepared(NamedTuple):
     state: ReplayState
     plan: Plan
-    built_ahead: memorypick.MemoryPicks | None  # the plan's commits built as objects, as far as that went
+    # the plan's commits built as objects, as far as that went when the checks were done: all of
+    # them, or those made before the build first waited for git's merge of one
+    built_ahead: memorypick.MemoryPicks | None
+    # the whole build, still going on when it waited for a merge: the caller waits for it (the
+    # checkout can start meanwhile); None when nothing is built (a dry run)
+    build: Pending[memorypick.MemoryPicks | None] | None = None
+
+
+class _FirstAnswer:
+    """The builder's first answer: what it made before it first waited for git's merge, or, when it
+    never did, everything it made."""
+
+    def __init__(self) -> None:
+        self._given = threading.Event()
+        self._picks: memorypick.MemoryPicks | None = None
+
+    def give(self, picks: memorypick.MemoryPicks | None) -> None:
+        if not self._given.is_set():
+            self._picks = picks
+            self._given.set()
+
+    def wait(self) -> memorypick.MemoryPicks | None:
+        self._given.wait()
+        return self._picks
 
 
 def prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, uncommitted: Started | None = None) -> Prepared:
@@ -74,13 +98,33 @@ def prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, uncommitted:
 def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threads,
              uncommitted: Started | None) -> Prepared:
     carried = [sha for p in manifest.carried_patches for sha in p.commits]
-    branch = manifest.branch(request.version)
     # the commits are built as objects while the checks run: nothing else changes, and a refusal
     # leaves only unreachable objects, which git prunes in time. The longest of these queries: its
     # questions to git are asked first, from this thread, then the base, which the build waits for
     building = None if request.dry_run else memorypick.start_picking(repo, carried)
     base = pool.start(resolve_base, repo, request.version, manifest.upstream_remote, request.base_override)
-    ahead = None if building is None else pool.start(_build_ahead, building, base)
+    if building is None:
+        return _checked(repo, manifest, request, pool, uncommitted, base, None, None)
+    # the build runs outside the checks' group: once the checks are done it may still be waiting
+    # for git's merge of a commit, and that wait goes on beside the checkout
+    first = _FirstAnswer()
+    build = Pending(_build_ahead, building, base, first)
+    try:
+        prepared = _checked(repo, manifest, request, pool, uncommitted, base, building, first)
+    except BaseException:
+        build.wait()  # a refusal leaves no thread behind
+        raise
+    if prepared.built_ahead is None:
+        build.result()  # a build that failed on a bug says so here, before anything changes
+    return prepared._replace(build=build)
+
+
+def _checked(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threads, uncommitted: Started | None,
+             base: Pending[BaseChoice], building: memorypick.PendingPicks | None,
+             first: _FirstAnswer | None) -> Prepared:
+    """The checks, in their order, and the plan; `first`: the builder's first answer, to come."""
+    carried = [sha for p in manifest.carried_patches for sha in p.commits]
+    branch = manifest.branch(request.version)
     status = None if request.dry_run else uncommitted or pool.start(gitrepo.uncommitted, repo)
     missing_scan = pool.start(gitrepo.missing_commits, repo, carried)
     merges_scan = pool.start(gitrepo.merge_commits, repo, carried)
@@ -155,7 +199,7 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threa
         add_note(state, owners[sha].id, f"{sha[:7]} not picked: {why} (same patch-id)")
     pr_merges.apply(state, {p.id: p.commits for p in manifest.carried_patches},
                     merged_scan.result(), drop=request.drop_merged)
-    return Prepared(state, plan, ahead.result() if ahead is not None else None)
+    return Prepared(state, plan, first.wait() if first is not None else None)
 
 
 # The planning scans below start as soon as the base is known; a base that is refused leaves them
@@ -169,13 +213,19 @@ def _base_sha(base: Pending[BaseChoice]) -> str | None:
         return None
 
 
-def _build_ahead(building: memorypick.PendingPicks, base: Pending[BaseChoice]) -> memorypick.MemoryPicks | None:
+def _build_ahead(building: memorypick.PendingPicks, base: Pending[BaseChoice],
+                 first: _FirstAnswer) -> memorypick.MemoryPicks | None:
     """The carried commits built onto the base in manifest order, as the plan will most often
-    have them (the replay uses what matches the plan's start, and builds the rest itself)."""
+    have them (the replay uses what matches the plan's start, and builds the rest itself). What
+    is made before the build first waits for git's merge is handed on at once, in `first`."""
+    built = None
     try:
-        return building.build(lambda: base.result().sha)
+        built = building.build(lambda: base.result().sha, before_merge=first.give)
     except Refused:
-        return None
+        pass
+    finally:
+        first.give(built)  # nothing handed on yet: the whole answer (None after a failure)
+    return built
 
 
 def _files_touched(repo: Repo, building: memorypick.PendingPicks | None,

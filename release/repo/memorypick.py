@@ -96,8 +96,11 @@ class PendingPicks:
             self._asked = (config, ident, changes, store)
             started.pop_all()  # `build` closes them
 
-    def build(self, onto: str | Callable[[], str]) -> MemoryPicks:
-        """The commits, built onto `onto` (which may be a function that waits for the commit)."""
+    def build(self, onto: str | Callable[[], str], before_merge: Callable[[MemoryPicks], None] | None = None,
+              ) -> MemoryPicks:
+        """The commits, built onto `onto` (which may be a function that waits for the commit).
+        `before_merge` is told what is made so far, on disk, each time the build is about to wait
+        for git's merge of a commit: a caller may start using it while the build goes on."""
         try:
             if self._asked is None:
                 return MemoryPicks(onto if isinstance(onto, str) else onto(), (), self._failed)
@@ -115,7 +118,7 @@ class PendingPicks:
                 store.fsync = any(key in settings for key in ("core.fsync", "core.fsyncobjectfiles"))
                 store.compression = _loose_compression(settings)
                 built = _pick_all(self._repo, store, (onto, start_tree), list(zip(self._shas, sources, strict=True)),
-                                  committer, self._parsed_changes())
+                                  committer, self._parsed_changes(), before_merge)
             remember_files_touched(self._repo, built.files)  # once every object is on disk
             return built
         except (OSError, LookupError, ValueError, GitCommandError, subprocess.SubprocessError) as exc:
@@ -196,15 +199,24 @@ def _not_modelled(repo: Repo, settings: dict[str, str]) -> str:
 
 
 def _pick_all(repo: Repo, store: ObjectStore, start: tuple[str, str], sources: list[tuple[str, CommitObject]],
-              committer: bytes, diffs: dict[str, _Diff]) -> MemoryPicks:
-    """`sources` picked in order onto `start` (the commit and its tree)."""
+              committer: bytes, diffs: dict[str, _Diff],
+              before_merge: Callable[[MemoryPicks], None] | None = None) -> MemoryPicks:
+    """`sources` picked in order onto `start` (the commit and its tree); `before_merge`: see
+    `PendingPicks.build`."""
     onto, tree = start
     head = onto
     made: list[tuple[str, str]] = []
     files: dict[str, tuple[str, ...]] = {}
     for sha, source in sources:
         diff = diffs.get(sha, _Diff([], ()))
-        picked = _pick_one(repo, store, tree, sha, source, diff.changes, committer)
+
+        def so_far(waiting_on: str = sha) -> None:
+            if before_merge is not None:
+                store.flush()  # what is handed on must be on disk
+                before_merge(MemoryPicks(onto, tuple(made), f"{waiting_on[:12]}: waiting for git's merge",
+                                         files=dict(files)))
+
+        picked = _pick_one(repo, store, tree, sha, source, diff.changes, committer, so_far)
         if isinstance(picked, _Conflict):
             return MemoryPicks(onto, tuple(made), f"{sha[:12]}: a conflict", picked.stages, files)
         if isinstance(picked, str):
@@ -223,9 +235,11 @@ class _Conflict(NamedTuple):
 
 
 def _pick_one(repo: Repo, store: ObjectStore, tree: str, sha: str, source: CommitObject, changes: list[_Change],
-              committer: bytes) -> tuple[str, bytes, bytes, bool] | _Conflict | str:
+              committer: bytes, before_merge: Callable[[], None] = lambda: None,
+              ) -> tuple[str, bytes, bytes, bool] | _Conflict | str:
     """(new tree, author, message, whether it was a tree edit) of picking `sha` (read as `source`)
-    onto `tree`; its conflict; or why git must pick it."""
+    onto `tree`; its conflict; or why git must pick it. `before_merge` is called before git is
+    asked to merge."""
     if len(source.parents) != 1:
         return "a merge or a root commit"
     if source.values(b"encoding"):
@@ -241,6 +255,7 @@ def _pick_one(repo: Repo, store: ObjectStore, tree: str, sha: str, source: Commi
     if edited:
         new_tree = _apply(store, tree, changes)
     else:
+        before_merge()
         new_tree = _merge(repo, store, tree, parent, sha, committer)
         if new_tree is None:
             return "upstream changed its files too, and this git merges only in a working copy (2.38 or later can)"

@@ -156,7 +156,7 @@ def test_killed_before_the_branch_was_created_continues(clean_world: World, cli:
     world = clean_world
     repo = open_repo(world.fork)
     manifest = load_manifest(world.manifest_path)
-    state, _, _ = replay.prepare(repo, manifest, replay.RebaseRequest("0.13.0"))
+    state = replay.prepare(repo, manifest, replay.RebaseRequest("0.13.0")).state
     replay.save_state(repo, state)  # what start() does first; the kill comes right after
 
     done = cli(world, "continue", json_output=True)

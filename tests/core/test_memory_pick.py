@@ -356,3 +356,27 @@ def test_questions_git_cannot_be_asked_leave_every_pick_to_git(repo: Path, tmp_p
     built = pending.build(lambda: onto)
     assert built.made == () and built.onto == onto
     assert "could not be read or written" in built.stopped
+
+
+def test_what_is_made_before_a_merge_is_handed_on_on_disk(repo: Path, tmp_path: Path) -> None:
+    """Before the build waits for git's merge of a commit, it hands on what it made so far, with
+    every object on disk (the caller checks it out while the merge runs); the build then goes on
+    past a clean merge to the same commits git makes."""
+    picks = _fork(repo, [({"sky/b.py": "fork b\n"}, "Edit"),
+                         ({"sky/a.py": "a = 1\nb = 2\nc = 3\nd = 4\ne = 5\nf = 'fork'\n"}, "Merged"),
+                         ({"docs/after.md": "after\n"}, "After")])
+    onto = _upstream(repo, {"sky/a.py": "a = 'upstream'\nb = 2\nc = 3\nd = 4\ne = 5\nf = 6\n"})
+    handed: list[memorypick.MemoryPicks] = []
+
+    def on_disk(picks: memorypick.MemoryPicks) -> None:
+        handed.append(picks)
+        for _, new in picks.made:  # git itself can read every commit handed on, and its tree
+            git(repo, "cat-file", "-e", f"{new}^{{tree}}")
+
+    built = memorypick.start_picking(Repo(str(repo)), picks).build(onto, before_merge=on_disk)
+    assert [[source for source, _ in picks.made] for picks in handed] == [picks[:1]]
+    assert handed[0].onto == onto and handed[0].made == built.made[:1]
+    assert [source for source, _ in built.made] == picks
+    expected, _ = _git_picks(repo, onto, picks, tmp_path / "git")
+    assert [_commit_parts(repo, new)[0] for _, new in built.made] == [_commit_parts(tmp_path / "git", sha)[0]
+                                                                       for sha in expected]

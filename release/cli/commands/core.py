@@ -20,12 +20,14 @@ from release.repo import gitrepo
 from release.repo.repolock import repo_lock, writing
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from release.manifest.model import Manifest
-    from release.rebase import drift, replay
+    from release.rebase import drift, prepare, replay
     from release.rebase.summary import RebaseSummary
 
-# The manifest's model (with PyYAML) and the replay's modules are imported by the commands that use
-# them: `rebase` starts its longest git question before they load.
+# The manifest's model and the replay's modules are imported by the commands that use them:
+# `rebase` starts its longest git question before they load.
 
 # What the end of a replay needs (the summary table, and Rich where styles show; the README's
 # template engine and the manifest's editor, with PyYAML, unless the replay is foreseen to stop on a
@@ -243,31 +245,47 @@ def _replay_to(opts: Options, repo: gitrepo.Repo, uncommitted: gitrepo.Started |
                           f"git -C {shlex.quote(str(opts.repo))} push {manifest.fork_remote} {done.branch}")
         return None
     _preload_in_background(("release.rebase.replay",))  # loads while prepare waits for git's answers
-    state, plan, built_ahead = prepare.prepare(repo, manifest, request, uncommitted)
+    prepared = prepare.prepare(repo, manifest, request, uncommitted)
+    state, plan = prepared.state, prepared.plan
     from release.rebase import pr_merges
     opts.progress(f"{len(state.steps)} commit(s) to replay onto {state.base_ref} ({state.base[:12]}); "
                   f"{len(plan.upstreamed)} already upstream")
     for line in pr_merges.announce(state.merged_upstream, drop=drop_merged):
         opts.progress(line)
     replay = _replay()
-    stops_early = built_ahead is not None and bool(built_ahead.conflicts)
-    _preload_in_background((*TABLE_MODULES, *(RICH_MODULES if styles_show(opts.stream) else ()),
-                            *(() if stops_early else FINISH_MODULES)))
+    _preload_in_background((*TABLE_MODULES, *(RICH_MODULES if styles_show(opts.stream) else ())),
+                           then=FINISH_MODULES, unless=lambda: _stops_on_a_conflict(prepared))
     try:
         if opts.dry_run:
             # a rehearsal leaves the last real run's summary alone: `--json` prints its own
             return replay.dry_run(repo, manifest, state, opts.progress)
-        return replay.start(repo, manifest, state, opts.progress, built_ahead)
+        return replay.start(repo, manifest, state, opts.progress, prepared.built_ahead, prepared.build)
     except replay.ConflictStopWithSummary as exc:
         _conflict_exit(opts, exc)
         return None
 
 
-def _preload_in_background(modules: tuple[str, ...]) -> None:
+def _stops_on_a_conflict(prepared: prepare.Prepared) -> bool:
+    """Whether the builder foresaw a conflict (waiting for the build where it still runs)."""
+    try:
+        built = prepared.build.result() if prepared.build is not None else prepared.built_ahead
+    except Exception:  # the replay reports it
+        return False
+    return built is not None and bool(built.conflicts)
+
+
+def _preload_in_background(modules: tuple[str, ...], then: tuple[str, ...] = (),
+                           unless: Callable[[], bool] | None = None) -> None:
+    """Import `modules` on a thread of their own, then `then` unless `unless()` says they will
+    not be needed."""
     def load() -> None:
         for name in modules:
             with suppress(Exception):  # a failing import fails again where it is used, and is reported there
                 importlib.import_module(name)
+        if then and not (unless is not None and unless()):
+            for name in then:
+                with suppress(Exception):
+                    importlib.import_module(name)
 
     threading.Thread(target=load, name="preload", daemon=True).start()
 
