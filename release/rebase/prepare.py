@@ -125,16 +125,18 @@ def _checked(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threa
     """The checks, in their order, and the plan; `first`: the builder's first answer, to come."""
     carried = [sha for p in manifest.carried_patches for sha in p.commits]
     branch = manifest.branch(request.version)
+    # the upstream patch-id scan is the longest chain (the base and the files, then the log and
+    # the ids): it starts first
+    files_scan = pool.start(_files_touched, repo, building, carried)
+    upstream_scan = pool.start(_upstream_ids, repo, manifest.base, base, files_scan)
     status = None if request.dry_run else uncommitted or pool.start(gitrepo.uncommitted, repo)
     missing_scan = pool.start(gitrepo.missing_commits, repo, carried)
     merges_scan = pool.start(gitrepo.merge_commits, repo, carried)
-    files_scan = pool.start(_files_touched, repo, building, carried)
     ids_scan = pool.start(gitrepo.patch_ids, repo, carried)
     branches = pool.start(_branches, repo, manifest, branch)
     extras_scan = pool.start(_old_branch_extras, repo, manifest, branches)
     rerere = pool.start(gitworktree.local_settings, repo, "rerere", ("enabled", "autoupdate"))
     readme_at_base = pool.start(_require_regular_readme, repo, base)
-    upstream_scan = pool.start(_upstream_ids, repo, manifest.base, base, files_scan)
     merged_scan = pool.start(_merged_upstream, repo, manifest, base)
     from release.rebase import pr_merges
     from release.rebase.plan import make_plan
@@ -243,8 +245,6 @@ def _upstream_ids(repo: Repo, old_base: str, base: Pending[BaseChoice],
                   files_scan: Pending[dict[str, tuple[str, ...]]]) -> set[str]:
     """Patch-ids of upstream's changes to the files the patches touch, since the old base."""
     new_base = _base_sha(base)
-    if new_base:  # asked while the files are read; kept for the run, so asked once
-        gitrepo.merge_base(repo, old_base, new_base)
     touched = sorted({f for shas in files_scan.result().values() for f in shas if f != gitrepo.README})
     return gitrepo.upstream_patch_ids(repo, old_base, new_base, touched) if touched and new_base else set()
 

@@ -294,10 +294,16 @@ def upstream_patch_ids(repo: Repo, old_base: str, new_base: str, paths: Iterable
     """Patch-ids of what upstream added between the old base and the new one. Limiting the log to
     the files our patches touch keeps this fast on a long upstream history; a commit that changes
     other files as well can then still match on the part that concerns us, which is what we want."""
-    since = merge_base(repo, old_base, new_base)
-    revs = f"{since}..{new_base}" if since else new_base
-    ids = _patch_ids_of(repo, ["git", "log", "-p", "--no-merges", "--no-color", "--format=commit %H", revs,
-                               "--", *paths])
+    def log(revs: str) -> list[str]:
+        return ["git", "log", "-p", "--no-merges", "--no-color", "--format=commit %H", revs, "--", *paths]
+
+    # OLD..NEW is what NEW has and the old base has not: since their merge base, without asking
+    # for it first (a process less on the way)
+    try:
+        ids = _patch_ids_of(repo, log(f"{old_base}..{new_base}"))
+    except subprocess.CalledProcessError:  # the old base is not here: from what history they share, if any
+        since = merge_base(repo, old_base, new_base)
+        ids = _patch_ids_of(repo, log(f"{since}..{new_base}" if since else new_base))
     return {line.split()[0] for line in ids.splitlines() if line}
 
 

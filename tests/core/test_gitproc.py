@@ -217,3 +217,23 @@ def test_patch_ids_come_through_a_pipe_and_a_failure_names_its_side(clone: Path,
     with pytest.raises(subprocess.CalledProcessError) as failed:
         gitrepo._patch_ids_of(repo, ["git", "log", "-p", "HEAD"])
     assert failed.value.cmd == ["git", "patch-id"] and failed.value.stderr == b"fatal: broken\n"
+
+
+def test_upstream_patch_ids_are_of_what_the_new_base_added_even_without_the_old_base(clone: Path) -> None:
+    from release.repo import gitrepo
+
+    repo = Repo(str(clone))
+    old = run(clone, "rev-parse", "HEAD")
+    for name in ("b", "c"):
+        (clone / f"{name}.txt").write_text(f"{name}\n")
+        run(clone, "add", f"{name}.txt")
+        run(clone, "commit", "-q", "-m", f"add {name}")
+    new = run(clone, "rev-parse", "HEAD")
+    added = set(gitrepo.patch_ids(repo, run(clone, "rev-list", f"{old}..{new}").split()).values())
+    assert len(added) == 2
+    assert gitrepo.upstream_patch_ids(repo, old, new) == added
+    assert gitrepo.upstream_patch_ids(repo, old, new, ["b.txt"]) == {gitrepo.patch_ids(repo, [f"{new}~1"])[
+        run(clone, "rev-parse", f"{new}~1")]}
+    # an old base this clone lacks: everything the new base holds, as when they share no history
+    everything = set(gitrepo.patch_ids(repo, run(clone, "rev-list", new).split()).values())
+    assert gitrepo.upstream_patch_ids(repo, "0" * 40, new) == everything
