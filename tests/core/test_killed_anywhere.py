@@ -39,7 +39,7 @@ def shim(world: World, kill_at: int = 0, delay_ms: int = 0) -> tuple[Path, Path]
     log, marker = world.root / "git-calls", world.root / "kill-now"
     (folder / "git").write_text(
         "#!/bin/sh\n"
-        f"echo \"$1 $2 $3\" >> '{log}'\n"
+        f"echo \"$1 $2 $3 $4 $5 $6\" >> '{log}'\n"
         f"n=$(wc -l < '{log}')\n"
         f"if [ $n -eq {kill_at} ]; then (sleep {delay_ms / 1000:.3f}; touch '{marker}') & fi\n"
         f"exec '{REAL_GIT}' \"$@\"\n", encoding="utf-8")
@@ -204,3 +204,37 @@ def test_a_lock_of_a_git_still_working_in_another_worktree_is_left_alone(clean_w
     assert done.returncode == 0, done.stderr
     assert "left alone" in done.stderr and str(lock) in done.stderr and str(busy.pid) in done.stderr
     assert lock.exists()
+
+
+@pytest.mark.parametrize("action", ["continue", "abort"])
+def test_killed_around_the_fast_forward_over_the_build_that_went_on_beside_the_checkout(
+        make_world: WorldFactory, cli: Cli, tmp_path_factory: pytest.TempPathFactory, action: str) -> None:
+    """With upstream's change beside the first patch, the build waits for git's merge as the checks
+    end: the checkout starts at the base, and the branch is fast-forwarded over what the build
+    made. Killed in or around either step, the run is continued or aborted with no hand clean-up."""
+    probe = build_world(tmp_path_factory.mktemp("probe"), conflict=False, upstreamed=False, context_drift=True)
+    fetch_upstream(probe)
+    folder, _ = shim(probe)
+    assert start_rebase(probe, folder).wait(timeout=120) == 0
+    calls = (probe.root / "git-calls").read_text(encoding="utf-8").splitlines()
+    checkout = next(i for i, c in enumerate(calls, 1) if c.startswith("checkout --quiet -b"))
+    forward = next(i for i, c in enumerate(calls, 1) if " merge --ff-only" in c)
+    assert checkout < forward
+    reached = 0
+    for kill_at, delay_ms in ((checkout, 5), (forward - 1, 0), (forward, 0), (forward, 5), (forward, 20)):
+        world = make_world(conflict=False, upstreamed=False, context_drift=True)
+        manifest_text = world.manifest_path.read_bytes()
+        before = snapshot(world.fork)
+        if not rebase_killed_at(world, kill_at, delay_ms):
+            continue
+        reached += 1
+        where = f"killed at git call {kill_at} (+{delay_ms} ms): {calls[kill_at - 1]}"
+        assert state_file(world).exists(), where
+        result = cli(world, action)
+        assert result.code == 0, f"{where}: {result.text}"
+        if action == "continue":
+            assert_complete(world, cli, where)
+        else:
+            assert snapshot(world.fork) == before, where
+            assert world.manifest_path.read_bytes() == manifest_text, where
+    assert reached >= 3, reached
