@@ -104,6 +104,18 @@ def assert_complete(world: World, cli: Cli, where: str) -> None:
     assert not state_file(world).exists(), where
 
 
+def assert_recovers(world: World, cli: Cli, action: str, where: str, before: object, manifest_text: bytes) -> None:
+    """`continue` finishes the replay, or `abort` puts the repository and the manifest back exactly."""
+    result = cli(world, action)
+    assert result.code == 0, f"{where}: {result.text}"
+    if action == "continue":
+        assert_complete(world, cli, where)
+    else:
+        assert snapshot(world.fork) == before, where
+        assert world.manifest_path.read_bytes() == manifest_text, where
+        assert git_locks(world) == [], where
+
+
 @pytest.mark.parametrize("action", ["continue", "abort"])
 def test_killed_anywhere_then_continue_or_abort_needs_no_hand_clean_up(
         make_world: WorldFactory, cli: Cli, kill_points: list[tuple[int, int]], action: str) -> None:
@@ -128,14 +140,7 @@ def test_killed_anywhere_then_continue_or_abort_needs_no_hand_clean_up(
         if not state_file(world).exists():
             assert_complete(world, cli, where)  # killed after the replay was recorded as done
             continue
-        result = cli(world, action)
-        assert result.code == 0, f"{where}: {result.text}"
-        if action == "continue":
-            assert_complete(world, cli, where)
-        else:
-            assert snapshot(world.fork) == before, where
-            assert world.manifest_path.read_bytes() == manifest_text, where
-            assert git_locks(world) == [], where
+        assert_recovers(world, cli, action, where, before, manifest_text)
     assert reached >= len(kill_points) // 2, f"only {reached} of {len(kill_points)} kill points fell inside the run"
 
 
@@ -221,20 +226,23 @@ def test_killed_around_the_fast_forward_over_the_build_that_went_on_beside_the_c
     forward = next(i for i, c in enumerate(calls, 1) if " merge --ff-only" in c)
     assert checkout < forward
     reached = 0
-    for kill_at, delay_ms in ((checkout, 5), (forward - 1, 0), (forward, 0), (forward, 5), (forward, 20)):
+    # short delays: the fast-forward is one of the last, quick git calls, and a later mark could
+    # come after the run ended
+    for kill_at, delay_ms in ((checkout, 0), (checkout, 5), (forward - 1, 0), (forward, 0), (forward, 3)):
         world = make_world(conflict=False, upstreamed=False, context_drift=True)
         manifest_text = world.manifest_path.read_bytes()
         before = snapshot(world.fork)
         if not rebase_killed_at(world, kill_at, delay_ms):
             continue
+        where = f"killed at git call {kill_at} (+{delay_ms} ms), in the probe: {calls[kill_at - 1]}"
+        if not state_file(world).exists():
+            # the checks' threads ask git in no fixed order, so a call counted here may have come
+            # before the state was saved (nothing changed) or after the run was done
+            if git(world.fork, "branch", "--list", TARGET) == "":
+                assert snapshot(world.fork) == before, where
+            else:
+                assert_complete(world, cli, where)
+            continue
         reached += 1
-        where = f"killed at git call {kill_at} (+{delay_ms} ms): {calls[kill_at - 1]}"
-        assert state_file(world).exists(), where
-        result = cli(world, action)
-        assert result.code == 0, f"{where}: {result.text}"
-        if action == "continue":
-            assert_complete(world, cli, where)
-        else:
-            assert snapshot(world.fork) == before, where
-            assert world.manifest_path.read_bytes() == manifest_text, where
-    assert reached >= 3, reached
+        assert_recovers(world, cli, action, where, before, manifest_text)
+    assert reached >= 2, f"only {reached} of 5 kill points fell inside the replay"
