@@ -104,13 +104,13 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threa
     building = None if request.dry_run else memorypick.start_picking(repo, carried)
     base = pool.start(resolve_base, repo, request.version, manifest.upstream_remote, request.base_override)
     if building is None:
-        return _checked(repo, manifest, request, pool, uncommitted, base, None, None)
+        return _checked(repo, manifest, request, pool, uncommitted, carried, base, None, None)
     # the build runs outside the checks' group: once the checks are done it may still be waiting
     # for git's merge of a commit, and that wait goes on beside the checkout
     first = _FirstAnswer()
     build = Pending(_build_ahead, building, base, first)
     try:
-        prepared = _checked(repo, manifest, request, pool, uncommitted, base, building, first)
+        prepared = _checked(repo, manifest, request, pool, uncommitted, carried, base, building, first)
     except BaseException:
         build.wait()  # a refusal leaves no thread behind
         raise
@@ -120,10 +120,10 @@ def _prepare(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threa
 
 
 def _checked(repo: Repo, manifest: Manifest, request: RebaseRequest, pool: Threads, uncommitted: Started | None,
-             base: Pending[BaseChoice], building: memorypick.PendingPicks | None,
+             carried: list[str], base: Pending[BaseChoice], building: memorypick.PendingPicks | None,
              first: _FirstAnswer | None) -> Prepared:
-    """The checks, in their order, and the plan; `first`: the builder's first answer, to come."""
-    carried = [sha for p in manifest.carried_patches for sha in p.commits]
+    """The checks, in their order, and the plan; `carried`: the commits to replay, in manifest
+    order; `first`: the builder's first answer, to come."""
     branch = manifest.branch(request.version)
     # the upstream patch-id scan is the longest chain (the base and the files, then the log and
     # the ids): it starts first

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from repo_checks import picked_from, snapshot, state_file
@@ -54,14 +55,19 @@ def start_rebase(world: World, folder: Path) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def probe_calls(tmp_path_factory: pytest.TempPathFactory, **world: Any) -> list[str]:
+    """The git calls of a whole clean replay in a world built with these arguments, in order."""
+    probe = build_world(tmp_path_factory.mktemp("probe"), conflict=False, upstreamed=False, **world)
+    fetch_upstream(probe)
+    folder, _ = shim(probe)
+    assert start_rebase(probe, folder).wait(timeout=120) == 0
+    return (probe.root / "git-calls").read_text(encoding="utf-8").splitlines()
+
+
 @pytest.fixture(scope="module")
 def kill_points(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[int, int]]:
     """(git call, delay in ms) pairs covering a whole clean replay, from a probe run's call log."""
-    world = build_world(tmp_path_factory.mktemp("probe"), conflict=False, upstreamed=False, stack_size=STACK)
-    fetch_upstream(world)
-    folder, _ = shim(world)
-    assert start_rebase(world, folder).wait(timeout=120) == 0
-    calls = (world.root / "git-calls").read_text(encoding="utf-8").splitlines()
+    calls = probe_calls(tmp_path_factory, stack_size=STACK)
     checkout = next(i for i, c in enumerate(calls, 1) if c.startswith("checkout --quiet -b"))
     points = [(1, 3)]  # in the working copy's status, asked first (it may be writing the index)
     points += [(checkout // 2, 0), (checkout // 2 + 1, 2)]  # in the checks (and the commits built meanwhile)
@@ -217,11 +223,7 @@ def test_killed_around_the_fast_forward_over_the_build_that_went_on_beside_the_c
     """With upstream's change beside the first patch, the build waits for git's merge as the checks
     end: the checkout starts at the base, and the branch is fast-forwarded over what the build
     made. Killed in or around either step, the run is continued or aborted with no hand clean-up."""
-    probe = build_world(tmp_path_factory.mktemp("probe"), conflict=False, upstreamed=False, context_drift=True)
-    fetch_upstream(probe)
-    folder, _ = shim(probe)
-    assert start_rebase(probe, folder).wait(timeout=120) == 0
-    calls = (probe.root / "git-calls").read_text(encoding="utf-8").splitlines()
+    calls = probe_calls(tmp_path_factory, context_drift=True)
     checkout = next(i for i, c in enumerate(calls, 1) if c.startswith("checkout --quiet -b"))
     forward = next(i for i, c in enumerate(calls, 1) if " merge --ff-only" in c)
     assert checkout < forward
